@@ -1,0 +1,5 @@
+"""`python -m lossgap …` (and `torchrun -m lossgap …`) runs the CLI."""
+
+from lossgap.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""The exception types of lossgap: one root, a few kinds. The CLI turns them into one line on stderr."""
+
+from __future__ import annotations
+
+__all__ = [
+    "LossgapError",
+    "ConfigError",
+    "RunDirError",
+    "SchemaError",
+    "TokenizerMismatchError",
+    "CorpusError",
+]
+
+
+class LossgapError(Exception):
+    """Root of every error lossgap raises on purpose; the message says what is wrong and what to do."""
+
+
+class ConfigError(LossgapError):
+    """An option or configuration value is invalid; the message names the option."""
+
+
+class RunDirError(LossgapError):
+    """The run directory is missing a file, or holds one that does not fit this command."""
+
+
+class SchemaError(RunDirError):
+    """A table in the run directory lacks a column or has a column of the wrong type."""
+
+
+class TokenizerMismatchError(LossgapError):
+    """A model's tokenizer does not reproduce the run's token ids."""
+
+
+class CorpusError(LossgapError):
+    """A corpus file cannot be read (bad JSON, missing field, duplicate ids)."""
