@@ -6,10 +6,11 @@ Flags default to None; the real defaults live in each stage's config dataclass.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Optional, TypeVar
 
@@ -44,6 +45,29 @@ def _handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def _progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar over tokens; yields the `progress(done, total)` callback the library calls."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tokens"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
 def _kwargs(**options: object) -> dict[str, object]:
     """The options the user gave (not None), to pass to a config dataclass whose defaults fill the rest."""
     return {k: v for k, v in options.items() if v is not None}
@@ -66,13 +90,20 @@ def _root(
         "  lossgap score allenai/Olmo-3-1025-7B --corpus docs.jsonl --run runs/olmo --name transformer\n\n"
         "  lossgap score allenai/Olmo-Hybrid-7B --run runs/olmo --name hybrid\n\n"
         "  lossgap score my-org/model --revision step10000 --run runs/ckpt   # name: model@step10000\n\n"
-        "  torchrun --nproc-per-node 8 -m lossgap score MODEL --corpus docs.jsonl --run runs/x"
+        "  torchrun --nproc-per-node 8 -m lossgap score MODEL --corpus docs.jsonl --run-dir runs/x"
     )
 )
 @_handles_errors
 def score(
     model: Annotated[str, typer.Argument(help="Hugging Face hub id, local model folder, or local .gguf file.")],
-    run: Annotated[Path, typer.Option("--run", help="Run directory (created if missing).")],
+    run: Annotated[
+        Path,
+        typer.Option(
+            "--run",
+            "--run-dir",
+            help="Run directory (created if missing). Under torchrun write --run-dir: torchrun reads --run as its own --run-path.",
+        ),
+    ],
     corpus: Annotated[
         Optional[Path], typer.Option("--corpus", help="Corpus file (JSONL); needed the first time a run is scored.")
     ] = None,
@@ -112,7 +143,8 @@ def score(
         ),
         overwrite=overwrite,
     )
-    result = run_score(run, config, corpus=corpus, progress=True)
+    with _progress_bar(f"scoring {config.resolved_name}") as progress:
+        result = run_score(run, config, corpus=corpus, progress=progress)
     if result.is_main_process:
         console.print(
             f"scored [bold]{result.name}[/]: {result.n_tokens:,} tokens in {result.n_docs:,} documents, "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 __all__ = ["Window", "plan_windows", "Batch", "plan_batches", "context_start"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Window:
     """Tokens [start, end) of document `doc` go through the model; losses are kept for [score_from, end)."""
 

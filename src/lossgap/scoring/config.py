@@ -1,0 +1,80 @@
+"""The scoring stage's configuration: one frozen dataclass whose defaults are the only defaults."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from lossgap.errors import ConfigError
+from lossgap.rundir import validate_name
+
+__all__ = ["ScoreConfig", "Dtype", "default_name"]
+
+Dtype = Literal["auto", "bfloat16", "float16", "float32"]
+
+
+def default_name(model: str, revision: str | None) -> str:
+    """A run-local name for a model: the last part of its id or path (without .gguf), then @revision."""
+    base = Path(model.rstrip("/")).name
+    if base.endswith(".gguf"):
+        base = base[: -len(".gguf")]
+    slug = re.sub(r"[^A-Za-z0-9._+=-]+", "-", base).strip("-.") or "model"
+    if revision:
+        slug += "@" + re.sub(r"[^A-Za-z0-9._+=-]+", "-", revision)
+    return slug
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreConfig:
+    """How to score a corpus with one model.
+
+    `max_length=None` means the model's own context limit, so that every document that fits is scored with
+    its full text as context. `stride=None` means max_length // 2: a long document's later windows keep at
+    least half a window of context, scoring about twice the tokens of one pass.
+    """
+
+    model: str
+    name: str | None = None
+    revision: str | None = None
+    dtype: Dtype = "auto"
+    device: str = "auto"
+    max_length: int | None = None
+    stride: int | None = None
+    # 16k tokens: a batch of 4 × 4096 or 128 × 128; bounded activations for a 7B model on one GPU.
+    batch_tokens: int = 16384
+    # Rows of logits materialised at once in float32: 1024 × 100k vocabulary = 400 MB at most.
+    loss_chunk_tokens: int = 1024
+    # Finished documents are written to a part file every this many scored tokens (resumption granularity).
+    flush_tokens: int = 1 << 18
+    overwrite: bool = False
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dtype not in get_args(Dtype):
+            raise ConfigError(f"--dtype {self.dtype!r}: choose one of {', '.join(get_args(Dtype))}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
+            raise ConfigError(f"--device {self.device!r}: use auto, cpu, cuda or cuda:N")
+        if self.max_length is not None and self.max_length < 2:
+            raise ConfigError(f"--max-length {self.max_length}: must be at least 2")
+        if self.stride is not None:
+            if self.stride < 1:
+                raise ConfigError(f"--stride {self.stride}: must be at least 1")
+            if self.max_length is not None and self.stride >= self.max_length:
+                raise ConfigError(f"--stride {self.stride}: must be smaller than --max-length {self.max_length}")
+        for option in ("batch_tokens", "loss_chunk_tokens", "flush_tokens"):
+            if getattr(self, option) < 1:
+                raise ConfigError(f"--{option.replace('_', '-')} {getattr(self, option)}: must be positive")
+        if self.name is not None:
+            try:
+                validate_name(self.name)
+            except Exception as exc:
+                raise ConfigError(f"--name: {exc}") from None
+
+    @property
+    def resolved_name(self) -> str:
+        return self.name or default_name(self.model, self.revision)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,104 @@
+"""Per-token losses of a batch of windows: one forward pass, then float32 log-softmax in chunks.
+
+The vocabulary projection is applied only to the positions whose next token is scored, `chunk` rows at a
+time, so the float32 logits of a whole batch ([tokens × vocabulary], 1.6 GB for 4096 tokens of a 100k
+vocabulary) never exist at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from lossgap.errors import ConfigError
+from lossgap.scoring.windows import Window
+
+__all__ = ["CausalLMHead", "batch_losses"]
+
+
+class CausalLMHead:
+    """The pieces of a transformers causal LM that scoring needs: the trunk, the head and its logit transform."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.trunk = getattr(model, model.base_model_prefix, None)
+        self.head = model.get_output_embeddings()
+        if self.trunk is None or self.head is None:
+            raise ConfigError(f"{type(model).__name__} has no separate trunk and output head; it cannot be scored")
+        self.softcap = getattr(model.config, "final_logit_softcapping", None)
+        self.scale = getattr(model.config, "logit_scale", None)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """float32 logits [rows, vocab] of hidden states [rows, hidden]."""
+        logits = self.head(hidden).float()
+        if self.scale is not None:
+            logits = logits * self.scale
+        if self.softcap is not None:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+    def check_against_full_forward(self, input_ids: torch.Tensor) -> None:
+        """Refuse a model whose logits are not head(trunk(x)) (e.g. an unknown logit transform)."""
+        with torch.inference_mode():
+            reference = self.model(input_ids=input_ids).logits.float()
+            mine = self.logits(self.trunk(input_ids=input_ids).last_hidden_state)
+        tol = 1e-3 if reference.dtype == torch.float32 and self.model.dtype == torch.float32 else 5e-2
+        err = (reference - mine).abs().max().item()
+        if not err <= tol * max(1.0, reference.abs().max().item()):
+            raise ConfigError(
+                f"{type(self.model).__name__}: logits from its trunk and head differ from its own forward pass "
+                f"(max difference {err:.3g}); lossgap does not know this architecture's logit transform"
+            )
+
+
+def _left_padded(token_ids: Sequence[np.ndarray], windows: Sequence[Window], width: int, device: torch.device):
+    """input_ids, attention_mask, position_ids [B, width], windows right-aligned (Gated DeltaNet needs left padding)."""
+    n = len(windows)
+    ids = np.zeros((n, width), dtype=np.int64)
+    mask = np.zeros((n, width), dtype=np.int64)
+    for b, w in enumerate(windows):
+        ids[b, width - w.length :] = token_ids[w.doc][w.start : w.end]
+        mask[b, width - w.length :] = 1
+    positions = np.clip(np.cumsum(mask, axis=1) - 1, 0, None)
+    to = lambda a: torch.from_numpy(a).to(device, non_blocking=True)  # noqa: E731
+    return to(ids), to(mask), to(positions)
+
+
+@torch.inference_mode()
+def batch_losses(
+    head: CausalLMHead,
+    token_ids: Sequence[np.ndarray],
+    windows: Sequence[Window],
+    width: int,
+    chunk: int,
+    device: torch.device,
+) -> list[np.ndarray]:
+    """For each window, float32 losses (nats) of its tokens [score_from, end), in order."""
+    ids, mask, positions = _left_padded(token_ids, windows, width, device)
+    all_padding_free = bool(mask.all())
+    hidden = head.trunk(
+        input_ids=ids,
+        attention_mask=None if all_padding_free else mask,
+        position_ids=positions,
+        use_cache=False,
+    ).last_hidden_state  # [B, width, H]
+    # Row b, column c predicts the token at column c + 1. Window token p sits at column width - length + p - start.
+    rows, cols = [], []
+    for b, w in enumerate(windows):
+        first = width - w.length + (w.score_from - w.start)
+        rows.append(np.full(w.end - w.score_from, b))
+        cols.append(np.arange(first, width))
+    row_idx = torch.from_numpy(np.concatenate(rows)).to(device)
+    col_idx = torch.from_numpy(np.concatenate(cols)).to(device)
+    targets = ids[row_idx, col_idx]  # [M]
+    selected = hidden[row_idx, col_idx - 1]  # [M, H]
+    losses = torch.empty(len(targets), dtype=torch.float32, device=device)
+    for lo in range(0, len(targets), chunk):
+        logits = head.logits(selected[lo : lo + chunk])  # [chunk, V] float32
+        target_logit = logits.gather(1, targets[lo : lo + chunk, None]).squeeze(1)
+        losses[lo : lo + chunk] = torch.logsumexp(logits, dim=-1) - target_logit
+    out = losses.cpu().numpy()
+    splits = np.cumsum([w.end - w.score_from for w in windows])[:-1]
+    return np.split(out, splits)

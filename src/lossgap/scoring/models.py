@@ -1,0 +1,151 @@
+"""Loading a causal LM and its tokenizer from the hub, a local folder or a local .gguf file.
+
+Olmo Hybrid's Gated DeltaNet layers use flash-linear-attention (fla) kernels when fla is importable. transformers
+decides that once, when it imports the model's module, whatever the device: with fla (and triton) installed on
+a machine scoring on the CPU it would pick GPU-only kernels and crash. `load_tokenizer`/`load_model` therefore
+hide fla from transformers when the device is the CPU, and warn when a GPU run lacks it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from lossgap.errors import ConfigError
+from lossgap.scoring.config import ScoreConfig
+
+__all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "load_model", "model_context_limit", "software_versions"]
+
+log = logging.getLogger(__name__)
+
+_HYBRID_MODULE = "transformers.models.olmo_hybrid.modeling_olmo_hybrid"
+_GPU_ONLY_PACKAGES = ("fla", "causal_conv1d")
+
+
+def resolve_device(device: str, local_rank: int | None = None):  # type: ignore[no-untyped-def]
+    """The torch.device for `device` ('auto' picks CUDA when available; a torchrun rank gets its own GPU)."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if device == "cuda":
+            device = f"cuda:{local_rank or 0}"
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device):  # type: ignore[no-untyped-def]
+    """'auto' is bfloat16 on a GPU that supports it and float32 elsewhere (CPU bf16 matmuls are slow)."""
+    import torch
+
+    if dtype == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, dtype)
+
+
+def _hide_gpu_only_kernels() -> None:
+    """Make transformers fall back to its PyTorch Gated DeltaNet path (CPU scoring)."""
+    if _HYBRID_MODULE in sys.modules:
+        module = sys.modules[_HYBRID_MODULE]
+        fn = getattr(module, "chunk_gated_delta_rule", None)
+        if fn is not None and getattr(fn, "__module__", "").startswith("fla"):
+            raise ConfigError(
+                "Olmo Hybrid was already imported with flash-linear-attention kernels, which need a GPU; "
+                "score on a GPU, or start a new process for CPU scoring"
+            )
+        return
+    for package in _GPU_ONLY_PACKAGES:
+        if package not in sys.modules and importlib.util.find_spec(package) is not None:
+            log.info("hiding %s from transformers: its kernels need a GPU and this run scores on the CPU", package)
+            sys.modules[package] = None  # type: ignore[assignment]  # makes `import fla` raise ImportError
+
+
+def _prepare_kernels(device) -> None:  # type: ignore[no-untyped-def]
+    if device.type == "cpu":
+        _hide_gpu_only_kernels()
+
+
+def _gguf_parts(model: str) -> tuple[str, str | None]:
+    path = Path(model)
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ConfigError(f"{model}: no such .gguf file")
+        return str(path.parent), path.name
+    return model, None
+
+
+def load_tokenizer(config: ScoreConfig, device):  # type: ignore[no-untyped-def]
+    """The model's fast tokenizer."""
+    _prepare_kernels(device)
+    from transformers import AutoTokenizer
+
+    source, gguf_file = _gguf_parts(config.model)
+    try:
+        return AutoTokenizer.from_pretrained(
+            source, gguf_file=gguf_file, revision=config.revision, trust_remote_code=config.trust_remote_code
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the tokenizer of {config.model!r}: {exc}") from exc
+
+
+def load_model(config: ScoreConfig, device, dtype):  # type: ignore[no-untyped-def]
+    """The model in eval mode on `device`, weights in `dtype`."""
+    _prepare_kernels(device)
+    from transformers import AutoModelForCausalLM
+
+    source, gguf_file = _gguf_parts(config.model)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            gguf_file=gguf_file,
+            revision=config.revision,
+            dtype=dtype,
+            trust_remote_code=config.trust_remote_code,
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the model {config.model!r}: {exc}") from exc
+    if device.type == "cuda" and model.config.model_type == "olmo_hybrid" and importlib.util.find_spec("fla") is None:
+        log.warning(
+            "flash-linear-attention is not installed: Olmo Hybrid's Gated DeltaNet layers run on transformers' "
+            "slow PyTorch path; `pip install flash-linear-attention` for the GPU kernels"
+        )
+    return model.to(device).eval()
+
+
+def model_context_limit(model, tokenizer) -> int:  # type: ignore[no-untyped-def]
+    """The longest sequence the model was built for (its position embeddings, else the tokenizer's limit)."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if not limit:
+        limit = getattr(tokenizer, "model_max_length", None)
+        if not limit or limit > 1_000_000:  # transformers' "no limit" sentinel is ~1e30
+            raise ConfigError(f"cannot tell the context limit of {model.config.model_type}; pass --max-length")
+    return int(limit)
+
+
+def software_versions() -> dict[str, Any]:
+    """Versions of the packages that decide a score, for the manifest."""
+    import torch
+    import transformers
+
+    import lossgap
+
+    versions: dict[str, Any] = {
+        "lossgap": lossgap.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": sys.version.split()[0],
+    }
+    if torch.cuda.is_available():
+        versions["cuda"] = torch.version.cuda
+        versions["gpu"] = torch.cuda.get_device_name()
+    fla = sys.modules.get("fla")
+    if fla is not None:
+        versions["flash_linear_attention"] = getattr(fla, "__version__", "unknown")
+    return versions

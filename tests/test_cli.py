@@ -1,0 +1,36 @@
+"""CLI smoke tests: each subcommand runs through typer and turns lossgap errors into one line and exit 2."""
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from lossgap.cli import app
+from lossgap.rundir import RunDir
+
+runner = CliRunner()
+
+
+def test_help_is_instant_and_lists_commands():
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, lossgap.cli; print('torch' in sys.modules)"], capture_output=True, text=True
+    )
+    assert proc.stdout.strip() == "False"  # --help never imports torch
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0 and "score" in result.output
+
+
+def test_score_smoke(llama_model, corpus_file, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["score", str(llama_model), "--corpus", str(corpus_file), "--run", str(run), "--name", "tiny"])
+    assert result.exit_code == 0, result.output
+    assert "scored tiny" in result.output
+    assert RunDir(run).scored_names() == ["tiny"]
+
+
+def test_score_errors_are_one_line_and_exit_2(llama_model, tmp_path):
+    result = runner.invoke(app, ["score", str(llama_model), "--run", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert "has no corpus yet" in result.output
+    result = runner.invoke(app, ["score", str(llama_model), "--run", str(tmp_path / "x"), "--dtype", "float8"])
+    assert result.exit_code == 2 and "--dtype" in result.output
