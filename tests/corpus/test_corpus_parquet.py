@@ -60,3 +60,9 @@ def test_parquet_not_parquet_is_a_corpus_error(tmp_path: Path) -> None:
     f.write_bytes(b"not parquet at all")
     with pytest.raises(CorpusError, match="not a readable Parquet file"):
         read_corpus(f)
+
+
+def test_parquet_float_ids_are_an_error_naming_the_row(tmp_path: Path) -> None:
+    f = write(tmp_path / "f.parquet", pa.table({"id": [1.0, 2.5], "text": ["x", "y"]}))
+    with pytest.raises(CorpusError, match=r"f\.parquet: row 1: id field 'id' is float"):
+        read_corpus(f)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lossgap.corpus.config import CorpusConfig
-from lossgap.corpus.fields import id_column
+from lossgap.corpus.fields import id_column, record_domain, record_id
 from lossgap.corpus.table import RawDoc
 from lossgap.errors import CorpusError
 
@@ -43,7 +43,7 @@ def iter_hf(source: str, config: CorpusConfig) -> Iterator[RawDoc]:
     """Yield one RawDoc per example; the text field must be among the dataset's columns."""
     try:
         ds = _load(source, config)
-        columns = list(ds.column_names or []) if ds.column_names is not None else None
+        columns: list[str] | None = ds.column_names  # None for some streamed datasets
     except CorpusError:
         raise
     except Exception as exc:  # datasets raises many types (FileNotFoundError, ValueError, its own errors)
@@ -53,21 +53,17 @@ def iter_hf(source: str, config: CorpusConfig) -> Iterator[RawDoc]:
         ) from None
     if columns is not None and config.text_field not in columns:
         raise CorpusError(f"{source}: no text field {config.text_field!r} (fields: {', '.join(columns)}); pass --text-field")
-    id_col = id_column(columns, config, source) if columns is not None else config.id_field
+    if columns is not None:
+        id_column(columns, config, source)  # a requested id field that the dataset lacks is an error
     name = Path(source).name or source
     try:
         for i, example in enumerate(ds):
-            doc_id = example.get(id_col) if id_col else None
-            domain = example.get(config.domain_field)
-            if doc_id is not None and (isinstance(doc_id, bool) or not isinstance(doc_id, (str, int))):
-                raise CorpusError(f"{source}: example {i}: id field {id_col!r} holds {type(doc_id).__name__}")
-            if domain is not None and not isinstance(domain, str):
-                raise CorpusError(f"{source}: example {i}: domain field holds {type(domain).__name__}")
+            where = f"{source}: example {i}"
             yield RawDoc(
                 text=example.get(config.text_field),
                 location=f"{name}/{config.hf_split}:{i}",
-                doc_id=str(doc_id) if doc_id is not None else None,
-                domain=domain,
+                doc_id=record_id(example, config, where),
+                domain=record_domain(example, config, where),
             )
     except CorpusError:
         raise

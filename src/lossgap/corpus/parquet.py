@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lossgap.corpus.config import CorpusConfig
-from lossgap.corpus.fields import id_column
+from lossgap.corpus.fields import id_column, record_domain, record_id
 from lossgap.corpus.table import RawDoc
 from lossgap.errors import CorpusError
 
@@ -46,18 +46,14 @@ def iter_parquet(path: Path, config: CorpusConfig) -> Iterator[RawDoc]:
             data = batch.to_pydict()
             for i in range(batch.num_rows):
                 row += 1
-                text, invalid = _decode(data[config.text_field][i])
-                doc_id = data[id_col][i] if id_col else None
-                domain = data[domain_col][i] if domain_col else None
-                if doc_id is not None and (isinstance(doc_id, bool) or not isinstance(doc_id, (str, int))):
-                    raise CorpusError(f"{path}: row {row}: id column {id_col!r} holds {type(doc_id).__name__}")
-                if domain is not None and not isinstance(domain, str):
-                    raise CorpusError(f"{path}: row {row}: domain column {domain_col!r} holds {type(domain).__name__}")
+                row_dict = {name: data[name][i] for name in wanted}
+                text, invalid = _decode(row_dict.pop(config.text_field))
+                where = f"{path}: row {row}"
                 yield RawDoc(
                     text=text,
                     location=f"{path.name}:row{row}",
-                    doc_id=str(doc_id) if doc_id is not None else None,
-                    domain=domain,
+                    doc_id=record_id(row_dict, config, where),
+                    domain=record_domain(row_dict, config, where),
                     invalid_utf8=invalid,
                 )
     except pa.ArrowException as exc:
