@@ -81,11 +81,11 @@ def corpus(
     ],
     run: Annotated[Path, typer.Option("--run", help="Run directory (created if missing).")],
     format: Annotated[
-        Optional[str], typer.Option("--format", help="jsonl | parquet | text | hf | example [default: by suffix or folder].")
+        Optional[str], typer.Option("--format", help="jsonl | parquet | text | hf | example \\[default: by suffix or folder].")
     ] = None,
     max_docs: Annotated[Optional[int], typer.Option(help="Stop after this many kept documents.")] = None,
     sample: Annotated[Optional[int], typer.Option(help="Keep a random sample of N documents (after the filters).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of --sample [default: 0].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of --sample \\[default: 0].")] = None,
     min_chars: Annotated[Optional[int], typer.Option(help="Skip documents shorter than this (characters).")] = None,
     max_chars: Annotated[Optional[int], typer.Option(help="Skip documents longer than this (characters).")] = None,
     domain: Annotated[Optional[str], typer.Option(help="Set every document's domain to NAME.")] = None,
@@ -99,11 +99,11 @@ def corpus(
         Optional[int], typer.Option(help="Per domain, keep the first documents within ~N tokens (characters / 4).")
     ] = None,
     max_docs_per_domain: Annotated[Optional[int], typer.Option(help="Per domain, keep the first N documents.")] = None,
-    text_field: Annotated[Optional[str], typer.Option(help="Field holding the text [default: text].")] = None,
-    domain_field: Annotated[Optional[str], typer.Option(help="Field holding the domain [default: domain].")] = None,
-    id_field: Annotated[Optional[str], typer.Option(help="Field holding the id [default: id, else doc_id, else the location].")] = None,
+    text_field: Annotated[Optional[str], typer.Option(help="Field holding the text \\[default: text].")] = None,
+    domain_field: Annotated[Optional[str], typer.Option(help="Field holding the domain \\[default: domain].")] = None,
+    id_field: Annotated[Optional[str], typer.Option(help="Field holding the id \\[default: id, else doc_id, else the location].")] = None,
     hf_config: Annotated[Optional[str], typer.Option(help="Hugging Face dataset configuration (subset).")] = None,
-    hf_split: Annotated[Optional[str], typer.Option(help="Hugging Face dataset split [default: train].")] = None,
+    hf_split: Annotated[Optional[str], typer.Option(help="Hugging Face dataset split \\[default: train].")] = None,
     streaming: Annotated[bool, typer.Option("--streaming", help="Stream the Hugging Face dataset.")] = False,
     dedupe: Annotated[
         bool, typer.Option("--dedupe", help="Drop documents with an id seen before (default: duplicate ids are an error).")
