@@ -96,7 +96,11 @@ _CHAPTER = re.compile(r"^(CHAPTER|Chapter) [IVXLC0-9]+\.?\s*$")
 
 
 def books(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[SourceFile]]:
+    import warnings
+
     import rdata
+
+    warnings.filterwarnings("ignore", message="Unknown file type: assumed RDS")  # chunks of a lazy-load DB
 
     root, version = fetch("r-cran-janeaustenr", work)
     data_dir = root / "usr/lib/R/site-library/janeaustenr/data"
@@ -183,7 +187,38 @@ VIGNETTES = {  # package -> (vignette files, licence as Debian's copyright file 
 _SECTION = re.compile(r"(?m)^\\(?:section|subsection)\*?\{")
 
 
-def latex_to_prose(tex: str) -> str:
+_NUMBERED = re.compile(
+    r"\\begin\{(figure|table|equation|align|eqnarray)\}|\\(section|subsection)\{|\\appendix|\\label\{([^{}]*)\}"
+)
+
+
+def label_numbers(body: str) -> dict[str, str]:
+    """What LaTeX would print for each `\\ref`: figures, tables and equations counted in order, sections as
+    1, 1.2 (A, A.1 after `\\appendix`). Only the common cases; an unknown label is left as "??" like LaTeX."""
+    counts = {"figure": 0, "table": 0, "equation": 0, "section": 0, "subsection": 0}
+    current, appendix, numbers = "", False, {}
+    for m in _NUMBERED.finditer(body):
+        env, sec, label = m.group(1), m.group(2), m.group(3)
+        if env:
+            kind = "equation" if env in {"align", "eqnarray"} else env
+            counts[kind] += 1
+            current = str(counts[kind])
+        elif sec == "section":
+            counts["section"] += 1
+            counts["subsection"] = 0
+            current = chr(64 + counts["section"]) if appendix else str(counts["section"])
+        elif sec == "subsection":
+            counts["subsection"] += 1
+            top = chr(64 + counts["section"]) if appendix else str(counts["section"])
+            current = f"{top}.{counts['subsection']}"
+        elif m.group(0) == "\\appendix":
+            appendix, counts["section"] = True, 0
+        elif label:
+            numbers[label] = current
+    return numbers
+
+
+def latex_to_prose(tex: str, labels: dict[str, str] | None = None) -> str:
     """Markup removed: code chunks, comments, floats and display math go; JSS macros keep their argument."""
     from pylatexenc.latex2text import LatexNodes2Text
 
@@ -193,7 +228,10 @@ def latex_to_prose(tex: str) -> str:
     tex = re.sub(r"(?s)\\begin\{(figure|table|Code|CodeChunk|Schunk|verbatim|equation\*?|align\*?|eqnarray\*?)\}.*?\\end\{\1\}", "", tex)
     tex = re.sub(r"\\(?:pkg|proglang|code|fct|class|email|url|dQuote|sQuote)\{([^{}]*)\}", r"\1", tex)
     tex = re.sub(r"\\cite([tp]?)(?:\[[^\]]*\])*\{([^{}]*)\}", _citation, tex)
-    tex = re.sub(r"\\(?:label|ref|eqref|footnote|index)(?:\[[^\]]*\])*\{[^{}]*\}", "", tex)
+    labels = labels or {}
+    tex = re.sub(r"\\ref\{([^{}]*)\}", lambda m: labels.get(m.group(1), "??"), tex)
+    tex = re.sub(r"\\eqref\{([^{}]*)\}", lambda m: f"({labels.get(m.group(1), '??')})", tex)
+    tex = re.sub(r"\\(?:label|footnote|index)(?:\[[^\]]*\])*\{[^{}]*\}", "", tex)
     tex = re.sub(r"\\(?:sub)*section\*?\{([^{}]*)\}", lambda m: "\n\n" + m.group(1) + "\n\n", tex)
     text = LatexNodes2Text(math_mode="with-delimiters", strict_latex_spaces=True).latex_to_text(tex)
     text = re.sub(r"\$[^$]{0,200}\$", lambda m: m.group(0).strip("$"), text)
@@ -244,8 +282,9 @@ def science(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list
             tex = (root / path).read_text(encoding="utf-8", errors="strict")
             body = tex.split("\\begin{document}", 1)[-1].split("\\end{document}", 1)[0]
             starts = [m.start() for m in _SECTION.finditer(body)] + [len(body)]
+            labels = label_numbers(body)
             for n, (a, b) in enumerate(zip(starts, starts[1:]), start=1):
-                prose = latex_to_prose(body[a:b])
+                prose = latex_to_prose(body[a:b], labels)
                 if len(prose) < 1500:
                     continue
                 docs.append(Doc(f"science/{rpkg}/{name.removesuffix('.Rnw')}/s{n:02d}", "science", prose,
