@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -77,7 +76,7 @@ def test_cli_corpus_smoke(tmp_path: Path) -> None:
     assert "2 documents of 4 read" in result.output
     assert "skipped: duplicate_id 1, empty_text 1" in result.output
     assert "invalid_utf8 in 1 documents" in result.output
-    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    manifest = RunDir(tmp_path / "run").read_manifest()
     assert manifest["corpus"]["domains"] == {"encyclopedia": 1, "news": 1}
 
 
