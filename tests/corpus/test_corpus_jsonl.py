@@ -52,28 +52,21 @@ def test_jsonl_missing_requested_id_field_falls_back_to_location(tmp_path: Path)
     assert read_corpus(f, id_field="key").table.column("doc_id").to_pylist() == ["d.jsonl:1"]
 
 
-def test_jsonl_bad_line_names_file_and_line(tmp_path: Path) -> None:
-    f = write(tmp_path / "bad.jsonl", b'{"text": "ok"}\n{"text": "unterminated\n')
-    with pytest.raises(CorpusError, match=r"bad\.jsonl:2: not valid JSON"):
-        read_corpus(f)
-
-
-def test_jsonl_non_object_line_is_an_error(tmp_path: Path) -> None:
-    f = write(tmp_path / "arr.jsonl", b'["text", "x"]\n')
-    with pytest.raises(CorpusError, match=r"arr\.jsonl:1: expected a JSON object.*got list"):
-        read_corpus(f)
-
-
-@pytest.mark.parametrize("bad_id", [b"true", b"1.5", b"[1]", b'""'])
-def test_jsonl_bad_id_types_are_errors(tmp_path: Path, bad_id: bytes) -> None:
-    f = write(tmp_path / "ids.jsonl", b'{"id": ' + bad_id + b', "text": "x"}\n')
-    with pytest.raises(CorpusError, match=r"ids\.jsonl:1: id field 'id'"):
-        read_corpus(f)
-
-
-def test_jsonl_non_string_domain_is_an_error(tmp_path: Path) -> None:
-    f = write(tmp_path / "dom.jsonl", b'{"text": "x", "domain": 5}\n')
-    with pytest.raises(CorpusError, match=r"dom\.jsonl:1: domain field 'domain' is int"):
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"text": "ok"}\n{"text": "unterminated\n', r"bad\.jsonl:2: not valid JSON"),
+        (b'["text", "x"]\n', r"bad\.jsonl:1: expected a JSON object.*got list"),
+        (b'{"id": true, "text": "x"}\n', r"bad\.jsonl:1: id field 'id' is bool"),
+        (b'{"id": 1.5, "text": "x"}\n', r"bad\.jsonl:1: id field 'id' is float"),
+        (b'{"id": [1], "text": "x"}\n', r"bad\.jsonl:1: id field 'id' is list"),
+        (b'{"id": "", "text": "x"}\n', r"bad\.jsonl:1: id field 'id' is empty"),
+        (b'{"text": "x", "domain": 5}\n', r"bad\.jsonl:1: domain field 'domain' is int"),
+    ],
+)
+def test_jsonl_bad_lines_are_errors_naming_file_and_line(tmp_path: Path, content: bytes, message: str) -> None:
+    f = write(tmp_path / "bad.jsonl", content)
+    with pytest.raises(CorpusError, match=message):
         read_corpus(f)
 
 
