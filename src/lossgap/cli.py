@@ -87,6 +87,94 @@ def _root(
 @app.command(
     epilog=(
         "Examples:\n\n"
+        "  lossgap corpus docs.jsonl --run runs/x\n\n"
+        "  lossgap corpus example --run runs/demo --only-domain books --only-domain python --max-tokens-per-domain 5000\n\n"
+        "  lossgap corpus papers/ --run runs/x --domain science --min-chars 200\n\n"
+        "  lossgap corpus allenai/paloma --format hf --hf-config c4_en --hf-split val --streaming --max-docs 500 --run runs/x\n\n"
+        "  lossgap corpus data.parquet --run runs/x --text-field content --domain-map wiki=encyclopedia --dedupe"
+    )
+)
+@_handles_errors
+def corpus(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="JSONL (.jsonl/.json, may be .gz) or Parquet file, folder of text files (domain = sub-folder), "
+            "Hugging Face dataset (with --format hf), or 'example' for the bundled corpus."
+        ),
+    ],
+    run: Annotated[Path, typer.Option("--run", help="Run directory (created if missing).")],
+    format: Annotated[
+        Optional[str], typer.Option("--format", help="jsonl | parquet | text | hf | example \\[default: by suffix or folder].")
+    ] = None,
+    max_docs: Annotated[Optional[int], typer.Option(help="Stop after this many kept documents.")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="Keep a random sample of N documents (after the filters).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of --sample \\[default: 0].")] = None,
+    min_chars: Annotated[Optional[int], typer.Option(help="Skip documents shorter than this (characters).")] = None,
+    max_chars: Annotated[Optional[int], typer.Option(help="Skip documents longer than this (characters).")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="Set every document's domain to NAME.")] = None,
+    domain_map: Annotated[
+        Optional[list[str]], typer.Option(help="Rename domain FROM to TO, as FROM=TO; repeat for several.")
+    ] = None,
+    only_domain: Annotated[
+        Optional[list[str]], typer.Option(help="Keep only documents of this (source) domain; repeat for several.")
+    ] = None,
+    max_tokens_per_domain: Annotated[
+        Optional[int], typer.Option(help="Per domain, keep the first documents within ~N tokens (characters / 4).")
+    ] = None,
+    max_docs_per_domain: Annotated[Optional[int], typer.Option(help="Per domain, keep the first N documents.")] = None,
+    text_field: Annotated[Optional[str], typer.Option(help="Field holding the text \\[default: text].")] = None,
+    domain_field: Annotated[Optional[str], typer.Option(help="Field holding the domain \\[default: domain].")] = None,
+    id_field: Annotated[Optional[str], typer.Option(help="Field holding the id \\[default: id, else doc_id, else the location].")] = None,
+    hf_config: Annotated[Optional[str], typer.Option(help="Hugging Face dataset configuration (subset).")] = None,
+    hf_split: Annotated[Optional[str], typer.Option(help="Hugging Face dataset split \\[default: train].")] = None,
+    streaming: Annotated[bool, typer.Option("--streaming", help="Stream the Hugging Face dataset.")] = False,
+    dedupe: Annotated[
+        bool, typer.Option("--dedupe", help="Drop documents with an id seen before (default: duplicate ids are an error).")
+    ] = False,
+) -> None:
+    """Read documents into the run's corpus.parquet; the manifest records source, fingerprint and skips."""
+    from lossgap.corpus import CorpusConfig, parse_domain_map, run_corpus
+    from lossgap.rundir import RunDir
+
+    config = CorpusConfig(
+        **_kwargs(
+            format=format,
+            max_docs=max_docs,
+            sample=sample,
+            seed=seed,
+            min_chars=min_chars,
+            max_chars=max_chars,
+            domain=domain,
+            domain_map=parse_domain_map(domain_map) if domain_map else None,
+            only_domains=tuple(only_domain) if only_domain else None,
+            max_tokens_per_domain=max_tokens_per_domain,
+            max_docs_per_domain=max_docs_per_domain,
+            text_field=text_field,
+            domain_field=domain_field,
+            id_field=id_field,
+            hf_config=hf_config,
+            hf_split=hf_split,
+        ),
+        streaming=streaming,
+        dedupe=dedupe,
+    )
+    result = run_corpus(run, source, config)
+    domains = ", ".join(f"{name} {n:,}" for name, n in result.domains().items())
+    console.print(
+        f"corpus: {result.n_docs:,} documents of {result.n_read:,} read from {result.source} ({domains}) "
+        f"-> {RunDir(run).corpus_path}",
+        highlight=False,
+    )
+    skipped = ", ".join(f"{reason} {n:,}" for reason, n in sorted(result.skipped.items())) or "none"
+    console.print(f"skipped: {skipped}", highlight=False)
+    for reason, n in sorted(result.repaired.items()):
+        console.print(f"repaired: {reason} in {n:,} documents (replaced by U+FFFD)", highlight=False)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
         "  lossgap score allenai/Olmo-3-1025-7B --corpus docs.jsonl --run runs/olmo --name transformer\n\n"
         "  lossgap score allenai/Olmo-Hybrid-7B --run runs/olmo --name hybrid\n\n"
         "  lossgap score my-org/model --revision step10000 --run runs/ckpt   # name: model@step10000\n\n"
