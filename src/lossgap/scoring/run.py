@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from lossgap.corpus import corpus_fingerprint, read_corpus
+from lossgap.corpus import CorpusConfig, corpus_fingerprint, read_corpus, run_corpus
 from lossgap.errors import ConfigError, RunDirError
 from lossgap.rundir import RunDir, atomic_path
 from lossgap.scoring.config import ScoreConfig
@@ -84,22 +84,8 @@ def _corpus_table(rd: RunDir, corpus: Path | None, ranks: Ranks) -> pa.Table:
         return table
     if corpus is None:
         raise RunDirError(f"{rd.path} has no corpus yet: pass --corpus FILE (or run `lossgap corpus` first)")
-    given = read_corpus(corpus)
-    if given.n_docs == 0:
-        raise RunDirError(f"{corpus}: no documents to score (skipped: {given.skipped or 'none'})")
-    if ranks.is_main:
-        rd.write_corpus(given.table)
-        rd.update_manifest(
-            lambda m: m.__setitem__(
-                "corpus",
-                {
-                    "fingerprint": corpus_fingerprint(given.table),
-                    "source": given.source,
-                    "n_docs": given.n_docs,
-                    "skipped": given.skipped,
-                },
-            )
-        )
+    # The first scoring of a run records its corpus as `lossgap corpus` would; other ranks read the same file.
+    given = run_corpus(rd, corpus, CorpusConfig()) if ranks.is_main else read_corpus(corpus)
     return given.table
 
 
