@@ -6,6 +6,7 @@ Reads prose documents' text and token spans; writes `upos`, `tag` (Penn), `word_
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -50,10 +51,12 @@ def word_class_of(upos: str) -> str:
     return "other"
 
 
+@functools.lru_cache(maxsize=4)
 def load_spacy(name: str | None = None) -> Language:
     """A spaCy pipeline with only the tagger and attribute ruler (parser, NER and lemmatizer excluded).
 
-    `name`: a package or path; None tries SPACY_MODELS in order. Raises ConfigError saying how to install one."""
+    `name`: a package or path; None tries SPACY_MODELS in order. Raises ConfigError saying how to install one.
+    Cached: a process loads each pipeline once."""
     import spacy
 
     candidates = (name,) if name else SPACY_MODELS
