@@ -5,7 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lossgap.features.batch import RepeatContext
-from lossgap.features.repeats import annotate_repeats, find_repeats, visible_from
+from lossgap.features.ngram_levels import level_repeats_in_segments
+from lossgap.features.repeats import annotate_repeats, find_repeats, visible_segments
+from lossgap.features.suffix_automaton import automaton_repeats
 from lossgap.scoring.windows import context_start
 from tests.features.make import chunk_of, make_doc, resources
 
@@ -65,10 +67,26 @@ def test_repeats_documents_do_not_see_each_other() -> None:
     assert annotate_repeats(chunk_of(first, second), resources())["repeat_len"].to_pylist() == [0, 0, 0, 0, 0, 0]
 
 
-def test_repeats_visible_from_matches_scoring_windows() -> None:
-    context = RepeatContext(max_length=8, stride=3)
-    expected = np.maximum(np.array(context_start(30, 8, 3)), 1)
-    assert visible_from(30, context).tolist() == expected.tolist()
+def test_repeats_visible_segments_follow_scoring_windows() -> None:
+    # 30 tokens, windows of 8 with stride 3: each token is judged from its window's start (never the BOS).
+    starts = context_start(30, 8, 3)
+    judged_from = {}
+    for start, end, score_from in visible_segments(30, RepeatContext(max_length=8, stride=3)):
+        for p in range(score_from, end):
+            judged_from[p] = start
+    assert judged_from == {p: max(starts[p], 1) for p in range(1, 30)}
+    assert visible_segments(1, None) == [] and visible_segments(5, None) == [(1, 5, 1)]
+
+
+def reference(docs: list[list[int]], context: RepeatContext | None) -> tuple[list[int], list[int]]:
+    lengths: list[int] = []
+    dists: list[int] = []
+    for seq in docs:
+        lo = [max(s, 1) for s in (context_start(len(seq), context.max_length, context.stride) if context else [0] * len(seq))]
+        got_len, got_dist = brute_force(seq, lo)
+        lengths += [0] + got_len[1:]
+        dists += [-1] + got_dist[1:]
+    return lengths, dists
 
 
 @settings(max_examples=300, deadline=None)
@@ -80,18 +98,27 @@ def test_repeats_agree_with_brute_force(docs: list[list[int]], window: tuple[int
     context = None
     if window is not None and window[1] < window[0]:
         context = RepeatContext(max_length=window[0], stride=window[1])
-    tokens, doc_index, lo, expected_len, expected_dist = [], [], [], [], []
-    for d, body in enumerate(docs):
-        seq = [99] + body  # a BOS with an id of its own
-        offset = len(tokens)
-        starts = (visible_from(len(seq), context) + offset).tolist()
-        tokens += seq
-        doc_index += [d] * len(seq)
-        lo += starts
-        # The reference sees one document at a time, in document-local positions.
-        lengths, dists = brute_force(seq, [s - offset for s in starts])
-        expected_len += lengths
-        expected_dist += dists
-    got_len, got_dist = find_repeats(np.array(tokens), np.array(doc_index), np.array(lo))
+    seqs = [[99] + body for body in docs]  # a BOS with an id of its own
+    offsets = np.cumsum([0] + [len(s) for s in seqs])
+    got_len, got_dist = find_repeats(np.array(sum(seqs, [])), offsets, context)
+    expected_len, expected_dist = reference(seqs, context)
     assert got_len.tolist() == expected_len
     assert got_dist.tolist() == expected_dist
+
+
+@settings(max_examples=200, deadline=None)
+@given(segments=st.lists(st.lists(st.integers(0, 2**20), min_size=0, max_size=40).map(lambda xs: [x % 5 if x % 3 else x for x in xs]), min_size=1, max_size=4))
+def test_repeats_kernels_agree_with_brute_force(segments: list[list[int]]) -> None:
+    # Both kernels, on independent segments, with small and large token ids mixed.
+    offsets = np.cumsum([0] + [len(s) for s in segments])
+    flat = np.array(sum(segments, []), dtype=np.int64)
+    expected_len: list[int] = []
+    expected_dist: list[int] = []
+    for seq in segments:
+        lengths, dists = brute_force(seq, [0] * len(seq))
+        expected_len += lengths
+        expected_dist += dists
+    for kernel in (automaton_repeats, level_repeats_in_segments):
+        got_len, got_dist = kernel(flat, offsets[:-1], offsets[1:], offsets[:-1])
+        assert got_len.tolist() == expected_len, kernel.__name__
+        assert got_dist.tolist() == expected_dist, kernel.__name__
