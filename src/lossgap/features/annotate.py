@@ -263,8 +263,7 @@ def run_annotate(run_dir: Path | RunDir, config: AnnotateConfig) -> AnnotateResu
         n_docs += len(group)
         log.info("annotated %d documents, %d tokens", n_docs, sum(t.num_rows for t in tables))
     if not tables:
-        resources_empty = make_chunk([], config.prose_domains)
-        tables.append(annotate_chunk(resources_empty, resources))
+        tables.append(annotate_chunk(make_chunk([], config.prose_domains), resources))
     table = pa.concat_tables(tables)
     run.write_features(table)
     seconds["total"] = time.perf_counter() - started

@@ -4,8 +4,6 @@ model saw. Reads token ids and the scoring windows; writes `repeat_len` and `rep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pyarrow as pa
 
