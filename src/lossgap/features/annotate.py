@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -133,8 +134,7 @@ def iter_documents(corpus: pa.Table, tokens: pa.Table) -> Iterator[DocumentToken
     starts = np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
     run_ids = doc_col.take(pa.array(starts[:-1])).to_pylist()
     if len(set(run_ids)) != len(run_ids):
-        seen: set[str] = set()
-        dup = next(d for d in run_ids if d in seen or seen.add(d))  # type: ignore[func-returns-value]
+        dup = next(d for d, count in Counter(run_ids).items() if count > 1)
         raise SchemaError(f"tokens.parquet: the rows of document {dup!r} are not contiguous")
     pos = tokens.column("pos").to_numpy().astype(np.int64)
     expected = np.arange(n) - np.repeat(starts[:-1], np.diff(starts))

@@ -43,7 +43,7 @@ def _segment(
     # and found by the hash table keyed by state*base + token, sized to this segment (cache-friendly).
     # Outputs are written for tokens [score_from, len(tokens)) only.
     capacity = 1
-    while capacity < 4 * (3 * tokens.size + 1):
+    while capacity < 2 * (3 * tokens.size + 1):  # at most 3 edges per token: load factor <= 1/2
         capacity *= 2
     mask = np.int64(capacity - 1)
     n_states = 1
@@ -133,11 +133,11 @@ def _all_segments(
     for s in range(starts.size):
         longest = max(longest, ends[s] - starts[s])
     capacity = 1
-    while capacity < 4 * (3 * longest + 1):
+    while capacity < 2 * (3 * longest + 1):
         capacity *= 2
     keys = np.zeros(capacity, dtype=np.int64)
-    stamp = np.full(capacity, -1, dtype=np.int64)
-    slot_edge = np.zeros(capacity, dtype=np.int64)
+    stamp = np.full(capacity, -1, dtype=np.int64)  # slot in use iff stamp == the segment's number
+    slot_edge = np.zeros(capacity, dtype=np.int32)
     n_max_states = 2 * longest + 2
     length = np.zeros(n_max_states, dtype=np.int64)
     link = np.zeros(n_max_states, dtype=np.int64)
