@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import platform
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +28,26 @@ from lossgap.features.repeats import find_repeats
 from lossgap.features.words import load_spacy
 
 
-def python_and_docstrings(root: Path, max_chars: int) -> tuple[list[str], list[str]]:
-    """Source files (sorted, whole files) until max_chars, and the docstrings of all files read."""
-    code: list[str] = []
-    prose: list[str] = []
+def within_budget(texts: Iterable[str], max_chars: int) -> list[str]:
+    """The texts, in order, skipping any that would take the total over max_chars."""
+    kept: list[str] = []
     used = 0
-    for path in sorted(root.glob("*.py")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if used + len(text) > max_chars:
-            continue
-        used += len(text)
-        code.append(text)
+    for text in texts:
+        if used + len(text) <= max_chars:
+            kept.append(text)
+            used += len(text)
+    return kept
+
+
+def read_files(paths: Iterable[Path]) -> Iterator[str]:
+    for path in paths:
+        yield path.read_text(encoding="utf-8", errors="replace")
+
+
+def docstrings(code: list[str]) -> list[str]:
+    """Docstrings longer than 200 characters of modules, classes and functions, in order."""
+    prose: list[str] = []
+    for text in code:
         try:
             tree = ast.parse(text)
         except SyntaxError:
@@ -47,19 +57,7 @@ def python_and_docstrings(root: Path, max_chars: int) -> tuple[list[str], list[s
                 doc = ast.get_docstring(node)
                 if doc and len(doc) > 200:
                     prose.append(doc)
-    return code, prose
-
-
-def html_pages(root: Path, max_chars: int) -> list[str]:
-    pages: list[str] = []
-    used = 0
-    for path in sorted(root.rglob("*.html")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if used + len(text) > max_chars:
-            continue
-        used += len(text)
-        pages.append(text)
-    return pages
+    return prose
 
 
 def tokenize(texts: list[str], domain: str, tokenizer, prefix_id: int) -> list[DocumentTokens]:  # type: ignore[no-untyped-def]
@@ -98,15 +96,12 @@ def main() -> None:
     prefix_id = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     print(f"tokenizer loaded in {time.perf_counter() - t0:.1f} s")
 
-    code, prose = python_and_docstrings(args.python_dir, args.code_chars)
-    prose_text, used = [], 0
-    for doc in prose:
-        if used + len(doc) <= args.prose_chars:
-            prose_text.append(doc)
-            used += len(doc)
+    code = within_budget(read_files(sorted(args.python_dir.glob("*.py"))), args.code_chars)
+    prose_text = within_budget(docstrings(code), args.prose_chars)
     docs = tokenize(code, "python", tokenizer, prefix_id) + tokenize(prose_text, "books", tokenizer, prefix_id)
     if args.html_dir:
-        docs += tokenize(html_pages(args.html_dir, args.html_chars), "html", tokenizer, prefix_id)
+        pages = within_budget(read_files(sorted(args.html_dir.rglob("*.html"))), args.html_chars)
+        docs += tokenize(pages, "html", tokenizer, prefix_id)
     by_domain: dict[str, int] = {}
     for d in docs:
         by_domain[d.domain] = by_domain.get(d.domain, 0) + d.n_tokens
