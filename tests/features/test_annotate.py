@@ -47,6 +47,7 @@ def test_annotate_writes_one_row_per_token_in_order(tmp_path) -> None:  # type: 
     manifest = run.read_manifest()
     assert manifest["features"]["n_tokens"] == table.num_rows
     assert manifest["features"]["repeat_context"] is None
+    assert manifest["features"]["versions"]["pygments"] and manifest["features"]["spacy_model"].endswith("-3.8.0")
 
 
 def test_annotate_uses_the_widest_scoring_context(tmp_path) -> None:  # type: ignore[no-untyped-def]

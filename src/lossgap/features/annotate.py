@@ -224,6 +224,19 @@ def _chunks(docs: Iterator[DocumentTokens], chunk_tokens: int) -> Iterator[list[
         yield group
 
 
+def _versions() -> dict[str, str | None]:
+    """Versions of the libraries whose output is in features.parquet."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for package in ("spacy", "pygments", "numba", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
 def run_annotate(run_dir: Path | RunDir, config: AnnotateConfig) -> AnnotateResult:
     """Annotate every token of the run and write features.parquet (atomically); record it in run.json."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
@@ -275,6 +288,7 @@ def run_annotate(run_dir: Path | RunDir, config: AnnotateConfig) -> AnnotateResu
             "repeat_context": None
             if repeat_context is None
             else {"max_length": repeat_context.max_length, "stride": repeat_context.stride},
+            "versions": _versions(),
             "columns": table.column_names,
             "n_tokens": table.num_rows,
             "n_docs": n_docs,
