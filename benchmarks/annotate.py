@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from lossgap.features.annotate import DEFAULT_PROSE_DOMAINS, annotate_chunk, make_chunk
-from lossgap.features.batch import DocumentTokens, RepeatContext, Resources
 from lossgap.features.rarity import count_tokens
+from lossgap.features.records import DocumentTokens, RepeatContext, Resources
 from lossgap.features.repeats import find_repeats
 from lossgap.features.words import load_spacy
 
@@ -143,7 +143,10 @@ def main() -> None:
     # Repeat detection alone: whole documents, and windows of 2048 with stride 1024; best of 3 runs.
     offsets = np.concatenate([[0], np.cumsum([d.n_tokens for d in docs])])
     flat = np.concatenate([d.token_ids for d in docs])
-    for label, context in (("whole documents", None), ("windows 2048/1024", RepeatContext(max_length=2048, stride=1024))):
+    for label, context in (
+        ("whole documents", None),
+        ("windows 2048/1024", RepeatContext(max_length=2048, stride=1024)),
+    ):
         best = min(_timed(find_repeats, flat, offsets, context) for _ in range(3))
         print(f"find_repeats ({label}): {best:.3f} s, {n_tokens / best:,.0f} tokens/s")
     lengths, _ = find_repeats(flat, offsets, None)

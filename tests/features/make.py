@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from lossgap.features.annotate import DEFAULT_PROSE_DOMAINS, make_chunk
-from lossgap.features.batch import Chunk, DocumentTokens, Resources
+from lossgap.features.records import Chunk, DocumentTokens, Resources
 from lossgap.rundir import RunDir
 
 BOS_ID = 0
@@ -21,7 +21,9 @@ def piece_ids(pieces: Sequence[str]) -> list[int]:
     return [vocab.setdefault(p, len(vocab) + 1) for p in pieces]
 
 
-def make_doc(pieces: Sequence[str], domain: str = "books", doc_id: str = "d", ids: Sequence[int] | None = None) -> DocumentTokens:
+def make_doc(
+    pieces: Sequence[str], domain: str = "books", doc_id: str = "d", ids: Sequence[int] | None = None
+) -> DocumentTokens:
     """A document whose text is the concatenation of `pieces`, one token per piece, after a BOS at pos 0."""
     starts = np.cumsum([0] + [len(p) for p in pieces])
     ids = piece_ids(pieces) if ids is None else list(ids)

@@ -8,7 +8,7 @@ import pytest
 
 from lossgap.errors import ConfigError, RunDirError, SchemaError
 from lossgap.features.annotate import AnnotateConfig, repeat_context_from_manifest, run_annotate
-from lossgap.features.batch import DocumentTokens, RepeatContext
+from lossgap.features.records import DocumentTokens, RepeatContext
 from lossgap.rundir import FEATURES_SCHEMA, RunDir
 from tests.features.make import make_doc, write_run
 
@@ -69,7 +69,9 @@ def test_annotate_uses_the_widest_scoring_context(tmp_path) -> None:  # type: ig
 
 def test_repeat_context_from_manifest() -> None:
     assert repeat_context_from_manifest({}) is None
-    two = {"models": {"a": {"context": {"max_length": 8, "stride": 4}}, "b": {"context": {"max_length": 8, "stride": 2}}}}
+    two = {
+        "models": {"a": {"context": {"max_length": 8, "stride": 4}}, "b": {"context": {"max_length": 8, "stride": 2}}}
+    }
     assert repeat_context_from_manifest(two) == RepeatContext(max_length=8, stride=2)
     assert repeat_context_from_manifest({"models": {"a": {"context": {"max_length": 8, "stride": 4}}, "b": {}}}) is None
     with pytest.raises(RunDirError, match="invalid context"):
@@ -81,8 +83,12 @@ def test_annotate_odd_characters_and_split_emoji(tmp_path) -> None:  # type: ign
     text = "Fun 😀 日本語\x07 ok"
     spans = [(-1, -1), (0, 3), (3, 5), (4, 5), (5, 6), (6, 9), (9, 10), (10, 13)]
     doc = DocumentTokens(
-        doc_id="odd", domain="web", text=text, token_ids=np.arange(len(spans)),
-        char_start=np.array([s for s, _ in spans]), char_end=np.array([e for _, e in spans]),
+        doc_id="odd",
+        domain="web",
+        text=text,
+        token_ids=np.arange(len(spans)),
+        char_start=np.array([s for s, _ in spans]),
+        char_end=np.array([e for _, e in spans]),
     )
     run = write_run(tmp_path, [doc])
     run_annotate(run, AnnotateConfig())

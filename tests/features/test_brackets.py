@@ -6,7 +6,10 @@ from tests.features.make import chunk_of, make_doc, resources
 
 def brackets(pieces, domain):  # type: ignore[no-untyped-def]
     cols = annotate_brackets(chunk_of(make_doc(pieces, domain)), resources())
-    return [tuple(col) for col in zip(*(cols[k].to_pylist() for k in ("bracket_kind", "bracket_side", "bracket_match_dist")))]
+    return [
+        tuple(col)
+        for col in zip(*(cols[k].to_pylist() for k in ("bracket_kind", "bracket_side", "bracket_match_dist")))
+    ]
 
 
 def test_brackets_merged_close_curly_paren_semicolon() -> None:
@@ -57,7 +60,12 @@ def test_brackets_latex_end_environment_closes() -> None:
     pieces = ["\\begin", "{", "itemize", "}", "\n", "\\item", " a", "\n", "\\end", "{", "itemize", "}"]
     got = brackets(pieces, "latex")
     assert got[1:5] == [("latex_env", "open", None)] * 4
-    assert got[9:13] == [("latex_env", "close", 8), ("latex_env", "close", 9), ("latex_env", "close", 10), ("latex_env", "close", 11)]
+    assert got[9:13] == [
+        ("latex_env", "close", 8),
+        ("latex_env", "close", 9),
+        ("latex_env", "close", 10),
+        ("latex_env", "close", 11),
+    ]
 
 
 def test_brackets_latex_left_right() -> None:

@@ -9,7 +9,10 @@ from tests.features.make import make_doc, write_run
 
 
 def test_cli_annotate_smoke(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    run = write_run(tmp_path / "run", [make_doc(["The", " cat", " sat", "."], "books", "a"), make_doc(["x", "(", ")"], "python", "b")])
+    run = write_run(
+        tmp_path / "run",
+        [make_doc(["The", " cat", " sat", "."], "books", "a"), make_doc(["x", "(", ")"], "python", "b")],
+    )
     counts = tmp_path / "counts.csv"
     counts.write_text("token_id,count\n1,100\n")
     result = CliRunner().invoke(app, ["annotate", str(run.path), "--counts", str(counts), "--prose-domain", "books"])

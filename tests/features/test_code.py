@@ -13,7 +13,20 @@ def test_code_python_classes() -> None:
     # 'def f(x):\n    return "a)"  # done'
     pieces = ["def", " f", "(x", "):", "\n   ", " return", ' "', "a)", '"', "  #", " done"]
     got, types = classes(pieces, "python")
-    assert got == [None, "Keyword", "Name", "Punctuation", "Punctuation", "Whitespace", "Keyword", "String", "String", "String", "Comment", "Comment"]
+    assert got == [
+        None,
+        "Keyword",
+        "Name",
+        "Punctuation",
+        "Punctuation",
+        "Whitespace",
+        "Keyword",
+        "String",
+        "String",
+        "String",
+        "Comment",
+        "Comment",
+    ]
     assert types[2] == "Name.Function"
 
 

@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossgap.features.batch import RepeatContext
 from lossgap.features.ngram_levels import level_repeats_in_segments
+from lossgap.features.records import RepeatContext
 from lossgap.features.repeats import annotate_repeats, find_repeats, visible_segments
 from lossgap.features.suffix_automaton import automaton_repeats
 from lossgap.scoring.windows import context_start
@@ -82,7 +82,10 @@ def reference(docs: list[list[int]], context: RepeatContext | None) -> tuple[lis
     lengths: list[int] = []
     dists: list[int] = []
     for seq in docs:
-        lo = [max(s, 1) for s in (context_start(len(seq), context.max_length, context.stride) if context else [0] * len(seq))]
+        lo = [
+            max(s, 1)
+            for s in (context_start(len(seq), context.max_length, context.stride) if context else [0] * len(seq))
+        ]
         got_len, got_dist = brute_force(seq, lo)
         lengths += [0] + got_len[1:]
         dists += [-1] + got_dist[1:]
@@ -107,7 +110,13 @@ def test_repeats_agree_with_brute_force(docs: list[list[int]], window: tuple[int
 
 
 @settings(max_examples=200, deadline=None)
-@given(segments=st.lists(st.lists(st.integers(0, 2**20), min_size=0, max_size=40).map(lambda xs: [x % 5 if x % 3 else x for x in xs]), min_size=1, max_size=4))
+@given(
+    segments=st.lists(
+        st.lists(st.integers(0, 2**20), min_size=0, max_size=40).map(lambda xs: [x % 5 if x % 3 else x for x in xs]),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_repeats_kernels_agree_with_brute_force(segments: list[list[int]]) -> None:
     # Both kernels, on independent segments, with small and large token ids mixed.
     offsets = np.cumsum([0] + [len(s) for s in segments])

@@ -57,7 +57,12 @@ def test_words_token_spanning_word_and_punctuation(nlp) -> None:  # type: ignore
 
 def test_words_whitespace_token_is_space(nlp) -> None:  # type: ignore[no-untyped-def]
     cols = words(nlp, ["Hello", ".", "\n\n", "Bye", "."])
-    assert (cols["upos"][3], cols["tag"][3], cols["word_class"][3], cols["word_piece"][3]) == ("SPACE", "_SP", "other", None)
+    assert (cols["upos"][3], cols["tag"][3], cols["word_class"][3], cols["word_piece"][3]) == (
+        "SPACE",
+        "_SP",
+        "other",
+        None,
+    )
 
 
 def test_words_code_domain_gets_nulls(nlp) -> None:  # type: ignore[no-untyped-def]

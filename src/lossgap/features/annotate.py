@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lossgap.errors import ConfigError, RunDirError, SchemaError
-from lossgap.features.batch import Chunk, DocumentTokens, LexedText, RepeatContext, Resources
 from lossgap.features.lexing import lex_text, lexer_for_domain
 from lossgap.features.rarity import count_tokens, read_counts
+from lossgap.features.records import Chunk, DocumentTokens, LexedText, RepeatContext, Resources
 from lossgap.features.registry import ANNOTATORS, Annotator
 from lossgap.rundir import FEATURES_SCHEMA, RunDir
 
@@ -284,7 +284,9 @@ def run_annotate(run_dir: Path | RunDir, config: AnnotateConfig) -> AnnotateResu
     def record(m: dict[str, Any]) -> None:
         m["features"] = {
             "config": config.to_manifest(),
-            "spacy_model": None if nlp is None else f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
+            "spacy_model": None
+            if nlp is None
+            else f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
             "repeat_context": None
             if repeat_context is None
             else {"max_length": repeat_context.max_length, "stride": repeat_context.stride},

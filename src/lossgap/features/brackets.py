@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from lossgap.features.batch import Chunk, DocumentTokens, LexedText, Resources
+from lossgap.features.records import Chunk, DocumentTokens, LexedText, Resources
 
 __all__ = ["BRACKET_CHARS", "MARKUP_DOMAINS", "Delimiter", "find_delimiters", "bracket_columns", "annotate_brackets"]
 
@@ -30,9 +30,7 @@ BRACKET_CHARS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 # Domains whose text is read for HTML/XML tags (elsewhere `a<b and c>d` is not a tag).
 MARKUP_DOMAINS = frozenset({"html", "xml", "xhtml", "svg", "markdown", "md", "vue", "php"})
-VOID_ELEMENTS = frozenset(
-    "area base br col embed hr img input link meta param source track wbr".split()
-)
+VOID_ELEMENTS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 
 _BRACKET = re.compile("[" + re.escape("".join(BRACKET_CHARS)) + "]")
 _LATEX_ENV = re.compile(r"\\(begin|end)\s*\{([^{}\n]*)\}")

@@ -14,7 +14,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.token import Comment, String
 from pygments.util import ClassNotFound
 
-from lossgap.features.batch import LexedText
+from lossgap.features.records import LexedText
 
 __all__ = ["lexer_for_domain", "lex_text"]
 

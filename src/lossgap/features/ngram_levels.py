@@ -68,7 +68,10 @@ def level_repeats_in_segments(
     gathered = np.concatenate(spans)
     seg_len, seg_dist = level_repeats(tokens[gathered], offsets)
     kept = np.concatenate(
-        [np.arange(offsets[s] + f - a, offsets[s + 1]) for s, (a, f) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(score_from).tolist()))]
+        [
+            np.arange(offsets[s] + f - a, offsets[s + 1])
+            for s, (a, f) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(score_from).tolist()))
+        ]
     )
     repeat_len[gathered[kept]] = seg_len[kept]
     repeat_dist[gathered[kept]] = seg_dist[kept]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from lossgap.features.batch import Chunk, Resources
+from lossgap.features.records import Chunk, Resources
 
 __all__ = ["annotate_position"]
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lossgap.errors import ConfigError
-from lossgap.features.batch import Chunk, Resources
+from lossgap.features.records import Chunk, Resources
 
 __all__ = ["ZERO_COUNT", "count_tokens", "read_counts", "log_freq", "annotate_rarity"]
 
@@ -68,8 +68,10 @@ def log_freq(token_ids: np.ndarray, count_ids: np.ndarray, counts: np.ndarray) -
     token_ids = np.asarray(token_ids, dtype=np.int64)
     where = np.searchsorted(count_ids, token_ids)
     wherec = np.minimum(where, max(count_ids.size - 1, 0))
-    found = (where < count_ids.size) & (count_ids[wherec] == token_ids) if count_ids.size else np.zeros(
-        token_ids.shape, dtype=bool
+    found = (
+        (where < count_ids.size) & (count_ids[wherec] == token_ids)
+        if count_ids.size
+        else np.zeros(token_ids.shape, dtype=bool)
     )
     value = np.where(found, counts[wherec] if counts.size else 0.0, 0.0)
     return np.log10(np.maximum(value, ZERO_COUNT))

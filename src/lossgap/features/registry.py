@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from lossgap.features.batch import Chunk, Resources
 from lossgap.features.brackets import annotate_brackets
 from lossgap.features.code import annotate_code
 from lossgap.features.position import annotate_position
 from lossgap.features.rarity import annotate_rarity
+from lossgap.features.records import Chunk, Resources
 from lossgap.features.repeats import annotate_repeats
 from lossgap.features.text import annotate_text
 from lossgap.features.words import annotate_words

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from lossgap.features.batch import Chunk, RepeatContext, Resources
+from lossgap.features.records import Chunk, RepeatContext, Resources
 
 __all__ = ["segment_repeats", "visible_segments", "find_repeats", "annotate_repeats"]
 
@@ -39,10 +39,13 @@ def visible_segments(n_tokens: int, context: RepeatContext | None) -> list[tuple
         return [(1, n_tokens, 1)]
     from lossgap.scoring.windows import plan_windows
 
-    return [(max(w.start, 1), w.end, max(w.score_from, 1)) for w in plan_windows(n_tokens, context.max_length, context.stride)]
+    windows = plan_windows(n_tokens, context.max_length, context.stride)
+    return [(max(w.start, 1), w.end, max(w.score_from, 1)) for w in windows]
 
 
-def find_repeats(token_ids: np.ndarray, doc_offsets: np.ndarray, context: RepeatContext | None) -> tuple[np.ndarray, np.ndarray]:
+def find_repeats(
+    token_ids: np.ndarray, doc_offsets: np.ndarray, context: RepeatContext | None
+) -> tuple[np.ndarray, np.ndarray]:
     """repeat_len and repeat_dist (-1 where repeat_len is 0) of documents concatenated in `token_ids`
     (document d is [doc_offsets[d], doc_offsets[d+1]), its BOS first), each token judged within the context
     the model saw (`context`: scoring windows; None: its whole document).
@@ -54,7 +57,7 @@ def find_repeats(token_ids: np.ndarray, doc_offsets: np.ndarray, context: Repeat
         for d in range(len(doc_offsets) - 1)
         for start, end, score_from in visible_segments(int(doc_offsets[d + 1] - doc_offsets[d]), context)
     ]
-    starts, ends, score_from = (np.array(col, dtype=np.int64).reshape(-1) for col in zip(*spans)) if spans else (np.zeros(0, np.int64),) * 3
+    starts, ends, score_from = np.array(spans, dtype=np.int64).reshape(-1, 3).T
     return segment_repeats(np.asarray(token_ids, dtype=np.int64), starts, ends, score_from)
 
 

@@ -11,6 +11,7 @@ from numba import njit
 
 __all__ = ["automaton_repeats"]
 
+
 @njit(cache=True, nogil=True)
 def _slot(keys: np.ndarray, stamp: np.ndarray, generation: int, mask: np.int64, key: np.int64) -> int:
     """Open-addressing slot of `key` in slots [0, mask]: where it is, or the empty slot where it would go."""
@@ -127,7 +128,12 @@ def _segment(
 
 @njit(cache=True, nogil=True)
 def _all_segments(
-    tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray, score_from: np.ndarray, out_len: np.ndarray, out_dist: np.ndarray
+    tokens: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    score_from: np.ndarray,
+    out_len: np.ndarray,
+    out_dist: np.ndarray,
 ) -> None:
     longest = 1
     for s in range(starts.size):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from lossgap.features.batch import Chunk, Resources
+from lossgap.features.records import Chunk, Resources
 
 __all__ = ["annotate_text"]
 
@@ -16,8 +16,6 @@ def annotate_text(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
     domains: list[str] = []
     for doc in chunk.docs:
         text = doc.text
-        texts.extend(
-            text[s:e] if s >= 0 else None for s, e in zip(doc.char_start.tolist(), doc.char_end.tolist())
-        )
+        texts.extend(text[s:e] if s >= 0 else None for s, e in zip(doc.char_start.tolist(), doc.char_end.tolist()))
         domains.extend([doc.domain] * doc.n_tokens)
     return {"token_text": pa.array(texts, pa.string()), "domain": pa.array(domains, pa.string())}

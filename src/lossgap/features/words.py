@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from lossgap.errors import ConfigError
-from lossgap.features.batch import Chunk, DocumentTokens, Resources
+from lossgap.features.records import Chunk, DocumentTokens, Resources
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -160,6 +160,4 @@ def annotate_words(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
             cols = {k: [None] * doc.n_tokens for k in out}
         for k in out:
             out[k] += cols[k]
-    return {
-        k: pa.array(v, pa.int32() if k == "n_words" else pa.string()) for k, v in out.items()
-    }
+    return {k: pa.array(v, pa.int32() if k == "n_words" else pa.string()) for k, v in out.items()}

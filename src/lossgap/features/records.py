@@ -1,4 +1,4 @@
-"""The records annotators work on: one document's tokens with their text, and the context policy for repeats."""
+"""The records annotators work on: documents with their tokens and text, lexings, chunks, shared resources."""
 
 from __future__ import annotations
 
