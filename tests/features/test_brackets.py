@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from lossgap.features.brackets import annotate_brackets, find_delimiters
+import numpy as np
+
+from lossgap.features.brackets import annotate_brackets, bracket_columns, find_delimiters
+from lossgap.features.records import DocumentTokens
 from tests.features.make import chunk_of, make_doc, resources
 
 
@@ -89,6 +92,14 @@ def test_brackets_inside_python_string_do_not_pair_with_code() -> None:
     assert got[6] == ("round", "close", 4)
 
 
+def test_brackets_pair_within_one_string_across_its_lexemes() -> None:
+    # 'x = "f(%s)" % g(y)': Pygments cuts the string into '"', 'f(', '%s', ')', '"'; its brackets still
+    # pair with each other ('")' at pos 7 closes '(%' at pos 5), and the call's ")" closes the "(" at pos 10.
+    got = brackets(["x", " =", ' "', "f", "(%", "s", ')"', " %", " g", "(", "y", ")"], "python")
+    assert got[7] == ("round", "close", 2)
+    assert got[12] == ("round", "close", 2)
+
+
 def test_brackets_prose_parentheses_and_unmatched_closer() -> None:
     # "a) b (c)": the first ")" has no opener.
     got = brackets(["a", ")", " b", " (", "c", ")"], "books")
@@ -106,3 +117,17 @@ def test_brackets_mismatched_kinds_skip_unclosed_openers() -> None:
 def test_brackets_tags_are_not_read_outside_markup() -> None:
     assert [d.kind for d in find_delimiters("if a<b and c>d: pass", "python")] == []
     assert [d.kind for d in find_delimiters("<b>x</b>", "html")] == ["html_tag", "html_tag"]
+
+
+def test_brackets_opener_in_text_no_token_covers() -> None:
+    # Text "(a)" with tokens only for "a" and ")": the ")" closes, but no token holds its opener.
+    doc = DocumentTokens(
+        doc_id="d",
+        domain="books",
+        text="(a)",
+        token_ids=np.array([0, 1, 2]),
+        char_start=np.array([-1, 1, 2]),
+        char_end=np.array([-1, 2, 3]),
+    )
+    kinds, sides, dists = bracket_columns(doc, None)
+    assert (kinds[2], sides[2], dists[2]) == ("round", "close", None)

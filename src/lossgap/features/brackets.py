@@ -97,7 +97,7 @@ def match_delimiters(delims: list[Delimiter], layers: list[int]) -> list[int]:
     """For each delimiter, the index of the opener it closes (-1 for openers and unmatched closers).
 
     Brackets of the four kinds share one stack, tags one, LaTeX environments one and \\left/\\right one, each
-    separately per layer (0: code or prose; k > 0: inside string/comment lexeme k, so a bracket in a
+    separately per layer (0: code or prose; k > 0: inside the k-th string or comment, so a bracket in a
     string never pairs with one outside it). A closer pairs with the nearest open opener of its kind (and
     name); openers above it on the stack are left unclosed.
     """
@@ -135,7 +135,7 @@ def bracket_columns(
     starts = np.array([d.start for d in delims], dtype=np.int64)
     if lexed is not None and lexed.starts.size:
         lexeme = lexed.lexeme_at(starts)
-        layers = np.where((lexeme >= 0) & lexed.is_literal[np.maximum(lexeme, 0)], lexeme + 1, 0).tolist()
+        layers = np.where(lexeme >= 0, lexed.literal_runs()[np.maximum(lexeme, 0)], 0).tolist()
     else:
         layers = [0] * len(delims)
     matched = match_delimiters(delims, layers)
@@ -143,8 +143,13 @@ def bracket_columns(
     valid = np.flatnonzero((doc.char_start >= 0) & (doc.char_end > doc.char_start))
     valid_starts = doc.char_start[valid]
 
-    def token_of(char: int) -> int:
-        return int(valid[np.searchsorted(valid_starts, char, side="right") - 1])
+    def distance_back(pos: int, k: int) -> int | None:
+        """Tokens from `pos` back to the token holding the opener of delimiter k (None if unmatched, or if no
+        token covers the opener: text the tokenizer dropped)."""
+        if matched[k] < 0:
+            return None
+        index = int(np.searchsorted(valid_starts, delims[matched[k]].start, side="right")) - 1
+        return pos - int(valid[index]) if index >= 0 else None
 
     ends = np.array([d.end for d in delims], dtype=np.int64)
     for side in ("open", "close"):  # close second: it overrides an opener in the same token
@@ -158,7 +163,7 @@ def bracket_columns(
         hit = (first < len(s_starts)) & (s_starts[first_c] < doc.char_end[valid])
         for pos, k in zip(valid[hit].tolist(), s_index[first_c[hit]].tolist()):
             kinds[pos], sides[pos] = delims[k].kind, side
-            dists[pos] = pos - token_of(delims[matched[k]].start) if matched[k] >= 0 else None
+            dists[pos] = distance_back(pos, k)
     return kinds, sides, dists
 
 

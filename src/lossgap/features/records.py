@@ -75,6 +75,12 @@ class LexedText:
     types: tuple[str, ...]  # dotted Pygments token type per lexeme, e.g. "Literal.String.Double"
     is_literal: np.ndarray  # bool [n_lexemes]: inside a string or comment
 
+    def literal_runs(self) -> np.ndarray:
+        """int64 [n_lexemes]: 0 for code; k > 0 for the k-th run of consecutive string/comment lexemes (one
+        string literal is often several lexemes: quote, text, interpolation, text, quote)."""
+        starts_run = self.is_literal & ~np.concatenate([[False], self.is_literal[:-1]])
+        return np.where(self.is_literal, np.cumsum(starts_run), 0)
+
     def lexeme_at(self, chars: np.ndarray) -> np.ndarray:
         """int64: the lexeme covering each character index (-1 before the first)."""
         return np.searchsorted(self.starts, chars, side="right") - 1
