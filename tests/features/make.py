@@ -57,21 +57,23 @@ def write_run(path: Path, docs: Sequence[DocumentTokens]) -> RunDir:
     run.write_corpus(
         pa.table(
             {
-                "doc_id": [d.doc_id for d in docs],
-                "domain": [d.domain for d in docs],
-                "text": [d.text for d in docs],
-                "source": ["test"] * len(docs),
+                "doc_id": pa.array([d.doc_id for d in docs], pa.string()),
+                "domain": pa.array([d.domain for d in docs], pa.string()),
+                "text": pa.array([d.text for d in docs], pa.string()),
+                "source": pa.array(["test"] * len(docs), pa.string()),
             }
         )
     )
     run.write_tokens(
         pa.table(
             {
-                "doc_id": [d.doc_id for d in docs for _ in range(d.n_tokens)],
+                "doc_id": pa.array([d.doc_id for d in docs for _ in range(d.n_tokens)], pa.string()),
                 "pos": pa.array([p for d in docs for p in range(d.n_tokens)], pa.int32()),
-                "token_id": pa.array(np.concatenate([d.token_ids for d in docs]), pa.int32()),
-                "char_start": pa.array(np.concatenate([d.char_start for d in docs]), pa.int32()),
-                "char_end": pa.array(np.concatenate([d.char_end for d in docs]), pa.int32()),
+                "token_id": pa.array(np.concatenate([d.token_ids for d in docs] + [np.zeros(0, np.int64)]), pa.int32()),
+                "char_start": pa.array(
+                    np.concatenate([d.char_start for d in docs] + [np.zeros(0, np.int64)]), pa.int32()
+                ),
+                "char_end": pa.array(np.concatenate([d.char_end for d in docs] + [np.zeros(0, np.int64)]), pa.int32()),
             }
         )
     )

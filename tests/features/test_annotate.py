@@ -134,3 +134,11 @@ def test_annotate_small_chunks_give_the_same_table(tmp_path) -> None:  # type: i
     whole = run.read_features()
     run_annotate(run, AnnotateConfig(chunk_tokens=1))
     assert run.read_features().equals(whole)
+
+
+def test_annotate_run_without_tokens_writes_an_empty_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = write_run(tmp_path, [])
+    result = run_annotate(run, AnnotateConfig())
+    table = run.read_features()
+    assert result.n_tokens == 0 and table.num_rows == 0
+    assert set(FEATURES_SCHEMA.names) <= set(table.column_names)
