@@ -142,3 +142,20 @@ def test_annotate_run_without_tokens_writes_an_empty_table(tmp_path) -> None:  #
     table = run.read_features()
     assert result.n_tokens == 0 and table.num_rows == 0
     assert set(FEATURES_SCHEMA.names) <= set(table.column_names)
+
+
+def test_annotate_contract_check_names_the_broken_column() -> None:
+    from lossgap.features.annotate import _check_contract, annotate_chunk
+    from lossgap.features.registry import ANNOTATORS, Annotator
+    from tests.features.make import chunk_of, resources
+
+    # An added annotator that gives repeat_len as floats, with the words annotator left out.
+    bad = Annotator("bad", ("repeat_len",), lambda chunk, res: {"repeat_len": pa.array([1.5] * chunk.n_tokens)})
+    annotators = [a for a in ANNOTATORS if a.name not in ("repeats", "words")] + [bad]
+    table = annotate_chunk(chunk_of(make_doc(["x"], "python")), resources(), annotators)
+    with pytest.raises(SchemaError, match="'upos' should be string, the annotators gave nothing"):
+        _check_contract(table.schema)
+    for name in ("upos", "tag", "word_class", "word_piece"):
+        table = table.append_column(name, pa.array([None] * table.num_rows, pa.string()))
+    with pytest.raises(SchemaError, match="'repeat_len' should be int32, the annotators gave double"):
+        _check_contract(table.schema)

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from lossgap.errors import ConfigError, RunDirError, SchemaError
 from lossgap.features.lexing import lex_text, lexer_for_domain
 from lossgap.features.rarity import count_tokens, read_counts
 from lossgap.features.records import Chunk, DocumentTokens, LexedText, RepeatContext, Resources
 from lossgap.features.registry import ANNOTATORS, Annotator
-from lossgap.rundir import FEATURES_SCHEMA, RunDir
+from lossgap.rundir import FEATURES_SCHEMA, RunDir, atomic_path
 
 __all__ = [
     "DEFAULT_PROSE_DOMAINS",
@@ -205,10 +206,18 @@ def annotate_chunk(
             array = produced[name]
             assert len(array) == chunk.n_tokens, (annotator.name, name, len(array), chunk.n_tokens)
             columns[name] = array
-    order = [f.name for f in FEATURES_SCHEMA if f.name in columns] + [
-        c for c in columns if c not in FEATURES_SCHEMA.names
-    ]
+    order = [f.name for f in FEATURES_SCHEMA if f.name in columns]
+    order += [c for c in columns if c not in FEATURES_SCHEMA.names]
     return pa.table({c: columns[c] for c in order})
+
+
+def _check_contract(schema: pa.Schema) -> None:
+    """Every contract column is present with its type (an added annotator may not change them)."""
+    for expected in FEATURES_SCHEMA:
+        name = expected.name
+        if name not in schema.names or schema.field(name).type != expected.type:
+            got = schema.field(name).type if name in schema.names else "nothing"
+            raise SchemaError(f"features: column {name!r} should be {expected.type}, the annotators gave {got}")
 
 
 def _chunks(docs: Iterator[DocumentTokens], chunk_tokens: int) -> Iterator[list[DocumentTokens]]:
@@ -266,19 +275,34 @@ def run_annotate(run_dir: Path | RunDir, config: AnnotateConfig) -> AnnotateResu
         spacy_batch_size=config.spacy_batch_size,
     )
     seconds: dict[str, float] = {}
-    tables: list[pa.Table] = []
-    n_docs = 0
-    for group in _chunks(iter_documents(corpus, tokens), config.chunk_tokens):
-        t0 = time.perf_counter()
-        chunk = make_chunk(group, config.prose_domains)
-        seconds["lexing"] = seconds.get("lexing", 0.0) + time.perf_counter() - t0
-        tables.append(annotate_chunk(chunk, resources, seconds=seconds))
-        n_docs += len(group)
-        log.info("annotated %d documents, %d tokens", n_docs, sum(t.num_rows for t in tables))
-    if not tables:
-        tables.append(annotate_chunk(make_chunk([], config.prose_domains), resources))
-    table = pa.concat_tables(tables)
-    run.write_features(table)
+    n_docs = n_rows = 0
+    columns: list[str] = []
+    # Written chunk by chunk, so memory holds one chunk's features; readers see the file only when complete.
+    with atomic_path(run.features_path) as tmp:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for group in _chunks(iter_documents(corpus, tokens), config.chunk_tokens):
+                t0 = time.perf_counter()
+                chunk = make_chunk(group, config.prose_domains)
+                seconds["lexing"] = seconds.get("lexing", 0.0) + time.perf_counter() - t0
+                table = annotate_chunk(chunk, resources, seconds=seconds)
+                if writer is None:
+                    _check_contract(table.schema)
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table)
+                n_docs += len(group)
+                n_rows += table.num_rows
+                columns = table.column_names
+                log.info("annotated %d documents, %d tokens", n_docs, n_rows)
+            if writer is None:  # no tokens: an empty table with every column
+                table = annotate_chunk(make_chunk([], config.prose_domains), resources)
+                _check_contract(table.schema)
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                writer.write_table(table)
+                columns = table.column_names
+        finally:
+            if writer is not None:
+                writer.close()
     seconds["total"] = time.perf_counter() - started
 
     def record(m: dict[str, Any]) -> None:
@@ -291,13 +315,13 @@ def run_annotate(run_dir: Path | RunDir, config: AnnotateConfig) -> AnnotateResu
             if repeat_context is None
             else {"max_length": repeat_context.max_length, "stride": repeat_context.stride},
             "versions": _versions(),
-            "columns": table.column_names,
-            "n_tokens": table.num_rows,
+            "columns": columns,
+            "n_tokens": n_rows,
             "n_docs": n_docs,
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
     run.update_manifest(record)
     return AnnotateResult(
-        path=run.features_path, n_tokens=table.num_rows, n_docs=n_docs, repeat_context=repeat_context, seconds=seconds
+        path=run.features_path, n_tokens=n_rows, n_docs=n_docs, repeat_context=repeat_context, seconds=seconds
     )
