@@ -15,15 +15,16 @@ __all__ = ["TOP_TOKEN_COLUMNS", "TOP_SEGMENT_COLUMNS", "TOP_DOCUMENT_COLUMNS", "
 TOP_TOKEN_COLUMNS = ["direction", "rank", "doc_id", "pos", "domain", "token_text", "loss_baseline", "loss_candidate", "gap"]
 TOP_SEGMENT_COLUMNS = ["direction", "rank", "doc_id", "pos_start", "pos_end", "n_tokens", "mean_gap", "sum_gap", "text"]
 TOP_DOCUMENT_COLUMNS = ["direction", "rank", "doc_id", "domain", "n_tokens", "mean_gap", "sum_gap"]
-# candidate_wins: largest positive gaps first; candidate_loses: most negative first. Ties break by (doc_id, pos).
-_DIRECTIONS = (("candidate_wins", "DESC"), ("candidate_loses", "ASC"))
+# candidate_wins: positive gaps, largest first; candidate_loses: negative gaps, most negative first.
+# Ties break by (doc_id, pos); a gap of exactly 0 is in neither list.
+_DIRECTIONS = (("candidate_wins", "DESC", ">"), ("candidate_loses", "ASC", "<"))
 
 
 def _both_directions(con: duckdb.DuckDBPyConnection, source: str, key: str, tiebreak: str, k: int, columns: list[str]) -> pd.DataFrame:
     parts = [
         f"""SELECT '{name}' AS direction, CAST(row_number() OVER (ORDER BY {key} {order}, {tiebreak}) AS INTEGER) AS rank, *
-            FROM (SELECT * FROM {source} ORDER BY {key} {order}, {tiebreak} LIMIT {int(k)})"""
-        for name, order in _DIRECTIONS
+            FROM (SELECT * FROM {source} WHERE {key} {sign} 0 ORDER BY {key} {order}, {tiebreak} LIMIT {int(k)})"""
+        for name, order, sign in _DIRECTIONS
     ]
     table = con.execute(" UNION ALL ".join(f"({p})" for p in parts)).df()
     return table.sort_values(["direction", "rank"], ascending=[False, True])[columns].reset_index(drop=True)
