@@ -142,21 +142,21 @@ def compare(
     no_default_groupings: Annotated[
         bool, typer.Option("--no-default-groupings", help="Only the --by groupings in categories.csv.")
     ] = False,
-    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples [default: 1000].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling [default: 0].")] = None,
-    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage [default: 0.95].")] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples \\[default: 1000].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling \\[default: 0].")] = None,
+    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage \\[default: 0.95].")] = None,
     regression_category: Annotated[
         Optional[list[str]],
-        typer.Option(help="Feature column entered as indicators in the regression. Repeatable [default: word_class, bracket_side]."),
+        typer.Option(help="Feature column entered as indicators in the regression. Repeatable \\[default: word_class, bracket_side]."),
     ] = None,
     regression_control: Annotated[
         Optional[list[str]],
-        typer.Option(help="Control: log_freq | repeat_len_bin | log_pos | domain. Repeatable [default: all four]."),
+        typer.Option(help="Control: log_freq | repeat_len_bin | log_pos | domain. Repeatable \\[default: all four]."),
     ] = None,
     regression_max_tokens: Annotated[
-        Optional[int], typer.Option(help="Fit the regression on a sample of whole documents up to this many tokens [default: 1000000].")
+        Optional[int], typer.Option(help="Fit the regression on a sample of whole documents up to this many tokens \\[default: 1000000].")
     ] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="Rows per direction in the top_* tables [default: 50].")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Rows per direction in the top_* tables \\[default: 50].")] = None,
 ) -> None:
     """Gap between two scorings per category, with document-bootstrap intervals, regression and repeat curve: writes results/."""
     from rich.table import Table
@@ -188,7 +188,10 @@ def compare(
     for column in ("n", "mean gap", "interval"):
         table.add_column(column, justify="right")
     for row in result.headline:
-        table.add_row(row.label, f"{row.n_tokens:,}", f"{row.mean_gap:+.4f}", f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]")
+        if row.n_tokens == 0:
+            table.add_row(row.label, "0", "-", "-")
+        else:
+            table.add_row(row.label, f"{row.n_tokens:,}", f"{row.mean_gap:+.4f}", f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]")
     Console().print(table)
     missing = result.missing
     if missing.baseline_only or missing.candidate_only or missing.no_features:
@@ -219,11 +222,11 @@ def curves(
     ],
     mask: Annotated[
         Optional[list[str]],
-        typer.Option("--mask", help="Preset name or SQL condition. Repeatable [default: all, content_nonrepeat, function_nonrepeat, repeated, nonrepeated]."),
+        typer.Option("--mask", help="Preset name or SQL condition. Repeatable \\[default: all, content_nonrepeat, function_nonrepeat, repeated, nonrepeated]."),
     ] = None,
-    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples [default: 1000].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling [default: 0].")] = None,
-    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage [default: 0.95].")] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples \\[default: 1000].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling \\[default: 0].")] = None,
+    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage \\[default: 0.95].")] = None,
 ) -> None:
     """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv."""
     from lossgap.analysis import CurvesConfig, run_curves
