@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
+import statsmodels.api as sm
 
 from lossgap.analysis.categories import repeat_len_bin_expr
 from lossgap.analysis.join import JOINED_TABLE, quote_ident
@@ -93,6 +93,77 @@ def _reference(levels: pd.Series, preferred: str | None = None) -> str:
     return preferred if preferred in counts.index else str(counts.index[0])
 
 
+@dataclass
+class _Design:
+    """Columns of the design matrix as they are built, with their names and the formula's terms."""
+
+    columns: list[np.ndarray]
+    names: list[str]
+    terms: list[str]
+    notes: list[str]
+
+    def indicators(self, levels: pd.Series, term: str, coding: str, reference: str | None = None) -> None:
+        """Add a categorical term: `full` (one column per level), `treatment` (all but `reference`) or `sum`."""
+        cats = sorted(levels.unique())
+        codes = pd.Categorical(levels, categories=cats).codes
+        self.terms.append(term)
+        if coding == "full":
+            for j, level in enumerate(cats):
+                self.columns.append((codes == j).astype(np.float64))
+                self.names.append(f"{term}[{level}]")
+        elif coding == "treatment":
+            for j, level in enumerate(cats):
+                if level != reference:
+                    self.columns.append((codes == j).astype(np.float64))
+                    self.names.append(f"{term}[T.{level}]")
+        else:  # sum-to-zero: level j against the last level, which gets -1 in every column
+            last = codes == len(cats) - 1
+            for j, level in enumerate(cats[:-1]):
+                self.columns.append((codes == j).astype(np.float64) - last)
+                self.names.append(f"{term}[S.{level}]")
+
+
+def _design(frame: pd.DataFrame, spec: RegressionSpec) -> _Design:
+    design = _Design(columns=[], names=[], terms=[], notes=[])
+    categories = list(dict.fromkeys(spec.categories))
+    for i, category in enumerate(categories):
+        levels = _categorical(frame, category)
+        if i == 0:
+            design.indicators(levels, f"C({category})", "full")
+        elif levels.nunique() > 1:
+            ref = _reference(levels)
+            design.indicators(levels, f"C({category}, Treatment({ref!r}))", "treatment", ref)
+        else:
+            design.notes.append(f"category {category!r} has one level in the sample and was left out")
+    if not categories:
+        design.columns.append(np.ones(len(frame)))
+        design.names.append("Intercept")
+    for control, coding in (("repeat_len_bin", "treatment"), ("domain", "sum")):
+        if control not in spec.controls:
+            continue
+        if control in categories:
+            design.notes.append(f"control {control!r} is also a category and enters once, as a category")
+            continue
+        levels = _categorical(frame, control)
+        if levels.nunique() < 2:
+            design.notes.append(f"control {control!r} has one level in the sample and was left out")
+            continue
+        ref = _reference(levels, "0")
+        term = f"C({control}, Treatment({ref!r}))" if coding == "treatment" else f"C({control}, Sum)"
+        design.indicators(levels, term, coding, ref)
+    for control in ("log_freq", "log_pos"):
+        if control not in spec.controls:
+            continue
+        values = frame[control].to_numpy(np.float64)
+        if not np.nanstd(values) > 0:
+            design.notes.append(f"control {control!r} is constant in the sample and was left out")
+            continue
+        design.columns.append(values - np.nanmean(values))
+        design.names.append(f"{control}_c")
+        design.terms.append(f"{control}_c")
+    return design
+
+
 def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResult:
     """Fit gap ~ 0 + categories + controls by OLS, standard errors clustered by document (t with G-1 df).
 
@@ -102,79 +173,51 @@ def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResul
     continuous controls (log_freq, log_pos) are centered on their sample means; repeat_len_bin is
     treatment-coded against 0 (never seen before); domain uses sum-to-zero coding, so level coefficients
     average over domains rather than describe one of them. Rows with a NULL log_freq are dropped (noted).
+    Term names follow patsy's, so the table reads against the formula; the design is built with numpy
+    (patsy's per-value categorical handling takes minutes on a million tokens).
     """
-    notes: list[str] = []
-    data = pd.DataFrame({"gap": frame["gap"].to_numpy(np.float64), "doc_idx": frame["doc_idx"].to_numpy()})
-    terms: list[str] = []
-    for i, category in enumerate(dict.fromkeys(spec.categories)):
-        levels = _categorical(frame, category)
-        name = f"cat_{i}"
-        data[name] = levels.to_numpy()
-        if i == 0:
-            terms.append(f"C({name})")
-        elif levels.nunique() > 1:
-            terms.append(f"C({name}, Treatment({_reference(levels)!r}))")
-        else:
-            notes.append(f"category {category!r} has one level in the sample and was left out")
-    for control in ("log_freq", "log_pos"):
-        if control not in spec.controls:
-            continue
-        values = frame[control].to_numpy(np.float64)
-        if np.nanstd(values) == 0:
-            notes.append(f"control {control!r} is constant in the sample and was left out")
-            continue
-        data[f"{control}_c"] = values - np.nanmean(values)
-        terms.append(f"{control}_c")
-    for control, coding in (("repeat_len_bin", "Treatment"), ("domain", "Sum")):
-        if control not in spec.controls:
-            continue
-        if control in spec.categories:
-            notes.append(f"control {control!r} is also a category and enters once, as a category")
-            continue
-        levels = _categorical(frame, control)
-        if levels.nunique() < 2:
-            notes.append(f"control {control!r} has one level in the sample and was left out")
-            continue
-        data[control] = levels.to_numpy()
-        contrast = f"Treatment({_reference(levels, '0')!r})" if coding == "Treatment" else "Sum"
-        terms.append(f"C({control}, {contrast})")
-    if "log_freq_c" in data:
-        dropped = int(data["log_freq_c"].isna().sum())
-        if dropped:
-            notes.append(f"{dropped} tokens without log_freq were left out")
-            data = data.dropna(subset=["log_freq_c"])
-    names = {f"cat_{i}": c for i, c in enumerate(dict.fromkeys(spec.categories))}
-    formula = "gap ~ " + (" + ".join(["0", *terms]) if spec.categories else " + ".join(["1", *terms]))
-    n_docs = int(data["doc_idx"].nunique())
-    readable = _rename(formula, names)
-    if n_docs < 2 or len(data) <= len(terms) + 1:
-        notes.append("too few documents or tokens to fit; table left empty")
+    design = _design(frame, spec)
+    notes = design.notes
+    formula = "gap ~ " + " + ".join(["0" if spec.categories else "1", *design.terms])
+    x = np.column_stack(design.columns) if design.columns else np.empty((len(frame), 0))
+    y = frame["gap"].to_numpy(np.float64)
+    groups = frame["doc_idx"].to_numpy()
+    keep = np.isfinite(x).all(axis=1)
+    if not keep.all():
+        notes.append(f"{int((~keep).sum())} tokens without log_freq were left out")
+        x, y, groups = x[keep], y[keep], groups[keep]
+    n_docs = int(len(np.unique(groups)))
+
+    def empty(reason: str) -> RegressionResult:
+        notes.append(reason)
+        _log.warning("regression: %s", reason)
         return RegressionResult(
-            table=pd.DataFrame(columns=REGRESSION_COLUMNS), formula=readable, n_tokens=len(data), n_docs=n_docs, notes=tuple(notes)
+            table=pd.DataFrame(columns=REGRESSION_COLUMNS), formula=formula, n_tokens=len(y), n_docs=n_docs, notes=tuple(notes)
         )
-    fit = smf.ols(formula, data).fit(cov_type="cluster", cov_kwds={"groups": data["doc_idx"].to_numpy()}, use_t=True)
-    interval = fit.conf_int(alpha=1 - spec.confidence)
-    terms_out = [_rename(t, names) for t in fit.params.index]
+
+    if n_docs < 2 or len(y) <= x.shape[1] + 1:
+        return empty("too few documents or tokens to fit; table left empty")
+    gram = x.T @ x
+    if np.linalg.matrix_rank(gram) < x.shape[1]:
+        return empty(
+            "the design is collinear (a category or control is determined by the others, e.g. word_class by upos); "
+            "table left empty: choose fewer --regression-category / --regression-control"
+        )
+    fit = sm.OLS(y, x, hasconst=True).fit(method="qr", cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    interval = np.asarray(fit.conf_int(alpha=1 - spec.confidence))
     table = pd.DataFrame(
         {
-            "term": terms_out,
-            "coef": fit.params.to_numpy(),
-            "se": fit.bse.to_numpy(),
-            "ci_low": interval.iloc[:, 0].to_numpy(),
-            "ci_high": interval.iloc[:, 1].to_numpy(),
-            "p": fit.pvalues.to_numpy(),
+            "term": design.names,
+            "coef": np.asarray(fit.params),
+            "se": np.asarray(fit.bse),
+            "ci_low": interval[:, 0],
+            "ci_high": interval[:, 1],
+            "p": np.asarray(fit.pvalues),
         }
     )
     for note in notes:
         _log.info("regression: %s", note)
-    return RegressionResult(table=table, formula=readable, n_tokens=len(data), n_docs=n_docs, notes=tuple(notes))
-
-
-def _rename(term: str, names: dict[str, str]) -> str:
-    """Put the user's column names back in place of the formula aliases."""
-    for alias, column in names.items():
-        term = term.replace(f"C({alias}", f"C({column}")
-    return term
+    return RegressionResult(table=table, formula=formula, n_tokens=len(y), n_docs=n_docs, notes=tuple(notes))
 
 
 def describe(result: RegressionResult, spec: RegressionSpec, sample_of: int) -> str:
