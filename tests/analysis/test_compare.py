@@ -187,3 +187,17 @@ def test_compare_unknown_by_column_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="colour"):
         run_compare(run, CompareConfig(baseline="base", candidate="cand", bootstrap=20, by=("domain+colour",)))
     assert not run.results_dir.exists()
+
+
+def test_compare_document_without_any_features_is_counted_not_resampled(tmp_path: Path) -> None:
+    """A document both models scored but that has no features: its tokens are counted as missing and the
+    bootstrap still resamples exactly the two joined documents (intervals stay within their means)."""
+    from hand_run import TOKENS
+
+    orphan = pd.DataFrame({"doc_id": ["0"] * 3, "pos": [1, 2, 3], "loss": [5.0, 5.0, 5.0]})
+    base = pd.concat([TOKENS[["doc_id", "pos"]].assign(loss=TOKENS["base"]), orphan])
+    cand = pd.concat([TOKENS[["doc_id", "pos"]].assign(loss=TOKENS["cand"]), orphan])
+    run = write_run(tmp_path, TOKENS.drop(columns=["base", "cand"]), {"base": base, "cand": cand})
+    result = run_compare(run, CompareConfig(baseline="base", candidate="cand", bootstrap=50))
+    assert result.n_docs == 2 and result.missing.no_features == 3
+    assert 0.25 <= result.overall["ci_low"] <= result.overall["ci_high"] <= 0.3125

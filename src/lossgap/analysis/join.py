@@ -100,6 +100,7 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
             con.execute(f"SET memory_limit = '{_MEMORY_LIMIT}'")
             con.execute(f"SET temp_directory = {quote_literal(str(Path(tmp) / 'spill'))}")
             con.execute("SET preserve_insertion_order = false")
+            con.execute("SET enable_progress_bar = false")
             yield con
         finally:
             con.close()
@@ -146,24 +147,33 @@ def join_pair(
     ).fetchone()
     assert outer is not None
     baseline_only, candidate_only, n_both = (int(x) for x in outer)
+    # Number documents first (a small table), then join it in: cheaper than a window over the joined rows.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE joined_docs AS
+        SELECT doc_id, CAST(row_number() OVER (ORDER BY doc_id) - 1 AS INTEGER) AS doc_idx
+        FROM (SELECT DISTINCT doc_id FROM read_parquet({b}))"""
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {JOINED_TABLE} AS
-        WITH pairs AS (
-            SELECT b.doc_id, b.pos, CAST(b.loss AS DOUBLE) AS loss_baseline, CAST(c.loss AS DOUBLE) AS loss_candidate
-            FROM read_parquet({b}) b JOIN read_parquet({c}) c ON b.doc_id = c.doc_id AND b.pos = c.pos
-        ), rows AS (
-            SELECT p.doc_id, p.pos, p.loss_baseline, p.loss_candidate,
-                   p.loss_baseline - p.loss_candidate AS gap,
-                   {log_pos_expr(columns)} AS log_pos, {select_features}
-            FROM pairs p JOIN read_parquet({f}) f ON p.doc_id = f.doc_id AND p.pos = f.pos
-        ), docs AS (
-            SELECT doc_id, CAST(row_number() OVER (ORDER BY doc_id) - 1 AS INTEGER) AS doc_idx
-            FROM (SELECT DISTINCT doc_id FROM rows)
-        )
-        SELECT docs.doc_idx, rows.* FROM rows JOIN docs USING (doc_id)
+        SELECT d.doc_idx, b.doc_id, b.pos, CAST(b.loss AS DOUBLE) AS loss_baseline,
+               CAST(c.loss AS DOUBLE) AS loss_candidate, CAST(b.loss AS DOUBLE) - CAST(c.loss AS DOUBLE) AS gap,
+               {log_pos_expr(columns)} AS log_pos, {select_features}
+        FROM read_parquet({b}) b
+        JOIN read_parquet({c}) c ON b.doc_id = c.doc_id AND b.pos = c.pos
+        JOIN read_parquet({f}) f ON b.doc_id = f.doc_id AND b.pos = f.pos
+        JOIN joined_docs d ON b.doc_id = d.doc_id
         """
     )
+    dense = con.execute(f"SELECT count(DISTINCT doc_idx), coalesce(max(doc_idx) + 1, 0) FROM {JOINED_TABLE}").fetchone()
+    assert dense is not None
+    if dense[0] != dense[1]:  # some scored documents lost every token in the join: renumber 0..D-1
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE joined_renumber AS
+            SELECT doc_idx AS old, CAST(row_number() OVER (ORDER BY doc_idx) - 1 AS INTEGER) AS new
+            FROM (SELECT DISTINCT doc_idx FROM {JOINED_TABLE})"""
+        )
+        con.execute(f"UPDATE {JOINED_TABLE} SET doc_idx = r.new FROM joined_renumber r WHERE {JOINED_TABLE}.doc_idx = r.old")
     n_joined = con.execute(f"SELECT count(*) FROM {JOINED_TABLE}").fetchone()
     assert n_joined is not None
     missing = MissingTokens(
