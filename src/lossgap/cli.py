@@ -154,7 +154,7 @@ def compare(
         typer.Option(help="Control: log_freq | repeat_len_bin | log_pos | domain. Repeatable \\[default: all four]."),
     ] = None,
     regression_max_tokens: Annotated[
-        Optional[int], typer.Option(help="Fit the regression on a sample of whole documents up to this many tokens \\[default: 1000000].")
+        Optional[int], typer.Option(help="Fit the regression on a sample of whole documents up to this many tokens \\[default: 500000].")
     ] = None,
     top_k: Annotated[Optional[int], typer.Option(help="Rows per direction in the top_* tables \\[default: 50].")] = None,
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
+import numpy as np
 
 from lossgap.analysis.groups import Grouping
 from lossgap.analysis.join import JOINED_TABLE, quote_ident
@@ -30,10 +31,11 @@ def repeat_len_bin_expr(column: str = "repeat_len") -> str:
 
 def decile_thresholds(con: duckdb.DuckDBPyConnection) -> list[float]:
     """The 10th..90th percentiles of log_freq over the joined tokens (empty if log_freq is all NULL)."""
-    row = con.execute(
-        f"SELECT quantile_cont(log_freq, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) FROM {JOINED_TABLE}"
-    ).fetchone()
-    return [] if row is None or row[0] is None else [float(x) for x in row[0]]
+    values = con.execute(f"SELECT log_freq FROM {JOINED_TABLE} WHERE log_freq IS NOT NULL").fetchnumpy()["log_freq"]
+    if len(values) == 0:
+        return []
+    # linear interpolation between order statistics, as DuckDB's quantile_cont (numpy sorts 10M faster)
+    return [float(x) for x in np.quantile(np.asarray(values, np.float64), np.arange(1, 10) / 10, method="linear")]
 
 
 def _decile_expr(thresholds: Sequence[float]) -> str:

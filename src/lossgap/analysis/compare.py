@@ -42,9 +42,9 @@ class CompareConfig:
     confidence: float = 0.95
     regression_categories: tuple[str, ...] = ("word_class", "bracket_side")
     regression_controls: tuple[str, ...] = CONTROLS
-    # statsmodels holds the design matrix in memory: beyond this many tokens, fit on a seeded sample of
-    # whole documents (1M tokens x ~25 columns is ~200 MB and gives standard errors of a few 1e-3 nats).
-    regression_max_tokens: int = 1_000_000
+    # statsmodels holds the design matrix (and its pseudo-inverse) in memory: beyond this many tokens, fit
+    # on a seeded sample of whole documents (500k tokens x ~25 columns: ~100 MB per copy, a few seconds).
+    regression_max_tokens: int = 500_000
     top_k: int = 50
     segment_tokens: int = 32
     top_min_doc_tokens: int = 50

@@ -1,7 +1,7 @@
 """Join two score tables and the features on (doc_id, pos) with DuckDB, counting tokens missing on either side.
 
-Reads scores/BASELINE.parquet, scores/CANDIDATE.parquet and features.parquet; materializes one table `joined`
-in a temporary on-disk DuckDB database (compressed, bounded memory) that every later query reads.
+Reads scores/BASELINE.parquet, scores/CANDIDATE.parquet and features.parquet; registers one Arrow table
+`joined` on a DuckDB connection, which every later query reads.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lossgap.analysis.keys import document_index, match_keys, packed_keys, read_keys
 from lossgap.errors import ConfigError, RunDirError
 from lossgap.rundir import FEATURES_SCHEMA, RunDir
 
@@ -93,9 +96,9 @@ def log_pos_expr(columns: Sequence[str], alias: str = "f") -> str:
 
 @contextmanager
 def connect() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection on a temporary on-disk database, removed on exit."""
+    """An in-memory DuckDB connection with bounded memory that spills to a temporary folder, removed on exit."""
     with tempfile.TemporaryDirectory(prefix="lossgap-") as tmp:
-        con = duckdb.connect(str(Path(tmp) / "work.duckdb"))
+        con = duckdb.connect(":memory:")
         try:
             con.execute(f"SET memory_limit = '{_MEMORY_LIMIT}'")
             con.execute(f"SET temp_directory = {quote_literal(str(Path(tmp) / 'spill'))}")
@@ -106,6 +109,10 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
+def _losses(path: Path, rows: np.ndarray) -> np.ndarray:
+    return pq.read_table(path, columns=["loss"])["loss"].to_numpy()[rows]
+
+
 def join_pair(
     con: duckdb.DuckDBPyConnection,
     run_dir: RunDir,
@@ -114,10 +121,12 @@ def join_pair(
     candidate: str,
     extra_columns: Sequence[str] = (),
 ) -> MissingTokens:
-    """Create table `joined` (doc_id, doc_idx, pos, loss_baseline, loss_candidate, gap, features…).
+    """Register table `joined` (doc_idx, doc_id, pos, loss_baseline, loss_candidate, gap, log_pos, features…).
 
-    `doc_idx` numbers the joined documents 0..D-1 in doc_id order. `extra_columns` are further feature
-    columns to carry (user groupings). Returns the counts of tokens that could not be joined.
+    Rows are the tokens both scorings and the features have, in (doc_id, pos) order; `doc_idx` numbers their
+    documents 0..D-1 in doc_id order. `extra_columns` are further feature columns to carry (user
+    groupings). The table is an Arrow table held in memory (string features stay dictionary-encoded).
+    Returns the counts of tokens that could not be joined.
     """
     if baseline == candidate:
         raise ConfigError(f"--baseline and --candidate are both {baseline!r}: compare two different scorings")
@@ -130,63 +139,66 @@ def join_pair(
         raise ConfigError(
             f"unknown feature column(s) {', '.join(unknown)} in {features_path}; available: {', '.join(columns)}"
         )
-    base_cols = [
-        "domain", "token_text", "upos", "tag", "word_class", "word_piece", "bracket_kind", "bracket_side",
-        "repeat_len", "repeat_dist", "log_freq", "code_class",
-    ]  # fmt: skip
-    carried = base_cols + [c for c in dict.fromkeys(extra_columns) if c not in base_cols and c != "log_pos"]
-    select_features = ", ".join(f"f.{quote_ident(c)}" for c in carried)
-    b, c, f = (quote_literal(str(p)) for p in (baseline_path, candidate_path, features_path))
+    base_cols = ["domain", "token_text", "upos", "tag", "word_class", "bracket_kind", "bracket_side", "repeat_len", "repeat_dist", "log_freq"]
+    carried = list(dict.fromkeys([*base_cols, *extra_columns, *(["log_pos"] if "log_pos" in columns else [])]))
 
-    outer = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE c.pos IS NULL), count(*) FILTER (WHERE b.pos IS NULL),
-               count(*) FILTER (WHERE b.pos IS NOT NULL AND c.pos IS NOT NULL)
-        FROM read_parquet({b}) b FULL OUTER JOIN read_parquet({c}) c ON b.doc_id = c.doc_id AND b.pos = c.pos
-        """
-    ).fetchone()
-    assert outer is not None
-    baseline_only, candidate_only, n_both = (int(x) for x in outer)
-    # Number documents first (a small table), then join it in: cheaper than a window over the joined rows.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE joined_docs AS
-        SELECT doc_id, CAST(row_number() OVER (ORDER BY doc_id) - 1 AS INTEGER) AS doc_idx
-        FROM (SELECT DISTINCT doc_id FROM read_parquet({b}))"""
+    # Keys are read one file at a time and dropped once packed: at 10M tokens each key array is 80 MB.
+    base_keys, cand_keys = read_keys(baseline_path), read_keys(candidate_path)
+    documents = document_index(base_keys, cand_keys)
+    base_packed, cand_packed = packed_keys(base_keys, documents), packed_keys(cand_keys, documents)
+    del base_keys, cand_keys
+    both_base, both_cand = match_keys(base_packed, cand_packed, baseline_path, candidate_path)
+    n_candidate = cand_packed.size
+    del cand_packed
+    in_both, feat_rows = match_keys(
+        base_packed[both_base], packed_keys(read_keys(features_path), documents), baseline_path, features_path
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE {JOINED_TABLE} AS
-        SELECT d.doc_idx, b.doc_id, b.pos, CAST(b.loss AS DOUBLE) AS loss_baseline,
-               CAST(c.loss AS DOUBLE) AS loss_candidate, CAST(b.loss AS DOUBLE) - CAST(c.loss AS DOUBLE) AS gap,
-               {log_pos_expr(columns)} AS log_pos, {select_features}
-        FROM read_parquet({b}) b
-        JOIN read_parquet({c}) c ON b.doc_id = c.doc_id AND b.pos = c.pos
-        JOIN read_parquet({f}) f ON b.doc_id = f.doc_id AND b.pos = f.pos
-        JOIN joined_docs d ON b.doc_id = d.doc_id
-        """
-    )
-    dense = con.execute(f"SELECT count(DISTINCT doc_idx), coalesce(max(doc_idx) + 1, 0) FROM {JOINED_TABLE}").fetchone()
-    assert dense is not None
-    if dense[0] != dense[1]:  # some scored documents lost every token in the join: renumber 0..D-1
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE joined_renumber AS
-            SELECT doc_idx AS old, CAST(row_number() OVER (ORDER BY doc_idx) - 1 AS INTEGER) AS new
-            FROM (SELECT DISTINCT doc_idx FROM {JOINED_TABLE})"""
-        )
-        con.execute(f"UPDATE {JOINED_TABLE} SET doc_idx = r.new FROM joined_renumber r WHERE {JOINED_TABLE}.doc_idx = r.old")
-    n_joined = con.execute(f"SELECT count(*) FROM {JOINED_TABLE}").fetchone()
-    assert n_joined is not None
+    base_rows, cand_rows = both_base[in_both], both_cand[in_both]
     missing = MissingTokens(
-        baseline_only=baseline_only, candidate_only=candidate_only, no_features=n_both - int(n_joined[0])
+        baseline_only=int(base_packed.size - both_base.size),
+        candidate_only=int(n_candidate - both_cand.size),
+        no_features=int(both_base.size - base_rows.size),
+    )
+    keys = base_packed[base_rows]  # increasing
+    del base_packed, both_base, both_cand, in_both
+    if base_rows.size == 0:
+        raise RunDirError(
+            f"no token of {baseline!r} and {candidate!r} has a row in {features_path}: were they scored on this "
+            "run's corpus, and was `lossgap annotate` run after scoring?"
+        )
+    number = keys >> 32
+    starts = np.concatenate([[True], number[1:] != number[:-1]])
+    doc_idx = (np.cumsum(starts) - 1).astype(np.int32)  # dense 0..D-1 in doc_id order
+    present = documents[number[starts]]
+    pos = (keys & 0xFFFFFFFF).astype(np.int32)
+    del keys, number, starts
+    schema = pq.read_schema(features_path)
+    strings = [c for c in carried if pa.types.is_string(schema.field(c).type)]
+    features = pq.read_table(features_path, columns=carried, read_dictionary=strings).take(pa.array(feat_rows))
+    del feat_rows
+    arrow = pa.table(
+        {
+            "doc_idx": doc_idx,
+            "doc_id": pa.DictionaryArray.from_arrays(pa.array(doc_idx), pa.array(present.to_numpy(), pa.string())),
+            "pos": pos,
+            "loss_baseline": _losses(baseline_path, base_rows),  # float32, as scored
+            "loss_candidate": _losses(candidate_path, cand_rows),
+            **{c: features[c].combine_chunks() for c in carried},
+        }
+    )
+    del features
+    con.register(f"{JOINED_TABLE}_arrow", arrow)
+    # losses widen to float64 before any arithmetic; gap and log_pos are computed as they are read
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW {JOINED_TABLE} AS
+        SELECT * REPLACE (CAST(loss_baseline AS DOUBLE) AS loss_baseline, CAST(loss_candidate AS DOUBLE) AS loss_candidate),
+               CAST(loss_baseline AS DOUBLE) - CAST(loss_candidate AS DOUBLE) AS gap
+               {"" if "log_pos" in columns else ", ln(CAST(pos AS DOUBLE)) AS log_pos"}
+        FROM {JOINED_TABLE}_arrow"""
     )
     if missing.baseline_only or missing.candidate_only or missing.no_features:
         logging.getLogger(__name__).warning(
             "left out of the comparison: %d tokens scored only by %s, %d only by %s, %d without features",
             missing.baseline_only, baseline, missing.candidate_only, candidate, missing.no_features,
         )  # fmt: skip
-    if int(n_joined[0]) == 0:
-        raise RunDirError(
-            f"no token of {baseline!r} and {candidate!r} has a row in {features_path}: were they scored on this "
-            "run's corpus, and was `lossgap annotate` run after scoring?"
-        )
     return missing

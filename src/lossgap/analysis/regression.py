@@ -203,7 +203,7 @@ def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResul
             "the design is collinear (a category or control is determined by the others, e.g. word_class by upos); "
             "table left empty: choose fewer --regression-category / --regression-control"
         )
-    fit = sm.OLS(y, x, hasconst=True).fit(method="qr", cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    fit = sm.OLS(y, x, hasconst=True).fit(method="pinv", cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
     interval = np.asarray(fit.conf_int(alpha=1 - spec.confidence))
     table = pd.DataFrame(
         {
