@@ -113,6 +113,17 @@ def _losses(path: Path, rows: np.ndarray) -> np.ndarray:
     return pq.read_table(path, columns=["loss"])["loss"].to_numpy()[rows]
 
 
+def _take_columns(path: Path, columns: Sequence[str], rows: np.ndarray) -> dict[str, pa.Array]:
+    """`rows` of each column of a Parquet file, read one column at a time (strings dictionary-encoded)."""
+    schema = pq.read_schema(path)
+    indices = pa.array(rows)
+    taken = {}
+    for column in columns:
+        dictionary = [column] if pa.types.is_string(schema.field(column).type) else []
+        taken[column] = pq.read_table(path, columns=[column], read_dictionary=dictionary)[column].combine_chunks().take(indices)
+    return taken
+
+
 def join_pair(
     con: duckdb.DuckDBPyConnection,
     run_dir: RunDir,
@@ -172,9 +183,7 @@ def join_pair(
     present = documents[number[starts]]
     pos = (keys & 0xFFFFFFFF).astype(np.int32)
     del keys, number, starts
-    schema = pq.read_schema(features_path)
-    strings = [c for c in carried if pa.types.is_string(schema.field(c).type)]
-    features = pq.read_table(features_path, columns=carried, read_dictionary=strings).take(pa.array(feat_rows))
+    features = _take_columns(features_path, carried, feat_rows)
     del feat_rows
     arrow = pa.table(
         {
@@ -183,7 +192,7 @@ def join_pair(
             "pos": pos,
             "loss_baseline": _losses(baseline_path, base_rows),  # float32, as scored
             "loss_candidate": _losses(candidate_path, cand_rows),
-            **{c: features[c].combine_chunks() for c in carried},
+            **features,
         }
     )
     del features
