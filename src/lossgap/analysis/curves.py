@@ -1,6 +1,7 @@
 """`curves`: filtered losses (mean loss over a token mask) of checkpoint series, with document-bootstrap intervals.
 
-Reads scores/NAME.parquet for every checkpoint and features.parquet; writes results/curves.csv.
+Reads scores/NAME.parquet for every checkpoint and features.parquet (masks evaluated by DuckDB, sums per
+document in numpy, one checkpoint at a time); writes results/curves.csv.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from lossgap.analysis.bootstrap import ratio_intervals
 from lossgap.analysis.join import connect, feature_columns, log_pos_expr, quote_literal, require_features, require_scores
+from lossgap.analysis.keys import document_index, match_keys, packed_keys, read_keys
 from lossgap.analysis.masks import Mask, check_masks, resolve_mask
 from lossgap.analysis.results import write_tables
 from lossgap.errors import ConfigError, LossgapError, RunDirError
@@ -27,7 +30,6 @@ __all__ = ["CURVES_COLUMNS", "SeriesPoint", "parse_series", "CurvesConfig", "com
 
 CURVES_COLUMNS = ["series", "step", "name", "mask", "n_tokens", "mean_loss", "ci_low", "ci_high"]
 _STEP = re.compile(r"@(?:step)?(\d+)$")
-_TABLE = "curve_tokens"
 _log = logging.getLogger(__name__)
 
 
@@ -103,82 +105,93 @@ class CurvesConfig:
         return tuple(resolve_mask(m) for m in self.masks)
 
 
-def _join_checkpoints(con: duckdb.DuckDBPyConnection, run_dir: RunDir, names: list[str], masks: tuple[Mask, ...]) -> int:
-    """Create the table of tokens scored by every name and annotated: doc_idx, mask flags m0.., losses l0...
+@dataclass(frozen=True, kw_only=True)
+class _CommonTokens:
+    """The annotated tokens every checkpoint scored: their rows in features.parquet (in key order) and documents."""
 
-    Filtered losses of different checkpoints are only comparable on the same tokens, so the table keeps
-    the tokens common to all names; returns how many annotated tokens some name lacks (logged).
+    feature_rows: np.ndarray  # (tokens,)
+    keys: np.ndarray  # (tokens,) packed (document, pos), increasing
+    doc_idx: np.ndarray  # (tokens,) 0..D-1
+    n_docs: int
+    documents: pd.Index  # doc ids of features.parquet, numbering the packed keys
+
+
+def _common_tokens(run_dir: RunDir, names: list[str]) -> _CommonTokens:
+    """Intersect the token keys of features.parquet and every checkpoint's scores.
+
+    Filtered losses of different checkpoints are only comparable on the same tokens, so the curves use the
+    tokens common to all names; how many annotated tokens some name lacks is logged.
     """
-    features = require_features(run_dir)
-    columns = feature_columns(run_dir)
-    paths = [require_scores(run_dir, n) for n in names]
-    joins = " ".join(
-        f"JOIN (SELECT doc_id, pos, loss AS l{i} FROM read_parquet({quote_literal(str(p))})) s{i} USING (doc_id, pos)"
-        for i, p in enumerate(paths)
-    )
-    extra = "" if "log_pos" in columns else f", {log_pos_expr(columns)} AS log_pos"
-    flags = ", ".join(f"CAST(({m.condition}) AS BOOLEAN) AS m{j}" for j, m in enumerate(masks))
-    losses = ", ".join(f"CAST(l{i} AS DOUBLE) AS l{i}" for i in range(len(paths)))
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {_TABLE} AS
-        WITH f AS (SELECT f.*{extra} FROM read_parquet({quote_literal(str(features))}) f),
-             rows AS (SELECT doc_id, {flags}, {losses} FROM f {joins}),
-             docs AS (SELECT doc_id, CAST(row_number() OVER (ORDER BY doc_id) - 1 AS INTEGER) AS doc_idx
-                      FROM (SELECT DISTINCT doc_id FROM rows))
-        SELECT docs.doc_idx, rows.* EXCLUDE (doc_id) FROM rows JOIN docs USING (doc_id)"""
-    )
-    common = con.execute(f"SELECT count(*) FROM {_TABLE}").fetchone()
-    per_name = [
-        con.execute(
-            f"SELECT count(*) FROM read_parquet({quote_literal(str(p))}) s SEMI JOIN read_parquet({quote_literal(str(features))}) f USING (doc_id, pos)"
-        ).fetchone()
-        for p in paths
-    ]
-    assert common is not None
-    dropped = max(int(r[0]) for r in per_name if r is not None) - int(common[0])
-    if dropped:
-        _log.warning("curves: %d annotated tokens are not scored by every checkpoint and are left out", dropped)
-    if int(common[0]) == 0:
+    features_path = require_features(run_dir)
+    feature_keys = read_keys(features_path)
+    documents = document_index(feature_keys)
+    packed = packed_keys(feature_keys, documents)
+    del feature_keys
+    keep = packed >= 0
+    best = 0
+    for name in names:
+        path = require_scores(run_dir, name)
+        rows, _ = match_keys(packed, packed_keys(read_keys(path), documents), features_path, path)
+        scored = np.zeros(packed.size, dtype=bool)
+        scored[rows] = True
+        keep &= scored
+        best = max(best, rows.size)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(packed[rows], kind="stable")]
+    keys = packed[rows]
+    if rows.size == 0:
         raise RunDirError(f"no annotated token is scored by all of {', '.join(names)}: were they scored on this run's corpus?")
-    return dropped
+    if best > rows.size:
+        _log.warning("curves: %d annotated tokens are not scored by every checkpoint and are left out", best - rows.size)
+    number = keys >> 32
+    starts = np.concatenate([[True], number[1:] != number[:-1]])
+    doc_idx = np.cumsum(starts) - 1
+    return _CommonTokens(feature_rows=rows, keys=keys, doc_idx=doc_idx, n_docs=int(doc_idx[-1]) + 1, documents=documents)
+
+
+def _mask_flags(con: duckdb.DuckDBPyConnection, run_dir: RunDir, mask: Mask, rows: np.ndarray) -> np.ndarray:
+    """The mask's value (NULL: false) for the given rows of features.parquet, evaluated by DuckDB."""
+    features_path, columns = run_dir.features_path, feature_columns(run_dir)
+    extra = "" if "log_pos" in columns else f", {log_pos_expr(columns)} AS log_pos"
+    result = con.execute(
+        f"""SELECT file_row_number AS row, coalesce(CAST(({mask.condition}) AS BOOLEAN), false) AS flag
+            FROM (SELECT f.*{extra} FROM read_parquet({quote_literal(str(features_path))}, file_row_number = true) f)"""
+    ).fetchnumpy()
+    flags = np.zeros(int(result["row"].max()) + 1 if len(result["row"]) else 0, dtype=bool)
+    flags[np.asarray(result["row"], np.int64)] = np.asarray(result["flag"], dtype=bool)
+    return flags[rows]
 
 
 def compute_curves(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: CurvesConfig) -> pd.DataFrame:
     """curves.csv rows: the mean loss of each checkpoint on each mask, with a document-bootstrap interval."""
     points = config.points()
     names = list(dict.fromkeys(p.name for p in points))
-    for name in names:
-        require_scores(run_dir, name)
+    paths = [require_scores(run_dir, name) for name in names]
     masks = config.resolved_masks()
-    check_masks(con, masks, require_features(run_dir))
-    _join_checkpoints(con, run_dir, names, masks)
-    n_docs_row = con.execute(f"SELECT count(DISTINCT doc_idx) FROM {_TABLE}").fetchone()
-    assert n_docs_row is not None
-    sums = con.execute(
-        " UNION ALL ".join(
-            f"SELECT {j} AS mask, doc_idx, count(*) AS n, "
-            + ", ".join(f"sum(l{i}) AS l{i}" for i in range(len(names)))
-            + f" FROM {_TABLE} WHERE m{j} GROUP BY doc_idx"
-            for j in range(len(masks))
-        )
-    ).df()
-    empty = [m.name for j, m in enumerate(masks) if not (sums["mask"] == j).any()]
+    features_path = require_features(run_dir)
+    check_masks(con, masks, features_path)
+    common = _common_tokens(run_dir, names)
+    flags = [_mask_flags(con, run_dir, mask, common.feature_rows) for mask in masks]
+    empty = [m.name for m, f in zip(masks, flags) if not f.any()]
     if empty:
         raise ConfigError(f"--mask {', '.join(map(repr, empty))} selects no token scored by every checkpoint")
-    # groups are (mask, name) pairs: column j * len(names) + i
-    mask_idx = sums["mask"].to_numpy(np.int64)
-    doc_idx = np.tile(sums["doc_idx"].to_numpy(np.int64), len(names))
-    group_idx = np.concatenate([mask_idx * len(names) + i for i in range(len(names))])
-    numerator = np.concatenate([sums[f"l{i}"].to_numpy(np.float64) for i in range(len(names))])
-    denominator = np.tile(sums["n"].to_numpy(np.float64), len(names))
-    n_groups = len(masks) * len(names)
+    # per (mask, document): token counts, and per (mask, name, document): loss sums
+    d = common.n_docs
+    counts = np.stack([np.bincount(common.doc_idx[f], minlength=d) for f in flags]).astype(np.float64)  # (masks, docs)
+    sums = np.empty((len(masks), len(names), d))
+    for i, path in enumerate(paths):
+        _, score_rows = match_keys(common.keys, packed_keys(read_keys(path), common.documents), features_path, path)
+        loss = pq.read_table(path, columns=["loss"])["loss"].to_numpy()[score_rows].astype(np.float64)
+        for j, f in enumerate(flags):
+            sums[j, i] = np.bincount(common.doc_idx[f], weights=loss[f], minlength=d)
+    # bootstrap groups are (mask j, name i), column j * len(names) + i, over the documents with tokens
+    mask_of, name_of, doc_of = np.nonzero(np.broadcast_to(counts[:, None, :] > 0, sums.shape))
     intervals = ratio_intervals(
-        doc_idx=doc_idx, group_idx=group_idx, numerator=numerator, denominator=denominator,
-        n_docs=int(n_docs_row[0]), n_groups=n_groups, resamples=config.bootstrap, seed=config.seed,
-        confidence=config.confidence,
+        doc_idx=doc_of, group_idx=mask_of * len(names) + name_of, numerator=sums[mask_of, name_of, doc_of],
+        denominator=counts[mask_of, doc_of], n_docs=d, n_groups=len(masks) * len(names), resamples=config.bootstrap,
+        seed=config.seed, confidence=config.confidence,
     )  # fmt: skip
-    tokens = np.bincount(group_idx, weights=denominator, minlength=n_groups)
-    loss = np.bincount(group_idx, weights=numerator, minlength=n_groups) / np.where(tokens > 0, tokens, np.nan)
+    tokens = counts.sum(axis=1)
     rows = []
     for point in points:
         i = names.index(point.name)
@@ -186,7 +199,8 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: Curv
             g = j * len(names) + i
             rows.append(
                 {"series": point.series, "step": point.step, "name": point.name, "mask": mask.name,
-                 "n_tokens": int(tokens[g]), "mean_loss": loss[g], "ci_low": intervals.low[g], "ci_high": intervals.high[g]}
+                 "n_tokens": int(tokens[j]), "mean_loss": sums[j, i].sum() / tokens[j],
+                 "ci_low": intervals.low[g], "ci_high": intervals.high[g]}
             )  # fmt: skip
     return pd.DataFrame(rows, columns=CURVES_COLUMNS)
 
