@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -19,7 +18,7 @@ from lossgap.analysis.join import JOINED_TABLE, MissingTokens, connect, feature_
 from lossgap.analysis.masks import HEADLINE, PRESETS
 from lossgap.analysis.regression import CONTROLS, REGRESSION_COLUMNS, RegressionSpec, describe, fit_regression, regression_frame
 from lossgap.analysis.repeat_curve import REPEAT_CURVE_COLUMNS, repeat_curve_table, repeat_groupings
-from lossgap.analysis.results import write_json, write_tables
+from lossgap.analysis.results import record_in_manifest, write_json, write_tables
 from lossgap.analysis.top import TOP_DOCUMENT_COLUMNS, TOP_SEGMENT_COLUMNS, TOP_TOKEN_COLUMNS, top_documents, top_segments, top_tokens
 from lossgap.errors import ConfigError, LossgapError
 from lossgap.rundir import RunDir, validate_name
@@ -57,10 +56,7 @@ class CompareConfig:
                 raise ConfigError(f"--{option}: {exc}") from None
         if self.baseline == self.candidate:
             raise ConfigError(f"--baseline and --candidate are both {self.baseline!r}: compare two different scorings")
-        if self.bootstrap < 10:
-            raise ConfigError(f"--bootstrap must be at least 10 resamples (1000 recommended), got {self.bootstrap}")
-        if not 0.5 <= self.confidence < 1:
-            raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
+        self.bootstrap_spec()  # validates --bootstrap and --confidence
         for option in ("top_k", "segment_tokens", "top_min_doc_tokens"):
             if getattr(self, option) < 1:
                 raise ConfigError(f"--{option.replace('_', '-')} must be positive, got {getattr(self, option)}")
@@ -210,10 +206,6 @@ def run_compare(run_dir: RunDir | Path | str, config: CompareConfig) -> CompareR
     )
     run_dir.write_text(run_dir.results_path("regression_formula.txt"), result.regression_formula)
     write_json(run_dir, "summary.json", result.summary())
-    run_dir.update_manifest(
-        lambda m: m.__setitem__(
-            "compare", {**dataclasses.asdict(config), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        )
-    )
+    record_in_manifest(run_dir, "compare", config)
     _log.info("wrote %s", run_dir.results_dir)
     return result

@@ -6,11 +6,9 @@ document in numpy, one checkpoint at a time); writes results/curves.csv.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -19,10 +17,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from lossgap.analysis.bootstrap import ratio_intervals
+from lossgap.analysis.groups import BootstrapSpec
 from lossgap.analysis.join import connect, feature_columns, log_pos_expr, quote_literal, require_features, require_scores
-from lossgap.analysis.keys import document_index, match_keys, packed_keys, read_keys
+from lossgap.analysis.keys import dense_documents, document_index, match_keys, packed_keys, read_keys
 from lossgap.analysis.masks import Mask, check_masks, resolve_mask
-from lossgap.analysis.results import write_tables
+from lossgap.analysis.results import record_in_manifest, write_tables
 from lossgap.errors import ConfigError, LossgapError, RunDirError
 from lossgap.rundir import RunDir, validate_name
 
@@ -93,10 +92,7 @@ class CurvesConfig:
         names = [m.name for m in self.resolved_masks()]
         if len(set(names)) != len(names):
             raise ConfigError(f"--mask given twice: {', '.join(names)}")
-        if self.bootstrap < 10:
-            raise ConfigError(f"--bootstrap must be at least 10 resamples (1000 recommended), got {self.bootstrap}")
-        if not 0.5 <= self.confidence < 1:
-            raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
+        BootstrapSpec(resamples=self.bootstrap, seed=self.seed, confidence=self.confidence)  # validates
 
     def points(self) -> tuple[SeriesPoint, ...]:
         return tuple(p for spec in self.series for p in parse_series(spec))
@@ -143,9 +139,7 @@ def _common_tokens(run_dir: RunDir, names: list[str]) -> _CommonTokens:
         raise RunDirError(f"no annotated token is scored by all of {', '.join(names)}: were they scored on this run's corpus?")
     if best > rows.size:
         _log.warning("curves: %d annotated tokens are not scored by every checkpoint and are left out", best - rows.size)
-    number = keys >> 32
-    starts = np.concatenate([[True], number[1:] != number[:-1]])
-    doc_idx = np.cumsum(starts) - 1
+    doc_idx, _ = dense_documents(keys)
     return _CommonTokens(feature_rows=rows, keys=keys, doc_idx=doc_idx, n_docs=int(doc_idx[-1]) + 1, documents=documents)
 
 
@@ -211,9 +205,5 @@ def run_curves(run_dir: RunDir | Path | str, config: CurvesConfig) -> pd.DataFra
     with connect() as con:
         table = compute_curves(con, run_dir, config)
     write_tables(run_dir, {"curves.csv": (table, CURVES_COLUMNS)})
-    run_dir.update_manifest(
-        lambda m: m.__setitem__(
-            "curves", {**dataclasses.asdict(config), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        )
-    )
+    record_in_manifest(run_dir, "curves", config)
     return table

@@ -15,6 +15,7 @@ import pandas as pd
 
 from lossgap.analysis.bootstrap import ratio_intervals
 from lossgap.analysis.join import JOINED_TABLE
+from lossgap.errors import ConfigError
 
 __all__ = ["Grouping", "GROUP_COLUMNS", "BootstrapSpec", "document_sums", "summarize_groups"]
 
@@ -40,6 +41,12 @@ class BootstrapSpec:
     resamples: int
     seed: int
     confidence: float
+
+    def __post_init__(self) -> None:
+        if self.resamples < 10:
+            raise ConfigError(f"--bootstrap must be at least 10 resamples (1000 recommended), got {self.resamples}")
+        if not 0.5 <= self.confidence < 1:
+            raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
 
 
 def document_sums(

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lossgap.analysis.keys import document_index, match_keys, packed_keys, read_keys
+from lossgap.analysis.keys import dense_documents, document_index, match_keys, packed_keys, read_keys
 from lossgap.errors import ConfigError, RunDirError
 from lossgap.rundir import FEATURES_SCHEMA, RunDir
 
@@ -177,12 +177,10 @@ def join_pair(
             f"no token of {baseline!r} and {candidate!r} has a row in {features_path}: were they scored on this "
             "run's corpus, and was `lossgap annotate` run after scoring?"
         )
-    number = keys >> 32
-    starts = np.concatenate([[True], number[1:] != number[:-1]])
-    doc_idx = (np.cumsum(starts) - 1).astype(np.int32)  # dense 0..D-1 in doc_id order
-    present = documents[number[starts]]
+    doc_idx, numbers = dense_documents(keys)  # 0..D-1 in doc_id order
+    present = documents[numbers]
     pos = (keys & 0xFFFFFFFF).astype(np.int32)
-    del keys, number, starts
+    del keys
     features = _take_columns(features_path, carried, feat_rows)
     del feat_rows
     arrow = pa.table(

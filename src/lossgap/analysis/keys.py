@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from lossgap.errors import RunDirError
 
-__all__ = ["TableKeys", "read_keys", "document_index", "packed_keys", "match_keys"]
+__all__ = ["TableKeys", "read_keys", "document_index", "packed_keys", "match_keys", "dense_documents"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,3 +86,10 @@ def match_keys(left: np.ndarray, right: np.ndarray, left_path: Path, right_path:
     at = np.minimum(np.searchsorted(right_sorted, left_sorted), right_sorted.size - 1)
     hit = right_sorted[at] == left_sorted
     return left_rows[hit], right_rows[at[hit]]
+
+
+def dense_documents(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For increasing packed keys: each key's document renumbered 0..D-1, and the document numbers present."""
+    number = keys >> 32
+    starts = np.concatenate([[True], number[1:] != number[:-1]])
+    return (np.cumsum(starts) - 1).astype(np.int32), number[starts]

@@ -6,7 +6,6 @@ Reads a whole-document sample of the joined table; returns the coefficient table
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb

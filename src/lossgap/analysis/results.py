@@ -5,8 +5,10 @@ Every file is written atomically through RunDir; callers compute everything firs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from datetime import datetime, timezone
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +16,7 @@ import pandas as pd
 
 from lossgap.rundir import RunDir
 
-__all__ = ["write_tables", "write_json"]
+__all__ = ["write_tables", "write_json", "record_in_manifest"]
 
 
 def write_tables(run_dir: RunDir, tables: Mapping[str, tuple[pd.DataFrame, Sequence[str]]]) -> None:
@@ -37,3 +39,9 @@ def _clean(value: Any) -> Any:
 def write_json(run_dir: RunDir, filename: str, payload: Mapping[str, Any]) -> None:
     """Write `payload` as indented strict JSON."""
     run_dir.write_text(run_dir.results_path(filename), json.dumps(_clean(dict(payload)), indent=2) + "\n")
+
+
+def record_in_manifest(run_dir: RunDir, stage: str, config: Any) -> None:
+    """Record the stage's config (a dataclass) and the time under manifest[stage]."""
+    entry = {**dataclasses.asdict(config), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    run_dir.update_manifest(lambda manifest: manifest.__setitem__(stage, entry))
