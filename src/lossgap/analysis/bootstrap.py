@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["Intervals", "document_weights", "ratio_intervals"]
+__all__ = ["FEW_DOCUMENTS", "Intervals", "document_weights", "ratio_intervals"]
 
 _CHUNK = 64  # resamples per weights block: bounds memory at chunk x documents counts
+# Below this many documents a percentile bootstrap over documents under-covers noticeably; callers warn.
+FEW_DOCUMENTS = 30
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from lossgap.analysis.bootstrap import FEW_DOCUMENTS
 from lossgap.analysis.categories import default_groupings, user_grouping
 from lossgap.analysis.groups import GROUP_COLUMNS, BootstrapSpec, Grouping, document_sums, summarize_groups
 from lossgap.analysis.join import JOINED_TABLE, MissingTokens, connect, feature_columns, join_pair, require_features
@@ -149,6 +150,8 @@ def compute_compare(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: Com
     assert totals is not None
     n_tokens, n_docs = int(totals[0]), int(totals[1])
     _log.info("comparing %s (baseline) and %s (candidate) on %d tokens in %d documents", config.baseline, config.candidate, n_tokens, n_docs)
+    if n_docs < FEW_DOCUMENTS:
+        _log.warning("only %d documents: document-bootstrap intervals are rough below ~%d", n_docs, FEW_DOCUMENTS)
 
     headline = [Grouping(feature=label, expr=f"CASE WHEN {PRESETS[label]} THEN '{label}' END") for label in HEADLINE]
     categories = (default_groupings(con) if config.default_groupings else []) + user

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from lossgap.analysis.bootstrap import ratio_intervals
+from lossgap.analysis.bootstrap import FEW_DOCUMENTS, ratio_intervals
 from lossgap.analysis.groups import BootstrapSpec
 from lossgap.analysis.join import connect, feature_columns, log_pos_expr, quote_literal, require_features, require_scores
 from lossgap.analysis.keys import dense_documents, document_index, match_keys, packed_keys, read_keys
@@ -165,6 +165,8 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: Curv
     features_path = require_features(run_dir)
     check_masks(con, masks, features_path)
     common = _common_tokens(run_dir, names)
+    if common.n_docs < FEW_DOCUMENTS:
+        _log.warning("only %d documents: document-bootstrap intervals are rough below ~%d", common.n_docs, FEW_DOCUMENTS)
     flags = [_mask_flags(con, run_dir, mask, common.feature_rows) for mask in masks]
     empty = [m.name for m, f in zip(masks, flags) if not f.any()]
     if empty:
