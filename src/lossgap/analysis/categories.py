@@ -14,7 +14,7 @@ from lossgap.analysis.groups import Grouping
 from lossgap.analysis.join import JOINED_TABLE, quote_ident
 from lossgap.errors import ConfigError
 
-__all__ = ["REPEAT_LEN_BINS", "repeat_len_bin_expr", "decile_thresholds", "default_groupings", "user_grouping"]
+__all__ = ["REPEAT_LEN_BINS", "repeat_len_bin_expr", "decile_expr", "decile_thresholds", "default_groupings", "user_grouping"]
 
 REPEAT_LEN_BINS = ("0", "1", "2", "3", "4-7", "8-15", "16+")
 DECILES = tuple(str(d) for d in range(1, 11))
@@ -38,7 +38,7 @@ def decile_thresholds(con: duckdb.DuckDBPyConnection) -> list[float]:
     return [float(x) for x in np.quantile(np.asarray(values, np.float64), np.arange(1, 10) / 10, method="linear")]
 
 
-def _decile_expr(thresholds: Sequence[float]) -> str:
+def decile_expr(thresholds: Sequence[float]) -> str:
     """Decile 1 (rarest) .. 10 of log_freq: 1 + the number of thresholds strictly below the value.
 
     Tokens with equal log_freq (the same token id) always share a decile, so deciles can be unequal in size.
@@ -61,7 +61,7 @@ def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
     ]
     thresholds = decile_thresholds(con)
     if thresholds:
-        groupings.append(Grouping(feature="log_freq_decile", expr=_decile_expr(thresholds), order=DECILES))
+        groupings.append(Grouping(feature="log_freq_decile", expr=decile_expr(thresholds), order=DECILES))
     groupings += [
         Grouping(feature="domain", expr="domain"),
         Grouping(feature="domain+word_class", expr="domain || '|' || word_class"),
