@@ -139,6 +139,17 @@ def _check_columns(config: CompareConfig, columns: list[str]) -> list[Grouping]:
     return [user_grouping(spec, columns) for spec in config.by]
 
 
+def _headline_row(head: pd.DataFrame, label: str) -> HeadlineRow:
+    """The headline figure of one mask (NaN figures and 0 tokens when the mask selects nothing)."""
+    if label not in head.index:
+        return HeadlineRow(label=label, mean_gap=float("nan"), ci_low=float("nan"), ci_high=float("nan"), n_tokens=0)
+    row = head.loc[label]
+    return HeadlineRow(
+        label=label, mean_gap=float(row["mean_gap"]), ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
+        n_tokens=int(row["n_tokens"]),
+    )  # fmt: skip
+
+
 def compute_compare(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: CompareConfig) -> CompareResult:
     """Join, aggregate, bootstrap, regress and rank, on connection `con` (see `run_compare`)."""
     require_features(run_dir)
@@ -154,7 +165,9 @@ def compute_compare(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: Com
         _log.warning("only %d documents: document-bootstrap intervals are rough below ~%d", n_docs, FEW_DOCUMENTS)
 
     headline = [Grouping(feature=label, expr=f"CASE WHEN {PRESETS[label]} THEN '{label}' END") for label in HEADLINE]
-    categories = (default_groupings(con) if config.default_groupings else []) + user
+    defaults = default_groupings(con) if config.default_groupings else []
+    known = {g.feature for g in defaults}
+    categories = defaults + [g for g in user if g.feature not in known]  # --by word_class is already there
     repeats = repeat_groupings()
     groupings = [*headline, *categories, *repeats]
     sums = document_sums(con, groupings)
@@ -171,16 +184,7 @@ def compute_compare(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: Com
         n_docs=n_docs,
         missing=missing,
         overall=head.loc["all"],
-        headline=tuple(
-            HeadlineRow(
-                label=label,
-                mean_gap=float(head.loc[label, "mean_gap"]) if label in head.index else float("nan"),
-                ci_low=float(head.loc[label, "ci_low"]) if label in head.index else float("nan"),
-                ci_high=float(head.loc[label, "ci_high"]) if label in head.index else float("nan"),
-                n_tokens=int(head.loc[label, "n_tokens"]) if label in head.index else 0,
-            )
-            for label in HEADLINE
-        ),
+        headline=tuple(_headline_row(head, label) for label in HEADLINE),
         categories=cats[GROUP_COLUMNS].reset_index(drop=True),
         regression=fit.table,
         regression_formula=describe(fit, spec, n_docs),
