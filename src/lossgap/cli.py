@@ -184,7 +184,7 @@ def compare(
         title=f"gap = loss({config.baseline}) - loss({config.candidate}), nats; "
         f"{config.confidence:.0%} document-bootstrap interval",
     )
-    table.add_column("tokens", justify="left")
+    table.add_column("mask", justify="left")
     for column in ("n", "mean gap", "interval"):
         table.add_column(column, justify="right")
     for row in result.headline:

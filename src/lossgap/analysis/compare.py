@@ -167,7 +167,8 @@ def compute_compare(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: Com
     headline = [Grouping(feature=label, expr=f"CASE WHEN {PRESETS[label]} THEN '{label}' END") for label in HEADLINE]
     defaults = default_groupings(con) if config.default_groupings else []
     known = {g.feature for g in defaults}
-    categories = defaults + [g for g in user if g.feature not in known]  # --by word_class is already there
+    extra_groupings = {g.feature: g for g in user if g.feature not in known}  # --by word_class is already there
+    categories = defaults + list(extra_groupings.values())
     repeats = repeat_groupings()
     groupings = [*headline, *categories, *repeats]
     sums = document_sums(con, groupings)
