@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 
 from lossgap.analysis.bootstrap import FEW_DOCUMENTS, ratio_intervals
 from lossgap.analysis.groups import BootstrapSpec
-from lossgap.analysis.join import connect, feature_columns, log_pos_expr, quote_literal, require_features, require_scores
+from lossgap.analysis.join import connect, require_features, require_scores
 from lossgap.analysis.keys import dense_documents, document_index, match_keys, packed_keys, read_keys
-from lossgap.analysis.masks import Mask, check_masks, resolve_mask
+from lossgap.analysis.masks import Mask, check_masks, mask_flags, resolve_mask
 from lossgap.analysis.results import record_in_manifest, write_tables
 from lossgap.errors import ConfigError, LossgapError, RunDirError
 from lossgap.rundir import RunDir, validate_name
@@ -143,19 +143,6 @@ def _common_tokens(run_dir: RunDir, names: list[str]) -> _CommonTokens:
     return _CommonTokens(feature_rows=rows, keys=keys, doc_idx=doc_idx, n_docs=int(doc_idx[-1]) + 1, documents=documents)
 
 
-def _mask_flags(con: duckdb.DuckDBPyConnection, run_dir: RunDir, mask: Mask, rows: np.ndarray) -> np.ndarray:
-    """The mask's value (NULL: false) for the given rows of features.parquet, evaluated by DuckDB."""
-    features_path, columns = run_dir.features_path, feature_columns(run_dir)
-    extra = "" if "log_pos" in columns else f", {log_pos_expr(columns)} AS log_pos"
-    result = con.execute(
-        f"""SELECT file_row_number AS row, coalesce(CAST(({mask.condition}) AS BOOLEAN), false) AS flag
-            FROM (SELECT f.*{extra} FROM read_parquet({quote_literal(str(features_path))}, file_row_number = true) f)"""
-    ).fetchnumpy()
-    flags = np.zeros(int(result["row"].max()) + 1 if len(result["row"]) else 0, dtype=bool)
-    flags[np.asarray(result["row"], np.int64)] = np.asarray(result["flag"], dtype=bool)
-    return flags[rows]
-
-
 def compute_curves(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: CurvesConfig) -> pd.DataFrame:
     """curves.csv rows: the mean loss of each checkpoint on each mask, with a document-bootstrap interval."""
     points = config.points()
@@ -167,7 +154,7 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: Curv
     common = _common_tokens(run_dir, names)
     if common.n_docs < FEW_DOCUMENTS:
         _log.warning("only %d documents: document-bootstrap intervals are rough below ~%d", common.n_docs, FEW_DOCUMENTS)
-    flags = [_mask_flags(con, run_dir, mask, common.feature_rows) for mask in masks]
+    flags = [mask_flags(con, features_path, mask, common.feature_rows) for mask in masks]
     empty = [m.name for m, f in zip(masks, flags) if not f.any()]
     if empty:
         raise ConfigError(f"--mask {', '.join(map(repr, empty))} selects no token scored by every checkpoint")

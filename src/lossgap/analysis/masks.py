@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from lossgap.analysis.join import log_pos_expr, quote_literal
 from lossgap.errors import ConfigError
 
-__all__ = ["Mask", "PRESETS", "HEADLINE", "resolve_mask", "check_masks"]
+__all__ = ["Mask", "PRESETS", "HEADLINE", "resolve_mask", "check_masks", "mask_flags"]
 
 # repeat_len counts the longest earlier-seen n-gram ending at the token; 1 means only the token itself was
 # seen before (common for any frequent word), so "repeated" starts at a repeated bigram.
@@ -56,16 +57,36 @@ def resolve_mask(spec: str) -> Mask:
     return Mask(name=spec, condition=spec)
 
 
+def _features_relation(
+    con: duckdb.DuckDBPyConnection, features_path: Path, *, row_numbers: bool = False
+) -> tuple[str, list[str]]:
+    """SQL for features.parquet with `log_pos` (computed from pos when absent), and its column names."""
+    path = quote_literal(str(features_path))
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()]
+    extra = "" if "log_pos" in columns else f", {log_pos_expr(columns)} AS log_pos"
+    numbers = ", file_row_number = true" if row_numbers else ""
+    source = f"(SELECT f.*{extra} FROM read_parquet({path}{numbers}) f) AS features"
+    return source, [*columns, "log_pos"] if extra else columns
+
+
+def mask_flags(con: duckdb.DuckDBPyConnection, features_path: Path, mask: Mask, rows: np.ndarray) -> np.ndarray:
+    """The mask's value (NULL counts as false) at the given rows of features.parquet, evaluated by DuckDB."""
+    source, _ = _features_relation(con, features_path, row_numbers=True)
+    result = con.execute(
+        f"SELECT file_row_number AS row, coalesce(CAST(({mask.condition}) AS BOOLEAN), false) AS flag FROM {source}"
+    ).fetchnumpy()
+    flags = np.zeros(int(result["row"].max()) + 1 if len(result["row"]) else 0, dtype=bool)
+    flags[np.asarray(result["row"], np.int64)] = np.asarray(result["flag"], dtype=bool)
+    return flags[rows]
+
+
 def check_masks(con: duckdb.DuckDBPyConnection, masks: Sequence[Mask], features_path: Path) -> dict[str, int]:
     """Tokens each mask selects in features.parquet; ConfigError for an invalid or empty mask.
 
     Conditions see only feature columns (plus pos and log_pos), never losses: selecting tokens on the
     outcome would bias every mean computed on the mask.
     """
-    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(str(features_path))})").fetchall()]
-    extra = "" if "log_pos" in columns else f", {log_pos_expr(columns)} AS log_pos"
-    columns = [*columns, "log_pos"] if extra else columns
-    source = f"(SELECT f.*{extra} FROM read_parquet({quote_literal(str(features_path))}) f) AS features"
+    source, columns = _features_relation(con, features_path)
     counts: dict[str, int] = {}
     for mask in masks:
         try:
