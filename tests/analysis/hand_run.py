@@ -41,3 +41,19 @@ def write_hand_run(path: Path) -> RunDir:
         features.drop(columns=["base", "cand"]),
         {"base": base.rename(columns={"base": "loss"}), "cand": cand.rename(columns={"cand": "loss"})},
     )
+
+
+def write_checkpoint_run(path: Path, *, drop_from_late: bool = False) -> RunDir:
+    """tf@step100 = the hand run's baseline losses, tf@step200 = those minus 0.5; hy@100 / hy@200 likewise from
+    the candidate losses (x1 and x0.5)."""
+    keys = TOKENS[["doc_id", "pos"]]
+    late = keys.assign(loss=TOKENS["base"] - 0.5)
+    if drop_from_late:
+        late = late[~((late["doc_id"] == "B") & (late["pos"] == 2))]
+    scores = {
+        "tf@step100": keys.assign(loss=TOKENS["base"]),
+        "tf@step200": late,
+        "hy@100": keys.assign(loss=TOKENS["cand"]),
+        "hy@200": keys.assign(loss=TOKENS["cand"] * 0.5),
+    }
+    return write_run(path, TOKENS.drop(columns=["base", "cand"]), scores)

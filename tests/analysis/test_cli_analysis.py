@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hand_run import write_hand_run
+from hand_run import write_checkpoint_run, write_hand_run
 from lossgap.cli import app
-from test_curves import _checkpoint_run
 
 runner = CliRunner()
 
@@ -31,7 +30,7 @@ def test_cli_compare_writes_results_and_prints_headline(tmp_path: Path) -> None:
 
 
 def test_cli_curves_writes_csv(tmp_path: Path) -> None:
-    run = _checkpoint_run(tmp_path)
+    run = write_checkpoint_run(tmp_path)
     result = runner.invoke(app, ["curves", str(run.path), "--series", "t=tf@step100,tf@step200", "--series", "h=hy@100,hy@200",
                                  "--mask", "all", "--mask", "domain:books", "--bootstrap", "20"])  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -51,7 +50,7 @@ def test_cli_curves_writes_csv(tmp_path: Path) -> None:
     ],
 )
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path: Path, args: list[str], message: str) -> None:
-    run = _checkpoint_run(tmp_path)
+    run = write_checkpoint_run(tmp_path)
     # the checkpoint run has base/cand too, for the compare cases
     write_hand_run(tmp_path)
     result = runner.invoke(app, [a.format(run=run.path) for a in args])

@@ -7,28 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis_runs import write_run
-from hand_run import TOKENS
+from hand_run import write_checkpoint_run
 from lossgap.analysis import CurvesConfig, parse_series, run_curves
 from lossgap.analysis.masks import resolve_mask
 from lossgap.errors import ConfigError, RunDirError
-from lossgap.rundir import RunDir
-
-
-def _checkpoint_run(path: Path, *, drop_from_late: bool = False) -> RunDir:
-    """tf@step100 = the hand run's baseline losses, tf@step200 = those minus 0.5; hy@100 / hy@200 likewise from
-    the candidate losses (x1 and x0.5)."""
-    keys = TOKENS[["doc_id", "pos"]]
-    late = keys.assign(loss=TOKENS["base"] - 0.5)
-    if drop_from_late:
-        late = late[~((late["doc_id"] == "B") & (late["pos"] == 2))]
-    scores = {
-        "tf@step100": keys.assign(loss=TOKENS["base"]),
-        "tf@step200": late,
-        "hy@100": keys.assign(loss=TOKENS["cand"]),
-        "hy@200": keys.assign(loss=TOKENS["cand"] * 0.5),
-    }
-    return write_run(path, TOKENS.drop(columns=["base", "cand"]), scores)
 
 
 def test_parse_series_reads_steps_and_sorts() -> None:
@@ -61,7 +43,7 @@ def test_resolve_mask_presets_domain_and_sql() -> None:
 
 
 def test_curves_exact_filtered_losses(tmp_path: Path) -> None:
-    run = _checkpoint_run(tmp_path)
+    run = write_checkpoint_run(tmp_path)
     config = CurvesConfig(
         series=("transformer=tf@step200,tf@step100", "hybrid=hy@100,hy@200"),
         masks=("all", "content_nonrepeat", "repeated", "domain:python", "upos = 'NOUN'"),
@@ -88,7 +70,7 @@ def test_curves_exact_filtered_losses(tmp_path: Path) -> None:
 
 
 def test_curves_use_tokens_common_to_all_checkpoints(tmp_path: Path) -> None:
-    run = _checkpoint_run(tmp_path, drop_from_late=True)
+    run = write_checkpoint_run(tmp_path, drop_from_late=True)
     table = run_curves(run, CurvesConfig(series=("t=tf@step100,tf@step200",), masks=("all",), bootstrap=20))
     assert table["n_tokens"].tolist() == [5, 5]
     assert table["mean_loss"].iloc[0] == pytest.approx(10.5 / 5)
@@ -100,14 +82,14 @@ def test_curves_use_tokens_common_to_all_checkpoints(tmp_path: Path) -> None:
      ("repeat_len >>> 2", "not a valid condition")],
 )  # fmt: skip
 def test_curves_bad_mask_writes_nothing(tmp_path: Path, mask: str, match: str) -> None:
-    run = _checkpoint_run(tmp_path)
+    run = write_checkpoint_run(tmp_path)
     with pytest.raises(ConfigError, match=match):
         run_curves(run, CurvesConfig(series=("t=tf@step100",), masks=("all", mask), bootstrap=20))
     assert not run.results_dir.exists()
 
 
 def test_curves_unscored_checkpoint_writes_nothing(tmp_path: Path) -> None:
-    run = _checkpoint_run(tmp_path)
+    run = write_checkpoint_run(tmp_path)
     with pytest.raises(RunDirError, match="tf@step300"):
         run_curves(run, CurvesConfig(series=("t=tf@step100,tf@step300",), bootstrap=20))
     assert not run.results_dir.exists()
