@@ -288,6 +288,129 @@ def annotate(
     )
 
 
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lossgap compare runs/olmo --baseline transformer --candidate hybrid\n\n"
+        "  lossgap compare runs/olmo --baseline transformer --candidate hybrid --by code_class --by domain+upos\n\n"
+        "  lossgap compare runs/olmo --baseline transformer --candidate hybrid --regression-category upos "
+        "--regression-control log_freq --regression-control domain"
+    )
+)
+@_handles_errors
+def compare(
+    run: Annotated[Path, typer.Argument(help="Run directory with both scorings and features.parquet.")],
+    baseline: Annotated[str, typer.Option(help="Scored NAME of the baseline (gap = baseline - candidate loss).")],
+    candidate: Annotated[str, typer.Option(help="Scored NAME of the candidate (positive gap: candidate better).")],
+    by: Annotated[
+        Optional[list[str]],
+        typer.Option("--by", help="Extra grouping: a feature column, or columns joined with '+'. Repeatable."),
+    ] = None,
+    no_default_groupings: Annotated[
+        bool, typer.Option("--no-default-groupings", help="Only the --by groupings in categories.csv.")
+    ] = False,
+    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples \\[default: 1000].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling \\[default: 0].")] = None,
+    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage \\[default: 0.95].")] = None,
+    regression_category: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Feature column entered as indicators in the regression. Repeatable \\[default: word_class, bracket_side]."),
+    ] = None,
+    regression_control: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Control: log_freq | repeat_len_bin | log_pos | domain. Repeatable \\[default: all four]."),
+    ] = None,
+    regression_max_tokens: Annotated[
+        Optional[int], typer.Option(help="Fit the regression on a sample of whole documents up to this many tokens \\[default: 500000].")
+    ] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Rows per direction in the top_* tables \\[default: 50].")] = None,
+) -> None:
+    """Gap between two scorings per category, with document-bootstrap intervals, regression and repeat curve: writes results/."""
+    from rich.table import Table
+
+    from lossgap.analysis import CompareConfig, run_compare
+    from lossgap.rundir import RunDir
+
+    config = CompareConfig(
+        baseline=baseline,
+        candidate=candidate,
+        **_kwargs(
+            by=tuple(by) if by else None,
+            bootstrap=bootstrap,
+            seed=seed,
+            confidence=confidence,
+            regression_categories=tuple(regression_category) if regression_category else None,
+            regression_controls=tuple(regression_control) if regression_control else None,
+            regression_max_tokens=regression_max_tokens,
+            top_k=top_k,
+        ),
+        default_groupings=not no_default_groupings,
+    )
+    result = run_compare(run, config)
+    table = Table(
+        title=f"gap = loss({config.baseline}) - loss({config.candidate}), nats; "
+        f"{config.confidence:.0%} document-bootstrap interval",
+    )
+    table.add_column("mask", justify="left")
+    for column in ("n", "mean gap", "interval"):
+        table.add_column(column, justify="right")
+    for row in result.headline:
+        if row.n_tokens == 0:
+            table.add_row(row.label, "0", "-", "-")
+        else:
+            table.add_row(row.label, f"{row.n_tokens:,}", f"{row.mean_gap:+.4f}", f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]")
+    Console().print(table)
+    missing = result.missing
+    if missing.baseline_only or missing.candidate_only or missing.no_features:
+        console.print(
+            f"left out: {missing.baseline_only:,} tokens only in {config.baseline}, {missing.candidate_only:,} only in "
+            f"{config.candidate}, {missing.no_features:,} without features",
+            highlight=False,
+        )
+    console.print(f"{result.n_tokens:,} tokens in {result.n_docs:,} documents -> {RunDir(run).results_dir}", highlight=False)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lossgap curves runs/ckpt --series transformer=tf@step1000,tf@step2000 --series hybrid=hy@step1000,hy@step2000\n\n"
+        "  lossgap curves runs/ckpt --series hybrid=hy@1000,hy@2000 --mask content_nonrepeat --mask domain:python "
+        "--mask \"upos = 'NOUN' AND repeat_len = 0\"\n\n"
+        "Each NAME@STEP is a scored name; its step is the integer after the final '@step' or '@'. "
+        "Mask presets: all, content, function, content_nonrepeat, function_nonrepeat, repeated (repeat_len >= 2), "
+        "nonrepeated, open_bracket, close_bracket, domain:NAME; anything else is a SQL condition over feature columns."
+    )
+)
+@_handles_errors
+def curves(
+    run: Annotated[Path, typer.Argument(help="Run directory with the checkpoints' scorings and features.parquet.")],
+    series: Annotated[
+        list[str], typer.Option("--series", help="LABEL=NAME@STEP,NAME@STEP,… one per architecture. Repeatable.")
+    ],
+    mask: Annotated[
+        Optional[list[str]],
+        typer.Option("--mask", help="Preset name or SQL condition. Repeatable \\[default: all, content_nonrepeat, function_nonrepeat, repeated, nonrepeated]."),
+    ] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples \\[default: 1000].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling \\[default: 0].")] = None,
+    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage \\[default: 0.95].")] = None,
+) -> None:
+    """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv."""
+    from lossgap.analysis import CurvesConfig, run_curves
+    from lossgap.rundir import RunDir
+
+    config = CurvesConfig(
+        series=tuple(series),
+        **_kwargs(masks=tuple(mask) if mask else None, bootstrap=bootstrap, seed=seed, confidence=confidence),
+    )
+    table = run_curves(run, config)
+    console.print(
+        f"{len(table):,} rows ({table['name'].nunique()} checkpoints x {table['mask'].nunique()} masks) -> "
+        f"{RunDir(run).results_path('curves.csv')}",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point of the `lossgap` command."""
     app()
