@@ -105,11 +105,11 @@ def corpus(
     ],
     run: Annotated[Path, typer.Option("--run", help="Run directory (created if missing).")],
     format: Annotated[
-        Optional[str], typer.Option("--format", help="jsonl | parquet | text | hf | example \\[default: by suffix or folder].")
+        Optional[str], typer.Option("--format", help="jsonl | parquet | text | hf | example (default: by suffix or folder).")
     ] = None,
     max_docs: Annotated[Optional[int], typer.Option(help="Stop after this many kept documents.")] = None,
     sample: Annotated[Optional[int], typer.Option(help="Keep a random sample of N documents (after the filters).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of --sample \\[default: 0].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of --sample (default: 0).")] = None,
     min_chars: Annotated[Optional[int], typer.Option(help="Skip documents shorter than this (characters).")] = None,
     max_chars: Annotated[Optional[int], typer.Option(help="Skip documents longer than this (characters).")] = None,
     domain: Annotated[Optional[str], typer.Option(help="Set every document's domain to NAME.")] = None,
@@ -123,11 +123,11 @@ def corpus(
         Optional[int], typer.Option(help="Per domain, keep the first documents within ~N tokens (characters / 4).")
     ] = None,
     max_docs_per_domain: Annotated[Optional[int], typer.Option(help="Per domain, keep the first N documents.")] = None,
-    text_field: Annotated[Optional[str], typer.Option(help="Field holding the text \\[default: text].")] = None,
-    domain_field: Annotated[Optional[str], typer.Option(help="Field holding the domain \\[default: domain].")] = None,
-    id_field: Annotated[Optional[str], typer.Option(help="Field holding the id \\[default: id, else doc_id, else the location].")] = None,
+    text_field: Annotated[Optional[str], typer.Option(help="Field holding the text (default: text).")] = None,
+    domain_field: Annotated[Optional[str], typer.Option(help="Field holding the domain (default: domain).")] = None,
+    id_field: Annotated[Optional[str], typer.Option(help="Field holding the id (default: id, else doc_id, else the location).")] = None,
     hf_config: Annotated[Optional[str], typer.Option(help="Hugging Face dataset configuration (subset).")] = None,
-    hf_split: Annotated[Optional[str], typer.Option(help="Hugging Face dataset split \\[default: train].")] = None,
+    hf_split: Annotated[Optional[str], typer.Option(help="Hugging Face dataset split (default: train).")] = None,
     streaming: Annotated[bool, typer.Option("--streaming", help="Stream the Hugging Face dataset.")] = False,
     dedupe: Annotated[
         bool, typer.Option("--dedupe", help="Drop documents with an id seen before (default: duplicate ids are an error).")
@@ -196,20 +196,20 @@ def score(
         Optional[Path], typer.Option("--corpus", help="Corpus file (JSONL); needed the first time a run is scored.")
     ] = None,
     name: Annotated[
-        Optional[str], typer.Option(help="Name of this scoring in the run [default: slug of model id and revision].")
+        Optional[str], typer.Option(help="Name of this scoring in the run (default: slug of model id and revision).")
     ] = None,
     revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit (e.g. a training checkpoint).")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="auto | bfloat16 | float16 | float32 [default: auto].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N [default: auto].")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="auto | bfloat16 | float16 | float32 (default: auto).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N (default: auto).")] = None,
     max_length: Annotated[
-        Optional[int], typer.Option(help="Context limit in tokens [default: the model's own limit].")
+        Optional[int], typer.Option(help="Context limit in tokens (default: the model's own limit).")
     ] = None,
     stride: Annotated[
         Optional[int],
-        typer.Option(help="Window stride for long documents; each later window keeps max_length - stride tokens of context [default: max_length // 2]."),
+        typer.Option(help="Window stride for long documents; each later window keeps max_length - stride tokens of context (default: max_length // 2)."),
     ] = None,
     batch_tokens: Annotated[
-        Optional[int], typer.Option(help="Token budget of one batch, padding included [default: 16384].")
+        Optional[int], typer.Option(help="Token budget of one batch, padding included (default: 16384).")
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")
@@ -309,21 +309,21 @@ def compare(
     no_default_groupings: Annotated[
         bool, typer.Option("--no-default-groupings", help="Only the --by groupings in categories.csv.")
     ] = False,
-    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples \\[default: 1000].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling \\[default: 0].")] = None,
-    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage \\[default: 0.95].")] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples (default: 1000).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling (default: 0).")] = None,
+    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage (default: 0.95).")] = None,
     regression_category: Annotated[
         Optional[list[str]],
-        typer.Option(help="Feature column entered as indicators in the regression. Repeatable \\[default: word_class, bracket_side]."),
+        typer.Option(help="Feature column entered as indicators in the regression. Repeatable (default: word_class, bracket_side)."),
     ] = None,
     regression_control: Annotated[
         Optional[list[str]],
-        typer.Option(help="Control: log_freq | repeat_len_bin | log_pos | domain. Repeatable \\[default: all four]."),
+        typer.Option(help="Control: log_freq | repeat_len_bin | log_pos | domain. Repeatable (default: all four)."),
     ] = None,
     regression_max_tokens: Annotated[
-        Optional[int], typer.Option(help="Fit the regression on a sample of whole documents up to this many tokens \\[default: 500000].")
+        Optional[int], typer.Option(help="Fit the regression on a sample of whole documents up to this many tokens (default: 500000).")
     ] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="Rows per direction in the top_* tables \\[default: 50].")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Rows per direction in the top_* tables (default: 50).")] = None,
 ) -> None:
     """Gap between two scorings per category, with document-bootstrap intervals, regression and repeat curve: writes results/."""
     from rich.table import Table
@@ -389,11 +389,11 @@ def curves(
     ],
     mask: Annotated[
         Optional[list[str]],
-        typer.Option("--mask", help="Preset name or SQL condition. Repeatable \\[default: all, content_nonrepeat, function_nonrepeat, repeated, nonrepeated]."),
+        typer.Option("--mask", help="Preset name or SQL condition. Repeatable (default: all, content_nonrepeat, function_nonrepeat, repeated, nonrepeated)."),
     ] = None,
-    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples \\[default: 1000].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling \\[default: 0].")] = None,
-    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage \\[default: 0.95].")] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(help="Document bootstrap resamples (default: 1000).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the resampling (default: 0).")] = None,
+    confidence: Annotated[Optional[float], typer.Option(help="Interval coverage (default: 0.95).")] = None,
 ) -> None:
     """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv."""
     from lossgap.analysis import CurvesConfig, run_curves

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis_runs import write_run
+from tests.analysis.analysis_runs import write_run
 from lossgap.rundir import RunDir
 
 # doc A (books): The cat ( )   doc B (python): def in

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hand_run import write_checkpoint_run, write_hand_run
+from tests.analysis.hand_run import write_checkpoint_run, write_hand_run
 from lossgap.cli import app
 
 runner = CliRunner()

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_runs import planted_tokens, scores_of, write_run
-from hand_run import MEAN_GAP, write_hand_run
+from tests.analysis.analysis_runs import planted_tokens, scores_of, write_run
+from tests.analysis.hand_run import MEAN_GAP, write_hand_run
 from lossgap.analysis import CompareConfig, run_compare
 from lossgap.errors import ConfigError, RunDirError
 from lossgap.rundir import RunDir
@@ -192,7 +192,7 @@ def test_compare_unknown_by_column_is_an_error(tmp_path: Path) -> None:
 def test_compare_document_without_any_features_is_counted_not_resampled(tmp_path: Path) -> None:
     """A document both models scored but that has no features: its tokens are counted as missing and the
     bootstrap still resamples exactly the two joined documents (intervals stay within their means)."""
-    from hand_run import TOKENS
+    from tests.analysis.hand_run import TOKENS
 
     orphan = pd.DataFrame({"doc_id": ["0"] * 3, "pos": [1, 2, 3], "loss": [5.0, 5.0, 5.0]})
     base = pd.concat([TOKENS[["doc_id", "pos"]].assign(loss=TOKENS["base"]), orphan])

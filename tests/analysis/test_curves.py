@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hand_run import write_checkpoint_run
+from tests.analysis.hand_run import write_checkpoint_run
 from lossgap.analysis import CurvesConfig, parse_series, run_curves
 from lossgap.analysis.masks import resolve_mask
 from lossgap.errors import ConfigError, RunDirError

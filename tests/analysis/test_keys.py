@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hand_run import write_hand_run
+from tests.analysis.hand_run import write_hand_run
 from lossgap.analysis import CompareConfig, run_compare
 from lossgap.analysis.keys import dense_documents, match_keys
 from lossgap.errors import RunDirError
