@@ -140,10 +140,10 @@ def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool) -> None:
     pd.DataFrame(tops).to_csv(results / "top_tokens.csv", index=False)
     b2 = scored[scored["doc_id"] == "b2"]
     text_b2 = DOCS[1][2]
-    segments = [dict(direction="candidate_loses", rank=1, doc_id="b2", pos_start=3, pos_end=8, n_tokens=5,
-                     mean_gap=float(b2[(b2.pos >= 3) & (b2.pos < 8)]["gap"].mean()),
-                     sum_gap=float(b2[(b2.pos >= 3) & (b2.pos < 8)]["gap"].sum()),
-                     text=text_b2[int(b2[b2.pos == 3].char_start.iloc[0]) : int(b2[b2.pos == 7].char_end.iloc[0])]),
+    seg = b2[(b2.pos >= 3) & (b2.pos < 14)]  # " <script>alert(1)</script>"
+    segments = [dict(direction="candidate_loses", rank=1, doc_id="b2", pos_start=3, pos_end=14, n_tokens=len(seg),
+                     mean_gap=float(seg["gap"].mean()), sum_gap=float(seg["gap"].sum()),
+                     text=text_b2[int(seg.char_start.iloc[0]) : int(seg.char_end.iloc[-1])]),
                 dict(direction="candidate_wins", rank=1, doc_id="p1", pos_start=10, pos_end=14, n_tokens=4,
                      mean_gap=0.5, sum_gap=2.0, text="return (x + 1)")]
     pd.DataFrame(segments).to_csv(results / "top_segments.csv", index=False)

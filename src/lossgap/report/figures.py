@@ -62,8 +62,11 @@ def _render(key: str, fig: plt.Figure) -> str:
     with plt.rc_context({"svg.hashsalt": f"lossgap-{key}"}):  # deterministic ids, distinct between figures
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
-    svg = buf.getvalue()
-    return re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
+    svg = re.sub(r"<!--.*?-->\s*", "", buf.getvalue(), flags=re.S)
+    # Prefix every id and reference with the figure's key: ids stay unique when several SVGs share a page.
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{key}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{key}-\1)", svg)
+    return re.sub(r'href="#([^"]+)"', rf'href="#{key}-\1"', svg)
 
 
 def _sign_colors(low: np.ndarray, high: np.ndarray) -> list[str]:

@@ -1,0 +1,88 @@
+import re
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+
+from lossgap.report.figures import build_figures, split_values
+from lossgap.report.load import read_results
+
+from .synthetic import make_run
+
+SVG = "{http://www.w3.org/2000/svg}"
+ALL = ["word-class", "brackets", "repeats", "domains", "regression", "curves"]
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    """The synthetic run's results and its figures, drawn once for the tests that only read them."""
+    run, _ = make_run(tmp_path_factory.mktemp("figures") / "run")
+    results = read_results(run)
+    return results, build_figures(results)
+
+
+def _texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+def test_every_figure_drawn_from_full_results(full):
+    _, figures = full
+    assert [f.key for f in figures] == ALL
+    for f in figures:
+        assert f.inline_svg.startswith("<svg")
+        ET.fromstring(f.svg)  # well-formed standalone SVG
+        assert f.caption and f.title
+
+
+def test_figures_label_the_categories_of_their_tables(full):
+    results, figures = full
+    figures = {f.key: f for f in figures}
+    upos = results.categories.query("feature == 'upos'")
+    labels = _texts(figures["word-class"].svg)
+    for value, n in zip(upos["value"], upos["n_tokens"]):
+        assert f"{value}  (n={n:,})" in labels
+    assert {"books", "python", "open brackets", "close brackets"} <= set(_texts(figures["brackets"].svg))
+    regression = _texts(figures["regression"].svg)
+    assert "log_freq" in regression and "Intercept" not in regression  # intercept left out
+    assert {"transformer", "hybrid", "all", "closing brackets"} <= set(_texts(figures["curves"].svg))
+    assert "gap ~ C(bracket_side) + log_freq" in figures["regression"].caption
+
+
+def test_captions_state_the_sign_convention_with_model_names(full):
+    _, figures = full
+    for f in figures:
+        if f.key != "curves":
+            assert "cand-full" in f.caption
+    assert "loss(base-short) − loss(cand-full)" in figures[0].caption
+
+
+@pytest.mark.parametrize("missing, gone", [
+    ("curves.csv", {"curves"}),
+    ("regression.csv", {"regression"}),
+    ("repeat_curve.csv", {"repeats"}),
+    ("categories.csv", {"word-class", "brackets", "domains"}),
+])
+def test_figure_left_out_when_its_table_is_absent(synthetic_run, missing, gone):
+    run, _ = synthetic_run
+    run.results_path(missing).unlink()
+    assert [f.key for f in build_figures(read_results(run))] == [k for k in ALL if k not in gone]
+
+
+def test_figures_are_deterministic_with_distinct_ids(full):
+    results, first = full
+    second = build_figures(results)
+    assert [f.svg for f in first] == [f.svg for f in second]
+    ids = [el.get("id") for f in first for el in ET.fromstring(f.svg).iter() if el.get("id")]
+    assert len(ids) == len(set(ids))  # no clash when all are inlined in one page
+    for f in first:  # every internal reference points at an id of the same figure
+        for ref in re.findall(r'(?:url\(#|href="#)([^)"]+)', f.svg):
+            assert ref.startswith(f"{f.key}-") and f'id="{ref}"' in f.svg
+
+
+def test_split_values_splits_combined_categories():
+    frame = pd.DataFrame({"feature": ["domain+bracket_side"] * 2, "value": ["python|close", "books|open"]})
+    out = split_values(frame, ["domain", "side"])
+    assert out["domain"].tolist() == ["python", "books"] and out["side"].tolist() == ["close", "open"]
+    with pytest.raises(ValueError, match="2 parts"):
+        split_values(pd.DataFrame({"feature": ["x"], "value": ["nopipe"]}), ["a", "b"])
