@@ -19,14 +19,18 @@ DOCS = [
     ("b1", "books", "The cat (a big one) sat. The cat (a big one) sat again.\nThe end."),
     ("b2", "books", "Alice wrote <script>alert(1)</script> and </div> & then left."),
     ("p1", "python", "def f(x):\n    return (x + 1)\n\ndef g(y):\n\treturn (y + 1)\n"),
+    # tokenized on whitespace only, so that whole tags are single tokens
+    ("h1", "html", '<p>Hi</p> <script>alert(1)</script> <img/src=""/onerror=alert(2)> </div>'),
 ]
 _TOKEN_RE = re.compile(r" ?\w+| ?[^\w\s]|\n|[ \t]+")
+_COARSE_RE = re.compile(r"\s+|\S+")
 _FUNCTION = {"the": "DET", "a": "DET", "and": "CCONJ", "then": "ADV", "one": "NUM", "again": "ADV"}
 
 
-def tokenize(text: str) -> list[tuple[str, int, int]]:
+def tokenize(text: str, domain: str = "") -> list[tuple[str, int, int]]:
     """Word-ish pieces with a leading space, like a BPE tokenizer; covers every character of `text`."""
-    pieces = [(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+    pattern = _COARSE_RE if domain == "html" else _TOKEN_RE
+    pieces = [(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
     assert "".join(p for p, _, _ in pieces) == text
     return pieces
 
@@ -51,13 +55,13 @@ def token_rows() -> pd.DataFrame:
     vocab: dict[str, int] = {}
     rows = []
     for doc_id, domain, text in DOCS:
-        pieces = tokenize(text)
+        pieces = tokenize(text, domain)
         ids = [vocab.setdefault(p, len(vocab) + 1) for p, _, _ in pieces]
         rows.append(dict(doc_id=doc_id, pos=0, token_id=0, char_start=-1, char_end=-1, domain=domain, token_text=""))
         for pos, ((piece, start, end), (rlen, rdist)) in enumerate(zip(pieces, repeats(ids)), start=1):
             word = piece.strip()
             side = "open" if word == "(" else "close" if word == ")" else "none"
-            if domain == "python":
+            if domain in ("python", "html"):
                 upos, cls, code = None, "other", "Punctuation" if word in "():+" else "Name"
             elif not word:
                 upos, cls, code = None, "other", None

@@ -145,6 +145,17 @@ def test_markup_in_a_document_is_shown_as_text_and_runs_nothing(page, shots):
     assert page.dialogs == [] and page.problems == []
 
 
+def test_whole_tags_as_single_tokens_stay_text(page):
+    _show(page, "h1")
+    shown = page.eval_on_selector("#doc-text", "e => e.textContent")
+    assert shown == DOCS[3][2]
+    assert page.locator("#doc-text *:not(span)").count() == 0  # only the viewer's own spans
+    page.hover("#doc-text .tok[data-pos='5']")
+    assert '<img/src=""/onerror=alert(2)>' in page.inner_text("#tooltip")
+    page.wait_for_timeout(100)
+    assert page.dialogs == [] and page.problems == []
+
+
 def test_table_link_opens_the_document_at_the_token(page, report):
     _, frame = report
     link = page.locator("#table-tokens-loses a").first

@@ -14,7 +14,7 @@ def test_read_results_reads_every_contract_file(synthetic_run):
     results = read_results(run)
     s = results.summary
     scored = frame[frame["pos"] >= 1]
-    assert (s.baseline, s.candidate, s.n_tokens, s.n_docs) == (BASELINE, CANDIDATE, len(scored), 3)
+    assert (s.baseline, s.candidate, s.n_tokens, s.n_docs) == (BASELINE, CANDIDATE, len(scored), 4)
     assert s.mean_gap == pytest.approx((scored["loss_baseline"] - scored["loss_candidate"]).mean())
     assert s.headline[0].label == "closing brackets" and s.headline[0].n_tokens == 4
     assert results.regression_formula == "gap ~ C(bracket_side) + log_freq"
@@ -82,7 +82,7 @@ def test_overview_counts_documents_and_scored_tokens_per_domain(synthetic_run):
     for _, domain, text in DOCS:  # independent count: the tokenizer's pieces, no BOS
         counts = expected.setdefault(domain, [0, 0])
         counts[0] += 1
-        counts[1] += len(tokenize(text))
+        counts[1] += len(tokenize(text, domain))
     assert {d.domain: [d.n_docs, d.n_tokens] for d in overview.domains} == expected
 
 

@@ -56,7 +56,7 @@ def test_run_report_writes_index_assets_and_figure_files(synthetic_run):
     run, _ = synthetic_run
     result = run_report(run.path)
     assert result.path == run.report_path("index.html") and result.path.is_file()
-    assert result.omitted == () and result.viewer_docs == 3
+    assert result.omitted == () and result.viewer_docs == 4
     for name in ("assets/report.css", "assets/viewer.js"):
         assert run.report_path(name).stat().st_size > 1000
     for key in result.figures:

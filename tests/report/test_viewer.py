@@ -65,7 +65,7 @@ def test_choose_documents_user_first_then_tables_alternating_directions(syntheti
     # p1 (user), then top_segments rank 1: wins (p1, seen) then loses (b2 at 3), then top tokens rank 1 ...
     assert picks[0] == ("p1", None)
     assert picks[1] == ("b2", 3)
-    assert {d for d, _ in picks} == {"b1", "b2", "p1"}
+    assert {d for d, _ in picks} == {"b1", "b2", "p1", "h1"}
     assert len(choose_documents(results, ReportConfig(viewer_docs=1), [])) == 1
 
 
@@ -80,7 +80,7 @@ def test_choose_documents_falls_back_to_corpus_order_without_top_tables(syntheti
 def test_load_viewer_carries_exact_losses_text_and_features(synthetic_run):
     run, frame = synthetic_run
     viewer = load_viewer(run, read_results(run), ReportConfig())
-    assert viewer is not None and {d.doc_id for d in viewer.docs} == {"b1", "b2", "p1"}
+    assert viewer is not None and {d.doc_id for d in viewer.docs} == {"b1", "b2", "p1", "h1"}
     texts = {doc_id: text for doc_id, _, text in DOCS}
     for doc in viewer.docs:
         expected = frame[(frame["doc_id"] == doc.doc_id) & (frame["pos"] >= 1)]
