@@ -7,8 +7,10 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -24,6 +26,7 @@ DOCS = [
 ]
 _TOKEN_RE = re.compile(r" ?\w+| ?[^\w\s]|\n|[ \t]+")
 _COARSE_RE = re.compile(r"\s+|\S+")
+LossModel = Callable[[int, str, int, "int | None"], tuple[float, float]]
 _FUNCTION = {"the": "DET", "a": "DET", "and": "CCONJ", "then": "ADV", "one": "NUM", "again": "ADV"}
 
 
@@ -50,11 +53,18 @@ def repeats(ids: list[int]) -> list[tuple[int, int | None]]:
     return out
 
 
-def token_rows() -> pd.DataFrame:
+def fixture_losses(pos: int, side: str, repeat_len: int, repeat_dist: int | None) -> tuple[float, float]:
+    """(baseline, candidate) loss of a token: the candidate is better on closing brackets and repeats."""
+    gap = 0.8 if side == "close" else -0.5 if side == "open" else 0.15 * min(repeat_len, 4) - 0.05 * (pos % 3)
+    loss_baseline = 3.0 + 0.25 * (pos % 4)
+    return loss_baseline, loss_baseline - gap
+
+
+def token_rows(docs: list[tuple[str, str, str]] = DOCS, losses: LossModel = fixture_losses) -> pd.DataFrame:
     """One row per token (BOS at pos 0) with its features and both models' losses."""
     vocab: dict[str, int] = {}
     rows = []
-    for doc_id, domain, text in DOCS:
+    for doc_id, domain, text in docs:
         pieces = tokenize(text, domain)
         ids = [vocab.setdefault(p, len(vocab) + 1) for p, _, _ in pieces]
         rows.append(dict(doc_id=doc_id, pos=0, token_id=0, char_start=-1, char_end=-1, domain=domain, token_text=""))
@@ -70,44 +80,95 @@ def token_rows() -> pd.DataFrame:
                 cls, code = ("function" if upos in ("DET", "CCONJ") else "content"), None
             else:
                 upos, cls, code = "PUNCT", "other", None
-            gap = 0.8 if side == "close" else -0.5 if side == "open" else 0.15 * min(rlen, 4) - 0.05 * (pos % 3)
-            loss_b = 3.0 + 0.25 * (pos % 4)
+            loss_b, loss_c = losses(pos, side, rlen, rdist)
             rows.append(dict(
                 doc_id=doc_id, pos=pos, token_id=ids[pos - 1], char_start=start, char_end=end, domain=domain,
                 token_text=piece, upos=upos, tag=None if upos is None else upos[:2], word_class=cls,
                 word_piece="single", bracket_kind="round" if side != "none" else None, bracket_side=side,
                 repeat_len=rlen, repeat_dist=rdist, code_class=code, loss_baseline=loss_b,
-                loss_candidate=loss_b - gap))
+                loss_candidate=loss_c))
     frame = pd.DataFrame(rows)
     counts = Counter(frame["token_id"])
     frame["log_freq"] = [math.log10(counts[t]) for t in frame["token_id"]]
     return frame
 
 
+def _interval(gaps: pd.Series) -> tuple[float, float, float]:
+    """Mean and a normal-approximation 95% interval (the real `compare` bootstraps documents)."""
+    mean = float(gaps.mean())
+    half = 1.96 * float(gaps.std(ddof=1)) / math.sqrt(len(gaps)) if len(gaps) > 1 else 0.2
+    return mean, mean - half, mean + half
+
+
+def _headline(label: str, part: pd.DataFrame) -> dict:
+    gap, low, high = _interval(part["gap"])
+    return dict(label=label, mean_gap=gap, ci_low=low, ci_high=high, n_tokens=len(part))
+
+
 def _category_rows(scored: pd.DataFrame, feature: str, columns: list[str]) -> list[dict]:
     key = scored[columns].astype(str).agg("|".join, axis=1)
     out = []
     for value, part in scored.groupby(key):
-        gap = float(part["gap"].mean())
+        gap, low, high = _interval(part["gap"])
         out.append(dict(feature=feature, value=value, n_tokens=len(part), n_docs=part["doc_id"].nunique(),
                         mean_loss_baseline=part["loss_baseline"].mean(), mean_loss_candidate=part["loss_candidate"].mean(),
-                        mean_gap=gap, ci_low=gap - 0.2, ci_high=gap + 0.2, macro_mean_gap=gap))
+                        mean_gap=gap, ci_low=low, ci_high=high, macro_mean_gap=gap))
     return out
 
 
-def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool) -> None:
+def _repeat_curve(scored: pd.DataFrame) -> list[dict]:
+    rows = []
+    repeated = scored[scored["repeat_len"] >= 1]
+    lengths = repeated["repeat_len"].clip(upper=33)
+    for k, part in repeated.groupby(lengths):
+        gap, low, high = _interval(part["gap"])
+        rows.append(dict(kind="repeat_len", bin="33+" if k == 33 else str(k), bin_order=int(k), n_tokens=len(part),
+                         n_docs=part["doc_id"].nunique(), mean_gap=gap, ci_low=low, ci_high=high))
+    edges = [(1, 15), (16, 63), (64, 255), (256, 1023)]
+    for order, (low_edge, high_edge) in enumerate(edges):
+        part = repeated[(repeated["repeat_dist"] >= low_edge) & (repeated["repeat_dist"] <= high_edge)]
+        if len(part):
+            gap, low, high = _interval(part["gap"])
+            rows.append(dict(kind="repeat_dist", bin=f"{low_edge}-{high_edge}", bin_order=order, n_tokens=len(part),
+                             n_docs=part["doc_id"].nunique(), mean_gap=gap, ci_low=low, ci_high=high))
+    return rows
+
+
+def _regression(scored: pd.DataFrame) -> list[dict]:
+    """Ordinary least squares of the gap on a few indicators, with classical standard errors."""
+    terms = {
+        "Intercept": np.ones(len(scored)),
+        "bracket_side[T.close]": (scored["bracket_side"] == "close").to_numpy(float),
+        "bracket_side[T.open]": (scored["bracket_side"] == "open").to_numpy(float),
+        "repeated": (scored["repeat_len"] >= 1).to_numpy(float),
+        "word_class[T.function]": (scored["word_class"] == "function").to_numpy(float),
+        "log_freq": scored["log_freq"].to_numpy(float),
+    }
+    x = np.column_stack(list(terms.values()))
+    y = scored["gap"].to_numpy(float)
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ coef
+    sigma2 = float(resid @ resid) / max(1, len(y) - x.shape[1])
+    se = np.sqrt(np.diag(sigma2 * np.linalg.pinv(x.T @ x)))
+    return [dict(term=t, coef=c, se=e, ci_low=c - 1.96 * e, ci_high=c + 1.96 * e, p=0.05)
+            for t, c, e in zip(terms, coef, se)]
+
+
+def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool, segments: list[dict] | None = None) -> None:
     scored = frame[frame["pos"] >= 1].copy()
     scored["gap"] = scored["loss_baseline"] - scored["loss_candidate"]
     results = run.results_dir
     results.mkdir(parents=True, exist_ok=True)
     mean_gap = float(scored["gap"].mean())
-    summary = dict(baseline=BASELINE, candidate=CANDIDATE, n_tokens=len(scored), n_docs=len(DOCS),
+    summary = dict(baseline=BASELINE, candidate=CANDIDATE, n_tokens=len(scored), n_docs=scored["doc_id"].nunique(),
                    mean_loss_baseline=float(scored["loss_baseline"].mean()),
                    mean_loss_candidate=float(scored["loss_candidate"].mean()), mean_gap=mean_gap,
                    ci_low=mean_gap - 0.1, ci_high=mean_gap + 0.1, macro_mean_gap=mean_gap,
                    missing=dict(baseline_only=0, candidate_only=0, no_features=0), bootstrap=1000, seed=0,
                    confidence=0.95,
-                   headline=[dict(label="closing brackets", mean_gap=0.8, ci_low=0.6, ci_high=1.0, n_tokens=4)])
+                   headline=[_headline(label, scored[mask]) for label, mask in (
+                       ("closing brackets", scored["bracket_side"] == "close"),
+                       ("repeated n-grams (repeat_len ≥ 2)", scored["repeat_len"] >= 2))])
     (results / "summary.json").write_text(json.dumps(summary))
     cats = []
     for feature, cols in (("upos", ["upos"]), ("word_class", ["word_class"]), ("domain", ["domain"]),
@@ -115,19 +176,10 @@ def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool) -> None:
                           ("bracket_kind+bracket_side", ["bracket_kind", "bracket_side"])):
         cats += _category_rows(scored.dropna(subset=cols), feature, cols)
     pd.DataFrame(cats).to_csv(results / "categories.csv", index=False)
-    pd.DataFrame([dict(term="Intercept", coef=0.01, se=0.01, ci_low=-0.01, ci_high=0.03, p=0.3),
-                  dict(term="bracket_side[T.close]", coef=0.8, se=0.1, ci_low=0.6, ci_high=1.0, p=0.001),
-                  dict(term="log_freq", coef=-0.05, se=0.02, ci_low=-0.09, ci_high=-0.01, p=0.01)]
-                 ).to_csv(results / "regression.csv", index=False)
-    (results / "regression_formula.txt").write_text("gap ~ C(bracket_side) + log_freq\n")
-    curve = []
-    for k in range(1, 6):
-        curve.append(dict(kind="repeat_len", bin=str(k), bin_order=k, n_tokens=10, n_docs=2, mean_gap=0.15 * k,
-                          ci_low=0.15 * k - 0.1, ci_high=0.15 * k + 0.1))
-    for i, label in enumerate(["1-15", "16-63", "64-255"]):
-        curve.append(dict(kind="repeat_dist", bin=label, bin_order=i, n_tokens=5, n_docs=2, mean_gap=0.3 - 0.1 * i,
-                          ci_low=0.2 - 0.1 * i, ci_high=0.4 - 0.1 * i))
-    pd.DataFrame(curve).to_csv(results / "repeat_curve.csv", index=False)
+    pd.DataFrame(_regression(scored)).to_csv(results / "regression.csv", index=False)
+    (results / "regression_formula.txt").write_text(
+        "gap ~ C(bracket_side) + repeated + C(word_class) + log_freq\n")
+    pd.DataFrame(_repeat_curve(scored)).to_csv(results / "repeat_curve.csv", index=False)
     if curves:
         pd.DataFrame([dict(series=s, step=step, name=f"{s}@step{step}", mask=m, n_tokens=100,
                            mean_loss=4.0 - off - 0.0001 * step, ci_low=3.9 - off - 0.0001 * step,
@@ -142,14 +194,8 @@ def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool) -> None:
                              token_text=r.token_text, loss_baseline=r.loss_baseline,
                              loss_candidate=r.loss_candidate, gap=r.gap))
     pd.DataFrame(tops).to_csv(results / "top_tokens.csv", index=False)
-    b2 = scored[scored["doc_id"] == "b2"]
-    text_b2 = DOCS[1][2]
-    seg = b2[(b2.pos >= 3) & (b2.pos < 14)]  # " <script>alert(1)</script>"
-    segments = [dict(direction="candidate_loses", rank=1, doc_id="b2", pos_start=3, pos_end=14, n_tokens=len(seg),
-                     mean_gap=float(seg["gap"].mean()), sum_gap=float(seg["gap"].sum()),
-                     text=text_b2[int(seg.char_start.iloc[0]) : int(seg.char_end.iloc[-1])]),
-                dict(direction="candidate_wins", rank=1, doc_id="p1", pos_start=10, pos_end=14, n_tokens=4,
-                     mean_gap=0.5, sum_gap=2.0, text="return (x + 1)")]
+    if segments is None:
+        segments = _fixture_segments(scored)
     pd.DataFrame(segments).to_csv(results / "top_segments.csv", index=False)
     docs = scored.groupby(["doc_id", "domain"])["gap"].agg(["mean", "sum", "size"]).reset_index()
     rows = []
@@ -160,12 +206,24 @@ def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool) -> None:
     pd.DataFrame(rows).to_csv(results / "top_documents.csv", index=False)
 
 
-def make_run(path: Path, *, curves: bool = True) -> tuple[RunDir, pd.DataFrame]:
+def _fixture_segments(scored: pd.DataFrame) -> list[dict]:
+    b2 = scored[scored["doc_id"] == "b2"]
+    text_b2 = DOCS[1][2]
+    seg = b2[(b2.pos >= 3) & (b2.pos < 14)]  # " <script>alert(1)</script>"
+    return [dict(direction="candidate_loses", rank=1, doc_id="b2", pos_start=3, pos_end=14, n_tokens=len(seg),
+                     mean_gap=float(seg["gap"].mean()), sum_gap=float(seg["gap"].sum()),
+                     text=text_b2[int(seg.char_start.iloc[0]) : int(seg.char_end.iloc[-1])]),
+                dict(direction="candidate_wins", rank=1, doc_id="p1", pos_start=10, pos_end=14, n_tokens=4,
+                     mean_gap=0.5, sum_gap=2.0, text="return (x + 1)")]
+
+
+def make_run(path: Path, *, curves: bool = True, docs: list[tuple[str, str, str]] = DOCS,
+             losses: LossModel = fixture_losses, segments: list[dict] | None = None) -> tuple[RunDir, pd.DataFrame]:
     """Write the synthetic run to `path`; return it with the token table it was made from."""
     run = RunDir(path)
-    frame = token_rows()
-    run.write_corpus(pa.table({"doc_id": [d for d, _, _ in DOCS], "domain": [m for _, m, _ in DOCS],
-                               "text": [t for _, _, t in DOCS], "source": ["synthetic"] * len(DOCS)}))
+    frame = token_rows(docs, losses)
+    run.write_corpus(pa.table({"doc_id": [d for d, _, _ in docs], "domain": [m for _, m, _ in docs],
+                               "text": [t for _, _, t in docs], "source": ["synthetic"] * len(docs)}))
     run.write_tokens(pa.Table.from_pandas(frame[["doc_id", "pos", "token_id", "char_start", "char_end"]],
                                           preserve_index=False))
     scored = frame[frame["pos"] >= 1]
@@ -186,11 +244,11 @@ def make_run(path: Path, *, curves: bool = True) -> tuple[RunDir, pd.DataFrame]:
                             context=dict(max_length=8192, stride=4096), n_tokens=len(scored),
                             mean_loss=float(scored["loss_candidate"].mean())),
         }
-        manifest["corpus"] = dict(fingerprint="abc", source="synthetic.jsonl", n_docs=len(DOCS), skipped={"empty": 1})
+        manifest["corpus"] = dict(fingerprint="abc", source="synthetic.jsonl", n_docs=len(docs), skipped={"empty": 1})
         manifest["tokenizer"] = dict(fingerprint="def", prefix_token_id=0, policy="bos")
 
     run.update_manifest(record)
-    write_results(run, frame, curves=curves)
+    write_results(run, frame, curves=curves, segments=segments)
     return run, frame
 
 

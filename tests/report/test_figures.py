@@ -46,7 +46,7 @@ def test_figures_label_the_categories_of_their_tables(full):
     regression = _texts(figures["regression"].svg)
     assert "log_freq" in regression and "Intercept" not in regression  # intercept left out
     assert {"transformer", "hybrid", "all", "closing brackets"} <= set(_texts(figures["curves"].svg))
-    assert "gap ~ C(bracket_side) + log_freq" in figures["regression"].caption
+    assert "gap ~ C(bracket_side) + repeated + C(word_class) + log_freq" in figures["regression"].caption
 
 
 def test_captions_state_the_sign_convention_with_model_names(full):
