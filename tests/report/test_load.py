@@ -17,7 +17,7 @@ def test_read_results_reads_every_contract_file(synthetic_run):
     assert (s.baseline, s.candidate, s.n_tokens, s.n_docs) == (BASELINE, CANDIDATE, len(scored), 4)
     assert s.mean_gap == pytest.approx((scored["loss_baseline"] - scored["loss_candidate"]).mean())
     n_close = sum(p.strip() == ")" for _, domain, text in DOCS for p, _, _ in tokenize(text, domain))
-    assert n_close == 5  # b1: 2, b2: 1 (in "alert(1)"), p1: 2; h1's tags are whole tokens
+    assert n_close == 7  # b1: 2, b2: 1 (in "alert(1)"), p1: 4; h1's tags are whole tokens
     assert s.headline[0].label == "closing brackets" and s.headline[0].n_tokens == n_close
     assert results.regression_formula == "gap ~ C(bracket_side) + repeated + C(word_class) + log_freq"
     for table in ("categories", "regression", "repeat_curve", "curves", "top_tokens", "top_segments", "top_documents"):
