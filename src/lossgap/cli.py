@@ -133,7 +133,7 @@ def score(
 def report(
     run: Annotated[Path, typer.Argument(help="Run directory with results/ from `lossgap compare` (and `curves`).")],
     top_rows: Annotated[
-        Optional[int], typer.Option(help="Rows per direction in the top tokens/segments/documents tables [default: 15].")
+        Optional[int], typer.Option(help="Rows per direction in the top tokens/segments/documents tables [default: 10].")
     ] = None,
     viewer_docs: Annotated[
         Optional[int], typer.Option(help="Documents in the token viewer, 0 for none [default: 12].")

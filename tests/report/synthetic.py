@@ -27,6 +27,7 @@ DOCS = [
 _TOKEN_RE = re.compile(r" ?\w+| ?[^\w\s]|\n|[ \t]+")
 _COARSE_RE = re.compile(r"\s+|\S+")
 LossModel = Callable[[int, str, int, "int | None"], tuple[float, float]]
+_PENN = {"NOUN": "NN", "DET": "DT", "CCONJ": "CC", "ADV": "RB", "NUM": "CD", "PUNCT": "."}
 _FUNCTION = {"the": "DET", "a": "DET", "and": "CCONJ", "then": "ADV", "one": "NUM", "again": "ADV"}
 
 
@@ -83,7 +84,7 @@ def token_rows(docs: list[tuple[str, str, str]] = DOCS, losses: LossModel = fixt
             loss_b, loss_c = losses(pos, side, rlen, rdist)
             rows.append(dict(
                 doc_id=doc_id, pos=pos, token_id=ids[pos - 1], char_start=start, char_end=end, domain=domain,
-                token_text=piece, upos=upos, tag=None if upos is None else upos[:2], word_class=cls,
+                token_text=piece, upos=upos, tag=None if upos is None else _PENN[upos], word_class=cls,
                 word_piece="single", bracket_kind="round" if side != "none" else None, bracket_side=side,
                 repeat_len=rlen, repeat_dist=rdist, code_class=code, loss_baseline=loss_b,
                 loss_candidate=loss_c))
@@ -119,7 +120,7 @@ def _category_rows(scored: pd.DataFrame, feature: str, columns: list[str]) -> li
 def _repeat_curve(scored: pd.DataFrame) -> list[dict]:
     rows = []
     repeated = scored[scored["repeat_len"] >= 1]
-    lengths = repeated["repeat_len"].clip(upper=33)
+    lengths = repeated["repeat_len"].astype(int).clip(upper=33)
     for k, part in repeated.groupby(lengths):
         gap, low, high = _interval(part["gap"])
         rows.append(dict(kind="repeat_len", bin="33+" if k == 33 else str(k), bin_order=int(k), n_tokens=len(part),
@@ -195,7 +196,7 @@ def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool, segments: l
                              loss_candidate=r.loss_candidate, gap=r.gap))
     pd.DataFrame(tops).to_csv(results / "top_tokens.csv", index=False)
     if segments is None:
-        segments = _fixture_segments(scored)
+        segments = _fixture_segments(scored) if set(scored["doc_id"]) == {d for d, _, _ in DOCS} else _segments(scored)
     pd.DataFrame(segments).to_csv(results / "top_segments.csv", index=False)
     docs = scored.groupby(["doc_id", "domain"])["gap"].agg(["mean", "sum", "size"]).reset_index()
     rows = []
@@ -204,6 +205,30 @@ def write_results(run: RunDir, frame: pd.DataFrame, *, curves: bool, segments: l
             rows.append(dict(direction=direction, rank=rank, doc_id=r.doc_id, domain=r.domain, n_tokens=r.size,
                              mean_gap=r.mean, sum_gap=r.sum))
     pd.DataFrame(rows).to_csv(results / "top_documents.csv", index=False)
+
+
+def _segments(scored: pd.DataFrame, width: int = 8, top: int = 5) -> list[dict]:
+    """Every run of `width` tokens ranked by its summed gap, best and worst `top`, not overlapping in a doc."""
+    runs = []
+    for doc_id, part in scored.groupby("doc_id"):
+        part = part.sort_values("pos")
+        sums = part["gap"].rolling(width).sum().to_numpy()
+        for end in range(width - 1, len(part)):
+            runs.append((float(sums[end]), doc_id, part.iloc[end - width + 1 : end + 1]))
+    out = []
+    for direction, sign in (("candidate_wins", -1), ("candidate_loses", 1)):
+        taken: list[tuple[str, int, int]] = []
+        for total, doc_id, seg in sorted(runs, key=lambda r: sign * r[0]):
+            start, end = int(seg["pos"].iloc[0]), int(seg["pos"].iloc[-1]) + 1
+            if any(d == doc_id and start < e and s < end for d, s, e in taken):
+                continue
+            taken.append((doc_id, start, end))
+            out.append(dict(direction=direction, rank=len(taken), doc_id=doc_id, pos_start=start, pos_end=end,
+                            n_tokens=width, mean_gap=total / width, sum_gap=total,
+                            text="".join(seg["token_text"])))
+            if len(taken) == top:
+                break
+    return out
 
 
 def _fixture_segments(scored: pd.DataFrame) -> list[dict]:

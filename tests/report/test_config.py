@@ -6,7 +6,7 @@ from lossgap.report import ReportConfig
 
 def test_config_defaults_are_valid():
     config = ReportConfig()
-    assert (config.top_rows, config.viewer_docs, config.viewer_tokens, config.extra_docs) == (15, 12, 1500, ())
+    assert (config.top_rows, config.viewer_docs, config.viewer_tokens, config.extra_docs) == (10, 12, 1500, ())
 
 
 @pytest.mark.parametrize(

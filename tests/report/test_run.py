@@ -89,8 +89,9 @@ def test_header_shows_models_gap_and_sign_convention(synthetic_run):
     text = " ".join("".join(page.text).split())
     scored = frame[frame["pos"] >= 1]
     gap = (scored["loss_baseline"] - scored["loss_candidate"]).mean()
-    assert f"{gap:+.4f}" in text
-    assert f"95% CI [{gap - 0.1:+.4f}, {gap + 0.1:+.4f}]" in text
+    signed = lambda x: f"{x:+.4f}".replace("-", "−")  # noqa: E731 (typographic minus)
+    assert signed(gap) in text
+    assert f"95% CI [{signed(gap - 0.1)}, {signed(gap + 0.1)}]" in text
     assert f"gap = loss({BASELINE}, baseline) − loss({CANDIDATE}, candidate)" in text
     assert "positive gap means the candidate" in text
     assert "HuggingFaceTB/SmolLM2-135M" in text and "8,192" in text and "bfloat16" in text

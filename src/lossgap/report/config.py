@@ -18,7 +18,7 @@ class ReportConfig:
     `viewer_tokens` tokens around the position the tables point at.
     """
 
-    top_rows: int = 15  # rows per direction in each "where the candidate wins / loses" table
+    top_rows: int = 10  # rows per direction in each "where the candidate wins / loses" table
     viewer_docs: int = 12
     viewer_tokens: int = 1500
     extra_docs: tuple[str, ...] = field(default=())  # doc_ids the user wants in the viewer besides the top ones

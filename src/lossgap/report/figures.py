@@ -113,12 +113,15 @@ def _gap_label(results: Results) -> str:
     return f"gap (nats) = loss({s.baseline}) − loss({s.candidate})"
 
 
-def _sign_words(results: Results) -> str:
+def _sign_words(results: Results, *, band: bool = False) -> str:
+    """The sign convention and what the intervals are, in words, for a caption."""
     s = results.summary
     pct = round(100 * s.confidence)
-    return (f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: right of zero, {s.candidate} "
-            f"predicts better. Whiskers: {pct}% intervals, bootstrap over documents; blue/red when the interval "
-            "excludes zero.")
+    where = "above zero" if band else "right of zero"
+    intervals = (f"Shaded: {pct}% intervals, bootstrap over documents." if band else
+                 f"Whiskers: {pct}% intervals, bootstrap over documents; blue/red when the interval excludes zero.")
+    return (f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: {where}, {s.candidate} "
+            f"predicts better. {intervals}")
 
 
 def _pos_figure(results: Results) -> Figure | None:
@@ -185,7 +188,7 @@ def _repeat_figure(results: Results) -> Figure | None:
         ax.axhline(0, color="#222222", linewidth=0.8)
         ax.fill_between(x, part["ci_low"], part["ci_high"], color=WINS, alpha=0.18, linewidth=0)
         ax.plot(x, part["mean_gap"], color=WINS, marker="o", markersize=3, linewidth=1.4)
-        step = max(1, len(part) // 8)
+        step = -(-len(part) // 8)  # at most 8 labels
         ax.set_xticks(x[::step], part["bin"].tolist()[::step], rotation=45 if kind == "repeat_dist" else 0,
                       ha="right" if kind == "repeat_dist" else "center")
         ax.set_title(title, loc="left")
@@ -193,9 +196,7 @@ def _repeat_figure(results: Results) -> Figure | None:
     fig.tight_layout()
     return Figure("repeats", "Gap on repeated text",
                   "Mean gap on tokens that end an n-gram seen earlier in the context, by the length of that "
-                  "n-gram (left) and by how far back its latest copy lies (right); shaded: interval. "
-                  + _sign_words(results).replace("right of zero", "above zero").replace(" blue/red when the interval "
-                                                                                       "excludes zero.", ""),
+                  "n-gram (left) and by how far back its latest copy lies (right). " + _sign_words(results, band=True),
                   _render("repeats", fig))
 
 

@@ -50,7 +50,8 @@ def visible_whitespace(text: str, limit: int = 0) -> str:
 
 
 def _gap(x: float) -> str:
-    return "—" if pd.isna(x) else f"{x:+.4f}"
+    """A signed gap with a typographic minus, e.g. +0.0123 or −0.4500."""
+    return "—" if pd.isna(x) else f"{x:+.4f}".replace("-", "−")
 
 
 def _loss(x: float) -> str:
