@@ -6,7 +6,9 @@ The tables of top tokens, segments and documents are formatted here, each row li
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 import pandas as pd
@@ -58,65 +60,59 @@ def _loss(x: float) -> str:
     return "—" if pd.isna(x) else f"{x:.4f}"
 
 
-def _token_table(frame: pd.DataFrame, viewer: ViewerData | None, direction: str, top: int) -> tuple[Row, ...]:
-    rows = []
-    part = frame[frame["direction"] == direction].sort_values("rank").head(top)
-    for r in part.itertuples(index=False):
-        i = None if viewer is None else viewer.anchor(r.doc_id, int(r.pos))
-        rows.append(Row((str(int(r.rank)), visible_whitespace(r.token_text, 40), r.doc_id, str(int(r.pos)), r.domain,
-                         _loss(r.loss_baseline), _loss(r.loss_candidate), _gap(r.gap)),
-                        None if i is None else f"#doc-{i}-{int(r.pos)}"))
-    return tuple(rows)
+def _anchor(viewer: ViewerData | None, doc_id: str, pos: int | None) -> int | None:
+    """Index of the viewer document showing doc_id (at pos, if given), or None."""
+    if viewer is None:
+        return None
+    return viewer.doc_index(doc_id) if pos is None else viewer.anchor(doc_id, pos)
 
 
-def _segment_table(frame: pd.DataFrame, viewer: ViewerData | None, direction: str, top: int) -> tuple[Row, ...]:
-    rows = []
-    part = frame[frame["direction"] == direction].sort_values("rank").head(top)
-    for r in part.itertuples(index=False):
-        start, end = int(r.pos_start), int(r.pos_end)
-        i = None if viewer is None else viewer.anchor(r.doc_id, start)
-        rows.append(Row((str(int(r.rank)), visible_whitespace(r.text, 90), r.doc_id, f"{start}–{end}",
-                         f"{int(r.n_tokens):,}", _gap(r.mean_gap), _gap(r.sum_gap)),
-                        None if i is None else f"#doc-{i}-{start}-{end}"))
-    return tuple(rows)
+def _token_row(r: Any, viewer: ViewerData | None) -> Row:
+    i = _anchor(viewer, r.doc_id, int(r.pos))
+    return Row((str(int(r.rank)), visible_whitespace(r.token_text, 40), r.doc_id, str(int(r.pos)), r.domain,
+                _loss(r.loss_baseline), _loss(r.loss_candidate), _gap(r.gap)),
+               None if i is None else f"#doc-{i}-{int(r.pos)}")
 
 
-def _document_table(frame: pd.DataFrame, viewer: ViewerData | None, direction: str, top: int) -> tuple[Row, ...]:
-    rows = []
-    part = frame[frame["direction"] == direction].sort_values("rank").head(top)
-    for r in part.itertuples(index=False):
-        i = None if viewer is None else viewer.doc_index(r.doc_id)
-        rows.append(Row((str(int(r.rank)), r.doc_id, r.domain, f"{int(r.n_tokens):,}", _gap(r.mean_gap),
-                         _gap(r.sum_gap)), None if i is None else f"#doc-{i}"))
-    return tuple(rows)
+def _segment_row(r: Any, viewer: ViewerData | None) -> Row:
+    start, end = int(r.pos_start), int(r.pos_end)
+    i = _anchor(viewer, r.doc_id, start)
+    return Row((str(int(r.rank)), visible_whitespace(r.text, 90), r.doc_id, f"{start}–{end}", f"{int(r.n_tokens):,}",
+                _gap(r.mean_gap), _gap(r.sum_gap)), None if i is None else f"#doc-{i}-{start}-{end}")
+
+
+def _document_row(r: Any, viewer: ViewerData | None) -> Row:
+    i = _anchor(viewer, r.doc_id, None)
+    return Row((str(int(r.rank)), r.doc_id, r.domain, f"{int(r.n_tokens):,}", _gap(r.mean_gap), _gap(r.sum_gap)),
+               None if i is None else f"#doc-{i}")
 
 
 def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Table]:
-    """The win/lose tables for every top_* file present, rows linked to the viewer where it shows them."""
+    """The win/lose tables for every top_* file present, rows linked to the viewer where it shows them.
+
+    Column 1 of each table (token, text or doc) carries the link.
+    """
     s = results.summary
+    kinds: tuple[tuple[str, pd.DataFrame | None, Callable[[Any, ViewerData | None], Row], str, tuple[str, ...],
+                       tuple[bool, ...]], ...] = (
+        ("tokens", results.top_tokens, _token_row, "Single tokens ranked by their gap; losses in nats.",
+         ("#", "token", "doc", "pos", "domain", f"loss {s.baseline}", f"loss {s.candidate}", "gap"),
+         (True, False, False, True, False, True, True, True)),
+        ("segments", results.top_segments, _segment_row,
+         "Contiguous runs of tokens ranked by their summed gap; positions are [start, end).",
+         ("#", "text", "doc", "positions", "tokens", "mean gap", "sum gap"),
+         (True, False, False, True, True, True, True)),
+        ("documents", results.top_documents, _document_row, "Whole documents ranked by their summed gap.",
+         ("#", "doc", "domain", "tokens", "mean gap", "sum gap"), (True, False, False, True, True, True)),
+    )
     tables = []
-    # wins and losses side by side: one row of the grid per kind of table
-    for direction, verb in _DIRECTIONS if results.top_tokens is not None else ():
-        tables.append(Table(
-            f"tokens-{verb}", f"Tokens where {s.candidate} {verb} most",
-            f"Single tokens with the {'largest' if verb == 'wins' else 'most negative'} gap; losses in nats.",
-            ("#", "token", "doc", "pos", "domain", f"loss {s.baseline}", f"loss {s.candidate}", "gap"),
-            (True, False, False, True, False, True, True, True),
-            _token_table(results.top_tokens, viewer, direction, top)))
-    for direction, verb in _DIRECTIONS if results.top_segments is not None else ():
-        tables.append(Table(
-            f"segments-{verb}", f"Segments where {s.candidate} {verb} most",
-            "Contiguous runs of tokens ranked by their summed gap; positions are [start, end).",
-            ("#", "text", "doc", "positions", "tokens", "mean gap", "sum gap"),
-            (True, False, False, True, True, True, True),
-            _segment_table(results.top_segments, viewer, direction, top)))
-    for direction, verb in _DIRECTIONS if results.top_documents is not None else ():
-        tables.append(Table(
-            f"documents-{verb}", f"Documents where {s.candidate} {verb} most",
-            "Whole documents ranked by their summed gap.",
-            ("#", "doc", "domain", "tokens", "mean gap", "sum gap"),
-            (True, False, False, True, True, True),
-            _document_table(results.top_documents, viewer, direction, top)))
+    for kind, frame, make_row, caption, columns, numeric in kinds:
+        if frame is None:
+            continue
+        for direction, verb in _DIRECTIONS:
+            ranked = frame[frame["direction"] == direction].sort_values("rank").head(top)
+            tables.append(Table(f"{kind}-{verb}", f"{kind.capitalize()} where {s.candidate} {verb} most", caption,
+                                columns, numeric, tuple(make_row(r, viewer) for r in ranked.itertuples(index=False))))
     return tables
 
 
