@@ -133,18 +133,18 @@ def score(
 def report(
     run: Annotated[Path, typer.Argument(help="Run directory with results/ from `lossgap compare` (and `curves`).")],
     top_rows: Annotated[
-        Optional[int], typer.Option(help="Rows per direction in the top tokens/segments/documents tables [default: 10].")
+        Optional[int], typer.Option(help="Rows per direction in the top tokens/segments/documents tables \\[default: 10].")
     ] = None,
     viewer_docs: Annotated[
-        Optional[int], typer.Option(help="Documents in the token viewer, 0 for none [default: 12].")
+        Optional[int], typer.Option(help="Documents in the token viewer, 0 for none \\[default: 12].")
     ] = None,
     viewer_tokens: Annotated[
-        Optional[int], typer.Option(help="Tokens shown per viewer document, around the place the tables point at [default: 1500].")
+        Optional[int], typer.Option(help="Tokens shown per viewer document, around the place the tables point at \\[default: 1500].")
     ] = None,
     doc: Annotated[
         Optional[list[str]], typer.Option("--doc", help="A doc_id to show in the viewer first; repeat for more.")
     ] = None,
-    title: Annotated[Optional[str], typer.Option(help="Report title [default: 'lossgap: CANDIDATE vs BASELINE'].")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Report title \\[default: 'lossgap: CANDIDATE vs BASELINE'].")] = None,
 ) -> None:
     """Render results/ as an offline HTML report: report/index.html with figures, tables and a token viewer."""
     from lossgap.report import ReportConfig, run_report

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from lossgap.report.figures import build_figures, split_values
+from lossgap.report.figures import build_figures, split_values, term_label
 from lossgap.report.load import read_results
 
 from .synthetic import make_run
@@ -44,7 +44,8 @@ def test_figures_label_the_categories_of_their_tables(full):
         assert f"{value}  (n={n:,})" in labels
     assert {"books", "python", "open brackets", "close brackets"} <= set(_texts(figures["brackets"].svg))
     regression = _texts(figures["regression"].svg)
-    assert "log_freq" in regression and "Intercept" not in regression  # intercept left out
+    assert "log_freq" in regression and "bracket_side = close" in regression
+    assert "Intercept" not in regression  # intercept left out
     assert {"transformer", "hybrid", "all", "closing brackets"} <= set(_texts(figures["curves"].svg))
     assert "gap ~ C(bracket_side) + repeated + C(word_class) + log_freq" in figures["regression"].caption
 
@@ -86,3 +87,16 @@ def test_split_values_splits_combined_categories():
     assert out["domain"].tolist() == ["python", "books"] and out["side"].tolist() == ["close", "open"]
     with pytest.raises(ValueError, match="2 parts"):
         split_values(pd.DataFrame({"feature": ["x"], "value": ["nopipe"]}), ["a", "b"])
+
+
+@pytest.mark.parametrize("term, label", [
+    ("C(bracket_side, Treatment('none'))[T.close]", "bracket_side = close"),
+    ("C(word_class)[content]", "word_class = content"),
+    ("C(repeat_len_bin, Treatment('0'))[T.4-7]", "repeat_len_bin = 4-7"),
+    ("C(domain, Sum)[S.books]", "domain = books"),
+    ("bracket_side[T.close]", "bracket_side = close"),
+    ("log_freq_c", "log_freq_c"),
+    ("np.log(x)", "np.log(x)"),
+])
+def test_term_label_reads_patsy_terms(term, label):
+    assert term_label(term) == label

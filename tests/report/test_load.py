@@ -3,6 +3,7 @@ import json
 import pytest
 
 from lossgap.errors import RunDirError, SchemaError
+from lossgap.report import run_report
 from lossgap.report.load import read_overview, read_results, read_results_csv
 from lossgap.rundir import RunDir
 
@@ -105,3 +106,28 @@ def test_overview_without_manifest_still_names_the_models(synthetic_run):
     overview = read_overview(run, read_results(run).summary)
     assert [m.name for m in overview.models] == [BASELINE, CANDIDATE]
     assert overview.models[0].max_length is None and overview.models[0].model == "—"
+
+
+def test_summary_nulls_read_as_none_and_render_as_dash(synthetic_run):
+    # compare writes NaN as JSON null, e.g. the interval of a group with no tokens
+    run, _ = synthetic_run
+    path = run.results_path("summary.json")
+    raw = json.loads(path.read_text())
+    raw["ci_low"] = raw["ci_high"] = None
+    raw["headline"].append({"label": "empty group", "mean_gap": None, "ci_low": None, "ci_high": None, "n_tokens": 0})
+    path.write_text(json.dumps(raw))
+    s = read_results(run).summary
+    assert (s.ci_low, s.ci_high) == (None, None)
+    assert s.headline[-1].mean_gap is None and s.headline[-1].n_tokens == 0
+    html = run_report(run.path).path.read_text()
+    assert "95% CI [—, —]" in html and "empty group" in html
+
+
+def test_summary_missing_required_field_names_it(synthetic_run):
+    run, _ = synthetic_run
+    path = run.results_path("summary.json")
+    raw = json.loads(path.read_text())
+    del raw["ci_high"]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(SchemaError, match="'ci_high' is missing"):
+        read_results(run)

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from lossgap.report.load import Results  # noqa: E402
 
-__all__ = ["Figure", "build_figures", "split_values"]
+__all__ = ["Figure", "build_figures", "split_values", "term_label"]
 
 WINS = "#2166ac"  # candidate better (gap > 0); the viewer uses the same pair
 LOSES = "#b2182b"
@@ -200,23 +200,43 @@ def _repeat_figure(results: Results) -> Figure | None:
                   _render("repeats", fig))
 
 
+_TERM = re.compile(r"^C\((?P<name>[^,()]+)(?:,[^()]*(?:\([^()]*\))?[^()]*)?\)\[(?:T\.|S\.)?(?P<level>[^\]]*)\]$")
+
+_PLAIN_TERM = re.compile(r"^(?P<name>\w+)\[(?:T\.|S\.)?(?P<level>[^\]]*)\]$")
+
+
+def term_label(term: str) -> str:
+    """A readable label for a patsy-style term: `C(bracket_side, Treatment('none'))[T.close]` -> `bracket_side = close`."""
+    match = _TERM.match(term) or _PLAIN_TERM.match(term)
+    return f"{match['name'].strip()} = {match['level']}" if match else term
+
+
+def _sentences(text: str | None) -> str:
+    """Lines of a text file as sentences: each stripped and ended with a full stop if it has no punctuation."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return " ".join(ln if ln[-1] in ".;:!?" else ln + "." for ln in lines)
+
+
 def _regression_figure(results: Results) -> Figure | None:
     frame = results.regression
     if frame is None:
         return None
-    frame = frame[~frame["term"].str.lower().isin(["intercept", "const", "(intercept)"])]
+    intercept = frame["term"].str.lower().isin(["intercept", "const", "(intercept)"])
+    frame = frame[~intercept]
     if frame.empty:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.26 * len(frame)))
-    _forest(ax, frame.rename(columns={"coef": "mean_gap"}), "term", with_n=False)
+    frame = frame.assign(label=[term_label(t) for t in frame["term"]])
+    _forest(ax, frame.rename(columns={"coef": "mean_gap"}), "label", with_n=False)
     ax.set_xlabel("coefficient (nats of gap)")
     fig.tight_layout()
-    formula = f" Model: {results.regression_formula}." if results.regression_formula else ""
+    model = _sentences(results.regression_formula)
     return Figure("regression", "Regression of the gap on token features",
                   "Coefficients of a linear regression of the per-token gap on the token's features, each holding "
-                  "the others fixed (intercept omitted); whiskers: the intervals `compare` wrote to regression.csv. "
-                  f"Positive: the feature raises the gap, i.e. favours {results.summary.candidate}."
-                  + formula, _render("regression", fig))
+                  f"the others fixed{' (intercept not drawn)' if intercept.any() else ''}; whiskers: the intervals "
+                  f"in regression.csv. A positive coefficient means a larger gap, i.e. in favour of "
+                  f"{results.summary.candidate}." + (f" Model: {model}" if model else ""),
+                  _render("regression", fig))
 
 
 def _domain_figure(results: Results) -> Figure | None:

@@ -51,13 +51,20 @@ def visible_whitespace(text: str, limit: int = 0) -> str:
     return body.replace("\r", "␍").replace("\n", "↵").replace("\t", "→")
 
 
-def _gap(x: float) -> str:
+def _gap(x: float | None) -> str:
     """A signed gap with a typographic minus, e.g. +0.0123 or −0.4500."""
-    return "—" if pd.isna(x) else f"{x:+.4f}".replace("-", "−")
+    return "—" if x is None or pd.isna(x) else f"{x:+.4f}".replace("-", "−")
 
 
-def _loss(x: float) -> str:
-    return "—" if pd.isna(x) else f"{x:.4f}"
+def _sign_class(low: float | None, high: float | None) -> str:
+    """CSS class of an estimate: `pos` when its interval lies above zero, `neg` below, else empty."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    return "pos" if low > 0 else "neg" if high < 0 else ""
+
+
+def _loss(x: float | None) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x:.4f}"
 
 
 def _anchor(viewer: ViewerData | None, doc_id: str, pos: int | None) -> int | None:
@@ -141,6 +148,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["gap"] = _gap
     env.filters["loss"] = _loss
+    env.globals["sign_class"] = _sign_class
     env.filters["count"] = lambda x: "—" if x is None else f"{int(x):,}"
     return env
 

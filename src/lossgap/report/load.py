@@ -56,9 +56,9 @@ _COLUMNS: dict[str, tuple[list[str], list[str]]] = {
 @dataclass(frozen=True)
 class Headline:
     label: str
-    mean_gap: float
-    ci_low: float
-    ci_high: float
+    mean_gap: float | None  # None: null in summary.json (e.g. no tokens in this group)
+    ci_low: float | None
+    ci_high: float | None
     n_tokens: int
 
 
@@ -70,11 +70,11 @@ class Summary:
     candidate: str
     n_tokens: int
     n_docs: int
-    mean_loss_baseline: float
-    mean_loss_candidate: float
-    mean_gap: float
-    ci_low: float
-    ci_high: float
+    mean_loss_baseline: float | None  # None where summary.json has null
+    mean_loss_candidate: float | None
+    mean_gap: float | None
+    ci_low: float | None
+    ci_high: float | None
     macro_mean_gap: float | None
     confidence: float
     bootstrap: int | None
@@ -150,13 +150,22 @@ def read_results_csv(path: Path) -> pd.DataFrame | None:
     return frame
 
 
-def _number(raw: dict[str, Any], key: str, path: Path, *, optional: bool = False) -> float | None:
-    value = raw.get(key)
-    if value is None and optional:
+def _number(raw: dict[str, Any], key: str, where: Path, *, nullable: bool = False, optional: bool = False) -> float | None:
+    """raw[key] as a float. `nullable`: null (NaN written as JSON null) gives None; `optional`: so does absence."""
+    if key not in raw:
+        if optional:
+            return None
+        raise SchemaError(f"{where}: field {key!r} is missing; rerun `lossgap compare DIR`")
+    value = raw[key]
+    if value is None and (nullable or optional):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SchemaError(f"{path}: field {key!r} must be a number, got {value!r}")
+        raise SchemaError(f"{where}: field {key!r} must be a number, got {value!r}")
     return float(value)
+
+
+def _count(raw: dict[str, Any], key: str, where: Path) -> int:
+    return int(_number(raw, key, where))  # type: ignore[arg-type]  # not nullable: never None
 
 
 def _read_summary(path: Path) -> Summary:
@@ -166,37 +175,39 @@ def _read_summary(path: Path) -> Summary:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise SchemaError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SchemaError(f"{path} must hold a JSON object; rerun `lossgap compare DIR`")
     for key in ("baseline", "candidate"):
         if not isinstance(raw.get(key), str):
             raise SchemaError(f"{path}: field {key!r} must name a scored model, got {raw.get(key)!r}")
-    num = {k: _number(raw, k, path) for k in ("n_tokens", "n_docs", "mean_loss_baseline", "mean_loss_candidate",
-                                               "mean_gap", "ci_low", "ci_high")}
+    num = {k: _number(raw, k, path, nullable=True)
+           for k in ("mean_loss_baseline", "mean_loss_candidate", "mean_gap", "ci_low", "ci_high")}
     headline = []
     for i, row in enumerate(raw.get("headline") or []):
         where = path.with_name(f"{path.name}:headline[{i}]")
         headline.append(Headline(
             label=str(row.get("label", "")),
-            mean_gap=_number(row, "mean_gap", where),  # type: ignore[arg-type]
-            ci_low=_number(row, "ci_low", where),  # type: ignore[arg-type]
-            ci_high=_number(row, "ci_high", where),  # type: ignore[arg-type]
-            n_tokens=int(_number(row, "n_tokens", where)),  # type: ignore[arg-type]
+            mean_gap=_number(row, "mean_gap", where, nullable=True),
+            ci_low=_number(row, "ci_low", where, nullable=True),
+            ci_high=_number(row, "ci_high", where, nullable=True),
+            n_tokens=_count(row, "n_tokens", where),
         ))
     missing = raw.get("missing") or {}
     bootstrap = _number(raw, "bootstrap", path, optional=True)
     return Summary(
         baseline=raw["baseline"],
         candidate=raw["candidate"],
-        n_tokens=int(num["n_tokens"]),  # type: ignore[arg-type]
-        n_docs=int(num["n_docs"]),  # type: ignore[arg-type]
-        mean_loss_baseline=num["mean_loss_baseline"],  # type: ignore[arg-type]
-        mean_loss_candidate=num["mean_loss_candidate"],  # type: ignore[arg-type]
-        mean_gap=num["mean_gap"],  # type: ignore[arg-type]
-        ci_low=num["ci_low"],  # type: ignore[arg-type]
-        ci_high=num["ci_high"],  # type: ignore[arg-type]
+        n_tokens=_count(raw, "n_tokens", path),
+        n_docs=_count(raw, "n_docs", path),
+        mean_loss_baseline=num["mean_loss_baseline"],
+        mean_loss_candidate=num["mean_loss_candidate"],
+        mean_gap=num["mean_gap"],
+        ci_low=num["ci_low"],
+        ci_high=num["ci_high"],
         macro_mean_gap=_number(raw, "macro_mean_gap", path, optional=True),
         confidence=_number(raw, "confidence", path, optional=True) or 0.95,
         bootstrap=None if bootstrap is None else int(bootstrap),
-        missing=tuple((str(k), int(v)) for k, v in missing.items()),
+        missing=tuple((str(k), int(v)) for k, v in missing.items() if isinstance(v, (int, float))),
         headline=tuple(headline),
     )
 
