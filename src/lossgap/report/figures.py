@@ -261,6 +261,8 @@ def _curves_figure(results: Results) -> Figure | None:
     fig, axes = plt.subplots(rows, cols, figsize=(2.5 * cols + 1.6, 2.3 * rows + 0.3), squeeze=False)
     palette = plt.get_cmap("tab10")
     series = list(dict.fromkeys(curves["series"]))
+    steps = curves["step"].to_numpy(float)
+    log_steps = bool((steps > 0).all() and steps.max() / steps.min() >= 30)  # checkpoints are often log-spaced
     for ax, mask in zip(axes.flat, masks):
         for i, name in enumerate(series):
             part = curves[(curves["mask"] == mask) & (curves["series"] == name)].sort_values("step")
@@ -271,6 +273,8 @@ def _curves_figure(results: Results) -> Figure | None:
                     label=name)
         ax.set_title(mask, loc="left")
         ax.set_xlabel("training step")
+        if log_steps:
+            ax.set_xscale("log")
     for ax in axes.flat[len(masks):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
@@ -280,7 +284,7 @@ def _curves_figure(results: Results) -> Figure | None:
     fig.tight_layout()
     return Figure("curves", "Filtered losses across checkpoints",
                   "Mean loss (nats, lower is better) of each model series at each training checkpoint, on the "
-                  "tokens selected by each filter (one panel per filter); shaded: "
+                  f"tokens selected by each filter (one panel per filter{'; steps on a log scale' if log_steps else ''}); shaded: "
                   f"{round(100 * results.summary.confidence)}% bootstrap intervals over documents.",
                   _render("curves", fig))
 
