@@ -107,6 +107,8 @@ def _headline(label: str, part: pd.DataFrame) -> dict:
 
 
 def _category_rows(scored: pd.DataFrame, feature: str, columns: list[str]) -> list[dict]:
+    if scored.empty:
+        return []
     key = scored[columns].astype(str).agg("|".join, axis=1)
     out = []
     for value, part in scored.groupby(key):
@@ -150,7 +152,7 @@ def _regression(scored: pd.DataFrame) -> list[dict]:
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
     sigma2 = float(resid @ resid) / max(1, len(y) - x.shape[1])
-    se = np.sqrt(np.diag(sigma2 * np.linalg.pinv(x.T @ x)))
+    se = np.sqrt(np.clip(np.diag(sigma2 * np.linalg.pinv(x.T @ x)), 0, None))
     return [dict(term=t, coef=c, se=e, ci_low=c - 1.96 * e, ci_high=c + 1.96 * e, p=0.05)
             for t, c, e in zip(terms, coef, se)]
 

@@ -143,3 +143,33 @@ def test_load_viewer_none_when_disabled_or_no_tokens(synthetic_run):
     assert load_viewer(run, read_results(run), ReportConfig(viewer_docs=0)) is None
     run.tokens_path.unlink()
     assert load_viewer(run, read_results(run), ReportConfig()) is None
+
+
+def test_window_text_is_the_exact_slice_even_with_non_ascii_text(tmp_path):
+    # DuckDB cuts the text by characters (code points), as the token offsets count them
+    text = "Café naïve — 東京 🙂 über " * 12 + "ende."
+    run, frame = make_run(tmp_path / "run", docs=[("u1", "books", text)])
+    for name in ("top_segments.csv", "top_documents.csv"):
+        run.results_path(name).unlink()
+    run.results_path("top_tokens.csv").write_text(
+        "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
+        "candidate_wins,1,u1,30,books,x,1.0,0.5,0.5\n"
+    )
+    doc = load_viewer(run, read_results(run), ReportConfig(viewer_tokens=16)).docs[0]
+    rows = frame[(frame["doc_id"] == "u1") & (frame["pos"] >= doc.pos_start) & (frame["pos"] < doc.pos_end)]
+    assert doc.pos_start == 25 and len(doc.pos) == 16
+    assert doc.text == rows["token_text"].tolist()
+    expected = text[int(rows["char_start"].iloc[0]) : int(rows["char_end"].iloc[-1])]
+    assert "".join(p + t for p, t in zip(doc.pre, doc.text)) == expected
+
+
+def test_documents_missing_from_the_corpus_take_no_viewer_slot(synthetic_run, caplog):
+    run, _ = synthetic_run
+    path = run.results_path("top_documents.csv")
+    rows = path.read_text().splitlines()
+    # a table row for a document the corpus does not have, ranked first
+    rows.insert(1, "candidate_wins,0,ghost,books,5,1.0,5.0")
+    path.write_text("\n".join(rows) + "\n")
+    viewer = load_viewer(run, read_results(run), ReportConfig(viewer_docs=4, extra_docs=("nowhere",)))
+    assert len(viewer.docs) == 4 and "ghost" not in {d.doc_id for d in viewer.docs}
+    assert "'nowhere' is not in" in caplog.text

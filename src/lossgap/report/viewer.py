@@ -7,6 +7,7 @@ DuckDB (only the chosen documents and positions), and serialises it as JSON that
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
 # Feature columns the viewer can filter on, in the order its menu lists them.
 CATEGORICAL_FEATURES = ("bracket_side", "bracket_kind", "repeat_len_bin", "word_class", "upos", "tag",
                         "word_piece", "code_class")
+log = logging.getLogger(__name__)
 _NUMERIC_FEATURES = ("repeat_len", "repeat_dist", "log_freq")
 _REPEAT_BINS = ((0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 7, "4-7"), (8, 15, "8-15"))
 
@@ -96,10 +98,12 @@ def _interleave(frame: pd.DataFrame | None, pos_column: str | None) -> list[tupl
             for r in ordered.itertuples(index=False)]
 
 
-def choose_documents(results: Results, config: ReportConfig, corpus_ids: list[str]) -> list[tuple[str, int | None]]:
+def choose_documents(results: Results, config: ReportConfig, corpus_ids: list[str],
+                     known: set[str] | None = None) -> list[tuple[str, int | None]]:
     """Documents for the viewer with the position to centre on: the user's, then those the top tables name.
 
-    Falls back to the first documents of the corpus when no top tables exist. At most `viewer_docs`.
+    Falls back to `corpus_ids` when no top tables exist. Only documents in `known` (when given) count; at most
+    `viewer_docs`.
     """
     picks: list[tuple[str, int | None]] = [(d, None) for d in config.extra_docs]
     picks += _interleave(results.top_segments, "pos_start")
@@ -109,9 +113,18 @@ def choose_documents(results: Results, config: ReportConfig, corpus_ids: list[st
         picks = [(d, None) for d in corpus_ids]
     chosen: dict[str, int | None] = {}
     for doc_id, pos in picks:
-        if doc_id not in chosen and len(chosen) < config.viewer_docs:
+        if doc_id not in chosen and len(chosen) < config.viewer_docs and (known is None or doc_id in known):
             chosen[doc_id] = pos
     return list(chosen.items())
+
+
+def _named_documents(results: Results, config: ReportConfig) -> list[str]:
+    """Every doc_id the user or the top tables name (a few hundred at most)."""
+    ids = list(config.extra_docs)
+    for frame in (results.top_segments, results.top_tokens, results.top_documents):
+        if frame is not None:
+            ids += frame["doc_id"].tolist()
+    return list(dict.fromkeys(ids))
 
 
 def _window(n_positions: int, focus: int | None, width: int) -> tuple[int, int]:
@@ -208,6 +221,37 @@ def _none_if_nan(values: pd.Series, digits: int) -> list[float | None]:
             for v in values.tolist()]
 
 
+def _documents(con: duckdb.DuckDBPyConnection, run: RunDir, results: Results,
+               config: ReportConfig) -> tuple[list[tuple[str, int | None]], dict[str, str], dict[str, int]]:
+    """The chosen (doc_id, focus) pairs, their domains and their token counts (BOS included)."""
+    corpus, tokens = str(run.corpus_path), str(run.tokens_path)
+    named = _named_documents(results, config)
+    if not named:
+        named = [r[0] for r in _sql_list(con, "SELECT doc_id FROM read_parquet(?) ORDER BY doc_id LIMIT ?",
+                                         [corpus, config.viewer_docs])]
+    domains = dict(_sql_list(con, "SELECT doc_id, domain FROM read_parquet(?) WHERE list_contains(?, doc_id)",
+                             [corpus, named]))
+    sizes = dict(_sql_list(
+        con, "SELECT doc_id, max(pos) + 1 FROM read_parquet(?) WHERE list_contains(?, doc_id) GROUP BY doc_id",
+        [tokens, named]))
+    for doc_id in config.extra_docs:
+        if doc_id not in domains or doc_id not in sizes:
+            log.warning("viewer: document %r is not in %s or has no tokens; left out", doc_id, run.corpus_path)
+    known = {d for d in domains if d in sizes}
+    picks = choose_documents(results, config, named, known)
+    return picks, {d: str(domains[d]) for d, _ in picks}, {d: int(sizes[d]) for d, _ in picks}
+
+
+def _texts(con: duckdb.DuckDBPyConnection, run: RunDir, spans: pd.DataFrame) -> dict[str, tuple[int, str]]:
+    """For each (doc_id, char_from, char_to): (char_from, that slice of the document's text), cut by DuckDB."""
+    con.register("spans", spans)
+    rows = _sql_list(con, """
+        SELECT c.doc_id, s.char_from, substring(c.text, s.char_from + 1, s.char_to - s.char_from)
+        FROM read_parquet(?) c JOIN spans s ON c.doc_id = s.doc_id
+    """, [str(run.corpus_path)])
+    return {doc_id: (int(first), text) for doc_id, first, text in rows}
+
+
 def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerData | None:
     """The viewer's documents and tokens, or None when the run has no corpus or tokens to show."""
     if config.viewer_docs == 0 or not run.has_corpus() or not run.has_tokens():
@@ -215,51 +259,50 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
     baseline, candidate = results.summary.baseline, results.summary.candidate
     con = duckdb.connect()
     try:
-        corpus = str(run.corpus_path)
-        first_ids = [r[0] for r in _sql_list(con, "SELECT doc_id FROM read_parquet(?) ORDER BY doc_id LIMIT ?",
-                                             [corpus, config.viewer_docs])]
-        picks = choose_documents(results, config, first_ids)
-        ids = [d for d, _ in picks]
-        meta = {r[0]: (r[1], r[2]) for r in _sql_list(
-            con, "SELECT doc_id, domain, text FROM read_parquet(?) WHERE list_contains(?, doc_id)", [corpus, ids])}
-        sizes = dict(_sql_list(
-            con, "SELECT doc_id, max(pos) + 1 FROM read_parquet(?) WHERE list_contains(?, doc_id) GROUP BY doc_id",
-            [str(run.tokens_path), ids]))
+        picks, domains, sizes = _documents(con, run, results, config)
+        if not picks:
+            return None
+        bounds = {d: _window(sizes[d], p, config.viewer_tokens) for d, p in picks}
+        windows = pd.DataFrame({"doc_id": list(bounds), "pos_start": [b[0] for b in bounds.values()],
+                                "pos_end": [b[1] for b in bounds.values()]})
+        rows = _query_tokens(run, windows, baseline, candidate)
+        spans = rows[rows["char_start"] >= 0].groupby("doc_id").agg(char_from=("char_start", "min"),
+                                                                     char_to=("char_end", "max")).reset_index()
+        spans["char_from"] = [0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"])]
+        texts = _texts(con, run, spans)
     finally:
         con.close()
-    picks = [(d, p) for d, p in picks if d in meta and d in sizes]
-    if not picks:
-        return None
-    bounds = {d: _window(int(sizes[d]), p, config.viewer_tokens) for d, p in picks}
-    windows = pd.DataFrame({"doc_id": list(bounds), "pos_start": [b[0] for b in bounds.values()],
-                            "pos_end": [b[1] for b in bounds.values()]})
-    rows = _query_tokens(run, windows, baseline, candidate)
     vocab = {c: sorted(rows[c].dropna().astype(str).unique().tolist()) for c in CATEGORICAL_FEATURES if c in rows}
     if "repeat_len" in rows:
         rows["repeat_len_bin"] = [repeat_len_bin(None if pd.isna(v) else int(v)) for v in rows["repeat_len"]]
         order = [label for _, _, label in _REPEAT_BINS] + ["16+"]
         vocab["repeat_len_bin"] = [b for b in order if b in set(rows["repeat_len_bin"].dropna())]
     vocab = {c: vocab[c] for c in CATEGORICAL_FEATURES if c in vocab}
-    docs = []
-    for doc_id, _ in picks:
-        part = rows[rows["doc_id"] == doc_id]
-        domain, text = meta[doc_id]
-        start, end = bounds[doc_id]
-        pre, own = split_text(text, part["char_start"].tolist(), part["char_end"].tolist(), from_start=start <= 1)
-        categorical = {}
-        for c, values in vocab.items():
-            index = {v: i for i, v in enumerate(values)}
-            categorical[c] = [-1 if pd.isna(v) else index[str(v)] for v in part[c].tolist()]
-        docs.append(ViewerDoc(
-            doc_id=doc_id, domain=str(domain), n_positions=int(sizes[doc_id]), pos_start=start, pos_end=end,
-            pos=[int(p) for p in part["pos"]], pre=pre, text=own,
-            loss_baseline=_none_if_nan(part["loss_baseline"], 4),
-            loss_candidate=_none_if_nan(part["loss_candidate"], 4),
-            categorical=categorical,
-            numeric={c: _none_if_nan(part[c].astype(float), 3) for c in _NUMERIC_FEATURES if c in part},
-        ))
+    docs = [_viewer_doc(doc_id, domains[doc_id], sizes[doc_id], bounds[doc_id], rows[rows["doc_id"] == doc_id],
+                        texts.get(doc_id, (0, "")), vocab) for doc_id, _ in picks]
     gaps = (rows["loss_baseline"] - rows["loss_candidate"]).to_numpy(dtype=float)
     return ViewerData(baseline=baseline, candidate=candidate, scale=color_scale(gaps), vocab=vocab, docs=docs)
+
+
+def _viewer_doc(doc_id: str, domain: str, n_positions: int, bounds: tuple[int, int], part: pd.DataFrame,
+                text: tuple[int, str], vocab: dict[str, list[str]]) -> ViewerDoc:
+    """One document's window: token texts from the slice `text` = (offset of its first character, slice)."""
+    offset, piece = text
+    starts = [s - offset if s >= 0 else s for s in part["char_start"].tolist()]
+    ends = [e - offset if e >= 0 else e for e in part["char_end"].tolist()]
+    pre, own = split_text(piece, starts, ends, from_start=bounds[0] <= 1)
+    categorical = {}
+    for c, values in vocab.items():
+        index = {v: i for i, v in enumerate(values)}
+        categorical[c] = [-1 if pd.isna(v) else index[str(v)] for v in part[c].tolist()]
+    return ViewerDoc(
+        doc_id=doc_id, domain=domain, n_positions=n_positions, pos_start=bounds[0], pos_end=bounds[1],
+        pos=[int(p) for p in part["pos"]], pre=pre, text=own,
+        loss_baseline=_none_if_nan(part["loss_baseline"], 4),
+        loss_candidate=_none_if_nan(part["loss_candidate"], 4),
+        categorical=categorical,
+        numeric={c: _none_if_nan(part[c].astype(float), 3) for c in _NUMERIC_FEATURES if c in part},
+    )
 
 
 def script_json(value: object) -> str:
