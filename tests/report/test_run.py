@@ -69,6 +69,15 @@ def test_run_report_writes_index_assets_and_figure_files(synthetic_run):
     assert links and not [link for link in links if "://" in link or link.startswith("//")]
 
 
+def test_run_report_records_its_config_in_the_manifest(synthetic_run):
+    run, _ = synthetic_run
+    run_report(run.path, ReportConfig(viewer_docs=2, extra_docs=("p1",)))
+    entry = run.read_manifest()["report"]
+    assert (entry["viewer_docs"], entry["extra_docs"], entry["top_rows"]) == (2, ["p1"], 10)
+    assert entry["figures"][0] == "word-class" and entry["time"]
+    assert run.read_manifest()["models"]  # the rest of the manifest is kept
+
+
 def test_document_text_with_markup_stays_inert_text(synthetic_run):
     run, _ = synthetic_run
     page = _page(run_report(run.path).path)

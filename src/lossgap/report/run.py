@@ -3,6 +3,8 @@ assets (assets/report.css, assets/viewer.js) and each figure as report/figures/K
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -69,6 +71,9 @@ def run_report(run_dir: Path | str, config: ReportConfig | None = None) -> Repor
         _write(run.report_path(f"figures/{fig.key}.svg"), fig.svg)
     index = run.report_path("index.html")
     _write(index, html)  # last, so that index.html never refers to assets not yet written
+    entry = {**dataclasses.asdict(config), "figures": [f.key for f in figures],
+             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    run.update_manifest(lambda manifest: manifest.__setitem__("report", entry))
     log.info("report: %d figures, %d documents in the viewer -> %s", len(figures),
              0 if viewer is None else len(viewer.docs), index)
     return ReportResult(path=index, figures=tuple(f.key for f in figures),
