@@ -34,10 +34,11 @@ __all__ = [
     "split_text",
 ]
 
+log = logging.getLogger(__name__)
+
 # Feature columns the viewer can filter on, in the order its menu lists them.
 CATEGORICAL_FEATURES = ("bracket_side", "bracket_kind", "repeat_len_bin", "word_class", "upos", "tag",
                         "word_piece", "code_class")
-log = logging.getLogger(__name__)
 _NUMERIC_FEATURES = ("repeat_len", "repeat_dist", "log_freq")
 _REPEAT_BINS = ((0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 7, "4-7"), (8, 15, "8-15"))
 
@@ -173,9 +174,9 @@ def _columns(path: Path) -> list[str]:
     return pq.read_schema(path).names
 
 
-def _query_tokens(run: RunDir, windows: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
+def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataFrame, baseline: str,
+                  candidate: str) -> pd.DataFrame:
     """Tokens, both losses and the features of the positions inside `windows` (doc_id, pos_start, pos_end)."""
-    con = duckdb.connect()
     try:
         con.register("windows", windows)
         con.read_parquet(str(run.tokens_path)).create_view("tokens")
@@ -205,8 +206,6 @@ def _query_tokens(run: RunDir, windows: pd.DataFrame, baseline: str, candidate: 
         return con.execute(query).df()
     except duckdb.Error as exc:
         raise RunDirError(f"{run.path}: cannot read the viewer's tokens ({exc})") from exc
-    finally:
-        con.close()
 
 
 def _sql_list(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> list[tuple]:
@@ -265,7 +264,7 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
         bounds = {d: _window(sizes[d], p, config.viewer_tokens) for d, p in picks}
         windows = pd.DataFrame({"doc_id": list(bounds), "pos_start": [b[0] for b in bounds.values()],
                                 "pos_end": [b[1] for b in bounds.values()]})
-        rows = _query_tokens(run, windows, baseline, candidate)
+        rows = _query_tokens(con, run, windows, baseline, candidate)
         spans = rows[rows["char_start"] >= 0].groupby("doc_id").agg(char_from=("char_start", "min"),
                                                                      char_to=("char_end", "max")).reset_index()
         spans["char_from"] = [0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"])]
