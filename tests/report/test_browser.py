@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lossgap.report import run_report
+from lossgap.report import ReportConfig, run_report
 
 from .synthetic import BASELINE, CANDIDATE, DOCS, make_run
 
@@ -170,3 +170,17 @@ def test_table_link_opens_the_document_at_the_token(page, report):
     focused = page.eval_on_selector_all("#doc-text .tok.focus", "els => els.map(e => Number(e.dataset.pos))")
     assert focused == list(range(3, 14))  # the segment [3, 14) of b2
     assert page.problems == []
+
+
+def test_report_without_viewer_or_curves_loads_without_errors(browser, tmp_path):
+    run, _ = make_run(tmp_path / "run", curves=False)
+    path = run_report(run.path, ReportConfig(viewer_docs=0)).path
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(path.as_uri())
+    assert page.locator("figure.plot").count() == 5 and page.locator("#viewer").count() == 0
+    assert "lossgap curves" in page.inner_text("aside.omitted")
+    page.close()
+    assert problems == []
