@@ -100,3 +100,16 @@ def test_split_values_splits_combined_categories():
 ])
 def test_term_label_reads_patsy_terms(term, label):
     assert term_label(term) == label
+
+
+def test_labels_from_data_are_plain_escaped_text(synthetic_run):
+    # category values are data: "$" is not mathtext, and markup ends up as escaped SVG text
+    run, _ = synthetic_run
+    path = run.results_path("categories.csv")
+    path.write_text(path.read_text()
+                    + "domain,<script>alert(3)</script>,5,1,3.0,2.0,1.0,0.5,1.5,1.0\n"
+                    + "domain,costs $5 and $,5,1,3.0,2.0,1.0,0.5,1.5,1.0\n")
+    figure = next(f for f in build_figures(read_results(run)) if f.key == "domains")
+    assert "<script>" not in figure.svg and "&lt;script&gt;alert(3)&lt;/script&gt;" in figure.svg
+    labels = _texts(figure.svg)
+    assert "<script>alert(3)</script>  (n=5)" in labels and "costs $5 and $  (n=5)" in labels

@@ -38,6 +38,7 @@ _RC = {
     "grid.color": "#e6e6e6",
     "grid.linewidth": 0.6,
     "svg.fonttype": "none",  # real text: selectable, and styled by the page's font
+    "text.parse_math": False,  # labels are data: a "$" in a category name is a dollar sign, not mathtext
     "legend.frameon": False,
 }
 
