@@ -138,6 +138,16 @@ def test_report_without_optional_files_lists_what_it_left_out(synthetic_run):
     assert not any(a.get("src") for a, _ in page.scripts)
 
 
+def test_rerun_removes_figure_files_whose_table_is_gone(synthetic_run):
+    run, _ = synthetic_run
+    run_report(run.path)
+    assert run.report_path("figures/curves.svg").is_file()
+    run.results_path("curves.csv").unlink()
+    result = run_report(run.path)
+    assert not run.report_path("figures/curves.svg").exists()
+    assert sorted(p.stem for p in run.report_path("figures").glob("*.svg")) == sorted(result.figures)
+
+
 def test_report_without_results_is_a_clear_error(tmp_path):
     with pytest.raises(RunDirError, match="lossgap compare"):
         run_report(tmp_path)

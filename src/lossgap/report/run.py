@@ -69,6 +69,9 @@ def run_report(run_dir: Path | str, config: ReportConfig | None = None) -> Repor
         _write(run.report_path(f"assets/{name}"), (assets / name).read_text(encoding="utf-8"))
     for fig in figures:
         _write(run.report_path(f"figures/{fig.key}.svg"), fig.svg)
+    for stale in run.report_path("figures").glob("*.svg"):  # from an earlier report whose tables are gone
+        if stale.stem not in {fig.key for fig in figures}:
+            stale.unlink()
     index = run.report_path("index.html")
     _write(index, html)  # last, so that index.html never refers to assets not yet written
     entry = {**dataclasses.asdict(config), "figures": [f.key for f in figures],
