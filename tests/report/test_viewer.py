@@ -173,3 +173,24 @@ def test_documents_missing_from_the_corpus_take_no_viewer_slot(synthetic_run, ca
     viewer = load_viewer(run, read_results(run), ReportConfig(viewer_docs=4, extra_docs=("nowhere",)))
     assert len(viewer.docs) == 4 and "ghost" not in {d.doc_id for d in viewer.docs}
     assert "'nowhere' is not in" in caplog.text
+
+
+def test_choose_documents_goes_rank_by_rank_across_the_tables(synthetic_run):
+    run, _ = synthetic_run
+    run.results_path("top_segments.csv").write_text(
+        "direction,rank,doc_id,pos_start,pos_end,n_tokens,mean_gap,sum_gap,text\n"
+        "candidate_wins,1,h1,2,4,2,1.0,2.0,x\n"
+        "candidate_wins,2,b1,3,5,2,0.5,1.0,y\n")
+    run.results_path("top_tokens.csv").write_text(
+        "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
+        "candidate_loses,1,b2,4,books,z,1.0,2.0,-1.0\n"
+        "candidate_wins,1,p1,5,python,w,2.0,1.0,1.0\n")
+    run.results_path("top_documents.csv").write_text(
+        "direction,rank,doc_id,domain,n_tokens,mean_gap,sum_gap\n"
+        "candidate_wins,1,b1,books,23,0.1,2.3\n")
+    results = read_results(run)
+    # rank 1: segments (wins), tokens (wins, then loses), documents; then rank 2
+    assert choose_documents(results, ReportConfig(viewer_docs=3), []) == [("h1", 2), ("p1", 5), ("b2", 4)]
+    assert choose_documents(results, ReportConfig(viewer_docs=4), [])[3] == ("b1", None)
+    # only rows the tables show count: with one row per table, rank 2 names nothing
+    assert choose_documents(results, ReportConfig(top_rows=1), []) == [("h1", 2), ("p1", 5), ("b2", 4), ("b1", None)]

@@ -90,26 +90,29 @@ def repeat_len_bin(repeat_len: int | None) -> str | None:
     return "16+"
 
 
-def _interleave(frame: pd.DataFrame | None, pos_column: str | None) -> list[tuple[str, int | None]]:
-    """(doc_id, focus pos) pairs of a top table, alternating wins and losses, most extreme first."""
-    if frame is None or frame.empty:
-        return []
-    ordered = frame.sort_values(["rank", "direction"], ascending=[True, False], kind="stable")
-    return [(str(r.doc_id), None if pos_column is None else int(getattr(r, pos_column)))
-            for r in ordered.itertuples(index=False)]
+def _ranked_places(results: Results, top_rows: int) -> list[tuple[str, int | None]]:
+    """(doc_id, focus pos) of the rows the report's tables show, rank by rank across the three tables:
+    rank 1 of segments (wins, loses), of tokens, of documents, then rank 2, and so on."""
+    rows: list[tuple[int, int, int, str, int | None]] = []
+    for order, (frame, pos_column) in enumerate(((results.top_segments, "pos_start"), (results.top_tokens, "pos"),
+                                                 (results.top_documents, None))):
+        if frame is None:
+            continue
+        for r in frame[frame["rank"] <= top_rows].itertuples(index=False):
+            pos = None if pos_column is None else int(getattr(r, pos_column))
+            rows.append((int(r.rank), order, 0 if r.direction == "candidate_wins" else 1, str(r.doc_id), pos))
+    return [(doc_id, pos) for *_, doc_id, pos in sorted(rows, key=lambda row: row[:3])]
 
 
 def choose_documents(results: Results, config: ReportConfig, corpus_ids: list[str],
                      known: set[str] | None = None) -> list[tuple[str, int | None]]:
-    """Documents for the viewer with the position to centre on: the user's, then those the top tables name.
+    """Documents for the viewer with the position to centre on: the user's, then those the tables' rows name.
 
     Falls back to `corpus_ids` when no top tables exist. Only documents in `known` (when given) count; at most
     `viewer_docs`.
     """
     picks: list[tuple[str, int | None]] = [(d, None) for d in config.extra_docs]
-    picks += _interleave(results.top_segments, "pos_start")
-    picks += _interleave(results.top_tokens, "pos")
-    picks += _interleave(results.top_documents, None)
+    picks += _ranked_places(results, config.top_rows)
     if not picks:
         picks = [(d, None) for d in corpus_ids]
     chosen: dict[str, int | None] = {}
@@ -120,12 +123,8 @@ def choose_documents(results: Results, config: ReportConfig, corpus_ids: list[st
 
 
 def _named_documents(results: Results, config: ReportConfig) -> list[str]:
-    """Every doc_id the user or the top tables name (a few hundred at most)."""
-    ids = list(config.extra_docs)
-    for frame in (results.top_segments, results.top_tokens, results.top_documents):
-        if frame is not None:
-            ids += frame["doc_id"].tolist()
-    return list(dict.fromkeys(ids))
+    """Every doc_id the user or the shown table rows name (at most 6 × top_rows, plus the user's)."""
+    return list(dict.fromkeys([*config.extra_docs, *(d for d, _ in _ranked_places(results, config.top_rows))]))
 
 
 def _window(n_positions: int, focus: int | None, width: int) -> tuple[int, int]:
