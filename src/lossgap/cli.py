@@ -411,6 +411,47 @@ def curves(
     )
 
 
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lossgap report runs/olmo                       # writes runs/olmo/report/index.html\n\n"
+        "  lossgap report runs/olmo --viewer-docs 30 --viewer-tokens 4000\n\n"
+        "  lossgap report runs/olmo --doc wiki-0042 --doc py-0007   # also show these documents"
+    )
+)
+@_handles_errors
+def report(
+    run: Annotated[Path, typer.Argument(help="Run directory with results/ from `lossgap compare` (and `curves`).")],
+    top_rows: Annotated[
+        Optional[int], typer.Option(help="Rows per direction in the top tokens/segments/documents tables (default: 10).")
+    ] = None,
+    viewer_docs: Annotated[
+        Optional[int], typer.Option(help="Documents in the token viewer, 0 for none (default: 12).")
+    ] = None,
+    viewer_tokens: Annotated[
+        Optional[int], typer.Option(help="Tokens shown per viewer document, around the place the tables point at (default: 1500).")
+    ] = None,
+    doc: Annotated[
+        Optional[list[str]], typer.Option("--doc", help="A doc_id to show in the viewer first; repeat for more.")
+    ] = None,
+    title: Annotated[Optional[str], typer.Option(help="Report title (default: 'lossgap: CANDIDATE vs BASELINE').")] = None,
+) -> None:
+    """Render results/ as an offline HTML report: report/index.html with figures, tables and a token viewer."""
+    from lossgap.report import ReportConfig, run_report
+
+    config = ReportConfig(
+        **_kwargs(top_rows=top_rows, viewer_docs=viewer_docs, viewer_tokens=viewer_tokens, title=title),
+        **({"extra_docs": tuple(doc)} if doc else {}),
+    )
+    result = run_report(run, config)
+    console.print(
+        f"report: {len(result.figures)} figures, {result.viewer_docs} documents in the viewer -> {result.path}",
+        highlight=False,
+    )
+    for why in result.omitted:
+        console.print(f"  left out: {why}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the `lossgap` command."""
     app()

@@ -174,6 +174,10 @@ class RunDir:
     def report_dir(self) -> Path:
         return self.path / "report"
 
+    def report_path(self, relative: str) -> Path:
+        """A file of the HTML report, e.g. `index.html`, `assets/viewer.js`, `figures/KEY.svg`."""
+        return self.report_dir / relative
+
     # -- tables --------------------------------------------------------------------------------------
     def scored_names(self) -> list[str]:
         """Names of the models whose scores are complete in this run, sorted."""

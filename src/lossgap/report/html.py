@@ -1,0 +1,175 @@
+"""Render the report's HTML with jinja2 (autoescape on) from the loaded results, figures and viewer data.
+
+The tables of top tokens, segments and documents are formatted here, each row linked to the viewer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from lossgap import __version__
+from lossgap.report.figures import LOSES, WINS, Figure
+from lossgap.report.load import Results, RunOverview
+from lossgap.report.viewer import ViewerData, script_json
+
+__all__ = ["Row", "Table", "render_report", "top_tables", "visible_whitespace"]
+
+_DIRECTIONS = (("candidate_wins", "wins"), ("candidate_loses", "loses"))
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[str, ...]
+    href: str | None  # "#doc-I-POS[-END]" when the viewer shows the place, else None
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    title: str
+    caption: str
+    columns: tuple[str, ...]
+    numeric: tuple[bool, ...]
+    rows: tuple[Row, ...]
+
+
+def visible_whitespace(text: str, limit: int = 0) -> str:
+    """Text with newlines, tabs and spaces shown as ↵, → and ␣ (spaces only at the ends), cut to `limit`."""
+    if limit and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    stripped = text.strip(" ")
+    lead, trail = len(text) - len(text.lstrip(" ")), len(text) - len(text.rstrip(" "))
+    if not stripped:
+        return "␣" * len(text)
+    body = "␣" * lead + stripped + "␣" * trail
+    return body.replace("\r", "␍").replace("\n", "↵").replace("\t", "→")
+
+
+def _gap(x: float | None) -> str:
+    """A signed gap with a typographic minus, e.g. +0.0123 or −0.4500."""
+    return "—" if x is None or pd.isna(x) else f"{x:+.4f}".replace("-", "−")
+
+
+def _sign_class(low: float | None, high: float | None) -> str:
+    """CSS class of an estimate: `pos` when its interval lies above zero, `neg` below, else empty."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return ""
+    return "pos" if low > 0 else "neg" if high < 0 else ""
+
+
+def _loss(x: float | None) -> str:
+    return "—" if x is None or pd.isna(x) else f"{x:.4f}"
+
+
+def _anchor(viewer: ViewerData | None, doc_id: str, pos: int | None) -> int | None:
+    """Index of the viewer document showing doc_id (at pos, if given), or None."""
+    if viewer is None:
+        return None
+    return viewer.doc_index(doc_id) if pos is None else viewer.anchor(doc_id, pos)
+
+
+def _token_row(r: Any, viewer: ViewerData | None) -> Row:
+    i = _anchor(viewer, r.doc_id, int(r.pos))
+    return Row((str(int(r.rank)), visible_whitespace(r.token_text, 40), r.doc_id, str(int(r.pos)), r.domain,
+                _loss(r.loss_baseline), _loss(r.loss_candidate), _gap(r.gap)),
+               None if i is None else f"#doc-{i}-{int(r.pos)}")
+
+
+def _segment_row(r: Any, viewer: ViewerData | None) -> Row:
+    start, end = int(r.pos_start), int(r.pos_end)
+    i = _anchor(viewer, r.doc_id, start)
+    return Row((str(int(r.rank)), visible_whitespace(r.text, 90), r.doc_id, f"{start}–{end}", f"{int(r.n_tokens):,}",
+                _gap(r.mean_gap), _gap(r.sum_gap)), None if i is None else f"#doc-{i}-{start}-{end}")
+
+
+def _document_row(r: Any, viewer: ViewerData | None) -> Row:
+    i = _anchor(viewer, r.doc_id, None)
+    return Row((str(int(r.rank)), r.doc_id, r.domain, f"{int(r.n_tokens):,}", _gap(r.mean_gap), _gap(r.sum_gap)),
+               None if i is None else f"#doc-{i}")
+
+
+def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Table]:
+    """The win/lose tables for every top_* file present, rows linked to the viewer where it shows them.
+
+    Column 1 of each table (token, text or doc) carries the link.
+    """
+    s = results.summary
+    kinds: tuple[tuple[str, pd.DataFrame | None, Callable[[Any, ViewerData | None], Row], str, tuple[str, ...],
+                       tuple[bool, ...]], ...] = (
+        ("tokens", results.top_tokens, _token_row, "Single tokens ranked by their gap; losses in nats.",
+         ("#", "token", "doc", "pos", "domain", f"loss {s.baseline}", f"loss {s.candidate}", "gap"),
+         (True, False, False, True, False, True, True, True)),
+        ("segments", results.top_segments, _segment_row,
+         "Contiguous runs of tokens ranked by their summed gap; positions are [start, end).",
+         ("#", "text", "doc", "positions", "tokens", "mean gap", "sum gap"),
+         (True, False, False, True, True, True, True)),
+        ("documents", results.top_documents, _document_row, "Whole documents ranked by their summed gap.",
+         ("#", "doc", "domain", "tokens", "mean gap", "sum gap"), (True, False, False, True, True, True)),
+    )
+    tables = []
+    for kind, frame, make_row, caption, columns, numeric in kinds:
+        if frame is None:
+            continue
+        for direction, verb in _DIRECTIONS:
+            ranked = frame[frame["direction"] == direction].sort_values("rank").head(top)
+            tables.append(Table(f"{kind}-{verb}", f"{kind.capitalize()} where {s.candidate} {verb} most", caption,
+                                columns, numeric, tuple(make_row(r, viewer) for r in ranked.itertuples(index=False))))
+    return tables
+
+
+def _viewer_payload(viewer: ViewerData) -> dict[str, object]:
+    return {
+        "baseline": viewer.baseline,
+        "candidate": viewer.candidate,
+        "scale": viewer.scale,
+        "vocab": viewer.vocab,
+        "docs": [
+            {"doc_id": d.doc_id, "domain": d.domain, "n_positions": d.n_positions, "pos_start": d.pos_start,
+             "pos_end": d.pos_end, "pos": d.pos, "pre": d.pre, "text": d.text, "lb": d.loss_baseline,
+             "lc": d.loss_candidate, "cat": d.categorical, "num": d.numeric}
+            for d in viewer.docs
+        ],
+    }
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lossgap.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["gap"] = _gap
+    env.filters["loss"] = _loss
+    env.globals["sign_class"] = _sign_class
+    env.filters["count"] = lambda x: "—" if x is None else f"{int(x):,}"
+    return env
+
+
+def render_report(*, title: str, run_label: str, results: Results, overview: RunOverview, figures: list[Figure],
+                  viewer: ViewerData | None, top: int, omitted: list[str]) -> str:
+    """The complete index.html; every value passes through autoescape except the figures' SVG and the
+    viewer's JSON, which `script_json` has made safe for a script element."""
+    template = _environment().get_template("index.html.j2")
+    return template.render(
+        title=title,
+        run_label=run_label,
+        version=__version__,
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        s=results.summary,
+        overview=overview,
+        figures=figures,
+        tables=top_tables(results, viewer, top),
+        viewer=viewer,
+        viewer_json=None if viewer is None else script_json(_viewer_payload(viewer)),
+        omitted=omitted,
+        wins_color=WINS,
+        loses_color=LOSES,
+    )

@@ -1,0 +1,83 @@
+"""`run_report`: read results/ and a bounded sample of the run's tables, write report/index.html with its
+assets (assets/report.css, assets/viewer.js) and each figure as report/figures/KEY.svg."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from lossgap.report.config import ReportConfig
+from lossgap.report.figures import build_figures
+from lossgap.report.html import render_report
+from lossgap.report.load import Results, read_overview, read_results
+from lossgap.report.viewer import load_viewer
+from lossgap.rundir import RunDir, atomic_path
+
+__all__ = ["ReportResult", "omitted_sections", "run_report"]
+
+log = logging.getLogger(__name__)
+_ASSETS = ("report.css", "viewer.js")
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    path: Path  # report/index.html
+    figures: tuple[str, ...]  # keys of the figures drawn
+    viewer_docs: int  # documents in the token viewer
+    omitted: tuple[str, ...]  # sections left out, and why
+
+
+def _write(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def omitted_sections(results: Results) -> list[str]:
+    """What the report leaves out because its results file is absent, with the command that makes it."""
+    wanted = (
+        (results.categories, "category figures (word class, brackets, domains): no results/categories.csv; run `lossgap compare DIR`"),
+        (results.repeat_curve, "gap vs repeats: no results/repeat_curve.csv; run `lossgap compare DIR`"),
+        (results.regression, "regression forest plot: no results/regression.csv; run `lossgap compare DIR`"),
+        (results.curves, "checkpoint curves: no results/curves.csv; run `lossgap curves DIR` on a run with checkpoints"),
+        (results.top_tokens, "top tokens table: no results/top_tokens.csv"),
+        (results.top_segments, "top segments table: no results/top_segments.csv"),
+        (results.top_documents, "top documents table: no results/top_documents.csv"),
+    )
+    return [why for table, why in wanted if table is None]
+
+
+def run_report(run_dir: Path | str, config: ReportConfig | None = None) -> ReportResult:
+    """Render the report of the run in `run_dir` from its results/ tables; nothing is recomputed."""
+    config = config or ReportConfig()
+    run = RunDir(Path(run_dir))
+    results = read_results(run)
+    overview = read_overview(run, results.summary)
+    figures = build_figures(results)
+    viewer = load_viewer(run, results, config)
+    omitted = omitted_sections(results)
+    if viewer is None:
+        omitted.append("token viewer: the run has no corpus.parquet/tokens.parquet, or no documents to show")
+    title = config.title or f"lossgap: {results.summary.candidate} vs {results.summary.baseline}"
+    html = render_report(title=title, run_label=str(run.path), results=results, overview=overview, figures=figures,
+                         viewer=viewer, top=config.top_rows, omitted=omitted)
+    assets = resources.files("lossgap.report") / "assets"
+    for name in _ASSETS:
+        _write(run.report_path(f"assets/{name}"), (assets / name).read_text(encoding="utf-8"))
+    for fig in figures:
+        _write(run.report_path(f"figures/{fig.key}.svg"), fig.svg)
+    for stale in run.report_path("figures").glob("*.svg"):  # from an earlier report whose tables are gone
+        if stale.stem not in {fig.key for fig in figures}:
+            stale.unlink()
+    index = run.report_path("index.html")
+    _write(index, html)  # last, so that index.html never refers to assets not yet written
+    entry = {**dataclasses.asdict(config), "figures": [f.key for f in figures],
+             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    run.update_manifest(lambda manifest: manifest.__setitem__("report", entry))
+    log.info("report: %d figures, %d documents in the viewer -> %s", len(figures),
+             0 if viewer is None else len(viewer.docs), index)
+    return ReportResult(path=index, figures=tuple(f.key for f in figures),
+                        viewer_docs=0 if viewer is None else len(viewer.docs), omitted=tuple(omitted))

@@ -1,0 +1,315 @@
+"""The token viewer's data: which documents to show, and their tokens' text, losses and features.
+
+Reads a bounded window of tokens.parquet, scores/NAME.parquet, features.parquet and corpus.parquet with
+DuckDB (only the chosen documents and positions), and serialises it as JSON that is safe inside <script>.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from lossgap.errors import RunDirError
+from lossgap.report.config import ReportConfig
+from lossgap.report.load import Results
+from lossgap.rundir import RunDir
+
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "ViewerData",
+    "ViewerDoc",
+    "choose_documents",
+    "color_scale",
+    "load_viewer",
+    "repeat_len_bin",
+    "script_json",
+    "split_text",
+]
+
+log = logging.getLogger(__name__)
+
+# Feature columns the viewer can filter on, in the order its menu lists them.
+CATEGORICAL_FEATURES = ("bracket_side", "bracket_kind", "repeat_len_bin", "word_class", "upos", "tag",
+                        "word_piece", "code_class")
+_NUMERIC_FEATURES = ("repeat_len", "repeat_dist", "log_freq")
+_REPEAT_BINS = ((0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 7, "4-7"), (8, 15, "8-15"))
+
+
+@dataclass(frozen=True)
+class ViewerDoc:
+    """One document's window [pos_start, pos_end) as the viewer draws it; `pre[i]` is the text before token i."""
+
+    doc_id: str
+    domain: str
+    n_positions: int  # tokens in the whole document, BOS included
+    pos_start: int
+    pos_end: int
+    pos: list[int]
+    pre: list[str]
+    text: list[str]
+    loss_baseline: list[float | None]
+    loss_candidate: list[float | None]
+    categorical: dict[str, list[int]] = field(default_factory=dict)  # codes into ViewerData.vocab[feature]; -1 = null
+    numeric: dict[str, list[float | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ViewerData:
+    baseline: str
+    candidate: str
+    scale: float  # |gap| in nats that gets the full colour; the scale is symmetric about zero
+    vocab: dict[str, list[str]]
+    docs: list[ViewerDoc]
+
+    def anchor(self, doc_id: str, pos: int) -> int | None:
+        """Index of the viewer document that shows (doc_id, pos), or None when it is not shown."""
+        for i, doc in enumerate(self.docs):
+            if doc.doc_id == doc_id and doc.pos_start <= pos < doc.pos_end:
+                return i
+        return None
+
+    def doc_index(self, doc_id: str) -> int | None:
+        return next((i for i, doc in enumerate(self.docs) if doc.doc_id == doc_id), None)
+
+
+def repeat_len_bin(repeat_len: int | None) -> str | None:
+    """The contract's repeat_len bins: 0, 1, 2, 3, 4-7, 8-15, 16+."""
+    if repeat_len is None:
+        return None
+    for low, high, label in _REPEAT_BINS:
+        if low <= repeat_len <= high:
+            return label
+    return "16+"
+
+
+def _ranked_places(results: Results, top_rows: int) -> list[tuple[str, int | None]]:
+    """(doc_id, focus pos) of the rows the report's tables show, rank by rank across the three tables:
+    rank 1 of segments (wins, loses), of tokens, of documents, then rank 2, and so on."""
+    rows: list[tuple[int, int, int, str, int | None]] = []
+    for order, (frame, pos_column) in enumerate(((results.top_segments, "pos_start"), (results.top_tokens, "pos"),
+                                                 (results.top_documents, None))):
+        if frame is None:
+            continue
+        for r in frame[frame["rank"] <= top_rows].itertuples(index=False):
+            pos = None if pos_column is None else int(getattr(r, pos_column))
+            rows.append((int(r.rank), order, 0 if r.direction == "candidate_wins" else 1, str(r.doc_id), pos))
+    return [(doc_id, pos) for *_, doc_id, pos in sorted(rows, key=lambda row: row[:3])]
+
+
+def choose_documents(results: Results, config: ReportConfig, corpus_ids: list[str],
+                     known: set[str] | None = None) -> list[tuple[str, int | None]]:
+    """Documents for the viewer with the position to centre on: the user's, then those the tables' rows name.
+
+    Falls back to `corpus_ids` when no top tables exist. Only documents in `known` (when given) count; at most
+    `viewer_docs`.
+    """
+    picks: list[tuple[str, int | None]] = [(d, None) for d in config.extra_docs]
+    picks += _ranked_places(results, config.top_rows)
+    if not picks:
+        picks = [(d, None) for d in corpus_ids]
+    chosen: dict[str, int | None] = {}
+    for doc_id, pos in picks:
+        if doc_id not in chosen and len(chosen) < config.viewer_docs and (known is None or doc_id in known):
+            chosen[doc_id] = pos
+    return list(chosen.items())
+
+
+def _named_documents(results: Results, config: ReportConfig) -> list[str]:
+    """Every doc_id the user or the shown table rows name (at most 6 × top_rows, plus the user's)."""
+    return list(dict.fromkeys([*config.extra_docs, *(d for d, _ in _ranked_places(results, config.top_rows))]))
+
+
+def _window(n_positions: int, focus: int | None, width: int) -> tuple[int, int]:
+    """[start, end) of at most `width` scored positions (pos >= 1), a third of them before `focus`."""
+    if n_positions - 1 <= width:
+        return 1, n_positions
+    start = 1 if focus is None else max(1, focus - width // 3)
+    start = min(start, n_positions - width)
+    return start, start + width
+
+
+def split_text(text: str, char_start: list[int], char_end: list[int], *, from_start: bool) -> tuple[list[str], list[str]]:
+    """Each token's own text and the uncovered text before it, so that pre+text concatenated is the window.
+
+    Tokens whose span overlaps an earlier token's (byte pieces of one character) get the characters not yet
+    shown, possibly none; special tokens (offset -1) get empty text.
+    """
+    shown = 0 if from_start else next((s for s in char_start if s >= 0), 0)
+    pre: list[str] = []
+    own: list[str] = []
+    for start, end in zip(char_start, char_end):
+        if start < 0 or end < 0:
+            pre.append("")
+            own.append("")
+            continue
+        pre.append(text[shown:start] if start > shown else "")
+        own.append(text[max(start, shown):end] if end > shown else "")
+        shown = max(shown, end)
+    return pre, own
+
+
+def color_scale(gaps: np.ndarray) -> float:
+    """The 95th percentile of |gap|, rounded up to 1, 2 or 5 × 10^k nats (1.0 when there are no gaps)."""
+    gaps = np.abs(gaps[np.isfinite(gaps)])
+    if gaps.size == 0 or float(np.quantile(gaps, 0.95)) <= 0:
+        return 1.0
+    q = float(np.quantile(gaps, 0.95))
+    exponent = math.floor(math.log10(q))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if step * 10**exponent >= q * (1 - 1e-12):
+            return round(step * 10**exponent, 10)
+    raise AssertionError("unreachable: 10 × 10^floor(log10 q) >= q")
+
+
+def _columns(path: Path) -> list[str]:
+    return pq.read_schema(path).names
+
+
+def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataFrame, baseline: str,
+                  candidate: str) -> pd.DataFrame:
+    """Tokens, both losses and the features of the positions inside `windows` (doc_id, pos_start, pos_end)."""
+    try:
+        con.register("windows", windows)
+        con.read_parquet(str(run.tokens_path)).create_view("tokens")
+        selects = ["t.doc_id", "t.pos", "t.char_start", "t.char_end"]
+        joins = []
+        for alias, name in (("sb", baseline), ("sc", candidate)):
+            path = run.scores_path(name)
+            if path.is_file():
+                con.read_parquet(str(path)).select("doc_id, pos, loss").create_view(alias)
+                joins.append(f"LEFT JOIN {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos")
+                selects.append(f"{alias}.loss AS loss_{'baseline' if alias == 'sb' else 'candidate'}")
+            else:
+                selects.append(f"NULL::FLOAT AS loss_{'baseline' if alias == 'sb' else 'candidate'}")
+        if run.has_features():
+            present = set(_columns(run.features_path))
+            wanted = [c for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES) if c in present]
+            cols = ", ".join(f'"{c}"' for c in wanted)
+            con.read_parquet(str(run.features_path)).select(f"doc_id, pos{', ' + cols if cols else ''}").create_view("f")
+            joins.append("LEFT JOIN f ON f.doc_id = t.doc_id AND f.pos = t.pos")
+            selects += [f'f."{c}"' for c in wanted]
+        query = f"""
+            SELECT {', '.join(selects)}
+            FROM windows w JOIN tokens t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
+            {' '.join(joins)}
+            ORDER BY t.doc_id, t.pos
+        """
+        return con.execute(query).df()
+    except duckdb.Error as exc:
+        raise RunDirError(f"{run.path}: cannot read the viewer's tokens ({exc})") from exc
+
+
+def _sql_list(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> list[tuple]:
+    try:
+        return con.execute(sql, params).fetchall()
+    except duckdb.Error as exc:
+        raise RunDirError(f"cannot read the viewer's documents ({exc})") from exc
+
+
+def _none_if_nan(values: pd.Series, digits: int) -> list[float | None]:
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits)
+            for v in values.tolist()]
+
+
+def _documents(con: duckdb.DuckDBPyConnection, run: RunDir, results: Results,
+               config: ReportConfig) -> tuple[list[tuple[str, int | None]], dict[str, str], dict[str, int]]:
+    """The chosen (doc_id, focus) pairs, their domains and their token counts (BOS included)."""
+    corpus, tokens = str(run.corpus_path), str(run.tokens_path)
+    named = _named_documents(results, config)
+    if not named:
+        named = [r[0] for r in _sql_list(con, "SELECT doc_id FROM read_parquet(?) ORDER BY doc_id LIMIT ?",
+                                         [corpus, config.viewer_docs])]
+    domains = dict(_sql_list(con, "SELECT doc_id, domain FROM read_parquet(?) WHERE list_contains(?, doc_id)",
+                             [corpus, named]))
+    sizes = dict(_sql_list(
+        con, "SELECT doc_id, max(pos) + 1 FROM read_parquet(?) WHERE list_contains(?, doc_id) GROUP BY doc_id",
+        [tokens, named]))
+    for doc_id in config.extra_docs:
+        if doc_id not in domains or doc_id not in sizes:
+            log.warning("viewer: document %r is not in %s or has no tokens; left out", doc_id, run.corpus_path)
+    known = {d for d in domains if d in sizes}
+    picks = choose_documents(results, config, named, known)
+    return picks, {d: str(domains[d]) for d, _ in picks}, {d: int(sizes[d]) for d, _ in picks}
+
+
+def _texts(con: duckdb.DuckDBPyConnection, run: RunDir, spans: pd.DataFrame) -> dict[str, tuple[int, str]]:
+    """For each (doc_id, char_from, char_to): (char_from, that slice of the document's text), cut by DuckDB."""
+    con.register("spans", spans)
+    rows = _sql_list(con, """
+        SELECT c.doc_id, s.char_from, substring(c.text, s.char_from + 1, s.char_to - s.char_from)
+        FROM read_parquet(?) c JOIN spans s ON c.doc_id = s.doc_id
+    """, [str(run.corpus_path)])
+    return {doc_id: (int(first), text) for doc_id, first, text in rows}
+
+
+def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerData | None:
+    """The viewer's documents and tokens, or None when the run has no corpus or tokens to show."""
+    if config.viewer_docs == 0 or not run.has_corpus() or not run.has_tokens():
+        return None
+    baseline, candidate = results.summary.baseline, results.summary.candidate
+    con = duckdb.connect()
+    try:
+        picks, domains, sizes = _documents(con, run, results, config)
+        if not picks:
+            return None
+        bounds = {d: _window(sizes[d], p, config.viewer_tokens) for d, p in picks}
+        windows = pd.DataFrame({"doc_id": list(bounds), "pos_start": [b[0] for b in bounds.values()],
+                                "pos_end": [b[1] for b in bounds.values()]})
+        rows = _query_tokens(con, run, windows, baseline, candidate)
+        spans = rows[rows["char_start"] >= 0].groupby("doc_id").agg(char_from=("char_start", "min"),
+                                                                     char_to=("char_end", "max")).reset_index()
+        spans["char_from"] = [0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"])]
+        texts = _texts(con, run, spans)
+    finally:
+        con.close()
+    vocab = {c: sorted(rows[c].dropna().astype(str).unique().tolist()) for c in CATEGORICAL_FEATURES if c in rows}
+    if "repeat_len" in rows:
+        rows["repeat_len_bin"] = [repeat_len_bin(None if pd.isna(v) else int(v)) for v in rows["repeat_len"]]
+        order = [label for _, _, label in _REPEAT_BINS] + ["16+"]
+        vocab["repeat_len_bin"] = [b for b in order if b in set(rows["repeat_len_bin"].dropna())]
+    vocab = {c: vocab[c] for c in CATEGORICAL_FEATURES if c in vocab}
+    docs = [_viewer_doc(doc_id, domains[doc_id], sizes[doc_id], bounds[doc_id], rows[rows["doc_id"] == doc_id],
+                        texts.get(doc_id, (0, "")), vocab) for doc_id, _ in picks]
+    gaps = (rows["loss_baseline"] - rows["loss_candidate"]).to_numpy(dtype=float)
+    return ViewerData(baseline=baseline, candidate=candidate, scale=color_scale(gaps), vocab=vocab, docs=docs)
+
+
+def _viewer_doc(doc_id: str, domain: str, n_positions: int, bounds: tuple[int, int], part: pd.DataFrame,
+                text: tuple[int, str], vocab: dict[str, list[str]]) -> ViewerDoc:
+    """One document's window: token texts from the slice `text` = (offset of its first character, slice)."""
+    offset, piece = text
+    starts = [s - offset if s >= 0 else s for s in part["char_start"].tolist()]
+    ends = [e - offset if e >= 0 else e for e in part["char_end"].tolist()]
+    pre, own = split_text(piece, starts, ends, from_start=bounds[0] <= 1)
+    categorical = {}
+    for c, values in vocab.items():
+        index = {v: i for i, v in enumerate(values)}
+        categorical[c] = [-1 if pd.isna(v) else index[str(v)] for v in part[c].tolist()]
+    return ViewerDoc(
+        doc_id=doc_id, domain=domain, n_positions=n_positions, pos_start=bounds[0], pos_end=bounds[1],
+        pos=[int(p) for p in part["pos"]], pre=pre, text=own,
+        loss_baseline=_none_if_nan(part["loss_baseline"], 4),
+        loss_candidate=_none_if_nan(part["loss_candidate"], 4),
+        categorical=categorical,
+        numeric={c: _none_if_nan(part[c].astype(float), 3) for c in _NUMERIC_FEATURES if c in part},
+    )
+
+
+def script_json(value: object) -> str:
+    """JSON for a <script type="application/json"> block: <, >, & and line separators are \\u-escaped.
+
+    No sequence in the output can close the script element or start a comment, whatever the document text.
+    """
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text

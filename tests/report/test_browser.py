@@ -1,0 +1,186 @@
+"""The report in a real headless Chromium (Debian's `chromium`, driven by Playwright): it loads from file://
+with no errors, shows every figure, and its viewer's tooltip, filter and escaping work.
+
+Screenshots go to $LOSSGAP_SCREENSHOTS when set, else to pytest's tmp dir.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lossgap.report import ReportConfig, run_report
+
+from .synthetic import BASELINE, CANDIDATE, DOCS, make_run
+
+CHROMIUM = os.environ.get("LOSSGAP_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: pip install playwright (no `playwright install`)"
+)
+if shutil.which(CHROMIUM) is None:
+    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set LOSSGAP_CHROMIUM)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    run, frame = make_run(tmp_path_factory.mktemp("browser") / "run")
+    return run_report(run.path).path, frame
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    where = os.environ.get("LOSSGAP_SCREENSHOTS")
+    path = Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, report):
+    """A fresh page on the report, recording console errors, page errors, dialogs and non-file requests."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.problems = []  # type: ignore[attr-defined]
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: page.problems.append(f"request failed: {r.url}"))
+    page.on("request", lambda r: r.url.startswith("file://") or page.problems.append(f"network request: {r.url}"))
+
+    def on_dialog(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(report[0].as_uri())
+    page.wait_for_selector("#doc-text .tok")
+    yield page
+    page.close()
+
+
+def _show(page, doc_id: str) -> None:
+    page.select_option("#doc-select", label=next(f"{d}  ({m})" for d, m, _ in DOCS if d == doc_id))
+
+
+def _undimmed(page) -> list[int]:
+    return page.eval_on_selector_all("#doc-text .tok:not(.dim)", "els => els.map(e => Number(e.dataset.pos))")
+
+
+def test_report_loads_offline_without_errors_and_shows_every_figure(page, shots):
+    figures = page.eval_on_selector_all(
+        "figure.plot", "els => els.map(f => [f.id, f.querySelector('svg').getBoundingClientRect().height])")
+    assert [f for f, _ in figures] == [f"fig-{k}" for k in
+                                       ("word-class", "brackets", "repeats", "domains", "regression", "curves")]
+    assert all(height > 100 for _, height in figures)
+    assert page.eval_on_selector("#doc-text", "e => getComputedStyle(e).whiteSpace") == "pre-wrap"  # CSS loaded
+    page.screenshot(path=str(shots / "report-full.png"), full_page=True)
+    assert page.problems == []
+
+
+def test_tooltip_shows_both_losses_and_probabilities_of_the_hovered_token(page, report, shots):
+    _, frame = report
+    _show(page, "b1")
+    row = frame[(frame["doc_id"] == "b1") & (frame["pos"] == 7)].iloc[0]  # ")" closing bracket
+    page.hover("#doc-text .tok[data-pos='7']")
+    tip = page.locator("#tooltip")
+    assert tip.is_visible()
+    text = tip.inner_text()
+    assert ")" in text and "position 7" in text
+    for loss in (row.loss_baseline, row.loss_candidate):
+        assert f"{loss:.4f}" in text and f"{math.exp(-loss):.4f}" in text
+    assert f"+{row.loss_baseline - row.loss_candidate:.4f}" in text
+    assert BASELINE in text and CANDIDATE in text and "close" in text and "round" in text
+    page.locator("#viewer").screenshot(path=str(shots / "viewer-tooltip.png"))
+    page.mouse.move(5, 5)
+    assert page.problems == []
+
+
+def test_category_filter_fades_every_token_outside_the_category(page, report):
+    _, frame = report
+    _show(page, "p1")
+    doc = frame[(frame["doc_id"] == "p1") & (frame["pos"] >= 1)]
+    assert sorted(_undimmed(page)) == doc["pos"].tolist()
+    page.select_option("#filter-select", label="bracket_side = close")
+    assert sorted(_undimmed(page)) == doc[doc["bracket_side"] == "close"]["pos"].tolist() == [5, 14, 21, 30]
+    page.select_option("#filter-select", label="repeated (repeat_len ≥ 1)")
+    assert sorted(_undimmed(page)) == doc[doc["repeat_len"] >= 1]["pos"].tolist()
+    page.select_option("#filter-select", label="all tokens")
+    assert len(_undimmed(page)) == len(doc)
+    assert "31 of 31 tokens shown" in page.inner_text("#filter-stats")
+
+
+def test_whitespace_is_drawn_and_text_is_exact(page):
+    _, _, text = DOCS[2]
+    _show(page, "p1")
+    assert page.locator("#doc-text .ws.nl").count() == text.count("\n")
+    assert page.locator("#doc-text .ws.tab").count() == text.count("\t")
+    shown = page.eval_on_selector("#doc-text", "e => e.textContent")
+    assert shown.replace("↵", "").replace("→", "") == text
+
+
+def test_markup_in_a_document_is_shown_as_text_and_runs_nothing(page, shots):
+    _show(page, "b2")
+    shown = page.eval_on_selector("#doc-text", "e => e.textContent")
+    assert shown == DOCS[1][2]  # "... <script>alert(1)</script> and </div> & then left."
+    assert page.locator("#doc-text script, #doc-text div").count() == 0
+    assert page.locator("script").count() == 2  # the viewer's JSON and viewer.js only
+    page.hover("#doc-text .tok[data-pos='4']")  # "script"
+    assert page.locator("#tooltip").is_visible()
+    page.locator("#viewer").screenshot(path=str(shots / "viewer-markup.png"))
+    assert page.dialogs == [] and page.problems == []
+
+
+def test_whole_tags_as_single_tokens_stay_text(page):
+    _show(page, "h1")
+    shown = page.eval_on_selector("#doc-text", "e => e.textContent")
+    assert shown == DOCS[3][2]
+    assert page.locator("#doc-text *:not(span)").count() == 0  # only the viewer's own spans
+    page.hover("#doc-text .tok[data-pos='5']")
+    assert '<img/src=""/onerror=alert(2)>' in page.inner_text("#tooltip")
+    page.wait_for_timeout(100)
+    assert page.dialogs == [] and page.problems == []
+
+
+def test_table_link_opens_the_document_at_the_token(page, report):
+    _, frame = report
+    link = page.locator("#table-tokens-loses a").first
+    href = link.get_attribute("href")
+    index, pos = (int(x) for x in href[len("#doc-"):].split("-"))
+    link.click()
+    page.wait_for_function(f"document.querySelector('#doc-select').value === '{index}'")
+    focused = page.eval_on_selector_all("#doc-text .tok.focus", "els => els.map(e => Number(e.dataset.pos))")
+    assert focused == [pos]
+    segment = page.locator("#table-segments-loses a").first
+    segment.click()
+    focused = page.eval_on_selector_all("#doc-text .tok.focus", "els => els.map(e => Number(e.dataset.pos))")
+    assert focused == list(range(3, 14))  # the segment [3, 14) of b2
+    assert page.problems == []
+
+
+def test_report_without_viewer_or_curves_loads_without_errors(browser, tmp_path):
+    run, _ = make_run(tmp_path / "run", curves=False)
+    path = run_report(run.path, ReportConfig(viewer_docs=0)).path
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(path.as_uri())
+    assert page.locator("figure.plot").count() == 5 and page.locator("#viewer").count() == 0
+    assert "lossgap curves" in page.inner_text("aside.omitted")
+    page.close()
+    assert problems == []
