@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -326,8 +327,6 @@ def compare(
     top_k: Annotated[Optional[int], typer.Option(help="Rows per direction in the top_* tables (default: 50).")] = None,
 ) -> None:
     """Gap between two scorings per category, with document-bootstrap intervals, regression and repeat curve: writes results/."""
-    from rich.table import Table
-
     from lossgap.analysis import CompareConfig, run_compare
     from lossgap.rundir import RunDir
 
@@ -347,19 +346,7 @@ def compare(
         default_groupings=not no_default_groupings,
     )
     result = run_compare(run, config)
-    table = Table(
-        title=f"gap = loss({config.baseline}) - loss({config.candidate}), nats; "
-        f"{config.confidence:.0%} document-bootstrap interval",
-    )
-    table.add_column("mask", justify="left")
-    for column in ("n", "mean gap", "interval"):
-        table.add_column(column, justify="right")
-    for row in result.headline:
-        if row.n_tokens == 0:
-            table.add_row(row.label, "0", "-", "-")
-        else:
-            table.add_row(row.label, f"{row.n_tokens:,}", f"{row.mean_gap:+.4f}", f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]")
-    Console().print(table)
+    _print_headline(result.summary())
     missing = result.missing
     if missing.baseline_only or missing.candidate_only or missing.no_features:
         console.print(
@@ -450,6 +437,97 @@ def report(
     )
     for why in result.omitted:
         console.print(f"  left out: {why}", highlight=False, soft_wrap=True)
+
+
+def _print_headline(summary: dict) -> None:
+    """The headline of a comparison (summary.json): mean gap with its interval over the preset masks."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"gap = loss({summary['baseline']}) - loss({summary['candidate']}), nats; "
+        f"{summary['confidence']:.0%} document-bootstrap interval",
+    )
+    table.add_column("mask", justify="left")
+    for column in ("n", "mean gap", "interval"):
+        table.add_column(column, justify="right")
+    for row in summary["headline"]:
+        if row["n_tokens"] == 0:
+            table.add_row(row["label"], "0", "-", "-")
+        else:
+            table.add_row(
+                row["label"], f"{row['n_tokens']:,}", f"{row['mean_gap']:+.4f}", f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]"
+            )
+    Console().print(table)
+
+
+def _print_outcomes(outcomes: list) -> None:
+    for outcome in outcomes:
+        state = "[green]ran[/]" if outcome.ran else "[dim]current, skipped[/]"
+        console.print(f"  {outcome.stage:<28} {state}  {outcome.detail}", highlight=False)
+
+
+@app.command(
+    epilog=(
+        "Example pipeline file (all stages; paths relative to the file):\n\n"
+        "  run = \"runs/olmo\"\n\n"
+        "  [corpus]\n\n  source = \"docs.jsonl\"\n\n"
+        "  [[models]]\n\n  model = \"allenai/Olmo-3-1025-7B\"\n\n  name = \"transformer\"\n\n"
+        "  [[models]]\n\n  model = \"allenai/Olmo-Hybrid-7B\"\n\n  name = \"hybrid\"\n\n"
+        "  [compare]\n\n  baseline = \"transformer\"\n\n  candidate = \"hybrid\"\n\n"
+        "See docs/pipeline.md for every key."
+    )
+)
+@_handles_errors
+def run(config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run directory, corpus, models, stage options.")]) -> None:
+    """Run corpus, score, annotate, compare, curves and report from one TOML file, skipping stages that are current."""
+    from lossgap.pipeline import load_pipeline_config, run_pipeline
+
+    pipeline = load_pipeline_config(config)
+    with contextlib.ExitStack() as stack:
+        outcomes = run_pipeline(pipeline, progress=lambda label: stack.enter_context(_progress_bar(label)))
+    _print_outcomes(outcomes)
+    summary_path = pipeline.run / "results" / "summary.json"
+    if pipeline.compare is not None and summary_path.is_file():
+        _print_headline(json.loads(summary_path.read_text()))
+    if pipeline.report is not None:
+        console.print(f"report: {pipeline.run / 'report' / 'index.html'}", highlight=False)
+
+
+@app.command()
+@_handles_errors
+def demo(
+    run: Annotated[Path, typer.Option("--run", help="Run directory of the demo.")] = Path("lossgap-demo"),
+    tokens_per_domain: Annotated[
+        Optional[int], typer.Option(help="Tokens per domain of the bundled corpus to score (default: 1000).")
+    ] = None,
+    short_context: Annotated[
+        Optional[int], typer.Option(help="Context window of the baseline, in tokens (default: 64).")
+    ] = None,
+) -> None:
+    """Offline demo: SmolLM2-135M with full context vs a short window on the bundled corpus, end to end."""
+    import pandas as pd
+
+    from lossgap.pipeline import demo_config, run_pipeline
+
+    pipeline = demo_config(run, **_kwargs(tokens_per_domain=tokens_per_domain, short_context=short_context))
+    console.print(
+        f"lossgap demo: candidate {pipeline.compare.candidate} (full context) vs baseline {pipeline.compare.baseline} "
+        f"(windows of {pipeline.models[0].max_length} tokens) on the bundled corpus -> {pipeline.run}",
+        highlight=False,
+    )
+    with contextlib.ExitStack() as stack:
+        outcomes = run_pipeline(pipeline, progress=lambda label: stack.enter_context(_progress_bar(label)))
+    _print_outcomes(outcomes)
+    _print_headline(json.loads((pipeline.run / "results" / "summary.json").read_text()))
+    curve = pd.read_csv(pipeline.run / "results" / "repeat_curve.csv")
+    by_distance = curve[curve["kind"] == "repeat_dist"].sort_values("bin_order")
+    console.print("gap on repeated tokens by distance back to the earlier copy (tokens):", highlight=False)
+    for row in by_distance.itertuples():
+        console.print(
+            f"  {row.bin:>12}  n={row.n_tokens:>6,}  gap {row.mean_gap:+.3f}  [{row.ci_low:+.3f}, {row.ci_high:+.3f}]",
+            highlight=False,
+        )
+    console.print(f"report: {(pipeline.run / 'report' / 'index.html').resolve()}", highlight=False)
 
 
 def main() -> None:
