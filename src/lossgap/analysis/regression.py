@@ -100,6 +100,7 @@ class _Design:
     names: list[str]
     terms: list[str]
     notes: list[str]
+    n_category_columns: int = 0
 
     def indicators(self, levels: pd.Series, term: str, coding: str, reference: str | None = None) -> None:
         """Add a categorical term: `full` (one column per level), `treatment` (all but `reference`) or `sum`."""
@@ -137,6 +138,7 @@ def _design(frame: pd.DataFrame, spec: RegressionSpec) -> _Design:
     if not categories:
         design.columns.append(np.ones(len(frame)))
         design.names.append("Intercept")
+    design.n_category_columns = len(design.columns)
     for control, coding in (("repeat_len_bin", "treatment"), ("domain", "sum")):
         if control not in spec.controls:
             continue
@@ -161,6 +163,26 @@ def _design(frame: pd.DataFrame, spec: RegressionSpec) -> _Design:
         design.names.append(f"{control}_c")
         design.terms.append(f"{control}_c")
     return design
+
+
+def _aliased_controls(x: np.ndarray, names: list[str], n_fixed: int) -> list[int]:
+    """Indices of control columns (after the first `n_fixed`) that add no rank to the columns kept before them.
+
+    In a corpus with prose and code, word_class is null exactly in the code and markup domains, so its
+    "(null)" indicator is a sum of domain indicators: one domain column is aliased and is dropped (as R's lm
+    reports aliased coefficients as NA) instead of failing the whole fit.
+    """
+    gram = x.T @ x
+    scale = np.sqrt(np.diag(gram))
+    norm = gram / np.outer(np.where(scale > 0, scale, 1), np.where(scale > 0, scale, 1))
+    kept, aliased = list(range(n_fixed)), []
+    for j in range(n_fixed, x.shape[1]):
+        trial = [*kept, j]
+        if scale[j] > 0 and np.linalg.matrix_rank(norm[np.ix_(trial, trial)], tol=1e-9) == len(trial):
+            kept.append(j)
+        else:
+            aliased.append(j)
+    return aliased
 
 
 def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResult:
@@ -196,6 +218,15 @@ def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResul
 
     if n_docs < 2 or len(y) <= x.shape[1] + 1:
         return empty("too few documents or tokens to fit; table left empty")
+    names = list(design.names)
+    aliased = _aliased_controls(x, names, design.n_category_columns)
+    if aliased:
+        notes.append(
+            "control column(s) aliased with the categories and other controls, dropped: "
+            + ", ".join(names[j] for j in aliased)
+        )
+        x = np.delete(x, aliased, axis=1)
+        names = [n for j, n in enumerate(names) if j not in set(aliased)]
     gram = x.T @ x
     if np.linalg.matrix_rank(gram) < x.shape[1]:
         return empty(
@@ -206,7 +237,7 @@ def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResul
     interval = np.asarray(fit.conf_int(alpha=1 - spec.confidence))
     table = pd.DataFrame(
         {
-            "term": design.names,
+            "term": names,
             "coef": np.asarray(fit.params),
             "se": np.asarray(fit.bse),
             "ci_low": interval[:, 0],
