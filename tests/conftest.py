@@ -35,6 +35,11 @@ def llama_model(tmp_path_factory, tokenizer_dir) -> Path:
     return save_tiny_model("llama", tmp_path_factory.mktemp("llama-only"), tokenizer_dir)
 
 
+@pytest.fixture(scope="session")
+def hybrid_model(tmp_path_factory, tokenizer_dir) -> Path:
+    return save_tiny_model("olmo_hybrid", tmp_path_factory.mktemp("hybrid-only"), tokenizer_dir)
+
+
 @pytest.fixture()
 def corpus_file(tmp_path) -> Path:
     path = tmp_path / "corpus.jsonl"
