@@ -160,7 +160,8 @@ def corpus(
         streaming=streaming,
         dedupe=dedupe,
     )
-    result = run_corpus(run, source, config)
+    with console.status("reading the corpus …"):
+        result = run_corpus(run, source, config)
     domains = ", ".join(f"{name} {n:,}" for name, n in result.domains().items())
     console.print(
         f"corpus: {result.n_docs:,} documents of {result.n_read:,} read from {result.source} ({domains}) "
@@ -276,7 +277,8 @@ def annotate(
             prose_domains=frozenset(prose_domain) if prose_domain else None,
         )
     )
-    result = run_annotate(run, config)
+    with console.status("annotating tokens (spaCy, Pygments, repeats) …"):
+        result = run_annotate(run, config)
     context = (
         "whole documents"
         if result.repeat_context is None
@@ -345,7 +347,8 @@ def compare(
         ),
         default_groupings=not no_default_groupings,
     )
-    result = run_compare(run, config)
+    with console.status("comparing: category means, document bootstrap, regression …"):
+        result = run_compare(run, config)
     _print_headline(result.summary())
     missing = result.missing
     if missing.baseline_only or missing.candidate_only or missing.no_features:
@@ -390,7 +393,8 @@ def curves(
         series=tuple(series),
         **_kwargs(masks=tuple(mask) if mask else None, bootstrap=bootstrap, seed=seed, confidence=confidence),
     )
-    table = run_curves(run, config)
+    with console.status("computing filtered-loss curves …"):
+        table = run_curves(run, config)
     console.print(
         f"{len(table):,} rows ({table['name'].nunique()} checkpoints x {table['mask'].nunique()} masks) -> "
         f"{RunDir(run).results_path('curves.csv')}",
@@ -430,7 +434,8 @@ def report(
         **_kwargs(top_rows=top_rows, viewer_docs=viewer_docs, viewer_tokens=viewer_tokens, title=title),
         **({"extra_docs": tuple(doc)} if doc else {}),
     )
-    result = run_report(run, config)
+    with console.status("rendering the report …"):
+        result = run_report(run, config)
     console.print(
         f"report: {len(result.figures)} figures, {result.viewer_docs} documents in the viewer -> {result.path}",
         highlight=False,
