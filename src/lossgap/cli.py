@@ -40,7 +40,9 @@ def _handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except LossgapError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            from rich.markup import escape
+
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -125,15 +125,14 @@ def _stamp(paths: list[Path]) -> dict[str, list[int]]:
     return {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in paths if p.exists()}
 
 
-def _config_record(config: Any) -> Any:
-    return json_safe(dataclasses.asdict(config)) if dataclasses.is_dataclass(config) else json_safe(config)
-
-
-def json_safe(value: Any) -> Any:
+def _json_safe(value: Any) -> Any:
+    """`value` as the JSON the manifest will hold, so a stored record compares equal to a fresh one."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _json_safe(dataclasses.asdict(value))
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [json_safe(v) for v in value]
+        items = [_json_safe(v) for v in value]
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
     if isinstance(value, Path):
         return str(value)
@@ -143,7 +142,7 @@ def json_safe(value: Any) -> Any:
 def _stage(
     rd: RunDir, stage: str, config: Any, inputs: list[Path], outputs: list[Path], action: Callable[[], str]
 ) -> StageOutcome:
-    record = {"config": _config_record(config), "inputs": _stamp(inputs)}
+    record = {"config": _json_safe(config), "inputs": _stamp(inputs)}
     previous = rd.read_manifest().get("pipeline", {}).get(stage)
     if previous == record and all(p.exists() for p in outputs):
         return StageOutcome(stage, False, "current")
