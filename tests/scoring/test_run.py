@@ -129,3 +129,42 @@ def test_rescoring_same_settings_is_a_no_op_and_other_settings_are_refused(llama
         run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", max_length=8))
     redone = run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", max_length=8, overwrite=True))
     assert not redone.already_complete and rd.read_manifest()["models"]["m"]["context"]["max_length"] == 8
+
+
+def test_killed_process_resumes(llama_model, tmp_path):
+    """SIGKILL a scoring process once it has written a part file; the same call again finishes the job."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "many.jsonl"
+    with open(corpus, "w") as fh:
+        for i in range(300):
+            fh.write(json.dumps({"id": f"d{i:03d}", "text": f"Document {i}: " + TEXTS[i % len(TEXTS)]}) + "\n")
+    rd = RunDir(tmp_path / "run")
+    script = (
+        "from lossgap.scoring import ScoreConfig, run_score\n"
+        f"run_score({str(rd.path)!r}, ScoreConfig(model={str(llama_model)!r}, name='m', batch_tokens=32, flush_tokens=1),"
+        f" corpus={str(corpus)!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    parts = rd.scores_parts_dir("m")
+    deadline = time.time() + 240
+    while time.time() < deadline and not (parts.is_dir() and len(list(parts.glob("part-*.parquet"))) >= 3):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not rd.scores_path("m").exists(), "the process finished before it could be killed"
+    done_before = len({d for p in parts.glob("part-*.parquet") for d in pq.read_table(p).column("doc_id").to_pylist()})
+    assert 3 <= done_before < 300
+
+    result = run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", batch_tokens=32, flush_tokens=1))
+    assert result.resumed_docs == done_before
+    reference = RunDir(tmp_path / "reference")
+    run_score(reference.path, ScoreConfig(model=str(llama_model), name="m"), corpus=corpus)
+    got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
+    assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])  # every token once, in corpus order
+    np.testing.assert_allclose(got["loss"], want["loss"], rtol=0, atol=1e-5)
