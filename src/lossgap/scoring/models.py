@@ -99,6 +99,9 @@ def load_model(config: ScoreConfig, device, dtype):  # type: ignore[no-untyped-d
     """The model in eval mode on `device`, weights in `dtype`."""
     _prepare_kernels(device)
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # lossgap's own progress bar is the one on the terminal
 
     source, gguf_file = _gguf_parts(config.model)
     try:
