@@ -13,6 +13,17 @@ Prints useful tokens/s (padding excluded), MFU (tokens/s × 2 × parameters ÷ m
 memory, and how far the two paths' per-token losses differ. Usage (on the GPU machine):
 
     python benchmarks/scoring.py --out results.json
+
+Scale-out (issue 7 item 4): each rank builds the model on cuda:LOCAL_RANK, scores its token-balanced shard
+(`shard_documents`) of the same length mix, and rank 0 prints aggregate tokens/s between barriers, the token
+and time balance across ranks, and (with --baseline) the speed-up over a run with fewer processes:
+
+    torchrun --standalone --nproc-per-node 1 benchmarks/scoring.py --mode scale-out --models olmo-hybrid-7b \
+        --mix-tokens 400000 --out k1.json
+    torchrun --standalone --nproc-per-node 2 benchmarks/scoring.py --mode scale-out --models olmo-hybrid-7b \
+        --mix-tokens 400000 --out k2.json --baseline k1.json
+
+`--mode mfu-variants` times fixed 4096-token sequences at 16k/32k/64k batch budgets and with a compiled trunk.
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ def matmul_rate() -> float:
     return 2 * n**3 / float(np.median(times))
 
 
-def build(arch: str):
+def build(arch: str, device: torch.device | str = "cuda"):
     from transformers import AutoModelForCausalLM, Olmo3Config, OlmoHybridConfig
 
     if arch == "olmo3-7b":
@@ -57,7 +68,7 @@ def build(arch: str):
     else:
         config = OlmoHybridConfig()  # its defaults are Olmo Hybrid 7B's
     torch.manual_seed(0)
-    with torch.device("cuda"):
+    with torch.device(device):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     return model.eval()
 
@@ -95,12 +106,14 @@ def naive(model, docs: list[np.ndarray], batch_tokens: int) -> list[np.ndarray]:
     return out
 
 
-def fast(head: CausalLMHead, docs: list[np.ndarray], batch_tokens: int, round_to: int = 1) -> list[np.ndarray]:
+def fast(
+    head: CausalLMHead, docs: list[np.ndarray], batch_tokens: int, round_to: int = 1, device: str = "cuda"
+) -> list[np.ndarray]:
     windows = [Window(k, 0, len(d), 1) for k, d in enumerate(docs)]
     out: list[np.ndarray | None] = [None] * len(docs)
     for batch in plan_batches(windows, batch_tokens):
         width = -(-batch.width // round_to) * round_to
-        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device("cuda"))):
+        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device(device))):
             out[w.doc] = losses
     return out  # type: ignore[return-value]
 
@@ -132,6 +145,129 @@ def timed(fn, docs, n_params: float, rate: float, **labels) -> tuple[Row, list[n
     return row, out
 
 
+def _rank_timed(fn, ranks, device: torch.device) -> tuple[float, float, list[np.ndarray]]:
+    """Warm up, then time fn() between two barriers: (seconds between barriers, this rank's busy seconds, out)."""
+    fn()  # warm-up on this rank's own shapes (kernel compilation, autotuning)
+    torch.cuda.synchronize(device)
+    ranks.barrier()
+    t0 = time.perf_counter()
+    out = fn()
+    torch.cuda.synchronize(device)
+    busy = time.perf_counter() - t0
+    ranks.barrier()
+    return time.perf_counter() - t0, busy, out
+
+
+def scale_out(args: argparse.Namespace) -> None:
+    """Under torchrun: each rank scores its token-balanced shard of the length mix on its own GPU."""
+    from lossgap.scoring.distributed import init_ranks, shard_documents
+
+    ranks = init_ranks("cuda")
+    device = torch.device(f"cuda:{ranks.local_rank}")
+    torch.cuda.set_device(device)
+    rng = np.random.default_rng(args.seed)  # every rank (and every K) draws the same documents
+    docs = [rng.integers(0, VOCAB, n) for n in length_mix(rng, args.mix_tokens)]
+    shard = shard_documents(np.array([len(d) for d in docs]), ranks.world_size)[ranks.rank]
+    mine = [docs[i] for i in shard]
+    rate = matmul_rate() if ranks.is_main else 0.0
+    if ranks.is_main:
+        print(f"scale-out: {ranks.world_size} process(es) x {torch.cuda.get_device_name()}  bf16 matmul "
+              f"{rate / 1e12:.0f} TFLOP/s  {len(docs)} documents, {sum(map(len, docs)):,} tokens", flush=True)  # fmt: skip
+    results = {}
+    for arch in args.models:
+        model = build(arch, device)
+        head = CausalLMHead(model)
+        n_params = sum(p.numel() for p in model.parameters())
+        seconds, busy, out = _rank_timed(lambda: fast(head, mine, args.batch_tokens, device=str(device)), ranks, device)
+        mine_stats = {"rank": ranks.rank, "docs": len(mine), "tokens": int(sum(map(len, mine))), "busy_s": busy,
+                      "peak_gib": torch.cuda.max_memory_allocated(device) / 2**30,
+                      "doc_mean_loss": {int(i): float(l.mean()) for i, l in zip(shard, out)}}  # fmt: skip
+        if ranks.world_size > 1:
+            import torch.distributed as dist
+
+            gathered: list = [None] * ranks.world_size
+            dist.all_gather_object(gathered, mine_stats)
+        else:
+            gathered = [mine_stats]
+        if ranks.is_main:
+            tokens = sum(g["tokens"] for g in gathered)
+            tps = tokens / seconds
+            per_rank_tokens = [g["tokens"] for g in gathered]
+            per_rank_busy = [g["busy_s"] for g in gathered]
+            doc_loss = {k: v for g in gathered for k, v in g["doc_mean_loss"].items()}
+            row = {"model": arch, "world_size": ranks.world_size, "tokens": tokens, "seconds": seconds,
+                   "tokens_per_s": tps, "mfu_per_gpu": tps * 2 * n_params / rate / ranks.world_size,
+                   "rank_tokens": per_rank_tokens, "rank_busy_s": per_rank_busy,
+                   "token_balance_max_over_mean": max(per_rank_tokens) / np.mean(per_rank_tokens),
+                   "time_balance_max_over_mean": max(per_rank_busy) / np.mean(per_rank_busy),
+                   "peak_gib": [g["peak_gib"] for g in gathered], "doc_mean_loss": doc_loss}  # fmt: skip
+            results[arch] = row
+            print(f"  {arch:15s} K={ranks.world_size}  {tps:9,.0f} tok/s  MFU/GPU {row['mfu_per_gpu']:5.1%}  "
+                  f"({tokens:,} tokens, {seconds:.1f} s between barriers)  rank tokens {per_rank_tokens} "
+                  f"(max/mean {row['token_balance_max_over_mean']:.4f})  rank busy s "
+                  f"{[round(b, 2) for b in per_rank_busy]} (max/mean {row['time_balance_max_over_mean']:.3f})",
+                  flush=True)  # fmt: skip
+            if args.baseline:
+                base = json.load(open(args.baseline))["scale_out"].get(arch)
+                if base:
+                    common = set(base["doc_mean_loss"]) & {str(k) for k in doc_loss}
+                    diff = max(abs(base["doc_mean_loss"][k] - doc_loss[int(k)]) for k in common)
+                    print(f"  {arch:15s} speed-up K={ranks.world_size} vs K={base['world_size']}: "
+                          f"{tps / base['tokens_per_s']:.3f}x  ({base['tokens_per_s']:,.0f} -> {tps:,.0f} tok/s); "
+                          f"per-document mean loss, max |difference| vs K={base['world_size']}: {diff:.2e} "
+                          f"over {len(common)} documents", flush=True)  # fmt: skip
+        if ranks.is_main and args.out:  # after each model, so that a run cut short keeps what it measured
+            with open(args.out, "w") as fh:
+                json.dump({"gpu": torch.cuda.get_device_name(), "matmul_flops": rate, "scale_out": results}, fh,
+                          indent=2)  # fmt: skip
+        del model, head, out
+        torch.cuda.empty_cache()
+    if ranks.world_size > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+
+
+def mfu_variants(args: argparse.Namespace) -> None:
+    """Fixed 4096-token sequences on one GPU: lossgap's path at several batch budgets, and with a compiled trunk."""
+    rate = matmul_rate()
+    print(f"MFU variants: {torch.cuda.get_device_name()}  bf16 matmul {rate / 1e12:.0f} TFLOP/s", flush=True)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for arch in args.models:
+        model = build(arch)
+        head = CausalLMHead(model)
+        n_params = sum(p.numel() for p in model.parameters())
+        fixed = [rng.integers(0, VOCAB, 4096) for _ in range(args.fixed_batches * 4)]
+        variants = [("lossgap 16k budget", 16384, False), ("lossgap 32k budget", 32768, False),
+                    ("lossgap 64k budget", 65536, False), ("lossgap 16k, compiled trunk", 16384, True)]  # fmt: skip
+        reference = None
+        for label, budget, compiled in variants:
+            if compiled:
+                t0 = time.perf_counter()
+                head.trunk = torch.compile(head.trunk)
+            try:
+                if compiled:
+                    fast(head, fixed[:4], budget)
+                    print(f"  {arch:15s} compile + first batch: {time.perf_counter() - t0:.0f} s", flush=True)
+                r, out = timed(lambda d: fast(head, d, budget), fixed, n_params, rate, model=arch,
+                               workload="fixed 4096", path=label)  # fmt: skip
+            except Exception as exc:  # report a failed variant and keep the others
+                print(f"  {arch:15s} {label}: FAILED {type(exc).__name__}: {str(exc)[:300]}", flush=True)
+                continue
+            reference = reference if reference is not None else np.concatenate(out)
+            d = np.abs(np.concatenate(out) - reference)
+            rows.append(r)
+            print(f"  {arch:15s} {label:28s} {r.tokens_per_s:9,.0f} tok/s  MFU {r.mfu:5.1%}  peak {r.peak_gib:5.1f} GiB"
+                  f"  ({r.tokens:,} tokens, {r.seconds:.1f} s)  |loss diff| vs first: max {d.max():.2e} mean {d.mean():.2e}", flush=True)  # fmt: skip
+        del model, head
+        torch.cuda.empty_cache()
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"gpu": torch.cuda.get_device_name(), "matmul_flops": rate, "rows": [asdict(r) for r in rows]},
+                      fh, indent=2)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["olmo3-7b", "olmo-hybrid-7b"])
@@ -139,7 +275,16 @@ def main() -> None:
     parser.add_argument("--fixed-batches", type=int, default=8)
     parser.add_argument("--mix-tokens", type=int, default=160_000)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--mode", choices=("compare", "scale-out", "mfu-variants"), default="compare",
+                        help="compare: lossgap vs naive (default); scale-out: under torchrun, each rank scores its "
+                        "shard of the length mix; mfu-variants: fixed 4096 at larger budgets and a compiled trunk")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline", default=None, help="scale-out: the --out JSON of a run with fewer processes")
     args = parser.parse_args()
+    if args.mode == "scale-out":
+        return scale_out(args)
+    if args.mode == "mfu-variants":
+        return mfu_variants(args)
 
     import importlib.util
 
