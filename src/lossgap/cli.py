@@ -215,6 +215,10 @@ def score(
     batch_tokens: Annotated[
         Optional[int], typer.Option(help="Token budget of one batch, padding included (default: 16384).")
     ] = None,
+    compile: Annotated[
+        bool,
+        typer.Option("--compile", help="torch.compile the model (minutes of compiling; faster on long GPU runs, see docs/benchmarks.md)."),
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")
     ] = False,
@@ -233,6 +237,7 @@ def score(
             stride=stride,
             batch_tokens=batch_tokens,
         ),
+        compile=compile,
         overwrite=overwrite,
     )
     with _progress_bar(f"scoring {config.resolved_name}") as progress:

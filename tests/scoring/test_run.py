@@ -168,3 +168,12 @@ def test_killed_process_resumes(llama_model, tmp_path):
     got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
     assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])  # every token once, in corpus order
     np.testing.assert_allclose(got["loss"], want["loss"], rtol=0, atol=1e-5)
+
+
+def test_compiled_trunk_gives_the_same_losses(llama_model, corpus_file, tmp_path):
+    eager, compiled = RunDir(tmp_path / "eager"), RunDir(tmp_path / "compiled")
+    run_score(eager.path, ScoreConfig(model=str(llama_model), name="m"), corpus=corpus_file)
+    run_score(compiled.path, ScoreConfig(model=str(llama_model), name="m", compile=True), corpus=corpus_file)
+    a, b = _scores_by_doc(eager, "m"), _scores_by_doc(compiled, "m")
+    for doc in a:
+        np.testing.assert_allclose(a[doc], b[doc], rtol=0, atol=1e-4)

@@ -48,6 +48,9 @@ class ScoreConfig:
     loss_chunk_tokens: int = 1024
     # Finished documents are written to a part file every this many scored tokens (resumption granularity).
     flush_tokens: int = 1 << 18
+    # torch.compile the trunk (dynamic shapes). On an H100 it took Olmo 3 7B from 44% to 59% MFU on fixed
+    # lengths and 38% to 52% on a length mix, after minutes of compiling: worth it for long runs only.
+    compile: bool = False
     overwrite: bool = False
     trust_remote_code: bool = False
 

@@ -30,6 +30,10 @@ class CausalLMHead:
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.scale = getattr(model.config, "logit_scale", None)
 
+    def compile(self) -> None:
+        """Compile the trunk with torch.compile, dynamic shapes so that batch widths do not each recompile."""
+        self.trunk = torch.compile(self.trunk, dynamic=True)
+
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """float32 logits [rows, vocab] of hidden states [rows, hidden]."""
         logits = self.head(hidden).float()

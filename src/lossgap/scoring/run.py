@@ -272,6 +272,8 @@ def run_score(
     probe = next((t for t in token_ids if len(t) >= 2), None)
     if probe is not None:
         head.check_against_full_forward(torch.from_numpy(probe[None, :16]).to(device))
+    if config.compile:
+        head.compile()
     max_length = config.max_length or model_context_limit(model, tokenizer)
     stride = config.stride or max(1, max_length // 2)
     if stride >= max_length:
