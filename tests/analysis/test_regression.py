@@ -103,3 +103,12 @@ def test_fit_regression_drops_a_domain_column_aliased_with_null_word_class() -> 
     np.testing.assert_allclose(fitted["C(word_class)[content]"] - fitted["C(word_class)[function]"], ref[0] - ref[1], atol=1e-9)
     np.testing.assert_allclose(fitted["C(word_class)[content]"] - fitted["C(word_class)[other]"], ref[0] - ref[2], atol=1e-9)
     # (the "(null)" level is not identified apart from the domains, so its coefficient depends on the coding)
+
+
+def test_fit_regression_warns_with_fewer_documents_than_coefficients() -> None:
+    frame = _frame(np.random.default_rng(9))
+    frame["doc_idx"] = frame["doc_idx"] % 4  # 4 clusters
+    spec = RegressionSpec(categories=("word_class",), controls=("log_freq", "log_pos"), max_tokens=10**6, seed=0, confidence=0.95)
+    got = fit_regression(frame, spec)
+    assert not got.table.empty
+    assert any("only 4 documents for 6 coefficients" in n for n in got.notes)

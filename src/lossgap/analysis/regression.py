@@ -233,6 +233,12 @@ def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResul
             "the design is collinear (a category or control is determined by the others, e.g. word_class by upos); "
             "table left empty: choose fewer --regression-category / --regression-control"
         )
+    if n_docs <= x.shape[1]:
+        notes.append(
+            f"only {n_docs} documents for {x.shape[1]} coefficients: standard errors clustered by document are "
+            "unreliable with fewer clusters than coefficients; read the intervals as rough"
+        )
+        _log.warning("regression: %s", notes[-1])
     fit = sm.OLS(y, x, hasconst=True).fit(method="pinv", cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
     interval = np.asarray(fit.conf_int(alpha=1 - spec.confidence))
     table = pd.DataFrame(
