@@ -197,7 +197,11 @@ def score(
         ),
     ],
     corpus: Annotated[
-        Optional[Path], typer.Option("--corpus", help="Corpus file (JSONL); needed the first time a run is scored.")
+        Optional[Path],
+        typer.Option(
+            "--corpus",
+            help="Corpus: a JSONL or Parquet file, a folder of text files, or 'example'; needed the first time a run is scored (`lossgap corpus` has every reading option).",
+        ),
     ] = None,
     name: Annotated[
         Optional[str], typer.Option(help="Name of this scoring in the run (default: slug of model id and revision).")
@@ -505,7 +509,13 @@ def run(config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run d
         console.print(f"report: {pipeline.run / 'report' / 'index.html'}", highlight=False)
 
 
-@app.command()
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lossgap demo                                  # writes ./lossgap-demo, prints where the report is\n\n"
+        "  lossgap demo --run /tmp/demo --tokens-per-domain 3000 --short-context 128"
+    )
+)
 @_handles_errors
 def demo(
     run: Annotated[Path, typer.Option("--run", help="Run directory of the demo.")] = Path("lossgap-demo"),
