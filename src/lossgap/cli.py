@@ -500,7 +500,11 @@ def run(config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run d
 
     pipeline = load_pipeline_config(config)
     with contextlib.ExitStack() as stack:
-        outcomes = run_pipeline(pipeline, progress=lambda label: stack.enter_context(_progress_bar(label)))
+        outcomes = run_pipeline(
+            pipeline,
+            progress=lambda label: stack.enter_context(_progress_bar(label)),
+            status=lambda stage: console.status(f"{stage} …"),
+        )
     _print_outcomes(outcomes)
     summary_path = pipeline.run / "results" / "summary.json"
     if pipeline.compare is not None and summary_path.is_file():
@@ -538,7 +542,11 @@ def demo(
         highlight=False,
     )
     with contextlib.ExitStack() as stack:
-        outcomes = run_pipeline(pipeline, progress=lambda label: stack.enter_context(_progress_bar(label)))
+        outcomes = run_pipeline(
+            pipeline,
+            progress=lambda label: stack.enter_context(_progress_bar(label)),
+            status=lambda stage: console.status(f"{stage} …"),
+        )
     _print_outcomes(outcomes)
     _print_headline(json.loads((pipeline.run / "results" / "summary.json").read_text()))
     curve = pd.read_csv(pipeline.run / "results" / "repeat_curve.csv")

@@ -7,6 +7,7 @@ record matches the current configuration and inputs, and whose outputs exist, is
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import logging
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], Callable[[int, int], None] | None]
 """Given a stage label, returns a `progress(done, total)` callback for scoring (or None)."""
+
+Status = Callable[[str], contextlib.AbstractContextManager[object]]
+"""Given a stage label, a context manager held while that stage runs (e.g. a spinner on the terminal)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,27 +144,37 @@ def _json_safe(value: Any) -> Any:
 
 
 def _stage(
-    rd: RunDir, stage: str, config: Any, inputs: list[Path], outputs: list[Path], action: Callable[[], str]
+    rd: RunDir,
+    stage: str,
+    config: Any,
+    inputs: list[Path],
+    outputs: list[Path],
+    action: Callable[[], str],
+    status: Status,
 ) -> StageOutcome:
     record = {"config": _json_safe(config), "inputs": _stamp(inputs)}
     previous = rd.read_manifest().get("pipeline", {}).get(stage)
     if previous == record and all(p.exists() for p in outputs):
         return StageOutcome(stage, False, "current")
-    detail = action()
+    with status(stage):
+        detail = action()
     record["inputs"] = _stamp(inputs)  # inputs may be this stage's own earlier writes (corpus)
     rd.update_manifest(lambda m: m.setdefault("pipeline", {}).__setitem__(stage, record))
     return StageOutcome(stage, True, detail)
 
 
-def run_pipeline(config: PipelineConfig, *, progress: Progress | None = None) -> list[StageOutcome]:
+def run_pipeline(
+    config: PipelineConfig, *, progress: Progress | None = None, status: Status | None = None
+) -> list[StageOutcome]:
     """Run corpus, score (each model), annotate, compare, curves and report, skipping current stages."""
     rd = RunDir(config.run)
+    status = status or (lambda stage: contextlib.nullcontext())
     outcomes: list[StageOutcome] = []
     if config.corpus_source is not None:
         source_files = [] if config.corpus_source == "example" else [Path(config.corpus_source)]
         outcomes.append(_stage(
             rd, "corpus", {"source": config.corpus_source, "config": config.corpus}, source_files, [rd.corpus_path],
-            lambda: f"{run_corpus(rd, config.corpus_source, config.corpus).n_docs} documents",
+            lambda: f"{run_corpus(rd, config.corpus_source, config.corpus).n_docs} documents", status,
         ))  # fmt: skip
     for model in config.models:
         result = run_score(rd.path, model, progress=progress(f"scoring {model.resolved_name}") if progress else None)
@@ -169,24 +183,24 @@ def run_pipeline(config: PipelineConfig, *, progress: Progress | None = None) ->
     scores = [rd.scores_path(m.resolved_name) for m in config.models]
     outcomes.append(_stage(
         rd, "annotate", config.annotate, [rd.tokens_path, rd.corpus_path, *scores], [rd.features_path],
-        lambda: f"{run_annotate(rd, config.annotate).n_tokens:,} tokens",
+        lambda: f"{run_annotate(rd, config.annotate).n_tokens:,} tokens", status,
     ))  # fmt: skip
     if config.compare is not None:
         pair = [rd.scores_path(config.compare.baseline), rd.scores_path(config.compare.candidate)]
         outcomes.append(_stage(
             rd, "compare", config.compare, [*pair, rd.features_path], [rd.results_path("summary.json")],
-            lambda: f"mean gap {run_compare(rd, config.compare).summary()['mean_gap']:+.4f} nats",
+            lambda: f"mean gap {run_compare(rd, config.compare).summary()['mean_gap']:+.4f} nats", status,
         ))  # fmt: skip
     if config.curves is not None:
         outcomes.append(_stage(
             rd, "curves", config.curves, [*scores, rd.features_path], [rd.results_path("curves.csv")],
-            lambda: f"{len(run_curves(rd, config.curves))} rows",
+            lambda: f"{len(run_curves(rd, config.curves))} rows", status,
         ))  # fmt: skip
     if config.report is not None:
         results = sorted(rd.results_dir.glob("*")) if rd.results_dir.is_dir() else []
         outcomes.append(_stage(
             rd, "report", config.report, results, [rd.report_dir / "index.html"],
-            lambda: str(run_report(rd.path, config.report).path),
+            lambda: str(run_report(rd.path, config.report).path), status,
         ))  # fmt: skip
     return outcomes
 
