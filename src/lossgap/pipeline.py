@@ -60,23 +60,21 @@ class PipelineConfig:
                     raise ConfigError(f"[compare] {role} = {getattr(self.compare, role)!r} is not a [[models]] name ({names})")
 
 
-def _build(cls: type, section: str, values: dict[str, Any], **extra: Any) -> Any:
+def _build(cls: type, section: str, values: dict[str, Any]) -> Any:
     """cls(**values) with TOML lists as tuples; an unknown key is a ConfigError naming the section and key."""
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(f"[{section}]: unknown key(s) {unknown}; known keys: {sorted(set(known) - set(extra))}")
+        raise ConfigError(f"[{section}]: unknown key(s) {unknown}; known keys: {sorted(known)}")
     converted = {}
     for key, value in values.items():
         if isinstance(value, list):
             value = frozenset(value) if "frozenset" in str(known[key].type) else tuple(
                 tuple(v) if isinstance(v, list) else v for v in value
             )  # fmt: skip
-        if key in ("counts",) and isinstance(value, str):
-            value = Path(value)
         converted[key] = value
     try:
-        return cls(**converted, **extra)
+        return cls(**converted)
     except TypeError as exc:
         raise ConfigError(f"[{section}]: {exc}") from None
 
@@ -89,6 +87,11 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     base = path.parent
+
+    def local(value: str) -> str:
+        """A path relative to the file's folder if it names something there; else as given (a hub id, 'example')."""
+        return str((base / value).resolve()) if (base / value).exists() else value
+
     known = {"run", "corpus", "models", "annotate", "compare", "curves", "report"}
     if unknown := sorted(set(data) - known):
         raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}")
@@ -96,20 +99,22 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         raise ConfigError(f"{path}: missing `run = \"DIR\"` (the run directory)")
     corpus = dict(data.get("corpus", {}))
     source = corpus.pop("source", None)
-    if source is not None and source != "example":
-        source = str((base / source).resolve()) if not Path(source).is_absolute() else source
+    source = local(source) if source is not None else None
     models = []
     for i, m in enumerate(data.get("models", [])):
         m = dict(m)
-        if "model" in m and (base / m["model"]).exists():
-            m["model"] = str((base / m["model"]).resolve())
+        if "model" in m:
+            m["model"] = local(m["model"])
         models.append(_build(ScoreConfig, f"models #{i + 1}", m))
+    annotate = dict(data.get("annotate", {}))
+    if "counts" in annotate:
+        annotate["counts"] = Path(local(annotate["counts"]))
     return PipelineConfig(
         run=(base / data["run"]).resolve(),
         corpus_source=source,
         corpus=_build(CorpusConfig, "corpus", corpus),
         models=tuple(models),
-        annotate=_build(AnnotateConfig, "annotate", data.get("annotate", {})),
+        annotate=_build(AnnotateConfig, "annotate", annotate),
         compare=_build(CompareConfig, "compare", data["compare"]) if "compare" in data else None,
         curves=_build(CurvesConfig, "curves", data["curves"]) if "curves" in data else None,
         report=_build(ReportConfig, "report", data.get("report", {})) if "compare" in data else None,
@@ -155,7 +160,7 @@ def _stage(
     record = {"config": _json_safe(config), "inputs": _stamp(inputs)}
     previous = rd.read_manifest().get("pipeline", {}).get(stage)
     if previous == record and all(p.exists() for p in outputs):
-        return StageOutcome(stage, False, "current")
+        return StageOutcome(stage, False, "")
     with status(stage):
         detail = action()
     record["inputs"] = _stamp(inputs)  # inputs may be this stage's own earlier writes (corpus)
