@@ -73,3 +73,18 @@ def test_pipeline_file_errors_name_the_key(tmp_path, llama_model, corpus_file):
         load_pipeline_config(path)
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 2 and "not a [[models]] name" in result.output
+
+
+def test_pipeline_paths_are_relative_to_the_file_only_where_they_exist(tmp_path):
+    (tmp_path / "docs.jsonl").write_text('{"text": "a"}\n')
+    (tmp_path / "counts.csv").write_text("token_id,count\n1,2\n")
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'run = "out"\n[corpus]\nsource = "docs.jsonl"\n[annotate]\ncounts = "counts.csv"\n'
+        '[[models]]\nmodel = "allenai/Olmo-3-1025-7B"\nname = "t"\n'
+    )
+    config = load_pipeline_config(path)
+    assert config.run == (tmp_path / "out").resolve()
+    assert config.corpus_source == str((tmp_path / "docs.jsonl").resolve())
+    assert config.annotate.counts == (tmp_path / "counts.csv").resolve()
+    assert config.models[0].model == "allenai/Olmo-3-1025-7B"  # a hub id, not a path
