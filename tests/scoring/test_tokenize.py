@@ -56,3 +56,13 @@ def test_check_same_tokens_names_first_difference():
     shorter = pa.table({"doc_id": ["a", "a", "b", "b"], "pos": [0, 1, 0, 1], "token_id": [1, 5, 1, 7]})
     with pytest.raises(TokenizerMismatchError, match=r"document 'a', position 2: .*the end of the document"):
         check_same_tokens(expected, shorter, "m")
+
+
+def test_tokens_fingerprint_depends_on_content_not_layout():
+    from lossgap.scoring.tokenize import tokens_fingerprint
+
+    table = pa.table({"doc_id": ["a", "a", "b", "b", "b"], "pos": [0, 1, 0, 1, 2], "token_id": [1, 5, 1, 7, 8]})
+    rechunked = pa.concat_tables([table.slice(0, 2), table.slice(2)])
+    assert tokens_fingerprint(rechunked) == tokens_fingerprint(table)
+    moved = pa.table({"doc_id": ["a", "a", "a", "b", "b"], "pos": [0, 1, 2, 0, 1], "token_id": [1, 5, 1, 7, 8]})
+    assert tokens_fingerprint(moved) != tokens_fingerprint(table)  # same ids, other document boundaries

@@ -48,7 +48,7 @@ class CausalLMHead:
         with torch.inference_mode():
             reference = self.model(input_ids=input_ids).logits.float()
             mine = self.logits(self.trunk(input_ids=input_ids).last_hidden_state)
-        tol = 1e-3 if reference.dtype == torch.float32 and self.model.dtype == torch.float32 else 5e-2
+        tol = 1e-3 if self.model.dtype == torch.float32 else 5e-2  # bf16/fp16 weights: rounding differs
         err = (reference - mine).abs().max().item()
         if not err <= tol * max(1.0, reference.abs().max().item()):
             raise ConfigError(

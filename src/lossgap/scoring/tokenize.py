@@ -108,13 +108,14 @@ def tokenize_documents(tokenizer, doc_ids: list[str], texts: list[str], policy: 
 
 
 def tokens_fingerprint(tokens: pa.Table) -> str:
-    """sha256 over document ids and token ids: equal iff two token tables hold the same tokens."""
+    """sha256 over document ids, lengths and token ids: equal iff two token tables hold the same tokens."""
+    starts = np.flatnonzero(tokens.column("pos").to_numpy() == 0)
+    doc_ids = tokens.column("doc_id").take(pa.array(starts)).to_pylist()
+    lengths = np.diff(np.append(starts, tokens.num_rows))
     h = hashlib.sha256()
-    for batch in tokens.select(["doc_id", "token_id"]).to_batches(max_chunksize=1 << 20):
-        for buf in batch.column(0).buffers()[1:]:
-            if buf is not None:
-                h.update(buf)
-        h.update(np.asarray(batch.column(1)).astype("<i4").tobytes())
+    h.update("\0".join(doc_ids).encode("utf-8", "surrogatepass"))
+    h.update(lengths.astype("<i8").tobytes())
+    h.update(tokens.column("token_id").to_numpy().astype("<i4").tobytes())
     return h.hexdigest()
 
 
