@@ -476,7 +476,16 @@ def _print_headline(summary: dict) -> None:
     Console().print(table)
 
 
-def _print_outcomes(outcomes: list) -> None:
+def _run_pipeline_on_terminal(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """Run a pipeline with a progress bar per scoring and a spinner per other stage; list what ran."""
+    from lossgap.pipeline import run_pipeline
+
+    with contextlib.ExitStack() as stack:
+        outcomes = run_pipeline(
+            pipeline,
+            progress=lambda label: stack.enter_context(_progress_bar(label)),
+            status=lambda stage: console.status(f"{stage} …"),
+        )
     for outcome in outcomes:
         state = "[green]ran[/]" if outcome.ran else "[dim]current, skipped[/]"
         console.print(f"  {outcome.stage:<28} {state}  {outcome.detail}", highlight=False)
@@ -496,16 +505,10 @@ def _print_outcomes(outcomes: list) -> None:
 @_handles_errors
 def run(config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run directory, corpus, models, stage options.")]) -> None:
     """Run corpus, score, annotate, compare, curves and report from one TOML file, skipping stages that are current."""
-    from lossgap.pipeline import load_pipeline_config, run_pipeline
+    from lossgap.pipeline import load_pipeline_config
 
     pipeline = load_pipeline_config(config)
-    with contextlib.ExitStack() as stack:
-        outcomes = run_pipeline(
-            pipeline,
-            progress=lambda label: stack.enter_context(_progress_bar(label)),
-            status=lambda stage: console.status(f"{stage} …"),
-        )
-    _print_outcomes(outcomes)
+    _run_pipeline_on_terminal(pipeline)
     summary_path = pipeline.run / "results" / "summary.json"
     if pipeline.compare is not None and summary_path.is_file():
         _print_headline(json.loads(summary_path.read_text()))
@@ -533,7 +536,7 @@ def demo(
     """Offline demo: SmolLM2-135M with full context vs a short window on the bundled corpus, end to end."""
     import pandas as pd
 
-    from lossgap.pipeline import demo_config, run_pipeline
+    from lossgap.pipeline import demo_config
 
     pipeline = demo_config(run, **_kwargs(tokens_per_domain=tokens_per_domain, short_context=short_context))
     console.print(
@@ -541,13 +544,7 @@ def demo(
         f"(windows of {pipeline.models[0].max_length} tokens) on the bundled corpus -> {pipeline.run}",
         highlight=False,
     )
-    with contextlib.ExitStack() as stack:
-        outcomes = run_pipeline(
-            pipeline,
-            progress=lambda label: stack.enter_context(_progress_bar(label)),
-            status=lambda stage: console.status(f"{stage} …"),
-        )
-    _print_outcomes(outcomes)
+    _run_pipeline_on_terminal(pipeline)
     _print_headline(json.loads((pipeline.run / "results" / "summary.json").read_text()))
     curve = pd.read_csv(pipeline.run / "results" / "repeat_curve.csv")
     by_distance = curve[curve["kind"] == "repeat_dist"].sort_values("bin_order")
