@@ -31,3 +31,28 @@ def context_losses(model, ids: np.ndarray, starts: list[int]) -> np.ndarray:
         logp = torch.log_softmax(model(input_ids=x).logits[0, -2].double(), dim=-1)
         out.append(-logp[int(ids[p])].item())
     return np.array(out)
+
+
+def varlen_attention(q, k, v, cu_q, cu_k, max_q, max_k, *, scale, window_size, enable_gqa):  # type: ignore[no-untyped-def]
+    """PyTorch's `varlen_attn` by brute force, in float64: q [T, Hq, D], k/v [T, Hkv, D], segments [cu[i], cu[i+1]).
+
+    Each query attends causally within its segment, to itself and at most window_size[0] earlier keys (all if
+    -1); grouped heads share key/value head h // (Hq // Hkv).
+    """
+    assert torch.equal(cu_q, cu_k) and window_size[1] == 0 and enable_gqa == (k.shape[1] != q.shape[1])
+    out = torch.zeros_like(q)
+    group = q.shape[1] // k.shape[1]
+    left = window_size[0]
+    for start, end in zip(cu_q[:-1].tolist(), cu_q[1:].tolist()):
+        n = end - start
+        assert 0 <= n <= max_q
+        if n == 0:
+            continue
+        qs, ks, vs = (t[start:end].double().transpose(0, 1) for t in (q, k, v))  # [H, n, D]
+        ks, vs = ks.repeat_interleave(group, 0), vs.repeat_interleave(group, 0)
+        scores = qs @ ks.transpose(1, 2) * (scale if scale is not None else q.shape[-1] ** -0.5)
+        i, j = torch.arange(n, device=q.device)[:, None], torch.arange(n, device=q.device)[None]
+        allowed = (j <= i) & ((i - j <= left) if left >= 0 else True)
+        attn = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+        out[start:end] = (attn @ vs).transpose(0, 1).to(q.dtype)
+    return out

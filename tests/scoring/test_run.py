@@ -37,6 +37,8 @@ def test_losses_match_float64_reference(tiny_model, corpus_file, tmp_path):
     assert result.mean_loss == pytest.approx(np.concatenate(list(scores.values())).mean(), rel=1e-6)
     table = pq.read_table(rd.scores_path("m"))
     assert table.schema.field("loss").type == "float" and table.schema.field("pos").type == "int32"
+    record = rd.read_manifest()["models"]["m"]
+    assert (record["attention"], record["compiled"]) == ("sdpa", False)  # varlen attention is for CUDA bf16/fp16
 
 
 def test_batched_equals_one_window_at_a_time(tiny_model, corpus_file, tmp_path):

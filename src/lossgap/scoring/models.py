@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lossgap.errors import ConfigError
+from lossgap.scoring.attention import use_varlen_attention
 from lossgap.scoring.config import ScoreConfig
 
 __all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "load_model", "model_context_limit", "software_versions"]
@@ -119,7 +120,10 @@ def load_model(config: ScoreConfig, device, dtype):  # type: ignore[no-untyped-d
             "flash-linear-attention is not installed: Olmo Hybrid's Gated DeltaNet layers run on transformers' "
             "slow PyTorch path; `pip install flash-linear-attention` for the GPU kernels"
         )
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if use_varlen_attention(model):
+        log.info("attention through PyTorch's variable-length flash kernel (padding and sliding windows skipped)")
+    return model
 
 
 def model_context_limit(model, tokenizer) -> int:  # type: ignore[no-untyped-def]

@@ -306,6 +306,8 @@ def run_score(
             "dtype": str(dtype).removeprefix("torch."),
             "device": device.type,
             "architecture": type(model).__name__,
+            "attention": model.config._attn_implementation,
+            "compiled": config.compile,
             "context": {
                 "max_length": max_length,
                 "stride": stride,

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from lossgap.scoring.attention import NAME, row_segments, use_varlen_attention
+from lossgap.scoring.loss import CausalLMHead, batch_losses
+from lossgap.scoring.windows import Window
+from tests.scoring.reference import full_context_losses, load_float64, varlen_attention
+
+
+def test_row_segments_of_a_left_padded_batch():
+    mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]])
+    assert row_segments(mask, 3, 4, mask.device).tolist() == [0, 2, 4, 4, 8, 9, 12]
+    assert row_segments(None, 2, 5, mask.device).tolist() == [0, 0, 5, 5, 10]
+    assert row_segments(mask, 3, 4, mask.device).dtype == torch.int32
+
+
+def test_cpu_model_keeps_its_attention_without_a_kernel(llama_model):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(llama_model)
+    assert not use_varlen_attention(model)
+    assert model.config._attn_implementation != NAME
+
+
+@pytest.mark.parametrize("lengths", [[5, 23, 40, 61, 2], [33, 33, 33]], ids=["padded", "unpadded"])
+def test_varlen_batch_matches_float64_full_context(tiny_model, lengths):
+    """Left-padded batch through the varlen path (brute-force kernel) = each document alone, float64 reference.
+
+    The tiny Olmo 3 has a 16-token sliding window, so longer documents check the window's bounds too. The
+    same batch through transformers' SDPA path must agree even closer: Olmo Hybrid's float32 Gated DeltaNet
+    alone differs from float64 by up to ~2e-5.
+    """
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(3, model.config.vocab_size, n) for n in lengths]
+    windows = [Window(k, 0, len(d), 1) for k, d in enumerate(docs)]
+    score = lambda: batch_losses(CausalLMHead(model), docs, windows, max(lengths), 7, torch.device("cpu"))  # noqa: E731
+    sdpa = score()
+    assert use_varlen_attention(model, kernel=varlen_attention)
+    got = score()
+    reference = load_float64(tiny_model)
+    for doc, losses, own in zip(docs, got, sdpa):
+        np.testing.assert_allclose(losses, full_context_losses(reference, doc), rtol=0, atol=5e-5)
+        np.testing.assert_allclose(losses, own, rtol=0, atol=2e-6)
+
+
+def test_kernel_without_grouped_heads_gets_them_repeated(monkeypatch):
+    """PyTorch 2.11's varlen_attn has no enable_gqa: lossgap repeats key/value heads itself, as transformers does."""
+    import torch.nn.attention.varlen as varlen
+
+    from lossgap.scoring.attention import varlen_kernel
+
+    def old_api(q, k, v, cu_q, cu_k, max_q, max_k, *, return_aux=None, scale=None, window_size=(-1, -1)):
+        return varlen_attention(q, k, v, cu_q, cu_k, max_q, max_k, scale=scale, window_size=window_size,
+                                enable_gqa=False)  # fmt: skip
+
+    monkeypatch.setattr(varlen, "varlen_attn", old_api)
+    kernel = varlen_kernel()
+    q, k, v = torch.randn(9, 4, 8), torch.randn(9, 2, 8), torch.randn(9, 2, 8)
+    cu = torch.tensor([0, 4, 9], dtype=torch.int32)
+    got = kernel(q, k, v, cu, cu, 5, 5, scale=0.3, window_size=(2, 0), enable_gqa=True)
+    want = varlen_attention(q, k, v, cu, cu, 5, 5, scale=0.3, window_size=(2, 0), enable_gqa=True)
+    torch.testing.assert_close(got, want)
