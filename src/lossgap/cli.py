@@ -221,7 +221,7 @@ def score(
     ] = None,
     compile: Annotated[
         bool,
-        typer.Option("--compile", help="torch.compile the model (minutes of compiling; faster on long GPU runs, see docs/benchmarks.md)."),
+        typer.Option("--compile", help="torch.compile the model's layers (tens of seconds of compiling; faster on long GPU runs, see docs/benchmarks.md)."),
     ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")
