@@ -4,9 +4,12 @@ Builds the two small models and a locally trained BPE tokenizer, scores the exam
 lengths, batched together with left padding) with the real CLI on the GPU in float32 and in bfloat16, then
 compares each token's loss with a float32 reference computed one document at a time with `model(ids).logits`
 (no padding, no batching): once with flash-linear-attention's kernels (the same model code the CLI ran) and once
-with transformers' PyTorch Gated DeltaNet path (fla hidden), in separate processes. Usage (on the GPU machine):
+with transformers' PyTorch Gated DeltaNet path (fla hidden), in separate processes. In bfloat16 the CLI's
+attention is lossgap's varlen path; first, that path alone is checked against a float64 brute-force attention
+(the tests' reference) on random inputs with padded rows, sliding windows and grouped heads. Usage (on the GPU
+machine):
 
-    python gpu_check.py --work /tmp/gpu_check
+    python gpu_check.py --work /tmp/gpu_check          # --kernel-only: just the attention check
 """
 
 from __future__ import annotations
@@ -67,6 +70,33 @@ def build(work: Path, n_docs_per_domain: int) -> Path:
         model.save_pretrained(work / arch)
         tokenizer.save_pretrained(work / arch)
     return corpus
+
+
+def kernel_check() -> None:
+    """lossgap's varlen attention with PyTorch's kernel (bf16) against the float64 brute force, per case."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import torch
+    from tests.scoring.reference import varlen_attention
+
+    from lossgap.scoring.attention import varlen_attention_forward, varlen_kernel
+
+    kernel = varlen_kernel()
+    print(f"varlen kernel: {kernel}", flush=True)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    lengths = torch.tensor([300, 1, 77, 300, 129], device="cuda")  # one full row: an empty pad segment
+    width = int(lengths.max())
+    mask = (torch.arange(width, device="cuda")[None] >= width - lengths[:, None]).long()
+    for heads, kv_heads, window in ((8, 8, None), (8, 8, 1), (8, 8, 4), (8, 2, 64), (8, 2, None)):
+        q = torch.randn(len(lengths), heads, width, 64, device="cuda", generator=gen, dtype=torch.bfloat16)
+        k, v = (torch.randn(len(lengths), kv_heads, width, 64, device="cuda", generator=gen, dtype=torch.bfloat16)
+                for _ in range(2))  # fmt: skip
+        got, _ = varlen_attention_forward(None, q, k, v, mask, 0.125, sliding_window=window, kernel=kernel)
+        want, _ = varlen_attention_forward(None, q, k, v, mask, 0.125, sliding_window=window, kernel=varlen_attention)
+        real = mask.bool()  # pad rows' outputs are never read
+        err = (got.float() - want.float())[real].abs().max().item()
+        print(f"  heads {heads}/{kv_heads} window {window}: max |varlen - float64 reference| over real tokens "
+              f"{err:.2e}", flush=True)  # fmt: skip
+        assert err < 2e-2, err
 
 
 def reference(model_dir: Path, run_dir: Path, out: Path, fla: bool, device: str) -> None:
@@ -136,13 +166,20 @@ def main() -> None:
     parser.add_argument("--reference", nargs=3, metavar=("MODEL_DIR", "RUN_DIR", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--fla", choices=("on", "off"), default="on", help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cuda", help="cuda (the check); cpu only to try the script itself")
+    parser.add_argument("--kernel-only", action="store_true", help="only check the varlen attention path")
     args = parser.parse_args()
+    if args.device == "cuda":
+        kernel_check()
+    if args.kernel_only:
+        return
     if args.reference:
         model_dir, run_dir, out = map(Path, args.reference)
         reference(model_dir, run_dir, out, fla=args.fla == "on", device=args.device)
         return
 
     _hide_fla()  # this process only builds and compares; the GPU work runs in subprocesses
+    from lossgap.rundir import RunDir
+
     args.work.mkdir(parents=True, exist_ok=True)
     corpus = build(args.work, args.docs_per_domain)
     env = dict(os.environ)
@@ -155,6 +192,8 @@ def main() -> None:
                    "--run-dir", str(run_dir), "--device", args.device, "--dtype", dtype, "--name", dtype]  # fmt: skip
             print("$", " ".join(cmd), flush=True)
             subprocess.run(cmd, check=True, env=env)
+            record = RunDir(run_dir).read_manifest()["models"][dtype]
+            print(f"  {arch} {dtype}: attention {record['attention']}", flush=True)
         for fla in ("on", "off"):
             out = args.work / f"ref_{arch}_fla{fla}.npy"
             subprocess.run([sys.executable, __file__, "--reference", str(model_dir), str(run_dir), str(out),

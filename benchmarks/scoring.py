@@ -2,15 +2,17 @@
 
 Builds Olmo 3 7B and Olmo Hybrid 7B from their configs with random bf16 weights (the same arithmetic as the
 released models, no download), measures the card's bf16 matrix rate in the same run, and scores
-(a) fixed 4096-token sequences and (b) a realistic length mix (log-normal, 50 to 16,000 tokens) two ways:
+(a) fixed 4096-token sequences and (b) a realistic length mix (log-normal, 50 to 16,000 tokens):
 
 - naive: documents in corpus order, batched up to the token budget and padded to the batch's longest,
-  `model(...).logits` for the whole batch, then a float32 log-softmax over all of it;
+  `model(...).logits` for the whole batch (transformers' SDPA attention), then a float32 log-softmax over all;
 - lossgap: `lossgap.scoring` as `lossgap score` runs it: windows sorted into length-aware batches under
-  the same budget, the trunk's hidden states, and the head + float32 log-softmax in chunks of scored rows.
+  the same budget, the trunk's hidden states, and the head + float32 log-softmax in chunks of scored rows;
+  timed with transformers' SDPA attention, with lossgap's varlen attention (`scoring.attention`, what
+  `lossgap score` uses on CUDA) and with varlen attention and `--compile` (`CausalLMHead.compile`).
 
 Prints useful tokens/s (padding excluded), MFU (tokens/s × 2 × parameters ÷ measured matrix rate), peak GPU
-memory, and how far the two paths' per-token losses differ. Usage (on the GPU machine):
+memory, and how far the paths' per-token losses differ. Usage (on the GPU machine):
 
     python benchmarks/scoring.py --out results.json
 
@@ -22,8 +24,6 @@ and time balance across ranks, and (with --baseline) the speed-up over a run wit
         --mix-tokens 400000 --out k1.json
     torchrun --standalone --nproc-per-node 2 benchmarks/scoring.py --mode scale-out --models olmo-hybrid-7b \
         --mix-tokens 400000 --out k2.json --baseline k1.json
-
-`--mode mfu-variants` times fixed 4096-token sequences at 16k/32k/64k batch budgets and with a compiled trunk.
 """
 
 from __future__ import annotations
@@ -36,10 +36,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from lossgap.scoring.attention import use_varlen_attention
 from lossgap.scoring.loss import CausalLMHead, batch_losses
 from lossgap.scoring.windows import Window, plan_batches
 
 VOCAB = 100278  # Olmo 3's tokenizer (dolma2)
+# (label, attention, compiled trunk): the naive path, then lossgap's with transformers' SDPA attention, with its
+# varlen attention (what `lossgap score` uses on CUDA) and with that plus `--compile`.
+PATHS = [("naive", "sdpa", False), ("lossgap, SDPA attention", "sdpa", False), ("lossgap", "varlen", False),
+         ("lossgap --compile", "varlen", True)]  # fmt: skip
 
 
 def matmul_rate() -> float:
@@ -125,14 +130,17 @@ class Row:
     path: str
     tokens: int
     seconds: float
+    warmup_seconds: float
     tokens_per_s: float
     mfu: float
     peak_gib: float
 
 
 def timed(fn, docs, n_params: float, rate: float, **labels) -> tuple[Row, list[np.ndarray]]:
+    t0 = time.perf_counter()
     fn(docs)  # warm-up on the same shapes: kernel compilation and autotuning, amortised over a real corpus
     torch.cuda.synchronize()
+    warmup = time.perf_counter() - t0
     torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     out = fn(docs)
@@ -140,7 +148,7 @@ def timed(fn, docs, n_params: float, rate: float, **labels) -> tuple[Row, list[n
     seconds = time.perf_counter() - t0
     tokens = sum(len(d) for d in docs)
     tps = tokens / seconds
-    row = Row(tokens=tokens, seconds=seconds, tokens_per_s=tps, mfu=tps * 2 * n_params / rate,
+    row = Row(tokens=tokens, seconds=seconds, warmup_seconds=warmup, tokens_per_s=tps, mfu=tps * 2 * n_params / rate,
               peak_gib=torch.cuda.max_memory_allocated() / 2**30, **labels)  # fmt: skip
     return row, out
 
@@ -176,6 +184,7 @@ def scale_out(args: argparse.Namespace) -> None:
     results = {}
     for arch in args.models:
         model = build(arch, device)
+        use_varlen_attention(model)  # as `lossgap score` does
         head = CausalLMHead(model)
         n_params = sum(p.numel() for p in model.parameters())
         seconds, busy, out = _rank_timed(lambda: fast(head, mine, args.batch_tokens, device=str(device)), ranks, device)
@@ -228,46 +237,6 @@ def scale_out(args: argparse.Namespace) -> None:
         dist.destroy_process_group()
 
 
-def mfu_variants(args: argparse.Namespace) -> None:
-    """Fixed 4096-token sequences on one GPU: lossgap's path at several batch budgets, and with a compiled trunk."""
-    rate = matmul_rate()
-    print(f"MFU variants: {torch.cuda.get_device_name()}  bf16 matmul {rate / 1e12:.0f} TFLOP/s", flush=True)
-    rng = np.random.default_rng(args.seed)
-    rows = []
-    for arch in args.models:
-        model = build(arch)
-        head = CausalLMHead(model)
-        n_params = sum(p.numel() for p in model.parameters())
-        fixed = [rng.integers(0, VOCAB, 4096) for _ in range(args.fixed_batches * 4)]
-        variants = [("lossgap 16k budget", 16384, False), ("lossgap 32k budget", 32768, False),
-                    ("lossgap 64k budget", 65536, False), ("lossgap 16k, compiled trunk", 16384, True)]  # fmt: skip
-        reference = None
-        for label, budget, compiled in variants:
-            if compiled:
-                t0 = time.perf_counter()
-                head.trunk = torch.compile(head.trunk)
-            try:
-                if compiled:
-                    fast(head, fixed[:4], budget)
-                    print(f"  {arch:15s} compile + first batch: {time.perf_counter() - t0:.0f} s", flush=True)
-                r, out = timed(lambda d: fast(head, d, budget), fixed, n_params, rate, model=arch,
-                               workload="fixed 4096", path=label)  # fmt: skip
-            except Exception as exc:  # report a failed variant and keep the others
-                print(f"  {arch:15s} {label}: FAILED {type(exc).__name__}: {str(exc)[:300]}", flush=True)
-                continue
-            reference = reference if reference is not None else np.concatenate(out)
-            d = np.abs(np.concatenate(out) - reference)
-            rows.append(r)
-            print(f"  {arch:15s} {label:28s} {r.tokens_per_s:9,.0f} tok/s  MFU {r.mfu:5.1%}  peak {r.peak_gib:5.1f} GiB"
-                  f"  ({r.tokens:,} tokens, {r.seconds:.1f} s)  |loss diff| vs first: max {d.max():.2e} mean {d.mean():.2e}", flush=True)  # fmt: skip
-        del model, head
-        torch.cuda.empty_cache()
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump({"gpu": torch.cuda.get_device_name(), "matmul_flops": rate, "rows": [asdict(r) for r in rows]},
-                      fh, indent=2)  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["olmo3-7b", "olmo-hybrid-7b"])
@@ -275,16 +244,16 @@ def main() -> None:
     parser.add_argument("--fixed-batches", type=int, default=8)
     parser.add_argument("--mix-tokens", type=int, default=160_000)
     parser.add_argument("--out", default=None)
-    parser.add_argument("--mode", choices=("compare", "scale-out", "mfu-variants"), default="compare",
+    parser.add_argument("--mode", choices=("compare", "scale-out"), default="compare",
                         help="compare: lossgap vs naive (default); scale-out: under torchrun, each rank scores its "
-                        "shard of the length mix; mfu-variants: fixed 4096 at larger budgets and a compiled trunk")
+                        "shard of the length mix")
+    parser.add_argument("--paths", nargs="+", choices=[p[0] for p in PATHS], default=[p[0] for p in PATHS],
+                        help="compare: which paths to time (default all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", default=None, help="scale-out: the --out JSON of a run with fewer processes")
     args = parser.parse_args()
     if args.mode == "scale-out":
         return scale_out(args)
-    if args.mode == "mfu-variants":
-        return mfu_variants(args)
 
     import importlib.util
 
@@ -299,37 +268,45 @@ def main() -> None:
         head = CausalLMHead(model)
         n_params = sum(p.numel() for p in model.parameters())
         print(f"{arch}: {n_params / 1e9:.2f}B parameters", flush=True)
+        losses: dict[tuple[str, str], np.ndarray] = {}
         per_row = args.batch_tokens // 4096
         fixed = [rng.integers(0, VOCAB, 4096) for _ in range(args.fixed_batches * per_row)]
         mix = [rng.integers(0, VOCAB, n) for n in length_mix(rng, args.mix_tokens)]
-        for workload, docs in (("fixed 4096", fixed), ("length mix", mix)):
-            r_naive, out_naive = timed(lambda d: naive(model, d, args.batch_tokens), docs, n_params, rate,
-                                       model=arch, workload=workload, path="naive")  # fmt: skip
-            r_fast, out_fast = timed(lambda d: fast(head, d, args.batch_tokens), docs, n_params, rate,
-                                     model=arch, workload=workload, path="lossgap")  # fmt: skip
-            variants = [r_naive, r_fast]
-            if workload == "length mix":
-                for label, kw in (("lossgap, widths to x128", {"round_to": 128}),
-                                  ("lossgap, 64k budget", {"batch_tokens": 65536})):  # fmt: skip
-                    kw = {"batch_tokens": args.batch_tokens, **kw}
-                    variants.append(timed(lambda d: fast(head, d, **kw), docs, n_params, rate,
-                                          model=arch, workload=workload, path=label)[0])  # fmt: skip
-            rows += variants
-            a, b = np.concatenate(out_naive), np.concatenate(out_fast)
-            diffs[f"{arch} {workload}"] = {
-                "max_abs": float(np.abs(a - b).max()),
-                "mean_rel": float(np.mean(np.abs(a - b) / np.maximum(np.abs(a), 1e-6))),
-            }
-            for r in variants:
-                print(f"  {workload:11s} {r.path:24s} {r.tokens_per_s:9,.0f} tok/s  MFU {r.mfu:5.1%}  "
-                      f"peak {r.peak_gib:5.1f} GiB  ({r.tokens:,} tokens, {r.seconds:.1f} s)", flush=True)  # fmt: skip
-            print(f"  {workload:11s} lossgap vs naive losses: {diffs[f'{arch} {workload}']}", flush=True)
+        workloads = (("fixed 4096", fixed), ("length mix", mix))
+        for label, attention, compiled in [p for p in PATHS if p[0] in args.paths]:
+            if attention == "sdpa":
+                model.set_attn_implementation("sdpa")
+            elif not use_varlen_attention(model):
+                print(f"  {label}: skipped, this PyTorch has no usable varlen_attn", flush=True)
+                continue
+            if compiled:
+                head.compile()  # compiled once; each workload's warm-up pass then compiles its shape classes
+            for workload, docs in workloads:
+                if label == "naive":
+                    row, out = timed(lambda d: naive(model, d, args.batch_tokens), docs, n_params, rate,
+                                     model=arch, workload=workload, path=label)  # fmt: skip
+                else:
+                    row, out = timed(lambda d: fast(head, d, args.batch_tokens), docs, n_params, rate,
+                                     model=arch, workload=workload, path=label)  # fmt: skip
+                losses[workload, label] = np.concatenate(out)
+                rows.append(row)
+                print(f"  {workload:11s} {label:28s} {row.tokens_per_s:9,.0f} tok/s  MFU {row.mfu:5.1%}  "
+                      f"peak {row.peak_gib:5.1f} GiB  ({row.tokens:,} tokens, {row.seconds:.1f} s, warm-up "
+                      f"{row.warmup_seconds:.0f} s)", flush=True)  # fmt: skip
+        for (workload, label), values in losses.items():
+            for base in ("naive", "lossgap, SDPA attention"):
+                if label != base and (workload, base) in losses:
+                    d = np.abs(values - losses[workload, base])
+                    key = f"{arch} {workload}: {label} vs {base}"
+                    rel = float(np.mean(d / np.maximum(losses[workload, base], 1e-6)))
+                    diffs[key] = {"max_abs": float(d.max()), "mean_rel": rel}
+                    print(f"  {key}: max |diff| {d.max():.3f}, mean relative {rel:.2e}", flush=True)
+        if args.out:  # after each model, so that a run cut short keeps what it measured
+            with open(args.out, "w") as fh:
+                json.dump({"gpu": torch.cuda.get_device_name(), "matmul_flops": rate,
+                           "rows": [asdict(r) for r in rows], "diffs": diffs}, fh, indent=2)  # fmt: skip
         del model, head
         torch.cuda.empty_cache()
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump({"gpu": torch.cuda.get_device_name(), "matmul_flops": rate, "rows": [asdict(r) for r in rows],
-                       "diffs": diffs}, fh, indent=2)  # fmt: skip
 
 
 if __name__ == "__main__":
