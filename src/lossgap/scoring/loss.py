@@ -31,13 +31,19 @@ class CausalLMHead:
         self.scale = getattr(model.config, "logit_scale", None)
 
     def compile(self) -> None:
-        """torch.compile each decoder layer, with dynamic shapes so that batch widths do not each recompile.
+        """torch.compile each decoder layer and the loss, dynamic shapes so that batch widths do not each recompile.
 
         Layers of one kind share their code, so one compilation serves them all: seconds for a 7B model where
         compiling the whole trunk took minutes. In a layer with a linear-attention mixer (`linear_attn`, Olmo
         Hybrid's Gated DeltaNet) only the other parts (norms, MLP) are compiled: with the mixer, compiling
         one layer did not finish in 200 s on an H100. A trunk without a `layers` list is compiled whole.
+
+        What earlier models in this process compiled is dropped first: the decoder layers of all transformers
+        models share code (`forward_with_checkpointing`), so a second model's shapes would count against the
+        same recompile limit and, past it, run eager.
         """
+        torch._dynamo.reset()
+        self.token_losses = torch.compile(self.token_losses, dynamic=True)  # one kernel after the head's GEMM
         layers = getattr(self.trunk, "layers", None)
         if layers is None:
             self.trunk = torch.compile(self.trunk, dynamic=True)
@@ -58,6 +64,11 @@ class CausalLMHead:
         if self.softcap is not None:
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits
+
+    def token_losses(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """float32 −log p(target) of hidden states [rows, hidden] and target ids [rows]."""
+        logits = self.logits(hidden)
+        return torch.logsumexp(logits, dim=-1) - logits.gather(1, targets[:, None]).squeeze(1)
 
     def check_against_full_forward(self, input_ids: torch.Tensor) -> None:
         """Refuse a model whose logits are not head(trunk(x)) (e.g. an unknown logit transform)."""
@@ -115,10 +126,8 @@ def batch_losses(
     targets = ids[row_idx, col_idx]  # [M]
     selected = hidden[row_idx, col_idx - 1]  # [M, H]
     losses = torch.empty(len(targets), dtype=torch.float32, device=device)
-    for lo in range(0, len(targets), chunk):
-        logits = head.logits(selected[lo : lo + chunk])  # [chunk, V] float32
-        target_logit = logits.gather(1, targets[lo : lo + chunk, None]).squeeze(1)
-        losses[lo : lo + chunk] = torch.logsumexp(logits, dim=-1) - target_logit
+    for lo in range(0, len(targets), chunk):  # float32 logits of `chunk` rows at a time
+        losses[lo : lo + chunk] = head.token_losses(selected[lo : lo + chunk], targets[lo : lo + chunk])
     out = losses.cpu().numpy()
     splits = np.cumsum([w.end - w.score_from for w in windows])[:-1]
     return np.split(out, splits)
