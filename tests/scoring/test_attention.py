@@ -64,3 +64,15 @@ def test_kernel_without_grouped_heads_gets_them_repeated(monkeypatch):
     got = kernel(q, k, v, cu, cu, 5, 5, scale=0.3, window_size=(2, 0), enable_gqa=True)
     want = varlen_attention(q, k, v, cu, cu, 5, 5, scale=0.3, window_size=(2, 0), enable_gqa=True)
     torch.testing.assert_close(got, want)
+
+
+def test_model_with_logit_softcapping_keeps_its_attention(tmp_path):
+    """Gemma 2 soft-caps attention logits, which varlen_attn cannot: the model keeps transformers' attention."""
+    from transformers import AutoModelForCausalLM, Gemma2Config
+
+    config = Gemma2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, head_dim=8, attn_logit_softcapping=50.0)  # fmt: skip
+    model = AutoModelForCausalLM.from_config(config).eval()
+    before = model.config._attn_implementation
+    assert not use_varlen_attention(model, kernel=varlen_attention)
+    assert model.config._attn_implementation == before

@@ -22,9 +22,23 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["NAME", "row_segments", "use_varlen_attention", "varlen_attention_forward", "varlen_kernel"]
+__all__ = [
+    "NAME",
+    "UnsupportedAttention",
+    "row_segments",
+    "use_varlen_attention",
+    "varlen_attention_forward",
+    "varlen_kernel",
+]
 
 NAME = "lossgap_varlen"
+# Arguments some models pass their attention function that varlen_attn has no counterpart for:
+# logit soft-capping (Gemma 2) and attention sinks (gpt-oss).
+_UNSUPPORTED = ("softcap", "s_aux")
+
+
+class UnsupportedAttention(ValueError):
+    """The model's attention needs something the varlen kernel does not do."""
 
 
 def varlen_kernel() -> Callable | None:
@@ -82,6 +96,9 @@ def varlen_attention_forward(
     """
     if dropout:
         raise ValueError("lossgap's varlen attention is for inference: dropout must be 0")
+    unsupported = [name for name in _UNSUPPORTED if kwargs.get(name) is not None]
+    if unsupported:
+        raise UnsupportedAttention(f"{type(module).__name__} attention uses {', '.join(unsupported)}")
     batch, heads, width, dim = query.shape
     bounds = row_segments(attention_mask, batch, width, query.device)
     flat = [t.transpose(1, 2).reshape(batch * width, t.shape[1], dim) for t in (query, key, value)]
@@ -108,11 +125,20 @@ def use_varlen_attention(model: torch.nn.Module, kernel: Callable | None = None)
         weight = next(model.parameters())
         if kernel is None or weight.device.type != "cuda" or weight.dtype not in (torch.bfloat16, torch.float16):
             return False
-    if not model._can_set_attn_implementation():
-        return False
+    if not (model._can_set_attn_implementation() and model._supports_flash_attn):
+        return False  # flash attention's semantics (causal, windows, no mask biases) are what this kernel has
     from transformers import AttentionInterface, AttentionMaskInterface
 
     AttentionInterface.register(NAME, functools.partial(varlen_attention_forward, kernel=kernel))
     AttentionMaskInterface.register(NAME, _padding_mask)
+    previous = model.config._attn_implementation
     model.set_attn_implementation(NAME)
-    return model.config._attn_implementation == NAME
+    if model.config._attn_implementation != NAME:
+        return False
+    try:  # a two-token forward pass finds attention arguments the kernel cannot honour
+        with torch.inference_mode():
+            model(input_ids=torch.zeros((1, 2), dtype=torch.long, device=next(model.parameters()).device))
+    except UnsupportedAttention:
+        model.set_attn_implementation(previous)
+        return False
+    return True
