@@ -66,7 +66,7 @@ def test_kernel_without_grouped_heads_gets_them_repeated(monkeypatch):
     torch.testing.assert_close(got, want)
 
 
-def test_model_with_logit_softcapping_keeps_its_attention(tmp_path):
+def test_model_with_logit_softcapping_keeps_its_attention():
     """Gemma 2 soft-caps attention logits, which varlen_attn cannot: the model keeps transformers' attention."""
     from transformers import AutoModelForCausalLM, Gemma2Config
 
