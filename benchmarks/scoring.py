@@ -293,9 +293,10 @@ def main() -> None:
                 print(f"  {workload:11s} {label:28s} {row.tokens_per_s:9,.0f} tok/s  MFU {row.mfu:5.1%}  "
                       f"peak {row.peak_gib:5.1f} GiB  ({row.tokens:,} tokens, {row.seconds:.1f} s, warm-up "
                       f"{row.warmup_seconds:.0f} s)", flush=True)  # fmt: skip
+        order = [p[0] for p in PATHS]
         for (workload, label), values in losses.items():
-            for base in ("naive", "lossgap, SDPA attention"):
-                if label != base and (workload, base) in losses:
+            for base in ("naive", "lossgap, SDPA attention"):  # each path against the baselines before it
+                if order.index(base) < order.index(label) and (workload, base) in losses:
                     d = np.abs(values - losses[workload, base])
                     key = f"{arch} {workload}: {label} vs {base}"
                     rel = float(np.mean(d / np.maximum(losses[workload, base], 1e-6)))

@@ -120,9 +120,9 @@ def use_varlen_attention(model: torch.nn.Module, kernel: Callable | None = None)
     `kernel` stands in for `varlen_attn` (tests do so on the CPU); by default PyTorch's, which is a flash
     kernel: CUDA, bfloat16 or float16 only.
     """
+    weight = next(model.parameters())
     if kernel is None:
         kernel = varlen_kernel()
-        weight = next(model.parameters())
         if kernel is None or weight.device.type != "cuda" or weight.dtype not in (torch.bfloat16, torch.float16):
             return False
     if not (model._can_set_attn_implementation() and model._supports_flash_attn):
@@ -137,7 +137,7 @@ def use_varlen_attention(model: torch.nn.Module, kernel: Callable | None = None)
         return False
     try:  # a two-token forward pass finds attention arguments the kernel cannot honour
         with torch.inference_mode():
-            model(input_ids=torch.zeros((1, 2), dtype=torch.long, device=next(model.parameters()).device))
+            model(input_ids=torch.zeros((1, 2), dtype=torch.long, device=weight.device))
     except UnsupportedAttention:
         model.set_attn_implementation(previous)
         return False
