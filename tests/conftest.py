@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lossgap.corpus import CorpusConfig, run_corpus
+from lossgap.rundir import RunDir
+from lossgap.scoring import ScoreConfig, ScoreResult, run_score
 from tests.tiny_models import ARCHITECTURES, save_tiny_model, train_tokenizer
 
 TEXTS = [
@@ -38,6 +41,12 @@ def llama_model(tmp_path_factory, tokenizer_dir) -> Path:
 @pytest.fixture(scope="session")
 def hybrid_model(tmp_path_factory, tokenizer_dir) -> Path:
     return save_tiny_model("olmo_hybrid", tmp_path_factory.mktemp("hybrid-only"), tokenizer_dir)
+
+
+def score(run: RunDir | Path, config: ScoreConfig, corpus: Path) -> ScoreResult:
+    """What `lossgap score MODEL --corpus FILE --run DIR` does: the corpus stage, then scoring."""
+    run_corpus(run, corpus, CorpusConfig())
+    return run_score(run, config)
 
 
 @pytest.fixture()

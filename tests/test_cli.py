@@ -31,6 +31,6 @@ def test_score_smoke(llama_model, corpus_file, tmp_path):
 def test_score_errors_are_one_line_and_exit_2(llama_model, tmp_path):
     result = runner.invoke(app, ["score", str(llama_model), "--run", str(tmp_path / "empty")])
     assert result.exit_code == 2
-    assert "has no corpus yet" in result.output
+    assert "corpus.parquet does not exist" in result.output and "--corpus" in result.output
     result = runner.invoke(app, ["score", str(llama_model), "--run", str(tmp_path / "x"), "--dtype", "float8"])
     assert result.exit_code == 2 and "--dtype" in result.output

@@ -1,7 +1,5 @@
 """`lossgap run`: a TOML file runs every stage once, skips current stages, reruns what a change makes stale."""
 
-import json
-
 import pytest
 from typer.testing import CliRunner
 
@@ -52,8 +50,8 @@ def test_pipeline_runs_every_stage_then_skips_current_ones(tmp_path, llama_model
     ]  # fmt: skip
     rd = RunDir(tmp_path / "run")
     assert rd.scored_names() == ["full", "short"]
-    assert json.loads(rd.results_path("summary.json").read_text())["baseline"] == "short"
-    assert (rd.report_dir / "index.html").is_file()
+    assert rd.read_summary().baseline == "short"
+    assert rd.report_index.is_file()
 
     second = run_pipeline(load_pipeline_config(path))
     assert not any(o.ran for o in second)
@@ -88,3 +86,31 @@ def test_pipeline_paths_are_relative_to_the_file_only_where_they_exist(tmp_path)
     assert config.corpus_source == str((tmp_path / "docs.jsonl").resolve())
     assert config.annotate.counts == (tmp_path / "counts.csv").resolve()
     assert config.models[0].model == "allenai/Olmo-3-1025-7B"  # a hub id, not a path
+
+
+def test_old_pipeline_keys_get_a_message_saying_what_changed(tmp_path):
+    base = 'run = "r"\n[[models]]\nmodel = "m"\nname = "a"\n[[models]]\nmodel = "m"\nname = "b"\n'
+    cases = [
+        ('[compare]\nbaseline = "a"\ncandidate = "b"\nregression_max_tokens = 5\n', "fitted on every token"),
+        ('[compare]\nbaseline = "a"\ncandidate = "b"\nregression_controls = ["domain"]\n', "renamed `controls`"),
+        ('[compare]\nbaseline = "a"\ncandidate = "b"\nby = ["domain+upos"]\n', "crossed groupings are lists"),
+        ('[curves]\nseries = ["hybrid=hy@step1,hy@step2"]\n', "a series is a table now"),
+    ]
+    for section, message in cases:
+        path = tmp_path / "p.toml"
+        path.write_text(base + section)
+        with pytest.raises(ConfigError, match=message):
+            load_pipeline_config(path)
+
+
+def test_pipeline_series_tables_and_crossed_groupings(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(
+        'run = "r"\n[[models]]\nmodel = "m"\nname = "a"\n[[models]]\nmodel = "m"\nname = "b"\n'
+        '[compare]\nbaseline = "a"\ncandidate = "b"\nby = ["upos", ["domain", "upos"]]\nreferences = [["upos", "NOUN"]]\n'
+        '[curves]\nmasks = ["all", "repeated"]\n[[curves.series]]\nlabel = "hy"\nnames = ["hy@step1", "hy@step2"]\n'
+        '[[curves.series]]\nlabel = "tf"\n'
+    )
+    config = load_pipeline_config(path)
+    assert config.compare.by == (("upos",), ("domain", "upos")) and config.compare.references == (("upos", "NOUN"),)
+    assert [(s.label, s.names) for s in config.curves.series] == [("hy", ("hy@step1", "hy@step2")), ("tf", ())]

@@ -1,4 +1,7 @@
-"""The exception types of lossgap: one root, a few kinds. The CLI turns them into one line on stderr."""
+"""The exception types of lossgap: one root, a few kinds. The CLI turns them into one line on stderr.
+
+`ScoringInterrupted` is no LossgapError but a KeyboardInterrupt: Ctrl-C, with what was kept.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ __all__ = [
     "SchemaError",
     "TokenizerMismatchError",
     "CorpusError",
+    "ScoringInterrupted",
 ]
 
 
@@ -34,3 +38,13 @@ class TokenizerMismatchError(LossgapError):
 
 class CorpusError(LossgapError):
     """A corpus file cannot be read (bad JSON, missing field, duplicate ids)."""
+
+
+class ScoringInterrupted(KeyboardInterrupt):
+    """Scoring was interrupted (Ctrl-C); the documents finished so far were kept and the same call resumes."""
+
+    def __init__(self, name: str, parts: object, kept_docs: int, total_docs: int) -> None:
+        super().__init__(
+            f"interrupted: {kept_docs:,} of {total_docs:,} documents of {name!r} are scored and kept in {parts}"
+        )
+        self.name, self.parts, self.kept_docs, self.total_docs = name, parts, kept_docs, total_docs

@@ -1,8 +1,8 @@
 """The whole pipeline from one TOML file (`lossgap run`), and the offline demo (`lossgap demo`).
 
-Each stage runs only when its outputs are missing or stale: the manifest's `pipeline` entry records, per
-stage, the configuration it ran with and the size and modification time of each input file; a stage whose
-record matches the current configuration and inputs, and whose outputs exist, is skipped.
+Each stage runs only when its outputs are missing or stale: the manifest's `pipeline` records hold, per stage,
+the configuration it ran with and the size and modification time of each input file; a stage whose record
+matches the current configuration and inputs, and whose outputs exist, is skipped.
 """
 
 from __future__ import annotations
@@ -17,23 +17,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lossgap.analysis import CompareConfig, CurvesConfig, run_compare, run_curves
-from lossgap.corpus import CorpusConfig, run_corpus
+from lossgap.analysis.config import CompareConfig, CurvesConfig, Series
+from lossgap.corpus.config import CorpusConfig
 from lossgap.errors import ConfigError
-from lossgap.features import AnnotateConfig, run_annotate
-from lossgap.report import ReportConfig, run_report
-from lossgap.rundir import RunDir
-from lossgap.scoring import ScoreConfig, run_score
+from lossgap.features.config import AnnotateConfig
+from lossgap.report.config import ReportConfig
+from lossgap.rundir import PipelineRecord, RunDir, to_json
+from lossgap.scoring.config import ScoreConfig
 
 __all__ = ["PipelineConfig", "StageOutcome", "load_pipeline_config", "run_pipeline", "demo_config"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], Callable[[int, int], None] | None]
-"""Given a stage label, returns a `progress(done, total)` callback for scoring (or None)."""
+Scoring = Callable[[str], "tuple[Callable[[str], None], Callable[[int, int], None]] | None"]
+"""Given a model name, the (status, progress) callbacks of its scoring (or None)."""
 
 Status = Callable[[str], contextlib.AbstractContextManager[object]]
 """Given a stage label, a context manager held while that stage runs (e.g. a spinner on the terminal)."""
+
+# Keys of older pipeline files, and what replaced them.
+_RENAMED = {
+    ("compare", "regression_categories"): "every contrast family and --by grouping is now fitted with the controls; drop it",
+    ("compare", "regression_controls"): "renamed `controls` (log_freq, log_pos, repeat_len, word_piece, domain)",
+    ("compare", "regression_max_tokens"): "the regression is fitted on every token now; drop it",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,23 +67,50 @@ class PipelineConfig:
                     raise ConfigError(f"[compare] {role} = {getattr(self.compare, role)!r} is not a [[models]] name ({names})")
 
 
+def _tuples(value: Any) -> Any:
+    """TOML arrays as tuples, nested arrays too."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def _build(cls: type, section: str, values: dict[str, Any]) -> Any:
-    """cls(**values) with TOML lists as tuples; an unknown key is a ConfigError naming the section and key."""
+    """cls(**values) with TOML arrays as tuples (frozensets where the field is one); an unknown or renamed
+    key is a ConfigError naming the section and key."""
     known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if (section, key) in _RENAMED:
+            raise ConfigError(f"[{section}] {key}: {_RENAMED[(section, key)]}")
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"[{section}]: unknown key(s) {unknown}; known keys: {sorted(known)}")
     converted = {}
     for key, value in values.items():
         if isinstance(value, list):
-            value = frozenset(value) if "frozenset" in str(known[key].type) else tuple(
-                tuple(v) if isinstance(v, list) else v for v in value
-            )  # fmt: skip
+            value = frozenset(value) if "frozenset" in str(known[key].type) else _tuples(value)
         converted[key] = value
     try:
         return cls(**converted)
     except TypeError as exc:
         raise ConfigError(f"[{section}]: {exc}") from None
+
+
+def _compare(values: dict[str, Any]) -> CompareConfig:
+    by = values.get("by", [])
+    if any(isinstance(b, str) and "+" in b for b in by):
+        raise ConfigError('[compare] by: crossed groupings are lists now, e.g. by = ["upos", ["domain", "upos"]]')
+    return _build(CompareConfig, "compare", {**values, **({"by": [[b] if isinstance(b, str) else b for b in by]} if by else {})})
+
+
+def _curves(values: dict[str, Any]) -> CurvesConfig:
+    series = []
+    for item in values.get("series", []):
+        if isinstance(item, str) and "=" in item:
+            raise ConfigError(
+                f"[curves] series {item!r}: a series is a table now, e.g. "
+                '[[curves.series]] label = "hybrid" names = ["hy@step1000", "hy@step2000"] '
+                '(or just label = "hy" for every scored hy@STEP)'
+            )
+        series.append(Series(label=item) if isinstance(item, str) else _build(Series, "curves.series", item))
+    return _build(CurvesConfig, "curves", {**values, "series": series})
 
 
 def load_pipeline_config(path: Path) -> PipelineConfig:
@@ -99,7 +133,6 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         raise ConfigError(f"{path}: missing `run = \"DIR\"` (the run directory)")
     corpus = dict(data.get("corpus", {}))
     source = corpus.pop("source", None)
-    source = local(source) if source is not None else None
     models = []
     for i, m in enumerate(data.get("models", [])):
         m = dict(m)
@@ -111,12 +144,12 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         annotate["counts"] = Path(local(annotate["counts"]))
     return PipelineConfig(
         run=(base / data["run"]).resolve(),
-        corpus_source=source,
+        corpus_source=local(source) if source is not None else None,
         corpus=_build(CorpusConfig, "corpus", corpus),
         models=tuple(models),
         annotate=_build(AnnotateConfig, "annotate", annotate),
-        compare=_build(CompareConfig, "compare", data["compare"]) if "compare" in data else None,
-        curves=_build(CurvesConfig, "curves", data["curves"]) if "curves" in data else None,
+        compare=_compare(data["compare"]) if "compare" in data else None,
+        curves=_curves(data["curves"]) if "curves" in data else None,
         report=_build(ReportConfig, "report", data.get("report", {})) if "compare" in data else None,
     )
 
@@ -130,82 +163,66 @@ class StageOutcome:
     detail: str
 
 
-def _stamp(paths: list[Path]) -> dict[str, list[int]]:
-    return {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in paths if p.exists()}
-
-
-def _json_safe(value: Any) -> Any:
-    """`value` as the JSON the manifest will hold, so a stored record compares equal to a fresh one."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _json_safe(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_json_safe(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _stage(
-    rd: RunDir,
-    stage: str,
-    config: Any,
-    inputs: list[Path],
-    outputs: list[Path],
-    action: Callable[[], str],
-    status: Status,
-) -> StageOutcome:
-    record = {"config": _json_safe(config), "inputs": _stamp(inputs)}
-    previous = rd.read_manifest().get("pipeline", {}).get(stage)
-    if previous == record and all(p.exists() for p in outputs):
+def _stage(rd: RunDir, stage: str, config: Any, inputs: list[str], outputs: list[str], action: Callable[[], str],
+           status: Status) -> StageOutcome:  # fmt: skip
+    record = PipelineRecord(config=to_json(config), inputs=rd.stamps(inputs))
+    previous = rd.manifest().pipeline.get(stage)
+    if previous == record and all(rd.describe(o).exists() for o in outputs):
         return StageOutcome(stage, False, "")
     with status(stage):
         detail = action()
-    record["inputs"] = _stamp(inputs)  # inputs may be this stage's own earlier writes (corpus)
-    rd.update_manifest(lambda m: m.setdefault("pipeline", {}).__setitem__(stage, record))
+    # inputs may be this stage's own earlier writes (corpus)
+    rd.record_pipeline(stage, dataclasses.replace(record, inputs=rd.stamps(inputs)))
     return StageOutcome(stage, True, detail)
 
 
-def run_pipeline(
-    config: PipelineConfig, *, progress: Progress | None = None, status: Status | None = None
-) -> list[StageOutcome]:
+def run_pipeline(config: PipelineConfig, *, scoring: Scoring | None = None, status: Status | None = None) -> list[StageOutcome]:
     """Run corpus, score (each model), annotate, compare, curves and report, skipping current stages."""
+    from lossgap.analysis import run_compare, run_curves
+    from lossgap.corpus import run_corpus
+    from lossgap.features import run_annotate
+    from lossgap.report import run_report
+    from lossgap.scoring import check_model_source, run_score
+
     rd = RunDir(config.run)
     status = status or (lambda stage: contextlib.nullcontext())
     outcomes: list[StageOutcome] = []
+    for model in config.models:  # every model is checked before anything is written
+        check_model_source(model.model, model.revision)
     if config.corpus_source is not None:
         source_files = [] if config.corpus_source == "example" else [Path(config.corpus_source)]
+        record_source = {"source": config.corpus_source, "config": config.corpus,
+                         "files": {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in source_files if p.is_file()}}  # fmt: skip
         outcomes.append(_stage(
-            rd, "corpus", {"source": config.corpus_source, "config": config.corpus}, source_files, [rd.corpus_path],
+            rd, "corpus", record_source, [], ["corpus"],
             lambda: f"{run_corpus(rd, config.corpus_source, config.corpus).n_docs} documents", status,
         ))  # fmt: skip
     for model in config.models:
-        result = run_score(rd.path, model, progress=progress(f"scoring {model.resolved_name}") if progress else None)
+        callbacks = scoring(model.resolved_name) if scoring else None
+        status_cb, progress_cb = callbacks if callbacks else (None, None)
+        result = run_score(rd, model, status=status_cb, progress=progress_cb)
         detail = f"{result.n_tokens:,} tokens, mean loss {result.mean_loss:.4f} nats"
         outcomes.append(StageOutcome(f"score {result.name}", not result.already_complete, detail))
-    scores = [rd.scores_path(m.resolved_name) for m in config.models]
+    scores = [f"scores/{m.resolved_name}" for m in config.models]
     outcomes.append(_stage(
-        rd, "annotate", config.annotate, [rd.tokens_path, rd.corpus_path, *scores], [rd.features_path],
+        rd, "annotate", config.annotate, ["tokens", "corpus", *scores], ["features"],
         lambda: f"{run_annotate(rd, config.annotate).n_tokens:,} tokens", status,
     ))  # fmt: skip
     if config.compare is not None:
-        pair = [rd.scores_path(config.compare.baseline), rd.scores_path(config.compare.candidate)]
+        pair = [f"scores/{config.compare.baseline}", f"scores/{config.compare.candidate}"]
         outcomes.append(_stage(
-            rd, "compare", config.compare, [*pair, rd.features_path], [rd.results_path("summary.json")],
-            lambda: f"mean gap {run_compare(rd, config.compare).summary()['mean_gap']:+.4f} nats", status,
+            rd, "compare", config.compare, [*pair, "features"], ["results/summary.json"],
+            lambda: f"mean gap {run_compare(rd, config.compare).summary.mean_gap:+.4f} nats", status,
         ))  # fmt: skip
     if config.curves is not None:
         outcomes.append(_stage(
-            rd, "curves", config.curves, [*scores, rd.features_path], [rd.results_path("curves.csv")],
-            lambda: f"{len(run_curves(rd, config.curves))} rows", status,
+            rd, "curves", config.curves, [*scores, "features"], ["results/curves.csv"],
+            lambda: f"{len(run_curves(rd, config.curves).curves)} rows", status,
         ))  # fmt: skip
     if config.report is not None:
-        results = sorted(rd.results_dir.glob("*")) if rd.results_dir.is_dir() else []
         outcomes.append(_stage(
-            rd, "report", config.report, results, [rd.report_dir / "index.html"],
-            lambda: str(run_report(rd.path, config.report).path), status,
+            rd, "report", config.report, ["results"], ["report"],
+            lambda: str(run_report(rd, config.report).path), status,
         ))  # fmt: skip
     return outcomes
 

@@ -7,27 +7,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from lossgap.rundir import FEATURES_SCHEMA, RunDir
+from lossgap.rundir import FEATURES_SCHEMA, SCORES_SCHEMA, RunDir
 
 FEATURE_DEFAULTS = {
-    "domain": "books", "token_text": "x", "upos": None, "tag": None, "word_class": None, "word_piece": "single",
-    "bracket_kind": None, "bracket_side": "none", "repeat_len": 0, "repeat_dist": None, "log_freq": 1.0,
-    "code_class": None,
+    "domain": "books", "domain_type": None, "token_text": "x", "upos": None, "tag": None, "word_class": None,
+    "word_piece": "single", "bracket_kind": None, "bracket_side": "none", "repeat_len": 0, "repeat_dist": None,
+    "log_freq": 1.0, "log_pos": None, "code_class": None,
 }  # fmt: skip
 
 
+def write_scores(run: RunDir, name: str, scores: pd.DataFrame) -> None:
+    """A scores file as `lossgap score` leaves it (tests write it directly)."""
+    run.scores_dir.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(scores[["doc_id", "pos", "loss"]], schema=SCORES_SCHEMA, preserve_index=False)
+    pq.write_table(table, run.scores_path(name))
+
+
 def write_run(path: Path, tokens: pd.DataFrame, scores: dict[str, pd.DataFrame]) -> RunDir:
-    """Write features (from `tokens`, missing feature columns filled with defaults) and each scores table."""
+    """Write features (from `tokens`, missing feature columns filled with defaults: domain_type from the domain,
+    log_pos from pos) and each scores table."""
     run = RunDir(path)
     frame = tokens.copy()
     for column, default in FEATURE_DEFAULTS.items():
         if column not in frame:
             frame[column] = default
+    frame["domain_type"] = frame["domain_type"].fillna(frame["domain"].map(lambda d: "code" if d == "python" else "prose"))
+    frame["log_pos"] = frame["log_pos"].fillna(np.log10(frame["pos"].astype(float)))
     table = pa.Table.from_pandas(frame[[f.name for f in FEATURES_SCHEMA]], schema=FEATURES_SCHEMA, preserve_index=False)
-    run.write_features(table)
+    with run.features_writer() as writer:
+        writer.write(table)
     for name, score in scores.items():
-        run.write_scores(name, pa.Table.from_pandas(score[["doc_id", "pos", "loss"]], preserve_index=False))
+        write_scores(run, name, score)
     return run
 
 

@@ -1,95 +1,129 @@
-"""curves and masks: series parsing, exact filtered losses on the hand-made run, common token set, bad masks."""
+"""curves: exact filtered losses and paired differences on the hand-made run, common tokens, a planted paired
+lead that marginal intervals hide, series and masks given wrong."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from tests.analysis.hand_run import write_checkpoint_run
-from lossgap.analysis import CurvesConfig, parse_series, run_curves
+from lossgap.analysis import CurvesConfig, Series, run_curves
 from lossgap.analysis.masks import resolve_mask
-from lossgap.errors import ConfigError, RunDirError
+from lossgap.errors import ConfigError
+from tests.analysis.analysis_runs import write_run
+from tests.analysis.hand_run import write_checkpoint_run
 
 
-def test_parse_series_reads_steps_and_sorts() -> None:
-    points = parse_series("hybrid = hy@step2000, hy@step1000")
-    assert [(p.series, p.name, p.step) for p in points] == [("hybrid", "hy@step1000", 1000), ("hybrid", "hy@step2000", 2000)]
-    assert parse_series("t=model-7b@300")[0].step == 300
-
-
-@pytest.mark.parametrize(
-    ("spec", "match"),
-    [("hy@step1", "LABEL=NAME@STEP"), ("h=", "LABEL=NAME@STEP"), ("h=hybrid-1b", "has no step"),
-     ("h=a@step1,b@step1", "appears twice"), ("h=x/y@step1", "invalid model name")],
-)  # fmt: skip
-def test_parse_series_rejects_malformed(spec: str, match: str) -> None:
-    with pytest.raises(ConfigError, match=match):
-        parse_series(spec)
-
-
-def test_curves_config_rejects_duplicate_labels() -> None:
+def test_series_steps_and_bad_series() -> None:
+    assert Series(label="hy", names=("hy@step2000", "hy@100")).names == ("hy@step2000", "hy@100")
+    with pytest.raises(ConfigError, match="has no step"):
+        Series(label="h", names=("hybrid-1b",))
+    with pytest.raises(ConfigError, match="appears twice"):
+        Series(label="h", names=("a@step1", "b@step1"))
+    with pytest.raises(ConfigError, match="invalid model name"):
+        Series(label="h", names=("x/y@step1",))
     with pytest.raises(ConfigError, match="labels must differ"):
-        CurvesConfig(series=("a=x@1", "a=y@1"))
+        CurvesConfig(series=(Series(label="a"), Series(label="a")))
+    with pytest.raises(ConfigError, match="--reference 'c'"):
+        CurvesConfig(series=(Series(label="a"), Series(label="b")), reference="c")
 
 
-def test_resolve_mask_presets_domain_and_sql() -> None:
+def test_resolve_mask_presets_and_sql() -> None:
     assert resolve_mask("repeated").condition == "repeat_len >= 2"
-    assert resolve_mask("domain:o'brien").condition == "domain = 'o''brien'"
     assert resolve_mask("upos = 'NOUN'").name == "upos = 'NOUN'"
+    with pytest.raises(ConfigError, match="domain = 'python'"):  # the old shorthand says what to write instead
+        resolve_mask("domain:python")
     with pytest.raises(ConfigError, match=";"):
         resolve_mask("TRUE; DROP TABLE x")
 
 
-def test_curves_exact_filtered_losses(tmp_path: Path) -> None:
+@pytest.fixture()
+def hand_curves(tmp_path: Path):  # type: ignore[no-untyped-def]
     run = write_checkpoint_run(tmp_path)
-    config = CurvesConfig(
-        series=("transformer=tf@step200,tf@step100", "hybrid=hy@100,hy@200"),
-        masks=("all", "content_nonrepeat", "repeated", "domain:python", "upos = 'NOUN'"),
-        bootstrap=50,
-    )
-    table = run_curves(run, config)
-    on_disk = pd.read_csv(run.results_path("curves.csv"))
-    assert on_disk.columns.tolist() == ["series", "step", "name", "mask", "n_tokens", "mean_loss", "ci_low", "ci_high"]
-    got = table.set_index(["name", "mask"])
+    config = CurvesConfig(series=(Series(label="tf"), Series(label="hy")),
+                          masks=("all", "content_nonrepeat", "repeated", "domain = 'python'", "upos = 'NOUN'"))  # fmt: skip
+    return run, run_curves(run, config)
+
+
+def test_curves_exact_filtered_losses(hand_curves) -> None:  # type: ignore[no-untyped-def]
+    run, result = hand_curves
+    on_disk = run.read_results("curves.csv")
+    assert on_disk.columns.tolist()[:4] == ["series", "step", "name", "mask"]
+    got = result.curves.set_index(["name", "mask"])
     # baseline losses 2, 1, 3, 0.5 | 4, 2 ; candidate 1.5, 1.25, 2, 0.5 | 3, 2.5
     assert got.loc[("tf@step100", "all"), "mean_loss"] == pytest.approx(12.5 / 6)
     assert got.loc[("tf@step200", "all"), "mean_loss"] == pytest.approx(12.5 / 6 - 0.5)
     assert got.loc[("tf@step100", "content_nonrepeat"), ["n_tokens", "mean_loss"]].tolist() == [2, 3.0]
     assert got.loc[("tf@step100", "repeated"), "mean_loss"] == pytest.approx(5.5 / 3)
-    assert got.loc[("hy@200", "domain:python"), "mean_loss"] == pytest.approx((3.0 + 2.5) / 4)
+    assert got.loc[("hy@200", "domain = 'python'"), "mean_loss"] == pytest.approx((3.0 + 2.5) / 4)
     assert got.loc[("hy@100", "upos = 'NOUN'"), "mean_loss"] == 1.5
-    # rows in series order, steps ascending
-    assert table[["series", "step"]].drop_duplicates().values.tolist() == [
-        ["transformer", 100], ["transformer", 200], ["hybrid", 100], ["hybrid", 200]
+    # every scored tf@STEP and hy@STEP of the run, series in the order given, steps ascending
+    assert result.curves[["series", "step"]].drop_duplicates().values.tolist() == [
+        ["tf", 100], ["tf", 200], ["hy", 100], ["hy", 200]
     ]
-    # two documents: the interval lies between the one-document means (A: 6.5/4, B: 6/2)
-    row = got.loc[("tf@step100", "all")]
-    assert 6.5 / 4 <= row["ci_low"] <= row["mean_loss"] <= row["ci_high"] <= 3.0
+    assert got["ci_low"].isna().all()  # two documents: no interval, and each row says why
+    assert (got["note"] != "").all()
+
+
+def test_curves_paired_differences_and_difference_in_differences(hand_curves) -> None:  # type: ignore[no-untyped-def]
+    _, result = hand_curves
+    diff = result.differences.set_index(["step", "mask"])
+    # reference tf (the first series): tf@100 - hy@100 over all tokens = (12.5 - 10.75) / 6
+    assert diff.loc[(100, "all"), "estimate"] == pytest.approx(1.75 / 6)
+    assert (diff["series"] == "hy").all() and (diff["reference"] == "tf").all()
+    # step 200: tf - 0.5 and hy x 0.5 -> (12.5 - 3) - 10.75 / 2 over 6 tokens
+    assert diff.loc[(200, "all"), "estimate"] == pytest.approx((12.5 - 3.0 - 10.75 / 2) / 6)
+    # content_nonrepeat at 100: tokens A1 (2 vs 1.5) and B1 (4 vs 3): 0.75; minus overall 1.75/6
+    assert diff.loc[(100, "content_nonrepeat"), "estimate"] == pytest.approx(0.75)
+    assert diff.loc[(100, "content_nonrepeat"), "did_estimate"] == pytest.approx(0.75 - 1.75 / 6)
+    assert np.isnan(diff.loc[(100, "all"), "did_estimate"])
+
+
+def test_paired_difference_is_narrow_where_marginal_intervals_overlap(tmp_path: Path) -> None:
+    """A series 0.015 nats better on every token, over documents of very different difficulty: the marginal
+    intervals overlap completely, the paired difference is measured to a few thousandths and covers 0.015."""
+    rng = np.random.default_rng(5)
+    n_docs, per_doc = 120, 50
+    doc = np.repeat(np.arange(n_docs), per_doc)
+    difficulty = rng.normal(3.0, 0.6, n_docs)[doc]
+    reference = difficulty + rng.normal(0, 1.0, doc.size)
+    other = reference - 0.015 + rng.normal(0, 0.02, doc.size)
+    keys = pd.DataFrame({"doc_id": [f"d{d:03d}" for d in doc], "pos": np.tile(np.arange(1, per_doc + 1), n_docs).astype(np.int32)})
+    run = write_run(tmp_path, keys.assign(word_class="content"),
+                    {"tf@step1": keys.assign(loss=reference), "hy@step1": keys.assign(loss=other)})  # fmt: skip
+    result = run_curves(run, CurvesConfig(series=(Series(label="tf"), Series(label="hy")), masks=("all",)))
+    curves = result.curves.set_index("series")
+    assert curves.loc["hy", "ci_low"] < curves.loc["tf", "ci_high"] and curves.loc["tf", "ci_low"] < curves.loc["hy", "ci_high"]
+    diff = result.differences.iloc[0]
+    assert diff["ci_low"] <= 0.015 <= diff["ci_high"] and diff["ci_high"] - diff["ci_low"] < 0.01
+    assert diff["ci_low"] > 0  # the lead is real, and the paired interval shows it
 
 
 def test_curves_use_tokens_common_to_all_checkpoints(tmp_path: Path) -> None:
     run = write_checkpoint_run(tmp_path, drop_from_late=True)
-    table = run_curves(run, CurvesConfig(series=("t=tf@step100,tf@step200",), masks=("all",), bootstrap=20))
-    assert table["n_tokens"].tolist() == [5, 5]
-    assert table["mean_loss"].iloc[0] == pytest.approx(10.5 / 5)
+    result = run_curves(run, CurvesConfig(series=(Series(label="tf"),), masks=("all",)))
+    assert result.curves["n_tokens"].tolist() == [5, 5]
+    assert result.curves["mean_loss"].iloc[0] == pytest.approx(10.5 / 5)
 
 
 @pytest.mark.parametrize(
     ("mask", "match"),
-    [("colour = 'red'", "colour"), ("upos = 'INTJ'", "selects no token"), ("loss > 1", "not a valid condition"),
+    [("colour = 'red'", "colour"), ("upos = 'INTJ'", "selects no"), ("loss > 1", "not a valid condition"),
      ("repeat_len >>> 2", "not a valid condition")],
 )  # fmt: skip
 def test_curves_bad_mask_writes_nothing(tmp_path: Path, mask: str, match: str) -> None:
     run = write_checkpoint_run(tmp_path)
     with pytest.raises(ConfigError, match=match):
-        run_curves(run, CurvesConfig(series=("t=tf@step100",), masks=("all", mask), bootstrap=20))
+        run_curves(run, CurvesConfig(series=(Series(label="tf"),), masks=("all", mask)))
     assert not run.results_dir.exists()
 
 
-def test_curves_unscored_checkpoint_writes_nothing(tmp_path: Path) -> None:
+def test_curves_unscored_checkpoint_or_series_writes_nothing(tmp_path: Path) -> None:
     run = write_checkpoint_run(tmp_path)
-    with pytest.raises(RunDirError, match="tf@step300"):
-        run_curves(run, CurvesConfig(series=("t=tf@step100,tf@step300",), bootstrap=20))
+    with pytest.raises(ConfigError, match="tf@step300"):
+        run_curves(run, CurvesConfig(series=(Series(label="tf", names=("tf@step100", "tf@step300")),)))
+    with pytest.raises(ConfigError, match="no scored name gpt@STEP"):
+        run_curves(run, CurvesConfig(series=(Series(label="gpt"),)))
     assert not run.results_dir.exists()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from lossgap.corpus import read_corpus, run_corpus, CorpusConfig
 from lossgap.errors import CorpusError
-from lossgap.rundir import RunDir
+from lossgap.rundir import RunDir, to_json
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -75,7 +75,7 @@ def check(data: bytes, dedupe: bool) -> None:
             text.encode("utf-8")  # strictly valid
         if corpus.n_docs:
             entry = run_corpus(Path(tmp) / "run", path, CorpusConfig(dedupe=dedupe))
-            manifest = RunDir(Path(tmp) / "run").read_manifest()["corpus"]
+            manifest = to_json(RunDir(Path(tmp) / "run").manifest().corpus)
             assert manifest["n_read"] == manifest["n_docs"] + sum(manifest["skipped"].values()) == n_read
             assert manifest["n_docs"] == entry.n_docs
 

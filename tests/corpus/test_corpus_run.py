@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from lossgap.cli import app
 from lossgap.corpus import CorpusConfig, corpus_fingerprint, run_corpus
 from lossgap.errors import CorpusError, RunDirError
-from lossgap.rundir import RunDir
+from lossgap.rundir import RunDir, to_json
 
 DOCS = (
     b'{"id": "a", "text": "Alpha.", "domain": "wiki"}\n'
@@ -32,9 +32,9 @@ def test_run_corpus_writes_table_and_manifest(tmp_path: Path) -> None:
     config = CorpusConfig(dedupe=True, domain_map=(("wiki", "encyclopedia"),))
     corpus = run_corpus(tmp_path / "run", source, config)
     run = RunDir(tmp_path / "run")
-    table = run.read_corpus()
+    table = run.read("corpus")
     assert table.column("doc_id").to_pylist() == ["a", "c"]
-    entry = run.read_manifest()["corpus"]
+    entry = to_json(run.manifest().corpus)
     assert entry == {
         "fingerprint": corpus_fingerprint(table),
         "source": str(source),
@@ -52,7 +52,7 @@ def test_run_corpus_with_no_documents_left_is_an_error(tmp_path: Path) -> None:
     source = write_docs(tmp_path)
     with pytest.raises(CorpusError, match="no documents left"):
         run_corpus(tmp_path / "run", source, CorpusConfig(dedupe=True, min_chars=1000))
-    assert not RunDir(tmp_path / "run").has_corpus()
+    assert not RunDir(tmp_path / "run").has("corpus")
 
 
 def test_run_corpus_keeps_the_corpus_of_a_scored_run(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_run_corpus_keeps_the_corpus_of_a_scored_run(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "run")
     run_corpus(run, source, CorpusConfig(dedupe=True))
     tokens = pa.table({"doc_id": ["a"], "pos": [0], "token_id": [1], "char_start": [-1], "char_end": [-1]})
-    run.write_tokens(tokens)
+    run.write("tokens", tokens)
     run_corpus(run, source, CorpusConfig(dedupe=True))  # the same corpus again is fine
     with pytest.raises(RunDirError, match="already been scored on another corpus"):
         run_corpus(run, source, CorpusConfig(dedupe=True, domain="x"))
@@ -70,13 +70,13 @@ def test_cli_corpus_smoke(tmp_path: Path) -> None:
     source = write_docs(tmp_path)
     runner = CliRunner()
     result = runner.invoke(
-        app, ["corpus", str(source), "--run", str(tmp_path / "run"), "--dedupe", "--domain-map", "wiki=encyclopedia"]
+        app, ["corpus", str(source), "--run", str(tmp_path / "run"), "--dedupe", "--domain-from", "wiki", "--domain-to", "encyclopedia"]
     )
     assert result.exit_code == 0, result.output
     assert "2 documents of 4 read" in result.output
     assert "skipped: duplicate_id 1, empty_text 1" in result.output
     assert "invalid_utf8 in 1 documents" in result.output
-    manifest = RunDir(tmp_path / "run").read_manifest()
+    manifest = to_json(RunDir(tmp_path / "run").manifest())
     assert manifest["corpus"]["domains"] == {"encyclopedia": 1, "news": 1}
 
 
@@ -86,8 +86,8 @@ def test_cli_corpus_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["corpus", str(source), "--run", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "duplicate id 'a'" in result.output and "--dedupe" in result.output
-    result = runner.invoke(app, ["corpus", str(source), "--run", str(tmp_path / "run"), "--domain-map", "wiki"])
-    assert result.exit_code == 2 and "expected FROM=TO" in result.output
+    result = runner.invoke(app, ["corpus", str(source), "--run", str(tmp_path / "run"), "--domain-from", "wiki"])
+    assert result.exit_code == 2 and "one --domain-to for each --domain-from" in result.output
 
 
 def test_cli_corpus_example_subset(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_cli_corpus_example_subset(tmp_path: Path) -> None:
          "--max-docs-per-domain", "2"],
     )
     assert result.exit_code == 0, result.output
-    entry = RunDir(tmp_path / "run").read_manifest()["corpus"]
+    entry = to_json(RunDir(tmp_path / "run").manifest().corpus)
     assert entry["domains"] == {"books": 2, "latex": 2}
     assert entry["source"] == "example"
     assert entry["n_read"] == entry["n_docs"] + sum(entry["skipped"].values())

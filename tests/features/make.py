@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from lossgap.features.annotate import DEFAULT_PROSE_DOMAINS, make_chunk
+from lossgap.features.annotate import make_chunk
+from lossgap.features.config import DEFAULT_PROSE_DOMAINS
 from lossgap.features.records import Chunk, DocumentTokens, Resources
 from lossgap.rundir import RunDir
 
@@ -41,20 +42,22 @@ def chunk_of(*docs: DocumentTokens) -> Chunk:
     return make_chunk(list(docs), DEFAULT_PROSE_DOMAINS)
 
 
-def resources(nlp=None, count_ids=None, counts=None, repeat_context=None) -> Resources:  # type: ignore[no-untyped-def]
+def resources(nlp=None, count_ids=None, counts=None, repeat_context=None, leave_document_out=False) -> Resources:  # type: ignore[no-untyped-def]
     return Resources(
         nlp=nlp,
         prose_domains=DEFAULT_PROSE_DOMAINS,
         count_ids=np.zeros(0, np.int64) if count_ids is None else np.asarray(count_ids, np.int64),
         counts=np.zeros(0) if counts is None else np.asarray(counts, np.float64),
         repeat_context=repeat_context,
+        leave_document_out=leave_document_out,
     )
 
 
 def write_run(path: Path, docs: Sequence[DocumentTokens]) -> RunDir:
     """A run directory holding these documents' corpus.parquet and tokens.parquet."""
     run = RunDir(path)
-    run.write_corpus(
+    run.write(
+        "corpus",
         pa.table(
             {
                 "doc_id": pa.array([d.doc_id for d in docs], pa.string()),
@@ -64,7 +67,8 @@ def write_run(path: Path, docs: Sequence[DocumentTokens]) -> RunDir:
             }
         )
     )
-    run.write_tokens(
+    run.write(
+        "tokens",
         pa.table(
             {
                 "doc_id": pa.array([d.doc_id for d in docs for _ in range(d.n_tokens)], pa.string()),

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pytest
 
 from lossgap.errors import ConfigError, RunDirError, SchemaError
-from lossgap.features.annotate import AnnotateConfig, repeat_context_from_manifest, run_annotate
-from lossgap.features.records import DocumentTokens, RepeatContext
-from lossgap.rundir import FEATURES_SCHEMA, RunDir
+from lossgap.features.annotate import AnnotateConfig, run_annotate
+from lossgap.features.records import DocumentTokens
+from lossgap.rundir import FEATURES_SCHEMA, ContextPolicy, ModelContext, ModelRecord, RunDir
 from tests.features.make import make_doc, write_run
 
 
@@ -27,8 +27,8 @@ def test_annotate_writes_one_row_per_token_in_order(tmp_path) -> None:  # type: 
     docs = sample_docs()
     run = write_run(tmp_path, docs)
     result = run_annotate(run, AnnotateConfig())
-    table = run.read_features()
-    tokens = run.read_tokens()
+    table = run.read("features")
+    tokens = run.read("tokens")
     assert result.n_tokens == tokens.num_rows == table.num_rows == sum(d.n_tokens for d in docs)
     assert table.column("doc_id").to_pylist() == tokens.column("doc_id").to_pylist()
     assert table.column("pos").to_pylist() == tokens.column("pos").to_pylist()
@@ -40,42 +40,30 @@ def test_annotate_writes_one_row_per_token_in_order(tmp_path) -> None:  # type: 
     assert rows[("h1", 4)]["bracket_side"] == "close" and rows[("h1", 4)]["bracket_kind"] == "html_tag"
     assert rows[("empty", 0)]["domain"] == "books" and rows[("empty", 0)]["token_text"] is None
     assert rows[("one", 1)]["token_text"] == "Hi" and rows[("one", 1)]["upos"] is not None
-    # log_freq counts the run's own tokens: " f" (one id) occurs twice in p1; ids are per document here,
-    # so id 2 (" is", " f", "div" at pos 2 of their documents) occurs 4 times in all.
+    # log_freq counts the run's own tokens outside the token's document: ids are per document here, so id 2
+    # (" is" in b1, " f" twice in p1, "div" twice in h1) occurs 5 times in all.
     ids = tokens.column("token_id").to_numpy()[tokens.column("char_start").to_numpy() >= 0]
-    assert rows[("p1", 2)]["log_freq"] == pytest.approx(math.log10(np.sum(ids == 2)))
-    manifest = run.read_manifest()
-    assert manifest["features"]["n_tokens"] == table.num_rows
-    assert manifest["features"]["repeat_context"] is None
-    assert manifest["features"]["versions"]["pygments"] and manifest["features"]["spacy_model"].endswith("-3.8.0")
+    assert np.sum(ids == 2) == 5
+    assert rows[("p1", 2)]["log_freq"] == pytest.approx(math.log10(5 - 2))
+    assert rows[("b1", 2)]["log_freq"] == pytest.approx(math.log10(5 - 1))
+    assert rows[("p1", 1)]["domain_type"] == "code" and rows[("h1", 1)]["domain_type"] == "markup"
+    record = run.manifest().features
+    assert record.n_tokens == table.num_rows and record.repeat_context is None
+    assert "own occurrences left out" in record.log_freq_source
+    assert record.versions["pygments"] and record.spacy_model.endswith("-3.8.0")
 
 
 def test_annotate_uses_the_widest_scoring_context(tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = write_run(tmp_path, sample_docs())
-    run.update_manifest(
-        lambda m: m.update(
-            models={
-                "small": {"context": {"max_length": 4, "stride": 2}},
-                "wide": {"context": {"max_length": 6, "stride": 3}},
-            }
-        )
-    )
+    for name, max_length, stride in (("small", 4, 2), ("wide", 6, 3)):
+        context = ModelContext(max_length=max_length, stride=stride, policy="windows", prefix="bos")
+        run.record_model(name, ModelRecord(model=name, revision=None, dtype="float32", device="cpu", architecture="x",
+                                           context=context, requested={}, n_docs=5, n_tokens=20, mean_loss=1.0))  # fmt: skip
     result = run_annotate(run, AnnotateConfig())
-    assert result.repeat_context == RepeatContext(max_length=6, stride=3)
-    rows = {(r["doc_id"], r["pos"]): r for r in run.read_features().to_pylist()}
+    assert result.repeat_context == ContextPolicy(max_length=6, stride=3)
+    rows = {(r["doc_id"], r["pos"]): r for r in run.read("features").to_pylist()}
     # p1 has 9 tokens: windows [0,6) then [3,9); pos 7 (" f") sees from 3, so the " f" at pos 2 is out of view.
     assert rows[("p1", 7)]["repeat_len"] == 0
-
-
-def test_repeat_context_from_manifest() -> None:
-    assert repeat_context_from_manifest({}) is None
-    two = {
-        "models": {"a": {"context": {"max_length": 8, "stride": 4}}, "b": {"context": {"max_length": 8, "stride": 2}}}
-    }
-    assert repeat_context_from_manifest(two) == RepeatContext(max_length=8, stride=2)
-    assert repeat_context_from_manifest({"models": {"a": {"context": {"max_length": 8, "stride": 4}}, "b": {}}}) is None
-    with pytest.raises(RunDirError, match="invalid context"):
-        repeat_context_from_manifest({"models": {"a": {"context": {"max_length": 8, "stride": 8}}}})
 
 
 def test_annotate_odd_characters_and_split_emoji(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +80,7 @@ def test_annotate_odd_characters_and_split_emoji(tmp_path) -> None:  # type: ign
     )
     run = write_run(tmp_path, [doc])
     run_annotate(run, AnnotateConfig())
-    table = run.read_features()
+    table = run.read("features")
     assert table.num_rows == len(spans)
     assert table.column("token_text").to_pylist() == [None, "Fun", " 😀", "😀", " ", "日本語", "\x07", " ok"]
 
@@ -107,8 +95,8 @@ def test_annotate_rejects_offsets_outside_text(tmp_path) -> None:  # type: ignor
 
 def test_annotate_rejects_interleaved_documents(tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = write_run(tmp_path, [make_doc(["a"], doc_id="x"), make_doc(["b"], doc_id="y")])
-    tokens = run.read_tokens()
-    run.write_tokens(tokens.take(pa.array([0, 2, 1, 3])))
+    tokens = run.read("tokens")
+    run.write("tokens", tokens.take(pa.array([0, 2, 1, 3])))
     with pytest.raises(SchemaError, match="not contiguous"):
         run_annotate(run, AnnotateConfig())
 
@@ -131,21 +119,21 @@ def test_annotate_config_validates() -> None:
 def test_annotate_small_chunks_give_the_same_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = write_run(tmp_path, sample_docs())
     run_annotate(run, AnnotateConfig())
-    whole = run.read_features()
+    whole = run.read("features")
     run_annotate(run, AnnotateConfig(chunk_tokens=1))
-    assert run.read_features().equals(whole)
+    assert run.read("features").equals(whole)
 
 
 def test_annotate_run_without_tokens_writes_an_empty_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = write_run(tmp_path, [])
     result = run_annotate(run, AnnotateConfig())
-    table = run.read_features()
+    table = run.read("features")
     assert result.n_tokens == 0 and table.num_rows == 0
     assert set(FEATURES_SCHEMA.names) <= set(table.column_names)
 
 
-def test_annotate_contract_check_names_the_broken_column() -> None:
-    from lossgap.features.annotate import _check_contract, annotate_chunk
+def test_annotate_contract_check_names_the_broken_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lossgap.features.annotate import annotate_chunk
     from lossgap.features.registry import ANNOTATORS, Annotator
     from tests.features.make import chunk_of, resources
 
@@ -153,9 +141,12 @@ def test_annotate_contract_check_names_the_broken_column() -> None:
     bad = Annotator("bad", ("repeat_len",), lambda chunk, res: {"repeat_len": pa.array([1.5] * chunk.n_tokens)})
     annotators = [a for a in ANNOTATORS if a.name not in ("repeats", "words")] + [bad]
     table = annotate_chunk(chunk_of(make_doc(["x"], "python")), resources(), annotators)
-    with pytest.raises(SchemaError, match="'upos' should be string, the annotators gave nothing"):
-        _check_contract(table.schema)
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(SchemaError, match=r"features.parquet: missing column\(s\) upos"), run.features_writer() as writer:
+        writer.write(table)
     for name in ("upos", "tag", "word_class", "word_piece"):
         table = table.append_column(name, pa.array([None] * table.num_rows, pa.string()))
-    with pytest.raises(SchemaError, match="'repeat_len' should be int32, the annotators gave double"):
-        _check_contract(table.schema)
+    table = table.append_column("repeat_dist", pa.array([None] * table.num_rows, pa.int32()))
+    with pytest.raises(SchemaError, match="'repeat_len' has type double, expected int32"), run.features_writer() as writer:
+        writer.write(table)
+    assert not run.has("features")

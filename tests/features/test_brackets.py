@@ -17,14 +17,14 @@ def brackets(pieces, domain):  # type: ignore[no-untyped-def]
 
 def test_brackets_merged_close_curly_paren_semicolon() -> None:
     # "f(function() {\n});" — "});" closes (its first closer is "}", opened by " {" two tokens back);
-    # "()" closes its own opener (distance 0).
+    # "()" both opens and closes: side "both", not a closer (its closer pairs with its own opener, distance 0).
     got = brackets(["f", "(", "function", "()", " {", "\n", "});"], "javascript")
     assert got == [
         (None, None, None),
         (None, "none", None),
         ("round", "open", None),
         (None, "none", None),
-        ("round", "close", 0),
+        ("round", "both", 0),
         ("curly", "open", None),
         (None, "none", None),
         ("curly", "close", 2),
@@ -37,19 +37,26 @@ def test_brackets_double_close_comma_closes() -> None:
     assert got[6] == ("round", "close", 2)  # the first ")" closes the "(" of f at pos 4
 
 
-def test_brackets_html_end_tag_closes_start_tag_opens() -> None:
-    # "<div>hi</div>": "<" and "div" of the start tag open; ">" of it is not a delimiter; every piece of
-    # "</div>" closes, pointing back to the "<" at pos 1.
+def test_brackets_html_tags_delimiters_open_and_close_not_their_names() -> None:
+    # "<div>hi</div>": the start tag's "<" opens (not "div", nor its ">"); the end tag's "</" and ">" close,
+    # pointing back to the "<" at pos 1; the tag name "div" in either is no delimiter.
     got = brackets(["<", "div", ">", "hi", "</", "div", ">"], "html")
     assert got[1:] == [
         ("html_tag", "open", None),
-        ("html_tag", "open", None),
+        (None, "none", None),
         (None, "none", None),
         (None, "none", None),
         ("html_tag", "close", 4),
-        ("html_tag", "close", 5),
+        (None, "none", None),
         ("html_tag", "close", 6),
     ]
+
+
+def test_brackets_token_that_opens_and_closes_is_both() -> None:
+    # "f(a)(b)": the token ")(" closes one call and opens the next.
+    got = brackets(["f", "(", "a", ")(", "b", ")"], "python")
+    assert [g[1] for g in got[1:]] == ["none", "open", "none", "both", "none", "close"]
+    assert got[4] == ("round", "both", 2) and got[6] == ("round", "close", 2)
 
 
 def test_brackets_html_void_and_self_closing_tags_open_nothing() -> None:
@@ -58,17 +65,13 @@ def test_brackets_html_void_and_self_closing_tags_open_nothing() -> None:
     assert got[6] == ("html_tag", "close", 5)
 
 
-def test_brackets_latex_end_environment_closes() -> None:
-    # "\begin{itemize}\n\item a\n\end{itemize}"
+def test_brackets_latex_environment_commands_open_and_close_not_their_names() -> None:
+    # "\begin{itemize}\n\item a\n\end{itemize}": \begin opens, \end closes (8 tokens back); the braces
+    # and the name are neither (and the braces are no curly brackets of their own).
     pieces = ["\\begin", "{", "itemize", "}", "\n", "\\item", " a", "\n", "\\end", "{", "itemize", "}"]
     got = brackets(pieces, "latex")
-    assert got[1:5] == [("latex_env", "open", None)] * 4
-    assert got[9:13] == [
-        ("latex_env", "close", 8),
-        ("latex_env", "close", 9),
-        ("latex_env", "close", 10),
-        ("latex_env", "close", 11),
-    ]
+    assert got[1:5] == [("latex_env", "open", None)] + [(None, "none", None)] * 3
+    assert got[9:13] == [("latex_env", "close", 8)] + [(None, "none", None)] * 3
 
 
 def test_brackets_latex_left_right() -> None:

@@ -5,10 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lossgap.features.ngram_levels import level_repeats_in_segments
-from lossgap.features.records import RepeatContext
-from lossgap.features.repeats import annotate_repeats, find_repeats, visible_segments
+from lossgap.features.repeats import annotate_repeats, find_repeats
 from lossgap.features.suffix_automaton import automaton_repeats
-from lossgap.scoring.windows import context_start
+from lossgap.rundir import ContextPolicy
 from tests.features.make import chunk_of, make_doc, resources
 
 
@@ -40,7 +39,7 @@ def test_repeats_hand_worked_whole_document() -> None:
 def test_repeats_hand_worked_windows() -> None:
     # Same tokens, scored with max_length 6, stride 3: pos 1-5 see from 0, pos 6-8 from 3, pos 9 from 6.
     doc = make_doc(["a", "b", "c", "a", "b", "c", "d", "a", "b"])
-    cols = annotate_repeats(chunk_of(doc), resources(repeat_context=RepeatContext(max_length=6, stride=3)))
+    cols = annotate_repeats(chunk_of(doc), resources(repeat_context=ContextPolicy(max_length=6, stride=3)))
     # pos 6 "c": "b c" at 2-3 starts before 3, so only "c" (at 3) counts; pos 8 "a": "a" at 4;
     # pos 9 "b": sees c d a only, no earlier "b".
     assert cols["repeat_len"].to_pylist() == [0, 0, 0, 0, 1, 2, 1, 0, 1, 0]
@@ -67,24 +66,13 @@ def test_repeats_documents_do_not_see_each_other() -> None:
     assert annotate_repeats(chunk_of(first, second), resources())["repeat_len"].to_pylist() == [0, 0, 0, 0, 0, 0]
 
 
-def test_repeats_visible_segments_follow_scoring_windows() -> None:
-    # 30 tokens, windows of 8 with stride 3: each token is judged from its window's start (never the BOS).
-    starts = context_start(30, 8, 3)
-    judged_from = {}
-    for start, end, score_from in visible_segments(30, RepeatContext(max_length=8, stride=3)):
-        for p in range(score_from, end):
-            judged_from[p] = start
-    assert judged_from == {p: max(starts[p], 1) for p in range(1, 30)}
-    assert visible_segments(1, None) == [] and visible_segments(5, None) == [(1, 5, 1)]
-
-
-def reference(docs: list[list[int]], context: RepeatContext | None) -> tuple[list[int], list[int]]:
+def reference(docs: list[list[int]], context: ContextPolicy | None) -> tuple[list[int], list[int]]:
     lengths: list[int] = []
     dists: list[int] = []
     for seq in docs:
         lo = [
             max(s, 1)
-            for s in (context_start(len(seq), context.max_length, context.stride) if context else [0] * len(seq))
+            for s in (context.context_start(len(seq)) if context else [0] * len(seq))
         ]
         got_len, got_dist = brute_force(seq, lo)
         lengths += [0] + got_len[1:]
@@ -100,7 +88,7 @@ def reference(docs: list[list[int]], context: RepeatContext | None) -> tuple[lis
 def test_repeats_agree_with_brute_force(docs: list[list[int]], window: tuple[int, int] | None) -> None:
     context = None
     if window is not None and window[1] < window[0]:
-        context = RepeatContext(max_length=window[0], stride=window[1])
+        context = ContextPolicy(max_length=window[0], stride=window[1])
     seqs = [[99] + body for body in docs]  # a BOS with an id of its own
     offsets = np.cumsum([0] + [len(s) for s in seqs])
     got_len, got_dist = find_repeats(np.array(sum(seqs, [])), offsets, context)

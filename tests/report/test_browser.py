@@ -25,7 +25,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 def _missing(reason: str) -> None:
     if os.environ.get("LOSSGAP_REQUIRE_BROWSER"):
         pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 try:
@@ -91,8 +91,8 @@ def _undimmed(page) -> list[int]:
 def test_report_loads_offline_without_errors_and_shows_every_figure(page, shots):
     figures = page.eval_on_selector_all(
         "figure.plot", "els => els.map(f => [f.id, f.querySelector('svg').getBoundingClientRect().height])")
-    assert [f for f, _ in figures] == [f"fig-{k}" for k in
-                                       ("word-class", "brackets", "repeats", "domains", "regression", "curves")]
+    assert [f for f, _ in figures] == [f"fig-{k}" for k in ("contrasts", "word-class", "brackets", "repeats", "domains",
+                                                            "curves", "curves-diff")]
     assert all(height > 100 for _, height in figures)
     assert page.eval_on_selector("#doc-text", "e => getComputedStyle(e).whiteSpace") == "pre-wrap"  # CSS loaded
     page.screenshot(path=str(shots / "report-full.png"), full_page=True)
@@ -109,7 +109,8 @@ def test_tooltip_shows_both_losses_and_probabilities_of_the_hovered_token(page, 
     text = tip.inner_text()
     assert ")" in text and "position 7" in text
     for loss in (row.loss_baseline, row.loss_candidate):
-        assert f"{loss:.4f}" in text and f"{math.exp(-loss):.4f}" in text
+        p = math.exp(-loss)
+        assert f"{loss:.4f}" in text and (f"{p:.4f}" if p >= 0.001 else f"{p:.1e}".replace("e-0", "e-")) in text
     assert f"+{row.loss_baseline - row.loss_candidate:.4f}" in text
     assert BASELINE in text and CANDIDATE in text and "close" in text and "round" in text
     page.locator("#viewer").screenshot(path=str(shots / "viewer-tooltip.png"))
@@ -124,8 +125,10 @@ def test_category_filter_fades_every_token_outside_the_category(page, report):
     assert sorted(_undimmed(page)) == doc["pos"].tolist()
     page.select_option("#filter-select", label="bracket_side = close")
     assert sorted(_undimmed(page)) == doc[doc["bracket_side"] == "close"]["pos"].tolist() == [5, 14, 21, 30]
-    page.select_option("#filter-select", label="repeated (repeat_len ≥ 1)")
-    assert sorted(_undimmed(page)) == doc[doc["repeat_len"] >= 1]["pos"].tolist()
+    page.select_option("#filter-select", label="repeated (repeat_len >= 2)")  # the headline's definition
+    assert sorted(_undimmed(page)) == doc[doc["repeat_len"] >= 2]["pos"].tolist()
+    labels = page.eval_on_selector_all("#filter-select option", "els => els.map(e => e.textContent)")
+    assert not [label for label in labels if label.endswith("= ")]  # no empty filter values
     page.select_option("#filter-select", label="all tokens")
     assert len(_undimmed(page)) == len(doc)
     assert "31 of 31 tokens shown" in page.inner_text("#filter-stats")

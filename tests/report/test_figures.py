@@ -1,16 +1,18 @@
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pandas as pd
 import pytest
 
-from lossgap.report.figures import build_figures, split_values, term_label
+from lossgap.report.figures import build_figures, draw_figures, split_values
 from lossgap.report.load import read_results
 
 from .synthetic import make_run
 
 SVG = "{http://www.w3.org/2000/svg}"
-ALL = ["word-class", "brackets", "repeats", "domains", "regression", "curves"]
+ALL = ["contrasts", "word-class", "brackets", "repeats", "domains", "curves", "curves-diff"]
 
 
 @pytest.fixture(scope="module")
@@ -35,38 +37,73 @@ def test_every_figure_drawn_from_full_results(full):
         assert f.caption and f.title
 
 
-def test_figures_label_the_categories_of_their_tables(full):
+def test_figures_label_their_points_with_n(full):
     results, figures = full
     figures = {f.key: f for f in figures}
     upos = results.categories.query("feature == 'upos'")
     labels = _texts(figures["word-class"].svg)
-    for value, n in zip(upos["value"], upos["n_tokens"]):
-        assert f"{value}  (n={n:,})" in labels
-    assert {"books", "python", "open brackets", "close brackets"} <= set(_texts(figures["brackets"].svg))
-    regression = _texts(figures["regression"].svg)
-    assert "log_freq" in regression and "bracket_side = close" in regression
-    assert "Intercept" not in regression  # intercept left out
-    assert {"transformer", "hybrid", "all", "closing brackets"} <= set(_texts(figures["curves"].svg))
-    assert "gap ~ C(bracket_side) + repeated + C(word_class) + log_freq" in figures["regression"].caption
+    for value, n, note in zip(upos["value"], upos["n_tokens"], upos["note"]):
+        assert f"{value}  (n={n:,})" + ("  no interval" if note else "") in labels
+    bracket_labels = " ".join(_texts(figures["brackets"].svg))
+    assert "open brackets" in bracket_labels and "close brackets" in bracket_labels
+    assert re.search(r"books  \(open n=\d+, close n=\d+\)", bracket_labels) and "prose" in bracket_labels
+    repeats = _texts(figures["repeats"].svg)
+    assert any(re.fullmatch(r"1\s*n=\d+", t.replace("\n", " ")) or t.startswith("n=") for t in repeats)
+    contrasts = " ".join(_texts(figures["contrasts"].svg))
+    assert "content words − function words" in contrasts and "closing − opening brackets (all)" in contrasts
+    assert "log_freq_c" not in contrasts and "(null)" not in contrasts  # words, not model terms
+    assert {"transformer", "hybrid"} <= set(_texts(figures["curves"].svg))
+    assert any(t.startswith("close_bracket  (n=") for t in _texts(figures["curves"].svg))
 
 
-def test_captions_state_the_sign_convention_with_model_names(full):
-    _, figures = full
-    for f in figures:
-        if f.key != "curves":
-            assert "cand-full" in f.caption
-    assert "loss(base-short) − loss(cand-full)" in figures[0].caption
+def test_captions_are_true_to_what_is_drawn(full):
+    results, figures = full
+    captions = {f.key: f.caption for f in figures}
+    assert "loss(base-short) − loss(cand-full)" in captions["word-class"]
+    assert "purple circles" in captions["brackets"] and "orange squares" in captions["brackets"]
+    assert "without whiskers" in captions["word-class"] and "effective documents" in captions["word-class"]
+    assert "own vertical scales" in captions["repeats"] and "n under each bin" in captions["repeats"]
+    assert "Holm" in captions["contrasts"]
+    assert "paired" in captions["curves-diff"]
+
+
+def test_repeat_panels_have_their_own_y_axes(full):
+    results, _ = full
+    drawn = {d.key: d for d in draw_figures(results)}
+    left, right = drawn["repeats"].figure.axes
+    assert left.get_shared_y_axes().get_siblings(left) == [left]  # not shared with the distance panel
+
+
+def test_points_without_interval_are_grey_and_have_no_whiskers(tmp_path):
+    run, _ = make_run(tmp_path / "run", curves=False)
+    path = run.results_dir / "categories.csv"
+    frame = run.read_results("categories.csv")
+    domains = frame["feature"] == "domain"
+    frame.loc[domains, "ci_low"], frame.loc[domains, "ci_high"] = frame["mean_gap"] - 0.1, frame["mean_gap"] + 0.1
+    frame.loc[domains, "note"] = ""
+    thin = frame.index[domains][0]
+    frame.loc[thin, ["ci_low", "ci_high"]] = float("nan")
+    frame.loc[thin, "note"] = "1.0 effective documents (< 10): no interval"
+    path.write_text(frame.to_csv(index=False))
+    drawn = {d.key: d for d in draw_figures(read_results(run))}
+    ax = drawn["domains"].figure.axes[0]
+    whiskers = ax.collections[0]  # hlines: one segment per point with an interval
+    assert len(whiskers.get_segments()) == (frame["feature"] == "domain").sum() - 1
+    colors = ax.collections[1].get_facecolors()
+    assert any(abs(c[0] - 0xC4 / 255) < 0.01 and abs(c[1] - 0xC4 / 255) < 0.01 for c in colors)  # the grey one
+    assert any("no interval" in label.get_text() for label in ax.get_yticklabels())
 
 
 @pytest.mark.parametrize("missing, gone", [
     ("curves.csv", {"curves"}),
-    ("regression.csv", {"regression"}),
+    ("curves_diff.csv", {"curves-diff"}),
+    ("contrasts.csv", {"contrasts"}),
     ("repeat_curve.csv", {"repeats"}),
     ("categories.csv", {"word-class", "brackets", "domains"}),
 ])
 def test_figure_left_out_when_its_table_is_absent(synthetic_run, missing, gone):
     run, _ = synthetic_run
-    run.results_path(missing).unlink()
+    (run.results_dir / missing).unlink()
     assert [f.key for f in build_figures(read_results(run))] == [k for k in ALL if k not in gone]
 
 
@@ -81,6 +118,18 @@ def test_figures_are_deterministic_with_distinct_ids(full):
             assert ref.startswith(f"{f.key}-") and f'id="{ref}"' in f.svg
 
 
+def test_importing_lossgap_and_drawing_leaves_the_matplotlib_backend_alone(tmp_path):
+    """A notebook's backend is its own: lossgap draws on Figure objects, never through pyplot."""
+    script = (
+        "import matplotlib\nmatplotlib.use('svg')\n"
+        "import lossgap, lossgap.report, lossgap.report.figures, lossgap.report.run\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "import sys\nassert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_split_values_splits_combined_categories():
     frame = pd.DataFrame({"feature": ["domain+bracket_side"] * 2, "value": ["python|close", "books|open"]})
     out = split_values(frame, ["domain", "side"])
@@ -89,27 +138,15 @@ def test_split_values_splits_combined_categories():
         split_values(pd.DataFrame({"feature": ["x"], "value": ["nopipe"]}), ["a", "b"])
 
 
-@pytest.mark.parametrize("term, label", [
-    ("C(bracket_side, Treatment('none'))[T.close]", "bracket_side = close"),
-    ("C(word_class)[content]", "word_class = content"),
-    ("C(repeat_len_bin, Treatment('0'))[T.4-7]", "repeat_len_bin = 4-7"),
-    ("C(domain, Sum)[S.books]", "domain = books"),
-    ("bracket_side[T.close]", "bracket_side = close"),
-    ("log_freq_c", "log_freq_c"),
-    ("np.log(x)", "np.log(x)"),
-])
-def test_term_label_reads_patsy_terms(term, label):
-    assert term_label(term) == label
-
-
 def test_labels_from_data_are_plain_escaped_text(synthetic_run):
     # category values are data: "$" is not mathtext, and markup ends up as escaped SVG text
     run, _ = synthetic_run
-    path = run.results_path("categories.csv")
-    path.write_text(path.read_text()
-                    + "domain,<script>alert(3)</script>,5,1,3.0,2.0,1.0,0.5,1.5,1.0\n"
-                    + "domain,costs $5 and $,5,1,3.0,2.0,1.0,0.5,1.5,1.0\n")
+    frame = run.read_results("categories.csv")
+    extra = frame[frame["feature"] == "domain"].head(2).copy()
+    extra["value"] = ["<script>alert(3)</script>", "costs $5 and $"]
+    extra["n_tokens"] = 5
+    (run.results_dir / "categories.csv").write_text(pd.concat([frame, extra]).to_csv(index=False))
     figure = next(f for f in build_figures(read_results(run)) if f.key == "domains")
     assert "<script>" not in figure.svg and "&lt;script&gt;alert(3)&lt;/script&gt;" in figure.svg
-    labels = _texts(figure.svg)
+    labels = " ".join(_texts(figure.svg))
     assert "<script>alert(3)</script>  (n=5)" in labels and "costs $5 and $  (n=5)" in labels

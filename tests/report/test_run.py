@@ -55,12 +55,12 @@ def _page(path) -> _Page:
 def test_run_report_writes_index_assets_and_figure_files(synthetic_run):
     run, _ = synthetic_run
     result = run_report(run.path)
-    assert result.path == run.report_path("index.html") and result.path.is_file()
+    assert result.path == (run.report_dir / "index.html") and result.path.is_file()
     assert result.omitted == () and result.viewer_docs == 4
     for name in ("assets/report.css", "assets/viewer.js"):
-        assert run.report_path(name).stat().st_size > 1000
+        assert (run.report_dir / name).stat().st_size > 1000
     for key in result.figures:
-        assert run.report_path(f"figures/{key}.svg").read_text().startswith("<?xml")
+        assert (run.report_dir / f"figures/{key}.svg").read_text().startswith("<?xml")
     page = _page(result.path)
     assert {f"fig-{k}" for k in result.figures} <= page.ids
     assert {"overview", "models", "corpus", "viewer", "doc-text", "tooltip"} <= page.ids
@@ -72,10 +72,10 @@ def test_run_report_writes_index_assets_and_figure_files(synthetic_run):
 def test_run_report_records_its_config_in_the_manifest(synthetic_run):
     run, _ = synthetic_run
     run_report(run.path, ReportConfig(viewer_docs=2, extra_docs=("p1",)))
-    entry = run.read_manifest()["report"]
-    assert (entry["viewer_docs"], entry["extra_docs"], entry["top_rows"]) == (2, ["p1"], 10)
-    assert entry["figures"][0] == "word-class" and entry["time"]
-    assert run.read_manifest()["models"]  # the rest of the manifest is kept
+    entry = run.manifest().stages["report"]
+    assert (entry.config["viewer_docs"], entry.config["extra_docs"], entry.config["top_rows"]) == (2, ["p1"], 10)
+    assert entry.time
+    assert run.manifest().models  # the rest of the manifest is kept
 
 
 def test_document_text_with_markup_stays_inert_text(synthetic_run):
@@ -100,7 +100,9 @@ def test_header_shows_models_gap_and_sign_convention(synthetic_run):
     gap = (scored["loss_baseline"] - scored["loss_candidate"]).mean()
     signed = lambda x: f"{x:+.4f}".replace("-", "−")  # noqa: E731 (typographic minus)
     assert signed(gap) in text
-    assert f"95% CI [{signed(gap - 0.1)}, {signed(gap + 0.1)}]" in text
+    low, high = run.read_summary().ci_low, run.read_summary().ci_high  # four documents: an interval (min_eff_docs 2)
+    assert f"95% CI [{signed(low)}, {signed(high)}]" in text
+    assert "Keep in mind" in text and "only 4 documents" in text and "different contexts" in text
     assert f"gap = loss({BASELINE}, baseline) − loss({CANDIDATE}, candidate)" in text
     assert "positive gap means the candidate" in text
     assert "HuggingFaceTB/SmolLM2-135M" in text and "8,192" in text and "bfloat16" in text
@@ -119,7 +121,7 @@ def test_table_rows_link_to_the_viewer_document_and_position(synthetic_run):
         doc = payload["docs"][index]
         if pos:
             assert pos[0] in doc["pos"]
-    tokens = run.results_path("top_tokens.csv").read_text().splitlines()[1]
+    tokens = (run.results_dir / "top_tokens.csv").read_text().splitlines()[1]
     doc_id, pos = tokens.split(",")[2:4]
     index = [d["doc_id"] for d in payload["docs"]].index(doc_id)
     assert f"#doc-{index}-{pos}" in links
@@ -128,24 +130,24 @@ def test_table_rows_link_to_the_viewer_document_and_position(synthetic_run):
 def test_report_without_optional_files_lists_what_it_left_out(synthetic_run):
     run, _ = synthetic_run
     for name in ("curves.csv", "top_segments.csv"):
-        run.results_path(name).unlink()
+        (run.results_dir / name).unlink()
     result = run_report(run.path, ReportConfig(viewer_docs=0))
     assert "curves" not in result.figures and result.viewer_docs == 0
     assert any("lossgap curves" in o for o in result.omitted)
     assert any("token viewer" in o for o in result.omitted)
     page = _page(result.path)
-    assert "fig-curves" not in page.ids and "viewer" not in page.ids
+    assert "fig-curves" not in page.ids and "viewer" not in page.ids and "fig-curves-diff" in page.ids
     assert not any(a.get("src") for a, _ in page.scripts)
 
 
 def test_rerun_removes_figure_files_whose_table_is_gone(synthetic_run):
     run, _ = synthetic_run
     run_report(run.path)
-    assert run.report_path("figures/curves.svg").is_file()
-    run.results_path("curves.csv").unlink()
+    assert (run.report_dir / "figures/curves.svg").is_file()
+    (run.results_dir / "curves.csv").unlink()
     result = run_report(run.path)
-    assert not run.report_path("figures/curves.svg").exists()
-    assert sorted(p.stem for p in run.report_path("figures").glob("*.svg")) == sorted(result.figures)
+    assert not (run.report_dir / "figures/curves.svg").exists()
+    assert sorted(p.stem for p in (run.report_dir / "figures").glob("*.svg")) == sorted(result.figures)
 
 
 def test_report_without_results_is_a_clear_error(tmp_path):
@@ -162,17 +164,17 @@ def test_visible_whitespace():
 
 def test_cli_report_smoke(synthetic_run):
     run, _ = synthetic_run
-    result = CliRunner().invoke(app, ["report", str(run.path), "--viewer-docs", "1", "--doc", "p1", "--title", "T"])
+    result = CliRunner().invoke(app, ["report", "--run", str(run.path), "--viewer-docs", "1", "--doc", "p1", "--title", "T"])
     assert result.exit_code == 0, result.output
     assert "index.html" in result.output
-    page = _page(run.report_path("index.html"))
+    page = _page((run.report_dir / "index.html"))
     payload = json.loads(page.scripts[0][1])
     assert [d["doc_id"] for d in payload["docs"]] == ["p1"]
 
 
 def test_cli_report_errors_in_one_line_with_exit_2(tmp_path):
-    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    result = CliRunner().invoke(app, ["report", "--run", str(tmp_path)])
     assert result.exit_code == 2
     assert "lossgap compare" in result.output
-    result = CliRunner().invoke(app, ["report", str(tmp_path), "--viewer-tokens", "2"])
+    result = CliRunner().invoke(app, ["report", "--run", str(tmp_path), "--viewer-tokens", "2"])
     assert result.exit_code == 2 and "viewer_tokens" in result.output

@@ -10,7 +10,6 @@ from lossgap.report.viewer import (
     choose_documents,
     color_scale,
     load_viewer,
-    repeat_len_bin,
     script_json,
     split_text,
 )
@@ -32,12 +31,6 @@ def test_split_text_reconstructs_text_and_handles_gaps_overlaps_and_specials():
 def test_split_text_window_inside_document_starts_at_its_first_token():
     pre, own = split_text("hello world again", [5, 11], [11, 17], from_start=False)
     assert (pre, own) == (["", ""], [" world", " again"])
-
-
-@pytest.mark.parametrize("length, label", [(None, None), (0, "0"), (1, "1"), (3, "3"), (4, "4-7"), (7, "4-7"),
-                                           (8, "8-15"), (15, "8-15"), (16, "16+"), (400, "16+")])
-def test_repeat_len_bin_follows_contract_bins(length, label):
-    assert repeat_len_bin(length) == label
 
 
 def test_color_scale_rounds_95th_percentile_up_to_1_2_5():
@@ -72,7 +65,7 @@ def test_choose_documents_user_first_then_tables_alternating_directions(syntheti
 def test_choose_documents_falls_back_to_corpus_order_without_top_tables(synthetic_run):
     run, _ = synthetic_run
     for name in ("top_tokens.csv", "top_segments.csv", "top_documents.csv"):
-        run.results_path(name).unlink()
+        (run.results_dir / name).unlink()
     picks = choose_documents(read_results(run), ReportConfig(), ["b1", "b2"])
     assert picks == [("b1", None), ("b2", None)]
 
@@ -92,7 +85,11 @@ def test_load_viewer_carries_exact_losses_text_and_features(synthetic_run):
         assert sides == expected["bracket_side"].tolist()
         assert doc.numeric["repeat_len"] == expected["repeat_len"].astype(float).tolist()
         bins = [viewer.vocab["repeat_len_bin"][c] for c in doc.categorical["repeat_len_bin"]]
-        assert bins == [repeat_len_bin(int(r)) for r in expected["repeat_len"]]
+        edges = {0: "0", 1: "1", 2: "2", 3: "3"}
+        assert bins == [edges.get(int(r), "4-7" if r <= 7 else "8-15" if r <= 15 else "16+") for r in expected["repeat_len"]]
+        # the filter's "repeated" is the headline's: repeat_len >= 2
+        assert doc.masks["repeated"] == [int(r >= 2) for r in expected["repeat_len"]]
+        assert "" not in sum(viewer.vocab.values(), [])  # no empty filter values
         upos = [None if c < 0 else viewer.vocab["upos"][c] for c in doc.categorical["upos"]]
         assert upos == [None if v is None or (isinstance(v, float) and math.isnan(v)) else v
                         for v in expected["upos"].tolist()]
@@ -116,8 +113,8 @@ def test_load_viewer_window_starts_a_third_before_focus(tmp_path, focus, window)
     # never before position 1 and never so late that it would run past the document's end
     run, _ = make_run(tmp_path / "run")
     for name in ("top_segments.csv", "top_documents.csv"):
-        run.results_path(name).unlink()
-    run.results_path("top_tokens.csv").write_text(
+        (run.results_dir / name).unlink()
+    (run.results_dir / "top_tokens.csv").write_text(
         "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
         f"candidate_wins,1,p1,{focus},python,x,1.0,0.5,0.5\n"
     )
@@ -130,7 +127,7 @@ def test_load_viewer_window_starts_a_third_before_focus(tmp_path, focus, window)
 
 def test_load_viewer_without_features_or_one_score_still_shows_text(synthetic_run):
     run, _ = synthetic_run
-    run.features_path.unlink()
+    run.describe("features").unlink()
     run.scores_path("cand-full").unlink()
     viewer = load_viewer(run, read_results(run), ReportConfig())
     assert viewer.vocab == {}
@@ -141,7 +138,7 @@ def test_load_viewer_without_features_or_one_score_still_shows_text(synthetic_ru
 def test_load_viewer_none_when_disabled_or_no_tokens(synthetic_run):
     run, _ = synthetic_run
     assert load_viewer(run, read_results(run), ReportConfig(viewer_docs=0)) is None
-    run.tokens_path.unlink()
+    run.describe("tokens").unlink()
     assert load_viewer(run, read_results(run), ReportConfig()) is None
 
 
@@ -150,8 +147,8 @@ def test_window_text_is_the_exact_slice_even_with_non_ascii_text(tmp_path):
     text = "Café naïve — 東京 🙂 über " * 12 + "ende."
     run, frame = make_run(tmp_path / "run", docs=[("u1", "books", text)])
     for name in ("top_segments.csv", "top_documents.csv"):
-        run.results_path(name).unlink()
-    run.results_path("top_tokens.csv").write_text(
+        (run.results_dir / name).unlink()
+    (run.results_dir / "top_tokens.csv").write_text(
         "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
         "candidate_wins,1,u1,30,books,x,1.0,0.5,0.5\n"
     )
@@ -165,7 +162,7 @@ def test_window_text_is_the_exact_slice_even_with_non_ascii_text(tmp_path):
 
 def test_documents_missing_from_the_corpus_take_no_viewer_slot(synthetic_run, caplog):
     run, _ = synthetic_run
-    path = run.results_path("top_documents.csv")
+    path = run.results_dir / "top_documents.csv"
     rows = path.read_text().splitlines()
     # a table row for a document the corpus does not have, ranked first
     rows.insert(1, "candidate_wins,0,ghost,books,5,1.0,5.0")
@@ -177,15 +174,15 @@ def test_documents_missing_from_the_corpus_take_no_viewer_slot(synthetic_run, ca
 
 def test_choose_documents_goes_rank_by_rank_across_the_tables(synthetic_run):
     run, _ = synthetic_run
-    run.results_path("top_segments.csv").write_text(
+    (run.results_dir / "top_segments.csv").write_text(
         "direction,rank,doc_id,pos_start,pos_end,n_tokens,mean_gap,sum_gap,text\n"
         "candidate_wins,1,h1,2,4,2,1.0,2.0,x\n"
         "candidate_wins,2,b1,3,5,2,0.5,1.0,y\n")
-    run.results_path("top_tokens.csv").write_text(
+    (run.results_dir / "top_tokens.csv").write_text(
         "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
         "candidate_loses,1,b2,4,books,z,1.0,2.0,-1.0\n"
         "candidate_wins,1,p1,5,python,w,2.0,1.0,1.0\n")
-    run.results_path("top_documents.csv").write_text(
+    (run.results_dir / "top_documents.csv").write_text(
         "direction,rank,doc_id,domain,n_tokens,mean_gap,sum_gap\n"
         "candidate_wins,1,b1,books,23,0.1,2.3\n")
     results = read_results(run)

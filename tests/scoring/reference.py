@@ -8,6 +8,16 @@ import numpy as np
 import torch
 
 
+def assert_float32_close(actual: np.ndarray, expected: np.ndarray, *, ulps: int = 64) -> None:
+    """Losses computed in float32 agree with `expected` to `ulps` float32 ulps relative, plus a 1e-6 floor.
+
+    Per-token losses go through the whole network in float32, so their error grows with the size of the numbers
+    involved (a loss of ~7 nats, logits of several units), and how it rounds depends on the CPU's kernels: an
+    absolute 1e-5 failed on an AVX-512/AMX Xeon (1.1e-5 at a loss of 7.2). 64 ulps relative is 5.5e-5 there.
+    """
+    np.testing.assert_allclose(actual, expected, rtol=ulps * float(np.finfo(np.float32).eps), atol=1e-6)
+
+
 def load_float64(folder: Path):
     from transformers import AutoModelForCausalLM
 

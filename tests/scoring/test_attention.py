@@ -4,7 +4,7 @@ import torch
 
 from lossgap.scoring.attention import NAME, row_segments, use_varlen_attention
 from lossgap.scoring.loss import CausalLMHead, batch_losses
-from lossgap.scoring.windows import Window
+from lossgap.rundir import Window
 from tests.scoring.reference import full_context_losses, load_float64, varlen_attention
 
 

@@ -29,11 +29,12 @@ def test_cpu_scoring_hides_gpu_only_fla_kernels(tmp_path, hybrid_model, corpus_f
     script = textwrap.dedent(
         f"""
         import sys
+        from lossgap.corpus import CorpusConfig, run_corpus
         from lossgap.scoring import ScoreConfig, run_score
         import fla  # importable, as on a machine with flash-linear-attention installed
         del sys.modules["fla"]
-        result = run_score({str(tmp_path / 'run')!r}, ScoreConfig(model={str(hybrid_model)!r}, device="cpu"),
-                           corpus={str(corpus_file)!r})
+        run_corpus({str(tmp_path / 'run')!r}, {str(corpus_file)!r}, CorpusConfig())
+        result = run_score({str(tmp_path / 'run')!r}, ScoreConfig(model={str(hybrid_model)!r}, device="cpu"))
         print("scored", result.n_tokens)
         """
     )

@@ -5,13 +5,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-import lossgap.scoring.run as run_module
+from lossgap.corpus import CorpusConfig, run_corpus
 from lossgap.errors import ConfigError, TokenizerMismatchError
 from lossgap.rundir import RunDir
 from lossgap.scoring import ScoreConfig, run_score
-from lossgap.scoring.windows import context_start
-from tests.conftest import TEXTS
-from tests.scoring.reference import context_losses, full_context_losses, load_float64
+from lossgap.rundir import ContextPolicy, ScoreParts
+from tests.conftest import TEXTS, score
+from tests.scoring.reference import assert_float32_close, context_losses, full_context_losses, load_float64
 from tests.tiny_models import save_tiny_model, train_tokenizer
 
 
@@ -21,53 +21,53 @@ def _scores_by_doc(rd: RunDir, name: str) -> dict[str, np.ndarray]:
 
 
 def _ids_by_doc(rd: RunDir) -> dict[str, np.ndarray]:
-    table = rd.read_tokens().to_pandas()
+    table = rd.read("tokens").to_pandas()
     return {d: g.sort_values("pos")["token_id"].to_numpy() for d, g in table.groupby("doc_id", sort=False)}
 
 
 def test_losses_match_float64_reference(tiny_model, corpus_file, tmp_path):
     rd = RunDir(tmp_path / "run")
-    result = run_score(rd.path, ScoreConfig(model=str(tiny_model), name="m"), corpus=corpus_file)
+    result = score(rd, ScoreConfig(model=str(tiny_model), name="m"), corpus_file)
     reference = load_float64(tiny_model)
     scores, ids = _scores_by_doc(rd, "m"), _ids_by_doc(rd)
     assert list(scores) == [f"doc{i}" for i in range(len(TEXTS))]  # corpus order
     for doc, doc_ids in ids.items():
-        np.testing.assert_allclose(scores[doc], full_context_losses(reference, doc_ids), rtol=0, atol=1e-5)
+        assert_float32_close(scores[doc], full_context_losses(reference, doc_ids))
     assert result.n_tokens == sum(len(v) - 1 for v in ids.values())
     assert result.mean_loss == pytest.approx(np.concatenate(list(scores.values())).mean(), rel=1e-6)
     table = pq.read_table(rd.scores_path("m"))
     assert table.schema.field("loss").type == "float" and table.schema.field("pos").type == "int32"
-    record = rd.read_manifest()["models"]["m"]
-    assert (record["attention"], record["compiled"]) == ("sdpa", False)  # varlen attention is for CUDA bf16/fp16
+    record = rd.manifest().models["m"]
+    assert (record.attention, record.compiled) == ("sdpa", False)  # varlen attention is for CUDA bf16/fp16
 
 
 def test_batched_equals_one_window_at_a_time(tiny_model, corpus_file, tmp_path):
     one = RunDir(tmp_path / "one")
     many = RunDir(tmp_path / "many")
-    run_score(one.path, ScoreConfig(model=str(tiny_model), name="m", batch_tokens=1), corpus=corpus_file)
-    run_score(many.path, ScoreConfig(model=str(tiny_model), name="m", batch_tokens=4096), corpus=corpus_file)
+    score(one, ScoreConfig(model=str(tiny_model), name="m", batch_tokens=1), corpus_file)
+    score(many, ScoreConfig(model=str(tiny_model), name="m", batch_tokens=4096), corpus_file)
     a, b = _scores_by_doc(one, "m"), _scores_by_doc(many, "m")
     for doc in a:
-        np.testing.assert_allclose(a[doc], b[doc], rtol=0, atol=1e-5)
+        assert_float32_close(a[doc], b[doc])
 
 
 def test_windows_match_per_token_reference(tiny_model, corpus_file, tmp_path):
     rd = RunDir(tmp_path / "run")
-    run_score(rd.path, ScoreConfig(model=str(tiny_model), name="w", max_length=12, stride=5), corpus=corpus_file)
+    score(rd, ScoreConfig(model=str(tiny_model), name="w", max_length=12, stride=5), corpus_file)
     reference = load_float64(tiny_model)
     scores = _scores_by_doc(rd, "w")
     for doc, doc_ids in _ids_by_doc(rd).items():
-        starts = context_start(len(doc_ids), 12, 5)
-        np.testing.assert_allclose(scores[doc], context_losses(reference, doc_ids, starts), rtol=0, atol=1e-5)
-    assert RunDir(rd.path).read_manifest()["models"]["w"]["context"]["policy"] == "windows of 12 tokens, stride 5"
+        starts = ContextPolicy(max_length=12, stride=5).context_start(len(doc_ids))
+        assert_float32_close(scores[doc], context_losses(reference, doc_ids, starts))
+    assert RunDir(rd.path).manifest().models["w"].context.policy == "windows of 12 tokens, stride 5"
 
 
 def test_windows_equal_full_context_when_documents_fit(llama_model, corpus_file, tmp_path):
     full = RunDir(tmp_path / "full")
     fits = RunDir(tmp_path / "fits")
-    run_score(full.path, ScoreConfig(model=str(llama_model), name="m"), corpus=corpus_file)
+    score(full, ScoreConfig(model=str(llama_model), name="m"), corpus_file)
     longest = max(len(v) for v in _ids_by_doc(full).values())
-    run_score(fits.path, ScoreConfig(model=str(llama_model), name="m", max_length=longest, stride=3), corpus=corpus_file)
+    score(fits, ScoreConfig(model=str(llama_model), name="m", max_length=longest, stride=3), corpus_file)
     a, b = _scores_by_doc(full, "m"), _scores_by_doc(fits, "m")
     for doc in a:
         np.testing.assert_allclose(a[doc], b[doc], rtol=0, atol=1e-6)
@@ -79,22 +79,22 @@ def _digest(folder: Path) -> dict[str, str]:
 
 def test_mismatched_tokenizer_is_refused_and_run_left_intact(llama_model, corpus_file, tmp_path):
     rd = RunDir(tmp_path / "run")
-    run_score(rd.path, ScoreConfig(model=str(llama_model), name="first"), corpus=corpus_file)
+    score(rd, ScoreConfig(model=str(llama_model), name="first"), corpus_file)
     before = _digest(rd.path)
     other_tok = train_tokenizer(tmp_path / "other-tok", ["completely different training text, zebra quartz"] * 5)
     other = save_tiny_model("llama", tmp_path / "other", other_tok)
     with pytest.raises(TokenizerMismatchError, match=r"document 'doc0', position \d+"):
-        run_score(rd.path, ScoreConfig(model=str(other), name="second"), corpus=corpus_file)
+        score(rd, ScoreConfig(model=str(other), name="second"), corpus_file)
     assert _digest(rd.path) == before
 
 
 def test_interrupted_run_resumes_without_rescoring(llama_model, corpus_file, tmp_path, monkeypatch):
     reference = RunDir(tmp_path / "reference")
-    run_score(reference.path, ScoreConfig(model=str(llama_model), name="m"), corpus=corpus_file)
+    score(reference, ScoreConfig(model=str(llama_model), name="m"), corpus_file)
 
     rd = RunDir(tmp_path / "run")
     config = ScoreConfig(model=str(llama_model), name="m", batch_tokens=64, flush_tokens=1)
-    real_write = run_module._write_part
+    real_write = ScoreParts.write
     written: list[list[str]] = []
 
     def write_then_die(parts, rank, docs):
@@ -103,34 +103,34 @@ def test_interrupted_run_resumes_without_rescoring(llama_model, corpus_file, tmp
         if len(written) == 2:
             raise KeyboardInterrupt  # killed mid-run, after two part files
 
-    monkeypatch.setattr(run_module, "_write_part", write_then_die)
+    monkeypatch.setattr(ScoreParts, "write", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        run_score(rd.path, config, corpus=corpus_file)
-    assert not rd.scores_path("m").exists()  # never looks complete
+        score(rd, config, corpus_file)
+    assert not rd.has_scores("m")  # never looks complete
     # A half-written part (as a kill during a write leaves it) is never read.
-    (rd.scores_parts_dir("m") / ".part-r0000-x.parquet.tmp-1-abc").write_bytes(b"garbage")
+    (rd.score_parts("m").folder / ".part-r0000-x.parquet.tmp-1-abc").write_bytes(b"garbage")
 
     written.clear()
-    monkeypatch.setattr(run_module, "_write_part", lambda parts, rank, docs: (written.append([d for d, _ in docs]), real_write(parts, rank, docs)))
-    result = run_score(rd.path, config, corpus=corpus_file)
+    monkeypatch.setattr(ScoreParts, "write", lambda parts, rank, docs: (written.append([d for d, _ in docs]), real_write(parts, rank, docs)))
+    result = run_score(rd.path, config)
     assert result.resumed_docs == 2
     rescored = [d for part in written for d in part]
     assert len(rescored) == len(TEXTS) - 2 and len(set(rescored)) == len(rescored)
     got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
     assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])
-    np.testing.assert_allclose(got["loss"], want["loss"], rtol=0, atol=1e-5)
-    assert not rd.scores_parts_dir("m").exists()
+    assert_float32_close(got["loss"].to_numpy(), want["loss"].to_numpy())
+    assert not rd.score_parts("m").folder.exists()
 
 
 def test_rescoring_same_settings_is_a_no_op_and_other_settings_are_refused(llama_model, corpus_file, tmp_path):
     rd = RunDir(tmp_path / "run")
-    run_score(rd.path, ScoreConfig(model=str(llama_model), name="m"), corpus=corpus_file)
+    score(rd, ScoreConfig(model=str(llama_model), name="m"), corpus_file)
     again = run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", batch_tokens=7))
     assert again.already_complete
     with pytest.raises(ConfigError, match="already holds scores"):
         run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", max_length=8))
     redone = run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", max_length=8, overwrite=True))
-    assert not redone.already_complete and rd.read_manifest()["models"]["m"]["context"]["max_length"] == 8
+    assert not redone.already_complete and rd.manifest().models["m"].context.max_length == 8
 
 
 def test_killed_process_resumes(llama_model, tmp_path):
@@ -147,13 +147,13 @@ def test_killed_process_resumes(llama_model, tmp_path):
         for i in range(300):
             fh.write(json.dumps({"id": f"d{i:03d}", "text": f"Document {i}: " + TEXTS[i % len(TEXTS)]}) + "\n")
     rd = RunDir(tmp_path / "run")
+    run_corpus(rd, corpus, CorpusConfig())
     script = (
         "from lossgap.scoring import ScoreConfig, run_score\n"
-        f"run_score({str(rd.path)!r}, ScoreConfig(model={str(llama_model)!r}, name='m', batch_tokens=32, flush_tokens=1),"
-        f" corpus={str(corpus)!r})\n"
+        f"run_score({str(rd.path)!r}, ScoreConfig(model={str(llama_model)!r}, name='m', batch_tokens=32, flush_tokens=1))\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
-    parts = rd.scores_parts_dir("m")
+    parts = rd.score_parts("m").folder
     deadline = time.time() + 240
     while time.time() < deadline and not (parts.is_dir() and len(list(parts.glob("part-*.parquet"))) >= 3):
         time.sleep(0.02)
@@ -166,16 +166,16 @@ def test_killed_process_resumes(llama_model, tmp_path):
     result = run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", batch_tokens=32, flush_tokens=1))
     assert result.resumed_docs == done_before
     reference = RunDir(tmp_path / "reference")
-    run_score(reference.path, ScoreConfig(model=str(llama_model), name="m"), corpus=corpus)
+    score(reference, ScoreConfig(model=str(llama_model), name="m"), corpus)
     got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
     assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])  # every token once, in corpus order
-    np.testing.assert_allclose(got["loss"], want["loss"], rtol=0, atol=1e-5)
+    assert_float32_close(got["loss"].to_numpy(), want["loss"].to_numpy())
 
 
 def test_compiled_trunk_gives_the_same_losses(llama_model, corpus_file, tmp_path):
     eager, compiled = RunDir(tmp_path / "eager"), RunDir(tmp_path / "compiled")
-    run_score(eager.path, ScoreConfig(model=str(llama_model), name="m"), corpus=corpus_file)
-    run_score(compiled.path, ScoreConfig(model=str(llama_model), name="m", compile=True), corpus=corpus_file)
+    score(eager, ScoreConfig(model=str(llama_model), name="m"), corpus_file)
+    score(compiled, ScoreConfig(model=str(llama_model), name="m", compile=True), corpus_file)
     a, b = _scores_by_doc(eager, "m"), _scores_by_doc(compiled, "m")
     for doc in a:
         np.testing.assert_allclose(a[doc], b[doc], rtol=0, atol=1e-4)

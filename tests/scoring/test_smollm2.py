@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from lossgap.rundir import RunDir
-from lossgap.scoring import ScoreConfig, run_score
+from lossgap.scoring import ScoreConfig
+from tests.conftest import score
 
 PARAGRAPH = (
     "The history of the city goes back more than two thousand years. It was founded as a small trading post on "
@@ -31,10 +32,10 @@ def test_smollm2_losses_agree_with_transformers_labels_loss(tmp_path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(json.dumps({"id": "p", "text": PARAGRAPH}) + "\n")
     rd = RunDir(tmp_path / "run")
-    result = run_score(rd.path, ScoreConfig(model=str(gguf)), corpus=corpus)
+    result = score(rd, ScoreConfig(model=str(gguf)), corpus)
     assert result.name == "SmolLM2-135M-Instruct.Q4_1"
     losses = rd.read_scores(result.name).column("loss").to_numpy()
-    ids = rd.read_tokens().column("token_id").to_numpy()
+    ids = rd.read("tokens").column("token_id").to_numpy()
 
     from transformers import AutoModelForCausalLM
 

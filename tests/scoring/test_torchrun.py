@@ -25,5 +25,5 @@ def test_two_processes_equal_one(llama_model, corpus_file, tmp_path):
     one = _score(llama_model, corpus_file, tmp_path / "one", 1)
     two = _score(llama_model, corpus_file, tmp_path / "two", 2)
     assert pq.read_table(two.scores_path("m")).to_pydict() == pq.read_table(one.scores_path("m")).to_pydict()
-    assert pq.read_table(two.tokens_path).equals(pq.read_table(one.tokens_path))
-    assert two.read_manifest()["models"]["m"]["world_size"] == 2
+    assert two.read("tokens").equals(one.read("tokens"))
+    assert two.manifest().models["m"].world_size == 2

@@ -1,219 +1,211 @@
-"""`compare`: the gap between two scorings per category, with document-bootstrap intervals, a regression,
-the repeat curve and the most extreme tokens. Reads scores and features; writes results/ (docs/results.md).
+"""`compare`: where the candidate beats the baseline. Category means and the study's contrasts, raw and
+regression-adjusted, with honest intervals; the headline masks with their difference from the overall gap;
+the repeat curve; the most extreme tokens, segments and documents. Writes results/ (docs/results.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from lossgap.analysis.bootstrap import FEW_DOCUMENTS
-from lossgap.analysis.categories import default_groupings, user_grouping
-from lossgap.analysis.groups import GROUP_COLUMNS, BootstrapSpec, Grouping, document_sums, summarize_groups
-from lossgap.analysis.join import JOINED_TABLE, MissingTokens, connect, feature_columns, join_pair, require_features
+from lossgap.analysis.config import CompareConfig
+from lossgap.analysis.contrasts import contrast_tables, default_factors, user_factor
+from lossgap.analysis.estimate import Contrast, estimate
+from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
+from lossgap.analysis.join import JOINED, MissingTokens, connect, join_pair
+from lossgap.analysis.levels import document_sums, level_sums, level_table
 from lossgap.analysis.masks import HEADLINE, PRESETS
-from lossgap.analysis.regression import CONTROLS, REGRESSION_COLUMNS, RegressionSpec, describe, fit_regression, regression_frame
-from lossgap.analysis.repeat_curve import REPEAT_CURVE_COLUMNS, repeat_curve_table, repeat_groupings
-from lossgap.analysis.results import record_in_manifest, write_json, write_tables
-from lossgap.analysis.top import TOP_DOCUMENT_COLUMNS, TOP_SEGMENT_COLUMNS, TOP_TOKEN_COLUMNS, top_documents, top_segments, top_tokens
-from lossgap.errors import ConfigError, LossgapError
-from lossgap.rundir import RunDir, validate_name
+from lossgap.analysis.regression import Fit
+from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
+from lossgap.analysis.top import top_documents, top_segments, top_tokens
+from lossgap.errors import ConfigError
+from lossgap.rundir import HeadlineRow, Manifest, RunDir, Summary
 
-__all__ = ["CompareConfig", "HeadlineRow", "CompareResult", "compute_compare", "run_compare"]
+__all__ = ["CompareResult", "compute_compare", "compare_frame", "run_compare", "FEW_DOCUMENTS"]
 
-_log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CompareConfig:
-    """Options of `lossgap compare`; the defaults here are the only defaults."""
-
-    baseline: str
-    candidate: str
-    by: tuple[str, ...] = ()  # extra groupings: a feature column, or columns joined with '+'
-    default_groupings: bool = True
-    bootstrap: int = 1000  # document resamples
-    seed: int = 0
-    confidence: float = 0.95
-    regression_categories: tuple[str, ...] = ("word_class", "bracket_side")
-    regression_controls: tuple[str, ...] = CONTROLS
-    # statsmodels holds the design matrix (and its pseudo-inverse) in memory: beyond this many tokens, fit
-    # on a seeded sample of whole documents (500k tokens x ~25 columns: ~100 MB per copy, a few seconds).
-    regression_max_tokens: int = 500_000
-    top_k: int = 50
-    segment_tokens: int = 32
-    top_min_doc_tokens: int = 50
-
-    def __post_init__(self) -> None:
-        for option in ("baseline", "candidate"):
-            try:
-                validate_name(getattr(self, option))
-            except LossgapError as exc:
-                raise ConfigError(f"--{option}: {exc}") from None
-        if self.baseline == self.candidate:
-            raise ConfigError(f"--baseline and --candidate are both {self.baseline!r}: compare two different scorings")
-        self.bootstrap_spec()  # validates --bootstrap and --confidence
-        for option in ("top_k", "segment_tokens", "top_min_doc_tokens"):
-            if getattr(self, option) < 1:
-                raise ConfigError(f"--{option.replace('_', '-')} must be positive, got {getattr(self, option)}")
-        if not self.default_groupings and not self.by:
-            raise ConfigError("no groupings: give --by COLUMN or keep the default groupings")
-        # validated on creation, not when the regression runs after minutes of work
-        self.regression_spec()
-
-    def regression_spec(self) -> RegressionSpec:
-        return RegressionSpec(
-            categories=self.regression_categories,
-            controls=self.regression_controls,
-            max_tokens=self.regression_max_tokens,
-            seed=self.seed,
-            confidence=self.confidence,
-        )
-
-    def bootstrap_spec(self) -> BootstrapSpec:
-        return BootstrapSpec(resamples=self.bootstrap, seed=self.seed, confidence=self.confidence)
-
-
-@dataclass(frozen=True, kw_only=True)
-class HeadlineRow:
-    """One headline figure: the mean gap over a preset mask, with its interval."""
-
-    label: str
-    mean_gap: float
-    ci_low: float
-    ci_high: float
-    n_tokens: int
+log = logging.getLogger(__name__)
+# Below this many documents, every interval rests on few independent units: the summary says so.
+FEW_DOCUMENTS = 30
 
 
 @dataclass(frozen=True, kw_only=True)
 class CompareResult:
-    """Everything `compare` computes; `run_compare` writes it to results/."""
+    """Everything `compare` computes; `run_compare` writes it to results/ (one table per file)."""
 
     config: CompareConfig
-    n_tokens: int
-    n_docs: int
     missing: MissingTokens
-    overall: pd.Series  # the `all` row: n_tokens, mean losses, mean_gap, ci_low, ci_high, macro_mean_gap
-    headline: tuple[HeadlineRow, ...]
+    summary: Summary
     categories: pd.DataFrame
-    regression: pd.DataFrame
-    regression_formula: str
+    contrasts: pd.DataFrame
+    sensitivity: pd.DataFrame
+    marginal_means: pd.DataFrame
     repeat_curve: pd.DataFrame
     top_tokens: pd.DataFrame
     top_segments: pd.DataFrame
     top_documents: pd.DataFrame
+    regression: str
 
-    def summary(self) -> dict[str, object]:
-        """summary.json's content."""
-        return {
-            "baseline": self.config.baseline,
-            "candidate": self.config.candidate,
-            "n_tokens": self.n_tokens,
-            "n_docs": self.n_docs,
-            "mean_loss_baseline": float(self.overall["mean_loss_baseline"]),
-            "mean_loss_candidate": float(self.overall["mean_loss_candidate"]),
-            "mean_gap": float(self.overall["mean_gap"]),
-            "ci_low": float(self.overall["ci_low"]),
-            "ci_high": float(self.overall["ci_high"]),
-            "macro_mean_gap": float(self.overall["macro_mean_gap"]),
-            "missing": dataclasses.asdict(self.missing),
-            "bootstrap": self.config.bootstrap,
-            "seed": self.config.seed,
-            "confidence": self.config.confidence,
-            "headline": [dataclasses.asdict(h) for h in self.headline],
-        }
+    @property
+    def n_tokens(self) -> int:
+        return self.summary.n_tokens
+
+    @property
+    def n_docs(self) -> int:
+        return self.summary.n_docs
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Each results CSV of `compare` by file name."""
+        return {"categories.csv": self.categories, "contrasts.csv": self.contrasts,
+                "sensitivity.csv": self.sensitivity, "marginal_means.csv": self.marginal_means,
+                "repeat_curve.csv": self.repeat_curve, "top_tokens.csv": self.top_tokens,
+                "top_segments.csv": self.top_segments, "top_documents.csv": self.top_documents}  # fmt: skip
 
 
-def _check_columns(config: CompareConfig, columns: list[str]) -> list[Grouping]:
-    """The user groupings; ConfigError for any option naming a column that features.parquet lacks."""
-    unknown = [c for c in config.regression_categories if c not in columns]
-    if unknown:
-        raise ConfigError(
-            f"--regression-category {', '.join(unknown)}: no such feature column; available: {', '.join(columns)}"
-        )
-    return [user_grouping(spec, columns) for spec in config.by]
-
-
-def _headline_row(head: pd.DataFrame, label: str) -> HeadlineRow:
-    """The headline figure of one mask (NaN figures and 0 tokens when the mask selects nothing)."""
-    if label not in head.index:
-        return HeadlineRow(label=label, mean_gap=float("nan"), ci_low=float("nan"), ci_high=float("nan"), n_tokens=0)
-    row = head.loc[label]
-    return HeadlineRow(
-        label=label, mean_gap=float(row["mean_gap"]), ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
-        n_tokens=int(row["n_tokens"]),
-    )  # fmt: skip
-
-
-def compute_compare(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: CompareConfig) -> CompareResult:
-    """Join, aggregate, bootstrap, regress and rank, on connection `con` (see `run_compare`)."""
-    require_features(run_dir)
-    columns = feature_columns(run_dir)
-    user = _check_columns(config, columns)
-    extra = [p for spec in config.by for p in spec.split("+")] + list(config.regression_categories)
-    missing = join_pair(con, run_dir, baseline=config.baseline, candidate=config.candidate, extra_columns=extra)
-    totals = con.execute(f"SELECT count(*), count(DISTINCT doc_idx) FROM {JOINED_TABLE}").fetchone()
-    assert totals is not None
-    n_tokens, n_docs = int(totals[0]), int(totals[1])
-    _log.info("comparing %s (baseline) and %s (candidate) on %d tokens in %d documents", config.baseline, config.candidate, n_tokens, n_docs)
-    if n_docs < FEW_DOCUMENTS:
-        _log.warning("only %d documents: document-bootstrap intervals are rough below ~%d", n_docs, FEW_DOCUMENTS)
-
-    headline = [Grouping(feature=label, expr=f"CASE WHEN {PRESETS[label]} THEN '{label}' END") for label in HEADLINE]
-    defaults = default_groupings(con) if config.default_groupings else []
-    known = {g.feature for g in defaults}
-    extra_groupings = {g.feature: g for g in user if g.feature not in known}  # --by word_class is already there
-    categories = defaults + list(extra_groupings.values())
-    repeats = repeat_groupings()
-    groupings = [*headline, *categories, *repeats]
+def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig) -> tuple[HeadlineRow, ...]:
+    """Each headline mask's mean gap, and how much larger it is than the overall gap (mask − all)."""
+    groupings = [Grouping(name=m, expr=f"CASE WHEN coalesce(CAST(({PRESETS[m]}) AS BOOLEAN), false) THEN 'in' ELSE 'out' END")
+                 for m in HEADLINE]  # fmt: skip
     sums = document_sums(con, groupings)
-    table = summarize_groups(sums, groupings, n_docs=n_docs, bootstrap=config.bootstrap_spec())
-    head = table[table["group"] < len(headline)].set_index("feature")
-    cats = table[(table["group"] >= len(headline)) & (table["group"] < len(headline) + len(categories))]
-    reps = table[table["group"] >= len(headline) + len(categories)]
+    rows = []
+    for k, mask in enumerate(HEADLINE):
+        ls = level_sums(sums[sums["group"] == k], n_docs, order=("in", "out"))
+        if "in" not in ls.names:
+            rows.append(HeadlineRow(label=mask, n_tokens=0, mean_gap=np.nan, ci_low=np.nan, ci_high=np.nan, note="no tokens"))
+            continue
+        inside = ls.names.index("in")
+        contrasts = [Contrast((inside,))]
+        if mask != "all" and len(ls.names) == 2:
+            contrasts.append(Contrast((inside,), (0, 1)))
+        got = estimate(ls, contrasts, config)
+        did = (got.estimate[1], got.ci_low[1], got.ci_high[1]) if len(contrasts) == 2 else (np.nan,) * 3
+        rows.append(HeadlineRow(label=mask, n_tokens=int(got.n_tokens[0]), n_docs=int(got.n_docs[0]),
+                                n_eff_docs=float(got.n_eff_docs[0]), mean_gap=float(got.estimate[0]),
+                                ci_low=float(got.ci_low[0]), ci_high=float(got.ci_high[0]), did_estimate=float(did[0]),
+                                did_ci_low=float(did[1]), did_ci_high=float(did[2]), note=got.note[0]))  # fmt: skip
+    return tuple(rows)
 
-    spec = config.regression_spec()
-    fit = fit_regression(regression_frame(con, spec), spec)
+
+def _describe(fits: tuple[Fit, ...], config: CompareConfig) -> str:
+    """regression.txt: each model behind the adjusted contrasts, what it fitted on, what was left out."""
+    lines = [
+        "The adjusted contrasts and marginal means come from these least-squares fits of the per-token gap, on every",
+        "compared token, standard errors clustered by document (CR1), t intervals with G - 1 degrees of freedom.",
+        f"Controls: {', '.join(config.controls)}; log_freq and log_pos in {config.control_bins} quantile bins "
+        "(sensitivity.csv: also as lines). A control on a column the factor reads is left out.",
+        "",
+    ]
+    for fit in fits:
+        controls = [c for c, _ in fit.design.control_levels]
+        lines.append(f"gap ~ 0 + C({fit.factor})" + "".join(f" + C({c})" for c in controls))
+        lines.append(f"    {fit.n_tokens:,} tokens in {fit.n_docs:,} documents, {len(fit.beta) - len(fit.design.dropped)} "
+                     f"coefficients")  # fmt: skip
+        lines += [f"    {note}" for note in fit.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _context_notes(manifest: Manifest, baseline: str, candidate: str) -> list[str]:
+    """A note when the two models did not see the same context (the gap then includes its effect)."""
+    contexts = {name: manifest.models[name].context for name in (baseline, candidate) if name in manifest.models}
+    if len(contexts) < 2:
+        return []
+    b, c = contexts[baseline], contexts[candidate]
+    if (b.max_length, b.stride, b.policy) == (c.max_length, c.stride, c.policy):
+        return []
+    describe = lambda x: f"{x.policy} (max_length {x.max_length}, stride {x.stride})"  # noqa: E731
+    return [f"the models saw different contexts: {baseline} {describe(b)}, {candidate} {describe(c)}; the gap "
+            "includes the effect of context length"]  # fmt: skip
+
+
+def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: MissingTokens | None = None,
+                    notes: tuple[str, ...] = (), log_freq_source: str = "") -> CompareResult:  # fmt: skip
+    """Compare on the table `joined` of connection `con` (made by `join_pair`, or from a frame)."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()]
+    features = [c for c in columns if c not in ("doc_idx", "doc_id", "pos", "loss_baseline", "loss_candidate", "gap")]
+    user = [column_grouping(cols, features) for cols in config.by]
+    references = dict(config.references)
+    unknown = [name for name in references if name not in {g.name for g in user}]
+    if unknown:
+        raise ConfigError(f"--reference {', '.join(unknown)}: not a --by grouping ({', '.join(g.name for g in user) or 'none'})")
+    n_tokens, n_docs = con.execute(f"SELECT count(*), max(doc_idx) + 1 FROM {JOINED}").fetchall()[0]
+    n_present = con.execute(f"SELECT count(DISTINCT doc_idx) FROM {JOINED}").fetchall()[0][0]
+    log.info("comparing %s (baseline) and %s (candidate) on %d tokens in %d documents", config.baseline,
+             config.candidate, n_tokens, n_present)  # fmt: skip
+    notes = list(notes)
+    if n_present < FEW_DOCUMENTS:
+        notes.append(f"only {n_present} documents: every interval rests on few independent units; read them as rough")
+
+    defaults = default_groupings(con) if config.default_groupings else []
+    known = {g.name for g in defaults}
+    categories = defaults + [g for g in user if g.name not in known]
+    groupings = [*categories, *repeat_groupings()]
+    table = level_table(document_sums(con, groupings), groupings, n_docs, config)
+    repeat_names = {g.name for g in repeat_groupings()}
+    factors = default_factors() + [user_factor(g, references.get(g.name)) for g in user]
+    contrasts = contrast_tables(con, factors, config, n_docs)
+    headline = _headline(con, n_docs, config)
+    overall = headline[0]
+    base, cand = con.execute(f"SELECT avg(loss_baseline), avg(loss_candidate) FROM {JOINED}").fetchall()[0]
+    macro = con.execute(f"SELECT avg(g) FROM (SELECT avg(gap) AS g FROM {JOINED} GROUP BY doc_idx)").fetchall()[0][0]
+    missing = missing or MissingTokens(baseline_only=0, candidate_only=0, no_features=0)
+    summary = Summary(
+        baseline=config.baseline, candidate=config.candidate, n_tokens=int(n_tokens), n_docs=int(n_present),
+        mean_loss_baseline=float(base), mean_loss_candidate=float(cand), mean_gap=overall.mean_gap,
+        ci_low=overall.ci_low, ci_high=overall.ci_high, macro_mean_gap=float(macro),
+        missing=dataclasses.asdict(missing), interval=config.interval, bootstrap=config.bootstrap, seed=config.seed,
+        confidence=config.confidence, min_eff_docs=config.min_eff_docs, headline=headline, notes=tuple(notes),
+        log_freq_source=log_freq_source,
+    )  # fmt: skip
     return CompareResult(
         config=config,
-        n_tokens=n_tokens,
-        n_docs=n_docs,
         missing=missing,
-        overall=head.loc["all"],
-        headline=tuple(_headline_row(head, label) for label in HEADLINE),
-        categories=cats[GROUP_COLUMNS].reset_index(drop=True),
-        regression=fit.table,
-        regression_formula=describe(fit, spec, n_docs),
-        repeat_curve=repeat_curve_table(reps),
+        summary=summary,
+        categories=table[~table["feature"].isin(repeat_names)].reset_index(drop=True),
+        contrasts=contrasts.contrasts,
+        sensitivity=contrasts.sensitivity,
+        marginal_means=contrasts.marginal_means,
+        repeat_curve=repeat_curve_table(table[table["feature"].isin(repeat_names)]),
         top_tokens=top_tokens(con, config.top_k),
         top_segments=top_segments(con, config.top_k, config.segment_tokens),
         top_documents=top_documents(con, config.top_k, config.top_min_doc_tokens),
+        regression=_describe(contrasts.fits, config),
     )
 
 
-def run_compare(run_dir: RunDir | Path | str, config: CompareConfig) -> CompareResult:
-    """Compute the comparison, then write results/summary.json and the CSV tables; nothing is written on error."""
-    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+def compare_frame(tokens: pd.DataFrame, config: CompareConfig) -> CompareResult:
+    """`compare` on a table of tokens (a notebook's `token_frame`, filtered or not): columns doc_idx (or
+    doc_id), pos, gap (or loss_baseline and loss_candidate) and the feature columns."""
+    frame = tokens.copy()
+    if "doc_idx" not in frame:
+        frame["doc_idx"] = pd.factorize(frame["doc_id"], sort=True)[0]
+    if "gap" not in frame:
+        frame["gap"] = frame["loss_baseline"] - frame["loss_candidate"]
+    for column in ("doc_id", "loss_baseline", "loss_candidate"):
+        if column not in frame:
+            frame[column] = frame["doc_idx"].astype(str) if column == "doc_id" else np.nan
     with connect() as con:
-        result = compute_compare(con, run_dir, config)
-    write_tables(
-        run_dir,
-        {
-            "categories.csv": (result.categories, GROUP_COLUMNS),
-            "regression.csv": (result.regression, REGRESSION_COLUMNS),
-            "repeat_curve.csv": (result.repeat_curve, REPEAT_CURVE_COLUMNS),
-            "top_tokens.csv": (result.top_tokens, TOP_TOKEN_COLUMNS),
-            "top_segments.csv": (result.top_segments, TOP_SEGMENT_COLUMNS),
-            "top_documents.csv": (result.top_documents, TOP_DOCUMENT_COLUMNS),
-        },
-    )
-    run_dir.write_text(run_dir.results_path("regression_formula.txt"), result.regression_formula)
-    write_json(run_dir, "summary.json", result.summary())
-    record_in_manifest(run_dir, "compare", config)
-    _log.info("wrote %s", run_dir.results_dir)
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {JOINED} AS SELECT * FROM frame")
+        return compute_compare(con, config)
+
+
+def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResult:
+    """Join the two scorings and the features, compare, then write results/; nothing is written on error."""
+    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    manifest = run.manifest()
+    features = manifest.features
+    with connect() as con:
+        missing = join_pair(con, run, baseline=config.baseline, candidate=config.candidate)
+        result = compute_compare(con, config, missing=missing, notes=tuple(_context_notes(manifest, config.baseline, config.candidate)),
+                                 log_freq_source="" if features is None else features.log_freq_source)  # fmt: skip
+    run.write_results(result.tables(), summary=result.summary, regression=result.regression)
+    run.record_stage("compare", config, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    log.info("wrote %s", run.results_dir)
     return result
+

@@ -1,198 +1,174 @@
-"""`curves`: filtered losses (mean loss over a token mask) of checkpoint series, with document-bootstrap intervals.
+"""`curves`: filtered losses (mean loss over a token mask) of checkpoint series, and the paired differences
+between each series and a reference series at every step, with the difference-in-differences (the filtered
+difference minus the overall difference). Reads every checkpoint's scores and the features; writes
+results/curves.csv and results/curves_diff.csv.
 
-Reads scores/NAME.parquet for every checkpoint and features.parquet (masks evaluated by DuckDB, sums per
-document in numpy, one checkpoint at a time); writes results/curves.csv.
+Every checkpoint is measured on the same tokens, so a difference between two series at a step is a paired
+difference: document difficulty, shared by both, cancels out of it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from lossgap.analysis.bootstrap import FEW_DOCUMENTS, ratio_intervals
-from lossgap.analysis.groups import BootstrapSpec
-from lossgap.analysis.join import connect, require_features, require_scores
-from lossgap.analysis.keys import dense_documents, document_index, match_keys, packed_keys, read_keys
-from lossgap.analysis.masks import Mask, check_masks, mask_flags, resolve_mask
-from lossgap.analysis.results import record_in_manifest, write_tables
-from lossgap.errors import ConfigError, LossgapError, RunDirError
-from lossgap.rundir import RunDir, validate_name
+from lossgap.analysis.config import CurvesConfig, Series, step_of
+from lossgap.analysis.estimate import Contrast, LevelSums, estimate
+from lossgap.analysis.join import connect
+from lossgap.analysis.masks import Mask, check_masks, resolve_mask
+from lossgap.errors import ConfigError
+from lossgap.rundir import RESULTS, RunDir
 
-__all__ = ["CURVES_COLUMNS", "SeriesPoint", "parse_series", "CurvesConfig", "compute_curves", "run_curves"]
+__all__ = ["CurvesResult", "resolve_series", "compute_curves", "run_curves"]
 
-CURVES_COLUMNS = ["series", "step", "name", "mask", "n_tokens", "mean_loss", "ci_low", "ci_high"]
-_STEP = re.compile(r"@(?:step)?(\d+)$")
-_log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
+FEW_DOCUMENTS = 30
 
 
 @dataclass(frozen=True, kw_only=True)
-class SeriesPoint:
-    """One checkpoint of a series: its label, scored name and training step."""
-
-    series: str
-    name: str
-    step: int
+class CurvesResult:
+    curves: pd.DataFrame  # curves.csv
+    differences: pd.DataFrame  # curves_diff.csv
+    notes: tuple[str, ...]
 
 
-def parse_series(spec: str) -> tuple[SeriesPoint, ...]:
-    """Parse `LABEL=NAME@STEP,NAME@STEP,…`; the step is the integer after the name's final `@step` or `@`.
-
-    >>> [p.step for p in parse_series("hybrid=hybrid-1b@step1000,hybrid-1b@step2000")]
-    [1000, 2000]
-    """
-    label, sep, rest = spec.partition("=")
-    label = label.strip()
-    if not sep or not label or not rest.strip():
-        raise ConfigError(f"--series {spec!r}: write LABEL=NAME@STEP,NAME@STEP,… e.g. hybrid=hybrid-1b@step1000,hybrid-1b@step2000")
-    points = []
-    for item in (s.strip() for s in rest.split(",")):
-        match = _STEP.search(item)
-        if not match:
-            raise ConfigError(
-                f"--series {label}: {item!r} has no step; each checkpoint is a scored name ending in @stepN or @N, "
-                "e.g. hybrid-1b@step10000"
-            )
-        try:
-            validate_name(item)
-        except LossgapError as exc:
-            raise ConfigError(f"--series {label}: {exc}") from None
-        points.append(SeriesPoint(series=label, name=item, step=int(match.group(1))))
-    steps = [p.step for p in points]
-    if len(set(steps)) != len(steps):
-        raise ConfigError(f"--series {label}: a step appears twice ({', '.join(p.name for p in points)})")
-    return tuple(sorted(points, key=lambda p: p.step))
-
-
-@dataclass(frozen=True, kw_only=True)
-class CurvesConfig:
-    """Options of `lossgap curves`; the defaults here are the only defaults."""
-
-    series: tuple[str, ...]  # each LABEL=NAME@STEP,NAME@STEP,…
-    masks: tuple[str, ...] = ("all", "content_nonrepeat", "function_nonrepeat", "repeated", "nonrepeated")
-    bootstrap: int = 1000
-    seed: int = 0
-    confidence: float = 0.95
-
-    def __post_init__(self) -> None:
-        if not self.series:
-            raise ConfigError("give at least one --series LABEL=NAME@STEP,…")
-        self.points()  # parses every --series, raising on a malformed one
-        labels = [s.partition("=")[0].strip() for s in self.series]
-        if len(set(labels)) != len(labels):
-            raise ConfigError(f"--series labels must differ, got: {', '.join(labels)}")
-        if not self.masks:
-            raise ConfigError("give at least one --mask")
-        names = [m.name for m in self.resolved_masks()]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"--mask given twice: {', '.join(names)}")
-        BootstrapSpec(resamples=self.bootstrap, seed=self.seed, confidence=self.confidence)  # validates
-
-    def points(self) -> tuple[SeriesPoint, ...]:
-        return tuple(p for spec in self.series for p in parse_series(spec))
-
-    def resolved_masks(self) -> tuple[Mask, ...]:
-        return tuple(resolve_mask(m) for m in self.masks)
-
-
-@dataclass(frozen=True, kw_only=True)
-class _CommonTokens:
-    """The annotated tokens every checkpoint scored: their rows in features.parquet (in key order) and documents."""
-
-    feature_rows: np.ndarray  # (tokens,)
-    keys: np.ndarray  # (tokens,) packed (document, pos), increasing
-    doc_idx: np.ndarray  # (tokens,) 0..D-1
-    n_docs: int
-    documents: pd.Index  # doc ids of features.parquet, numbering the packed keys
-
-
-def _common_tokens(run_dir: RunDir, names: list[str]) -> _CommonTokens:
-    """Intersect the token keys of features.parquet and every checkpoint's scores.
-
-    Filtered losses of different checkpoints are only comparable on the same tokens, so the curves use the
-    tokens common to all names; how many annotated tokens some name lacks is logged.
-    """
-    features_path = require_features(run_dir)
-    feature_keys = read_keys(features_path)
-    documents = document_index(feature_keys)
-    packed = packed_keys(feature_keys, documents)
-    del feature_keys
-    keep = packed >= 0
-    best = 0
+def resolve_series(run: RunDir, series: Series) -> list[tuple[str, int]]:
+    """The (scored name, step) checkpoints of a series, by step; a series without names is every scored
+    `LABEL@STEP` of the run."""
+    names = series.names or tuple(n for n in run.scored_names() if n.rsplit("@", 1)[0] == series.label and step_of(n) is not None)
+    if not names:
+        scored = ", ".join(run.scored_names()) or "none"
+        raise ConfigError(f"--series {series.label}: no scored name {series.label}@STEP in {run.path} (scored: {scored})")
     for name in names:
-        path = require_scores(run_dir, name)
-        rows, _ = match_keys(packed, packed_keys(read_keys(path), documents), features_path, path)
-        scored = np.zeros(packed.size, dtype=bool)
-        scored[rows] = True
-        keep &= scored
-        best = max(best, rows.size)
-    rows = np.flatnonzero(keep)
-    rows = rows[np.argsort(packed[rows], kind="stable")]
-    keys = packed[rows]
-    if rows.size == 0:
-        raise RunDirError(f"no annotated token is scored by all of {', '.join(names)}: were they scored on this run's corpus?")
-    if best > rows.size:
-        _log.warning("curves: %d annotated tokens are not scored by every checkpoint and are left out", best - rows.size)
-    doc_idx, _ = dense_documents(keys)
-    return _CommonTokens(feature_rows=rows, keys=keys, doc_idx=doc_idx, n_docs=int(doc_idx[-1]) + 1, documents=documents)
+        if not run.has_scores(name):
+            raise ConfigError(f"series {series.label}: {name!r} was never scored in {run.path} (scored: {', '.join(run.scored_names())})")
+    return sorted(((n, step_of(n)) for n in names), key=lambda item: item[1])  # type: ignore[arg-type,return-value]
 
 
-def compute_curves(con: duckdb.DuckDBPyConnection, run_dir: RunDir, config: CurvesConfig) -> pd.DataFrame:
-    """curves.csv rows: the mean loss of each checkpoint on each mask, with a document-bootstrap interval."""
-    points = config.points()
-    names = list(dict.fromkeys(p.name for p in points))
-    paths = [require_scores(run_dir, name) for name in names]
-    masks = config.resolved_masks()
-    features_path = require_features(run_dir)
-    check_masks(con, masks, features_path)
-    common = _common_tokens(run_dir, names)
-    if common.n_docs < FEW_DOCUMENTS:
-        _log.warning("only %d documents: document-bootstrap intervals are rough below ~%d", common.n_docs, FEW_DOCUMENTS)
-    flags = [mask_flags(con, features_path, mask, common.feature_rows) for mask in masks]
-    empty = [m.name for m, f in zip(masks, flags) if not f.any()]
-    if empty:
-        raise ConfigError(f"--mask {', '.join(map(repr, empty))} selects no token scored by every checkpoint")
-    # per (mask, document): token counts, and per (mask, name, document): loss sums
-    d = common.n_docs
-    counts = np.stack([np.bincount(common.doc_idx[f], minlength=d) for f in flags]).astype(np.float64)  # (masks, docs)
-    sums = np.empty((len(masks), len(names), d))
-    for i, path in enumerate(paths):
-        _, score_rows = match_keys(common.keys, packed_keys(read_keys(path), common.documents), features_path, path)
-        loss = pq.read_table(path, columns=["loss"])["loss"].to_numpy()[score_rows].astype(np.float64)
-        for j, f in enumerate(flags):
-            sums[j, i] = np.bincount(common.doc_idx[f], weights=loss[f], minlength=d)
-    # bootstrap groups are (mask j, name i), column j * len(names) + i, over the documents with tokens
-    mask_of, name_of, doc_of = np.nonzero(np.broadcast_to(counts[:, None, :] > 0, sums.shape))
-    intervals = ratio_intervals(
-        doc_idx=doc_of, group_idx=mask_of * len(names) + name_of, numerator=sums[mask_of, name_of, doc_of],
-        denominator=counts[mask_of, doc_of], n_docs=d, n_groups=len(masks) * len(names), resamples=config.bootstrap,
-        seed=config.seed, confidence=config.confidence,
-    )  # fmt: skip
-    tokens = counts.sum(axis=1)
-    rows = []
-    for point in points:
-        i = names.index(point.name)
-        for j, mask in enumerate(masks):
-            g = j * len(names) + i
-            rows.append(
-                {"series": point.series, "step": point.step, "name": point.name, "mask": mask.name,
-                 "n_tokens": int(tokens[j]), "mean_loss": sums[j, i].sum() / tokens[j],
-                 "ci_low": intervals.low[g], "ci_high": intervals.high[g]}
-            )  # fmt: skip
-    return pd.DataFrame(rows, columns=CURVES_COLUMNS)
+def _flags(con: duckdb.DuckDBPyConnection, masks: list[Mask]) -> None:
+    """Table `flags`: every scored position of the features with its document number and mask booleans."""
+    flags = ", ".join(f"coalesce(CAST(({m.condition}) AS BOOLEAN), false) AS m{i}" for i, m in enumerate(masks))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE flags AS
+            SELECT f.doc_id, f.pos, CAST(dense_rank() OVER (ORDER BY f.doc_id) - 1 AS INTEGER) AS doc_idx, {flags}
+            FROM features f WHERE f.pos > 0"""
+    )
 
 
-def run_curves(run_dir: RunDir | Path | str, config: CurvesConfig) -> pd.DataFrame:
-    """Compute the curves, then write results/curves.csv; nothing is written on error."""
-    run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+def _checkpoint_sums(con: duckdb.DuckDBPyConnection, run: RunDir, name: str, n_masks: int) -> pd.DataFrame:
+    """Per document: loss sum and token count within each mask (m0…) and over every token (all)."""
+    run.view(con, f"scores/{name}", "checkpoint")
+    sums = ", ".join(f"sum(s.loss) FILTER (WHERE f.m{i}) AS s{i}, count(*) FILTER (WHERE f.m{i}) AS n{i}" for i in range(n_masks))
+    return con.execute(
+        f"""SELECT f.doc_idx, {sums}, sum(s.loss) AS s_all, count(*) AS n_all
+            FROM checkpoint s JOIN flags f USING (doc_id, pos) GROUP BY f.doc_idx ORDER BY f.doc_idx"""
+    ).df()
+
+
+def _mask_sums(doc: np.ndarray, n: np.ndarray, s: np.ndarray, n_all: np.ndarray, s_all: np.ndarray,
+               n_docs: int) -> LevelSums:  # fmt: skip
+    """Two levels per document: the mask's tokens (0) and the rest (1)."""
+    rest = n_all - n
+    keep0, keep1 = n > 0, rest > 0
+    return LevelSums(
+        doc=np.concatenate([doc[keep0], doc[keep1]]).astype(np.int64),
+        level=np.concatenate([np.zeros(keep0.sum(), np.int64), np.ones(keep1.sum(), np.int64)]),
+        n=np.concatenate([n[keep0], rest[keep1]]).astype(np.float64),
+        s=np.concatenate([s[keep0], (s_all - s)[keep1]]).astype(np.float64),
+        names=("in", "out"),
+        n_docs=n_docs,
+    )
+
+
+def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesConfig) -> CurvesResult:
+    """curves.csv and curves_diff.csv rows (see the module docstring)."""
+    series = {s.label: resolve_series(run, s) for s in config.series}
+    masks = [resolve_mask(m) for m in config.masks]
+    run.view(con, "features", "features")
+    check_masks(con, masks, "features")
+    _flags(con, masks)
+    names = list(dict.fromkeys(n for points in series.values() for n, _ in points))
+    per_name = {name: _checkpoint_sums(con, run, name, len(masks)) for name in names}
+    n_flags = con.execute("SELECT count(*) FROM flags").fetchall()[0][0]
+    if any(int(frame["n_all"].sum()) != n_flags for frame in per_name.values()):
+        # Only the tokens every checkpoint scored are compared: a checkpoint scored on fewer tokens would
+        # otherwise look better or worse for reasons unrelated to training.
+        for name in names:
+            run.view(con, f"scores/{name}", "checkpoint")
+            con.execute("DELETE FROM flags f WHERE NOT EXISTS (SELECT 1 FROM checkpoint s WHERE s.doc_id = f.doc_id AND s.pos = f.pos)")
+        kept = con.execute("SELECT count(*) FROM flags").fetchall()[0][0]
+        log.warning("curves: %d annotated tokens are not scored by every checkpoint and are left out", n_flags - kept)
+        per_name = {name: _checkpoint_sums(con, run, name, len(masks)) for name in names}
+    first = per_name[names[0]]
+    doc = first["doc_idx"].to_numpy(np.int64)
+    n_docs = int(doc.max()) + 1 if doc.size else 0
+    notes = []
+    if doc.size < FEW_DOCUMENTS:
+        notes.append(f"only {doc.size} documents: every interval rests on few independent units; read them as rough")
+    manifest = run.manifest()
+    contexts = {n: (r.context.max_length, r.context.stride, r.context.policy) for n, r in manifest.models.items() if n in names}
+    if len(set(contexts.values())) > 1:
+        notes.append("the checkpoints were scored with different contexts ("
+                     + "; ".join(f"{n}: {c[2]}, max_length {c[0]}, stride {c[1]}" for n, c in contexts.items())
+                     + "): their differences include the effect of context length")  # fmt: skip
+    for note in notes:
+        log.warning("curves: %s", note)
+
+    n_all = first["n_all"].to_numpy(np.float64)
+    curve_rows, diff_rows = [], []
+    for label, points in series.items():
+        for name, step in points:
+            frame = per_name[name]
+            for j, mask in enumerate(masks):
+                n = first[f"n{j}"].to_numpy(np.float64)
+                sums = _mask_sums(doc, n, frame[f"s{j}"].to_numpy(np.float64), n_all, frame["s_all"].to_numpy(np.float64), n_docs)
+                got = estimate(sums, [Contrast((0,))], config)
+                curve_rows.append({"series": label, "step": step, "name": name, "mask": mask.name,
+                                   "n_tokens": int(got.n_tokens[0]), "n_docs": int(got.n_docs[0]),
+                                   "n_eff_docs": got.n_eff_docs[0], "mean_loss": got.estimate[0],
+                                   "ci_low": got.ci_low[0], "ci_high": got.ci_high[0], "note": got.note[0]})  # fmt: skip
+    reference = config.reference_label
+    reference_steps = dict((step, name) for name, step in series[reference])
+    for label, points in series.items():
+        if label == reference:
+            continue
+        for name, step in points:
+            if step not in reference_steps:
+                notes.append(f"{name}: the reference series {reference} has no step {step}; no paired difference")
+                continue
+            ref, other = per_name[reference_steps[step]], per_name[name]
+            s_all = (ref["s_all"] - other["s_all"]).to_numpy(np.float64)
+            for j, mask in enumerate(masks):
+                n = first[f"n{j}"].to_numpy(np.float64)
+                s = (ref[f"s{j}"] - other[f"s{j}"]).to_numpy(np.float64)
+                sums = _mask_sums(doc, n, s, n_all, s_all, n_docs)
+                contrasts = [Contrast((0,))] + ([Contrast((0,), (0, 1))] if sums.n_levels == 2 and (n_all > n).any() else [])
+                got = estimate(sums, contrasts, config)
+                did = [got.estimate[1], got.ci_low[1], got.ci_high[1], got.p[1]] if len(contrasts) == 2 else [np.nan] * 4
+                diff_rows.append({"step": step, "mask": mask.name, "series": label, "reference": reference,
+                                  "n_tokens": int(got.n_tokens[0]), "n_eff_docs": got.n_eff_docs[0],
+                                  "estimate": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0],
+                                  "p": got.p[0], "did_estimate": did[0], "did_ci_low": did[1], "did_ci_high": did[2],
+                                  "did_p": did[3], "note": got.note[0]})  # fmt: skip
+    return CurvesResult(
+        curves=pd.DataFrame(curve_rows, columns=RESULTS["curves.csv"].names),
+        differences=pd.DataFrame(diff_rows, columns=RESULTS["curves_diff.csv"].names),
+        notes=tuple(notes),
+    )
+
+
+def run_curves(run: RunDir | Path | str, config: CurvesConfig) -> CurvesResult:
+    """Compute the curves and their paired differences, then write them; nothing is written on error."""
+    run = run if isinstance(run, RunDir) else RunDir(Path(run))
     with connect() as con:
-        table = compute_curves(con, run_dir, config)
-    write_tables(run_dir, {"curves.csv": (table, CURVES_COLUMNS)})
-    record_in_manifest(run_dir, "curves", config)
-    return table
+        result = compute_curves(con, run, config)
+    run.write_results({"curves.csv": result.curves, "curves_diff.csv": result.differences})
+    run.record_stage("curves", config, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    return result
+

@@ -1,272 +1,269 @@
-"""OLS of the per-token gap on category indicators plus controls, with standard errors clustered by document.
+"""The gap regressed on a factor (the levels a family of contrasts compares) and controls, fitted exactly on
+every compared token from sufficient statistics that DuckDB streams, with standard errors clustered by document.
 
-Reads a whole-document sample of the joined table; returns the coefficient table and the formula it fitted.
+    gap ~ 0 + C(factor) + C(log_freq bin) + C(log_pos bin) + C(repeat_len bin) + C(word_piece) + C(domain)
+
+`flexible` controls (the default) enter rarity and position as quantile bins, so a step or a curve in their
+effect is held fixed, not only a line; `linear` controls enter them as centered lines (for the sensitivity
+table). Two passes over the tokens, none of them held in memory:
+
+1. cells: token counts and sums per combination of factor and control levels (and, for the linear controls,
+   sums of their values and products) give X'X and X'y, hence the coefficients;
+2. scores: each document's sum of x·residual, from which the cluster-robust (CR1) covariance follows.
+
+What is reported are never coefficients, which depend on the coding and on which aliased column was dropped,
+but *marginal means*: the mean predicted gap over a population of tokens (a family's scope, e.g. all prose
+tokens) with the factor set to one level; and contrasts of marginal means. Both are linear in the
+coefficients, with t intervals on G − 1 degrees of freedom (G documents).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 import duckdb
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from scipy import stats
 
-from lossgap.analysis.categories import repeat_len_bin_expr
-from lossgap.analysis.join import JOINED_TABLE, quote_ident
-from lossgap.errors import ConfigError
+from lossgap.analysis.join import JOINED, quote_literal
 
-__all__ = ["CONTROLS", "REGRESSION_COLUMNS", "RegressionSpec", "RegressionResult", "regression_frame", "fit_regression", "describe"]
+__all__ = ["Control", "Design", "Fit", "fit_factor"]
 
-CONTROLS = ("log_freq", "repeat_len_bin", "log_pos", "domain")
-REGRESSION_COLUMNS = ["term", "coef", "se", "ci_low", "ci_high", "p"]
-_NULL_LEVEL = "(null)"
-_log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
+_NONE = "(none)"
 
 
-@dataclass(frozen=True, kw_only=True)
-class RegressionSpec:
-    """Which indicators and controls enter the regression, and how large a document sample it fits."""
+@dataclass(frozen=True)
+class Control:
+    """A control: categorical (SQL giving a level) or, for linear controls, a numeric column."""
 
-    categories: tuple[str, ...]
-    controls: tuple[str, ...]
-    max_tokens: int
-    seed: int
-    confidence: float
-
-    def __post_init__(self) -> None:
-        unknown = [c for c in self.controls if c not in CONTROLS]
-        if unknown:
-            raise ConfigError(f"regression control(s) {', '.join(unknown)} unknown; choose from {', '.join(CONTROLS)}")
-        if self.max_tokens < 1:
-            raise ConfigError(f"regression max_tokens must be positive, got {self.max_tokens}")
+    name: str
+    sql: str
+    numeric: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class RegressionResult:
-    """The coefficient table, the formula fitted, and what it was fitted on."""
+@dataclass(frozen=True)
+class Design:
+    """Column names of the design matrix, by part: the factor's levels, then each control's non-reference
+    levels, then centered numeric controls."""
 
-    table: pd.DataFrame  # REGRESSION_COLUMNS
-    formula: str
+    factor_levels: tuple[str, ...]
+    control_levels: tuple[tuple[str, tuple[str, ...]], ...]  # (control, its levels in the design)
+    numeric: tuple[str, ...]
+    dropped: tuple[str, ...]  # aliased columns left out
+
+    @property
+    def names(self) -> list[str]:
+        cols = [f"factor[{v}]" for v in self.factor_levels]
+        cols += [f"{c}[{v}]" for c, levels in self.control_levels for v in levels]
+        return cols + [f"{n}_c" for n in self.numeric]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted factor regression: coefficients, their clustered covariance, and each population's means of the
+    design's control columns (to form marginal means)."""
+
+    factor: str
+    controls: Literal["flexible", "linear"]
+    design: Design
+    beta: np.ndarray
+    cov: np.ndarray
+    df: int
     n_tokens: int
     n_docs: int
-    notes: tuple[str, ...]
+    population_means: dict[str, np.ndarray]  # population -> mean design row over its tokens (factor part zero)
+    level_tokens: dict[tuple[str, str], int]  # (population, level) -> tokens
+    notes: tuple[str, ...] = field(default=())
+
+    def marginal_vector(self, level: str, population: str) -> np.ndarray:
+        """a with a'beta = mean predicted gap over `population` with the factor set to `level`."""
+        a = self.population_means[population].copy()
+        a[self.design.factor_levels.index(level)] = 1.0
+        return a
+
+    def combination(self, plus: Sequence[tuple[str, str]], minus: Sequence[tuple[str, str]]) -> np.ndarray | None:
+        """The vector of (pooled marginal means of `plus`) − (pooled marginal means of `minus`), each pooled by
+        the tokens of its (population, level) pairs; None if a pair has no tokens or level in the design."""
+        a = np.zeros(len(self.beta))
+        for pairs, sign in ((plus, 1.0), (minus, -1.0)):
+            weights = [self.level_tokens.get(pair, 0) for pair in pairs]
+            if not pairs:
+                continue
+            if sum(weights) == 0 or any(level not in self.design.factor_levels for _, level in pairs):
+                return None
+            for (population, level), w in zip(pairs, weights, strict=True):
+                if w:
+                    a += sign * w / sum(weights) * self.marginal_vector(level, population)
+        return a
+
+    def interval(self, a: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
+        """(estimate, ci_low, ci_high, p) of a'beta."""
+        est = float(a @ self.beta)
+        se = float(np.sqrt(max(a @ self.cov @ a, 0.0)))
+        if not se > 0 or self.df < 1:
+            return est, float("nan"), float("nan"), float("nan")
+        half = stats.t.ppf(1 - (1 - confidence) / 2, self.df) * se
+        return est, est - half, est + half, float(2 * stats.t.sf(abs(est) / se, self.df))
 
 
-def regression_frame(con: duckdb.DuckDBPyConnection, spec: RegressionSpec) -> pd.DataFrame:
-    """gap, doc_idx, the category columns and the raw controls for a random sample of whole documents.
-
-    Whole documents keep the clustering intact; documents are taken in a seeded random order until the
-    next one would pass `max_tokens` (all of them when the run is smaller).
-    """
-    sizes = con.execute(f"SELECT doc_idx, count(*) AS n FROM {JOINED_TABLE} GROUP BY doc_idx ORDER BY doc_idx").df()
-    order = np.random.default_rng(spec.seed).permutation(len(sizes))
-    cumulative = np.cumsum(sizes["n"].to_numpy()[order])
-    keep = order[: max(1, int(np.searchsorted(cumulative, spec.max_tokens, side="right")))]
-    chosen = pd.DataFrame({"doc_idx": np.sort(sizes["doc_idx"].to_numpy()[keep]).astype(np.int32)})
-    con.register("regression_docs", chosen)
-    columns = ["gap", "doc_idx", *(quote_ident(c) for c in dict.fromkeys(spec.categories))]
-    if "log_freq" in spec.controls:
-        columns.append("log_freq")
-    if "log_pos" in spec.controls:
-        columns.append("log_pos")
-    if "domain" in spec.controls and "domain" not in spec.categories:
-        columns.append("domain")
-    if "repeat_len_bin" in spec.controls:
-        columns.append(f"{repeat_len_bin_expr()} AS repeat_len_bin")
-    try:
-        return con.execute(
-            f"SELECT {', '.join(columns)} FROM {JOINED_TABLE} WHERE doc_idx IN (SELECT doc_idx FROM regression_docs)"
-        ).df()
-    finally:
-        con.unregister("regression_docs")
+def _cells(con: duckdb.DuckDBPyConnection, factor: str, population: str, controls: Sequence[Control]) -> pd.DataFrame:
+    """Pass 1: counts and sums per (factor level, control levels, population); numeric controls summed too."""
+    categorical = [c for c in controls if not c.numeric]
+    numeric = [c for c in controls if c.numeric]
+    select = [f"coalesce(CAST(({factor}) AS VARCHAR), {quote_literal(_NONE)}) AS f"]
+    select += [f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)]
+    select += [f"CAST(({population}) AS VARCHAR) AS pop", "gap"]
+    select += [f"CAST({c.sql} AS DOUBLE) AS z{i}" for i, c in enumerate(numeric)]
+    sums = ["count(*) AS n", "sum(gap) AS s"]
+    sums += [f"sum(z{i}) AS z{i}" for i in range(len(numeric))]
+    sums += [f"sum(z{i} * z{j}) AS z{i}_{j}" for i, j in itertools.combinations_with_replacement(range(len(numeric)), 2)]
+    sums += [f"sum(z{i} * gap) AS zy{i}" for i in range(len(numeric))]
+    where = " AND ".join([f"({c.sql}) IS NOT NULL" for c in numeric] or ["TRUE"])
+    keys = ["f", *(f"c{i}" for i in range(len(categorical))), "pop"]
+    return con.execute(
+        f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM (SELECT doc_idx, {', '.join(select)} FROM {JOINED} "
+        f"WHERE {where}) GROUP BY {', '.join(keys)}"
+    ).df()
 
 
-def _categorical(frame: pd.DataFrame, column: str) -> pd.Series:
-    return frame[column].astype("string").fillna(_NULL_LEVEL).astype(str)
-
-
-def _reference(levels: pd.Series, preferred: str | None = None) -> str:
-    counts = levels.value_counts()
-    return preferred if preferred in counts.index else str(counts.index[0])
-
-
-@dataclass
-class _Design:
-    """Columns of the design matrix as they are built, with their names and the formula's terms."""
-
-    columns: list[np.ndarray]
-    names: list[str]
-    terms: list[str]
-    notes: list[str]
-    n_category_columns: int = 0
-
-    def indicators(self, levels: pd.Series, term: str, coding: str, reference: str | None = None) -> None:
-        """Add a categorical term: `full` (one column per level), `treatment` (all but `reference`) or `sum`."""
-        cats = sorted(levels.unique())
-        codes = pd.Categorical(levels, categories=cats).codes
-        self.terms.append(term)
-        if coding == "full":
-            for j, level in enumerate(cats):
-                self.columns.append((codes == j).astype(np.float64))
-                self.names.append(f"{term}[{level}]")
-        elif coding == "treatment":
-            for j, level in enumerate(cats):
-                if level != reference:
-                    self.columns.append((codes == j).astype(np.float64))
-                    self.names.append(f"{term}[T.{level}]")
-        else:  # sum-to-zero: level j against the last level, which gets -1 in every column
-            last = codes == len(cats) - 1
-            for j, level in enumerate(cats[:-1]):
-                self.columns.append((codes == j).astype(np.float64) - last)
-                self.names.append(f"{term}[S.{level}]")
-
-
-def _design(frame: pd.DataFrame, spec: RegressionSpec) -> _Design:
-    design = _Design(columns=[], names=[], terms=[], notes=[])
-    categories = list(dict.fromkeys(spec.categories))
-    for i, category in enumerate(categories):
-        levels = _categorical(frame, category)
-        if i == 0:
-            design.indicators(levels, f"C({category})", "full")
-        elif levels.nunique() > 1:
-            ref = _reference(levels)
-            design.indicators(levels, f"C({category}, Treatment({ref!r}))", "treatment", ref)
-        else:
-            design.notes.append(f"category {category!r} has one level in the sample and was left out")
-    if not categories:
-        design.columns.append(np.ones(len(frame)))
-        design.names.append("Intercept")
-    design.n_category_columns = len(design.columns)
-    for control, coding in (("repeat_len_bin", "treatment"), ("domain", "sum")):
-        if control not in spec.controls:
-            continue
-        if control in categories:
-            design.notes.append(f"control {control!r} is also a category and enters once, as a category")
-            continue
-        levels = _categorical(frame, control)
-        if levels.nunique() < 2:
-            design.notes.append(f"control {control!r} has one level in the sample and was left out")
-            continue
-        ref = _reference(levels, "0")
-        term = f"C({control}, Treatment({ref!r}))" if coding == "treatment" else f"C({control}, Sum)"
-        design.indicators(levels, term, coding, ref)
-    for control in ("log_freq", "log_pos"):
-        if control not in spec.controls:
-            continue
-        values = frame[control].to_numpy(np.float64)
-        if not np.nanstd(values) > 0:
-            design.notes.append(f"control {control!r} is constant in the sample and was left out")
-            continue
-        design.columns.append(values - np.nanmean(values))
-        design.names.append(f"{control}_c")
-        design.terms.append(f"{control}_c")
-    return design
-
-
-def _aliased_controls(x: np.ndarray, names: list[str], n_fixed: int) -> list[int]:
-    """Indices of control columns (after the first `n_fixed`) that add no rank to the columns kept before them.
-
-    In a corpus with prose and code, word_class is null exactly in the code and markup domains, so its
-    "(null)" indicator is a sum of domain indicators: one domain column is aliased and is dropped (as R's lm
-    reports aliased coefficients as NA) instead of failing the whole fit.
-    """
-    gram = x.T @ x
+def _independent(gram: np.ndarray, n_fixed: int) -> list[int]:
+    """Columns kept: the first `n_fixed`, then each later column that adds rank to those kept before it."""
     scale = np.sqrt(np.diag(gram))
     norm = gram / np.outer(np.where(scale > 0, scale, 1), np.where(scale > 0, scale, 1))
-    kept, aliased = list(range(n_fixed)), []
-    for j in range(n_fixed, x.shape[1]):
+    kept = list(range(n_fixed))
+    for j in range(n_fixed, gram.shape[0]):
         trial = [*kept, j]
         if scale[j] > 0 and np.linalg.matrix_rank(norm[np.ix_(trial, trial)], tol=1e-9) == len(trial):
             kept.append(j)
-        else:
-            aliased.append(j)
-    return aliased
+    return kept
 
 
-def fit_regression(frame: pd.DataFrame, spec: RegressionSpec) -> RegressionResult:
-    """Fit gap ~ 0 + categories + controls by OLS, standard errors clustered by document (t with G-1 df).
+def fit_factor(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    name: str,
+    factor: str,
+    population: str,
+    controls: Sequence[Control],
+    kind: Literal["flexible", "linear"],
+) -> Fit | None:
+    """Fit the gap on `factor` and `controls` over every compared token (see the module docstring).
 
-    Coding, chosen so the first category's coefficients read as gaps: the first category enters with one
-    indicator per level (no intercept), so each coefficient is that level's expected gap at the reference
-    of everything else; further categories are treatment-coded against their most frequent level; the
-    continuous controls (log_freq, log_pos) are centered on their sample means; repeat_len_bin is
-    treatment-coded against 0 (never seen before); domain uses sum-to-zero coding, so level coefficients
-    average over domains rather than describe one of them. Rows with a NULL log_freq are dropped (noted).
-    Term names follow patsy's, so the table reads against the formula; the design is built with numpy
-    (patsy's per-value categorical handling takes minutes on a million tokens).
+    `population` is SQL naming, per token, the population its marginal means average over (NULL: none).
+    Returns None when there are too few documents or tokens to fit.
     """
-    design = _design(frame, spec)
-    notes = design.notes
-    formula = "gap ~ " + " + ".join(["0" if spec.categories else "1", *design.terms])
-    x = np.column_stack(design.columns) if design.columns else np.empty((len(frame), 0))
-    y = frame["gap"].to_numpy(np.float64)
-    groups = frame["doc_idx"].to_numpy()
-    keep = np.isfinite(x).all(axis=1)
-    if not keep.all():
-        notes.append(f"{int((~keep).sum())} tokens without log_freq were left out")
-        x, y, groups = x[keep], y[keep], groups[keep]
-    n_docs = int(len(np.unique(groups)))
+    categorical = [c for c in controls if not c.numeric]
+    numeric = [c for c in controls if c.numeric]
+    cells = _cells(con, factor, population, controls)
+    if cells.empty:
+        return None
+    n = cells["n"].to_numpy(np.float64)
+    total = n.sum()
+    factor_levels = tuple(sorted(cells["f"].unique()))
+    blocks = [(cells["f"].to_numpy()[:, None] == np.array(factor_levels)[None]).astype(np.float64)]
+    control_levels = []
+    for i, control in enumerate(categorical):
+        counts = cells.groupby(f"c{i}")["n"].sum()
+        reference = str(counts.sort_values(ascending=False, kind="stable").index[0])
+        levels = tuple(v for v in sorted(counts.index) if v != reference)
+        control_levels.append((control.name, levels))
+        blocks.append((cells[f"c{i}"].to_numpy()[:, None] == np.array(levels, dtype=object)[None]).astype(np.float64))
+    d = np.hstack(blocks) if blocks else np.zeros((len(cells), 0))  # cells x categorical columns
+    k = len(numeric)
+    z_mean = np.array([cells[f"z{i}"].sum() / total for i in range(k)])
+    # Sufficient statistics with centered numeric controls: sum over a cell's tokens of (z - zbar), its outer
+    # product and its product with the gap.
+    z_sum = np.column_stack([cells[f"z{i}"].to_numpy() for i in range(k)]) - n[:, None] * z_mean if k else np.zeros((len(cells), 0))
+    zz = np.zeros((k, k))
+    zy = np.zeros(k)
+    for i, j in itertools.combinations_with_replacement(range(k), 2):
+        raw = cells[f"z{i}_{j}"].sum()
+        zz[i, j] = zz[j, i] = raw - z_mean[i] * cells[f"z{j}"].sum() - z_mean[j] * cells[f"z{i}"].sum() + total * z_mean[i] * z_mean[j]
+    for i in range(k):
+        zy[i] = cells[f"zy{i}"].sum() - z_mean[i] * cells["s"].sum()
+    s = cells["s"].to_numpy(np.float64)
+    p_cat = d.shape[1]
+    gram = np.zeros((p_cat + k, p_cat + k))
+    gram[:p_cat, :p_cat] = d.T @ (d * n[:, None])
+    gram[:p_cat, p_cat:] = d.T @ z_sum
+    gram[p_cat:, :p_cat] = gram[:p_cat, p_cat:].T
+    gram[p_cat:, p_cat:] = zz
+    xty = np.concatenate([d.T @ s, zy])
 
-    def empty(reason: str) -> RegressionResult:
-        notes.append(reason)
-        _log.warning("regression: %s", reason)
-        return RegressionResult(
-            table=pd.DataFrame(columns=REGRESSION_COLUMNS), formula=formula, n_tokens=len(y), n_docs=n_docs, notes=tuple(notes)
-        )
+    names = Design(factor_levels, tuple(control_levels), tuple(c.name for c in numeric), ()).names
+    kept = _independent(gram, len(factor_levels))
+    dropped = tuple(names[j] for j in range(len(names)) if j not in kept)
+    notes = [f"aliased with the factor and earlier controls, left out: {', '.join(dropped)}"] if dropped else []
+    gram_k = gram[np.ix_(kept, kept)]
+    n_docs = int(con.execute(f"SELECT count(DISTINCT doc_idx) FROM {JOINED}").fetchall()[0][0])
+    p = len(kept)
+    if n_docs < 2 or total <= p + 1:
+        return None
+    inverse = np.linalg.pinv(gram_k)
+    beta_k = inverse @ xty[kept]
+    beta = np.zeros(len(names))
+    beta[kept] = beta_k
 
-    if n_docs < 2 or len(y) <= x.shape[1] + 1:
-        return empty("too few documents or tokens to fit; table left empty")
-    names = list(design.names)
-    aliased = _aliased_controls(x, names, design.n_category_columns)
-    if aliased:
-        notes.append(
-            "control column(s) aliased with the categories and other controls, dropped: "
-            + ", ".join(names[j] for j in aliased)
-        )
-        x = np.delete(x, aliased, axis=1)
-        names = [n for j, n in enumerate(names) if j not in set(aliased)]
-    gram = x.T @ x
-    if np.linalg.matrix_rank(gram) < x.shape[1]:
-        return empty(
-            "the design is collinear (a category or control is determined by the others, e.g. word_class by upos); "
-            "table left empty: choose fewer --regression-category / --regression-control"
-        )
-    if n_docs <= x.shape[1]:
-        notes.append(
-            f"only {n_docs} documents for {x.shape[1]} coefficients: standard errors clustered by document are "
-            "unreliable with fewer clusters than coefficients; read the intervals as rough"
-        )
-        _log.warning("regression: %s", notes[-1])
-    fit = sm.OLS(y, x, hasconst=True).fit(method="pinv", cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
-    interval = np.asarray(fit.conf_int(alpha=1 - spec.confidence))
-    table = pd.DataFrame(
-        {
-            "term": names,
-            "coef": np.asarray(fit.params),
-            "se": np.asarray(fit.bse),
-            "ci_low": interval[:, 0],
-            "ci_high": interval[:, 1],
-            "p": np.asarray(fit.pvalues),
-        }
-    )
-    for note in notes:
-        _log.info("regression: %s", note)
-    return RegressionResult(table=table, formula=formula, n_tokens=len(y), n_docs=n_docs, notes=tuple(notes))
+    # Pass 2: every document's sum of x * residual. The fitted categorical part is looked up per cell.
+    cat_fit = d @ beta[:p_cat]
+    fitted = cells[["f", *(f"c{i}" for i in range(len(categorical)))]].assign(yhat=cat_fit).drop_duplicates()
+    con.register("cell_fit", fitted)
+    try:
+        scores = _scores(con, factor, categorical, numeric, beta[p_cat:], z_mean)
+    finally:
+        con.unregister("cell_fit")
+    docs = np.unique(scores["doc_idx"].to_numpy())
+    u = np.zeros((docs.size, len(names)))
+    row = np.searchsorted(docs, scores["doc_idx"].to_numpy())
+    column_of = {name: j for j, name in enumerate(names)}
+    for part, level, value, r in zip(scores["part"], scores["level"], scores["value"], row, strict=True):
+        key = f"factor[{level}]" if part == "f" else f"{part}_c" if pd.isna(level) else f"{part}[{level}]"
+        if key in column_of:
+            u[r, column_of[key]] += value
+    u = u[:, kept]
+    g = docs.size
+    correction = g / (g - 1) * (total - 1) / (total - p)
+    cov_k = inverse @ (u.T @ u) @ inverse * correction
+    cov = np.zeros((len(names), len(names)))
+    cov[np.ix_(kept, kept)] = cov_k
+
+    population_means: dict[str, np.ndarray] = {}
+    level_tokens: dict[tuple[str, str], int] = {}
+    pops = cells["pop"].to_numpy()
+    for population in (pop for pop in pd.unique(pops) if not pd.isna(pop)):
+        mine = pops == population
+        weight = n[mine]
+        mean = np.zeros(len(names))
+        mean[len(factor_levels) : p_cat] = (d[mine][:, len(factor_levels):] * weight[:, None]).sum(axis=0) / weight.sum()
+        mean[p_cat:] = z_sum[mine].sum(axis=0) / weight.sum()
+        population_means[str(population)] = mean
+        for level, count in cells[mine].groupby("f")["n"].sum().items():
+            level_tokens[(str(population), str(level))] = int(count)
+    design = Design(factor_levels, tuple(control_levels), tuple(c.name for c in numeric), dropped)
+    return Fit(factor=name, controls=kind, design=design, beta=beta, cov=cov, df=g - 1, n_tokens=int(total),
+               n_docs=g, population_means=population_means, level_tokens=level_tokens, notes=tuple(notes))  # fmt: skip
 
 
-def describe(result: RegressionResult, spec: RegressionSpec, sample_of: int) -> str:
-    """The text of regression_formula.txt: the formula, coding, sample and notes."""
-    lines = [
-        result.formula,
-        "",
-        f"OLS; standard errors clustered by document (t intervals, {spec.confidence:.0%}, G-1 df).",
-        f"fitted on {result.n_tokens} tokens in {result.n_docs} documents"
-        + (f" (a seeded sample of whole documents, seed {spec.seed}, of {sample_of} documents)" if result.n_docs < sample_of else ""),
-        "coding: first category one indicator per level (no intercept); later categories treatment-coded against "
-        "their most frequent level; log_freq_c, log_pos_c centered on their sample means; repeat_len_bin "
-        "treatment-coded against 0; domain sum-to-zero coded.",
-        *result.notes,
-    ]
-    return "\n".join(lines) + "\n"
+def _scores(
+    con: duckdb.DuckDBPyConnection, factor: str, categorical: Sequence[Control], numeric: Sequence[Control],
+    gamma: np.ndarray, z_mean: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
+    """Per document: the residual sum within each factor and control level, and sum of (z - zbar) * residual."""
+    keys = ["f", *(f"c{i}" for i in range(len(categorical)))]
+    select = [f"coalesce(CAST(({factor}) AS VARCHAR), {quote_literal(_NONE)}) AS f"]
+    select += [f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)]
+    select += [f"CAST({c.sql} AS DOUBLE) - {float(z_mean[i])!r} AS z{i}" for i, c in enumerate(numeric)]
+    where = " AND ".join([f"({c.sql}) IS NOT NULL" for c in numeric] or ["TRUE"])
+    linear = " ".join(f"- {float(gamma[i])!r} * t.z{i}" for i in range(len(numeric)))
+    residual = f"""(SELECT t.doc_idx, {', '.join(f't.{k}' for k in keys)}, {', '.join([f't.z{i}' for i in range(len(numeric))] + ['t.gap - c.yhat ' + linear + ' AS e'])}
+                    FROM (SELECT doc_idx, gap, {', '.join(select)} FROM {JOINED} WHERE {where}) t
+                    JOIN cell_fit c USING ({', '.join(keys)}))"""
+    parts = [f"SELECT doc_idx, '{'f' if k == 'f' else categorical[int(k[1:])].name}' AS part, {k} AS level, sum(e) AS value FROM r GROUP BY doc_idx, {k}" for k in keys]
+    parts += [f"SELECT doc_idx, '{c.name}' AS part, NULL AS level, sum(z{i} * e) AS value FROM r GROUP BY doc_idx" for i, c in enumerate(numeric)]
+    return con.execute(f"WITH r AS MATERIALIZED {residual} {' UNION ALL '.join(parts)}").df()

@@ -1,17 +1,17 @@
 """The repeat curve: mean gap with interval per repeat length (1..32, 33+) and per repeat-distance bin.
 
-Builds groupings over repeated tokens (repeat_len >= 1) and reshapes their summary into repeat_curve.csv rows.
+Builds groupings over tokens that repeat at least themselves (repeat_len >= 1) and reshapes their level table
+into repeat_curve.csv rows.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from lossgap.analysis.groups import Grouping
+from lossgap.analysis.groupings import Grouping
 
-__all__ = ["REPEAT_CURVE_COLUMNS", "MAX_REPEAT_LEN", "DIST_EDGES", "repeat_groupings", "repeat_curve_table"]
+__all__ = ["MAX_REPEAT_LEN", "DIST_EDGES", "repeat_groupings", "repeat_curve_table"]
 
-REPEAT_CURVE_COLUMNS = ["kind", "bin", "bin_order", "n_tokens", "n_docs", "mean_gap", "ci_low", "ci_high"]
 MAX_REPEAT_LEN = 32
 DIST_EDGES = (1, 16, 64, 256, 1024, 4096, 16384)  # bin i holds distances in [edge_i, edge_{i+1})
 
@@ -37,15 +37,15 @@ def repeat_groupings() -> list[Grouping]:
     )
     distance = f"CASE WHEN repeat_len < 1 OR repeat_dist IS NULL OR repeat_dist < 1 THEN NULL {cases} ELSE '{labels[-1]}' END"
     return [
-        Grouping(feature="repeat_len", expr=length, order=_len_labels()),
-        Grouping(feature="repeat_dist", expr=distance, order=labels),
+        Grouping(name="repeat_len", expr=length, order=_len_labels(), columns=("repeat_len",)),
+        Grouping(name="repeat_dist", expr=distance, order=labels, columns=("repeat_len", "repeat_dist")),
     ]
 
 
 def repeat_curve_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """repeat_curve.csv rows from the `summarize_groups` output of `repeat_groupings()`."""
+    """repeat_curve.csv rows from the `level_table` of `repeat_groupings()`."""
     orders = {"repeat_len": _len_labels(), "repeat_dist": _dist_labels()}
     table = summary.rename(columns={"feature": "kind", "value": "bin"}).copy()
-    table["bin_order"] = [orders[k].index(b) + 1 for k, b in zip(table["kind"], table["bin"])]
+    table["bin_order"] = [orders[k].index(b) + 1 for k, b in zip(table["kind"], table["bin"], strict=True)]
     table["_kind"] = [list(orders).index(k) for k in table["kind"]]
-    return table.sort_values(["_kind", "bin_order"])[REPEAT_CURVE_COLUMNS].reset_index(drop=True)
+    return table.sort_values(["_kind", "bin_order"]).drop(columns="_kind").reset_index(drop=True)

@@ -8,23 +8,24 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from lossgap.analysis.join import JOINED_TABLE
+from lossgap.analysis.join import JOINED
+from lossgap.rundir.results import RESULTS
 
-__all__ = ["TOP_TOKEN_COLUMNS", "TOP_SEGMENT_COLUMNS", "TOP_DOCUMENT_COLUMNS", "top_tokens", "top_segments", "top_documents"]
+__all__ = ["TIE_NATS", "top_tokens", "top_segments", "top_documents"]
 
-TOP_TOKEN_COLUMNS = ["direction", "rank", "doc_id", "pos", "domain", "token_text", "loss_baseline", "loss_candidate", "gap"]
-TOP_SEGMENT_COLUMNS = ["direction", "rank", "doc_id", "pos_start", "pos_end", "n_tokens", "mean_gap", "sum_gap", "text"]
-TOP_DOCUMENT_COLUMNS = ["direction", "rank", "doc_id", "domain", "n_tokens", "mean_gap", "sum_gap"]
+# A gap (per token, or a mean per token) within this many nats of zero is a tie, in neither list: the same
+# model scored in two different batches differs by ~1e-6, and such noise is no win.
+TIE_NATS = 1e-4
 # candidate_wins: positive gaps, largest first; candidate_loses: negative gaps, most negative first.
-# Ties break by document (doc_id order) and pos; a gap of exactly 0 is in neither list.
-_DIRECTIONS = (("candidate_wins", "DESC", ">"), ("candidate_loses", "ASC", "<"))
+# Ties in rank break by document (doc_id order) and pos.
+_DIRECTIONS = (("candidate_wins", "DESC", f"> {TIE_NATS!r}"), ("candidate_loses", "ASC", f"< {-TIE_NATS!r}"))
 
 
 def _both_directions(con: duckdb.DuckDBPyConnection, source: str, key: str, tiebreak: str, k: int, columns: list[str]) -> pd.DataFrame:
     parts = [
         f"""SELECT '{name}' AS direction, CAST(row_number() OVER (ORDER BY {key} {order}, {tiebreak}) AS INTEGER) AS rank, *
-            FROM (SELECT * FROM {source} WHERE {key} {sign} 0 ORDER BY {key} {order}, {tiebreak} LIMIT {int(k)})"""
-        for name, order, sign in _DIRECTIONS
+            FROM (SELECT * FROM {source} WHERE {key} {beyond} ORDER BY {key} {order}, {tiebreak} LIMIT {int(k)})"""
+        for name, order, beyond in _DIRECTIONS
     ]
     table = con.execute(" UNION ALL ".join(f"({p})" for p in parts)).df()
     return table.sort_values(["direction", "rank"], ascending=[False, True])[list(columns)].reset_index(drop=True)
@@ -32,8 +33,8 @@ def _both_directions(con: duckdb.DuckDBPyConnection, source: str, key: str, tieb
 
 def top_tokens(con: duckdb.DuckDBPyConnection, k: int) -> pd.DataFrame:
     """The k tokens with the largest gap each way."""
-    source = f"(SELECT doc_idx, doc_id, pos, domain, token_text, loss_baseline, loss_candidate, gap FROM {JOINED_TABLE})"
-    return _both_directions(con, source, "gap", "doc_idx, pos", k, TOP_TOKEN_COLUMNS)
+    source = f"(SELECT doc_idx, doc_id, pos, domain, token_text, loss_baseline, loss_candidate, gap FROM {JOINED})"
+    return _both_directions(con, source, "gap", "doc_idx, pos", k, RESULTS["top_tokens.csv"].names)
 
 
 def top_segments(con: duckdb.DuckDBPyConnection, k: int, segment_tokens: int) -> pd.DataFrame:
@@ -47,22 +48,22 @@ def top_segments(con: duckdb.DuckDBPyConnection, k: int, segment_tokens: int) ->
     size = int(segment_tokens)
     source = f"""(SELECT doc_idx, any_value(doc_id) AS doc_id, min(pos) AS pos_start, max(pos) + 1 AS pos_end,
                           count(*) AS n_tokens, avg(gap) AS mean_gap, sum(gap) AS sum_gap
-                   FROM {JOINED_TABLE} GROUP BY doc_idx, (pos - 1) // {size})"""
-    columns = [c for c in TOP_SEGMENT_COLUMNS if c != "text"] + ["doc_idx"]
+                   FROM {JOINED} GROUP BY doc_idx, (pos - 1) // {size})"""
+    columns = [c for c in RESULTS["top_segments.csv"].names if c != "text"] + ["doc_idx"]
     table = _both_directions(con, source, "sum_gap", "doc_idx, pos_start", k, columns)
     chosen = table[["doc_idx", "pos_start"]].drop_duplicates()
     con.register("top_segment_keys", chosen)
     try:
         texts = con.execute(
             f"""SELECT t.doc_idx, t.pos_start, string_agg(coalesce(j.token_text, ''), '' ORDER BY j.pos) AS text
-                FROM top_segment_keys t JOIN {JOINED_TABLE} j
+                FROM top_segment_keys t JOIN {JOINED} j
                   ON j.doc_idx = t.doc_idx AND (j.pos - 1) // {size} = (t.pos_start - 1) // {size}
                 GROUP BY t.doc_idx, t.pos_start"""
         ).df()
     finally:
         con.unregister("top_segment_keys")
     table = table.merge(texts, on=["doc_idx", "pos_start"], how="left")
-    return table[TOP_SEGMENT_COLUMNS]
+    return table[RESULTS["top_segments.csv"].names]
 
 
 def top_documents(con: duckdb.DuckDBPyConnection, k: int, min_tokens: int) -> pd.DataFrame:
@@ -73,10 +74,10 @@ def top_documents(con: duckdb.DuckDBPyConnection, k: int, min_tokens: int) -> pd
     """
     floor = con.execute(
         f"SELECT CASE WHEN max(n) >= {int(min_tokens)} THEN {int(min_tokens)} ELSE 0 END "
-        f"FROM (SELECT count(*) AS n FROM {JOINED_TABLE} GROUP BY doc_idx)"
-    ).fetchone()
+        f"FROM (SELECT count(*) AS n FROM {JOINED} GROUP BY doc_idx)"
+    ).fetchall()[0]
     assert floor is not None
     source = f"""(SELECT doc_idx, any_value(doc_id) AS doc_id, any_value(domain) AS domain, count(*) AS n_tokens,
                           avg(gap) AS mean_gap, sum(gap) AS sum_gap
-                   FROM {JOINED_TABLE} GROUP BY doc_idx HAVING count(*) >= {int(floor[0])})"""
-    return _both_directions(con, source, "mean_gap", "doc_idx", k, TOP_DOCUMENT_COLUMNS)
+                   FROM {JOINED} GROUP BY doc_idx HAVING count(*) >= {int(floor[0])})"""
+    return _both_directions(con, source, "mean_gap", "doc_idx", k, RESULTS["top_documents.csv"].names)

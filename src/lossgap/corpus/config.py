@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 from lossgap.errors import ConfigError
 
-__all__ = ["CorpusConfig", "CorpusFormat", "parse_domain_map"]
+__all__ = ["CorpusConfig", "CorpusFormat"]
 
 CorpusFormat = Literal["auto", "jsonl", "parquet", "text", "hf", "example"]
 
@@ -65,24 +65,3 @@ class CorpusConfig:
         sources = [src for src, _ in self.domain_map]
         if len(set(sources)) != len(sources):
             raise ConfigError(f"--domain-map maps a domain twice: {sources}")
-
-    def options(self) -> dict[str, object]:
-        """The options that differ from the defaults, for the manifest."""
-        defaults = CorpusConfig()
-        return {
-            k: (list(map(list, v)) if k == "domain_map" else list(v) if isinstance(v, tuple) else v)
-            for k, v in asdict(self).items()
-            if v != getattr(defaults, k)
-        }
-
-
-def parse_domain_map(pairs: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """Turn repeated `FROM=TO` option values into (from, to) pairs; the first `=` separates them."""
-    out: list[tuple[str, str]] = []
-    for pair in pairs:
-        src, sep, dst = pair.partition("=")
-        if not sep or not src or not dst:
-            raise ConfigError(f"--domain-map {pair!r}: expected FROM=TO, e.g. --domain-map wiki=encyclopedia")
-        out.append((src, dst))
-    return tuple(out)
-

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from lossgap.features.records import Chunk, DocumentTokens, LexedText, Resources
 
-__all__ = ["BRACKET_CHARS", "MARKUP_DOMAINS", "Delimiter", "find_delimiters", "bracket_columns", "annotate_brackets"]
+__all__ = ["BRACKET_CHARS", "TAG_DOMAINS", "Delimiter", "find_delimiters", "bracket_columns", "annotate_brackets"]
 
 # Single characters that open or close: (kind, side).
 BRACKET_CHARS: dict[str, tuple[str, str]] = {
@@ -29,7 +29,7 @@ BRACKET_CHARS: dict[str, tuple[str, str]] = {
     "｛": ("curly", "open"), "｝": ("curly", "close"),
 }  # fmt: skip
 # Domains whose text is read for HTML/XML tags (elsewhere `a<b and c>d` is not a tag).
-MARKUP_DOMAINS = frozenset({"html", "xml", "xhtml", "svg", "markdown", "md", "vue", "php"})
+TAG_DOMAINS = frozenset({"html", "xml", "xhtml", "svg", "markdown", "md", "vue", "php"})
 VOID_ELEMENTS = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 
 _BRACKET = re.compile("[" + re.escape("".join(BRACKET_CHARS)) + "]")
@@ -42,50 +42,61 @@ _HTML_START = re.compile(r"<([A-Za-z][\w:.-]*)((?:\s[^<>]*?)?)(/?)>")
 
 @dataclass(frozen=True)
 class Delimiter:
-    """One opening or closing delimiter in a text, covering characters [start, end)."""
+    """One opening or closing delimiter in a text: its characters are the spans [start, end) of `spans`.
 
-    start: int
-    end: int
+    A construct can have a name that is no delimiter: `<div` opens with "<" alone, `</div>` closes with "</"
+    and ">", `\\begin{itemize}` opens with "\\begin"; the name is what pairs must agree on.
+    """
+
+    spans: tuple[tuple[int, int], ...]
     kind: str
     side: str  # "open" | "close"
     name: str = ""  # the tag or environment name; pairs must agree on it
+
+    @property
+    def start(self) -> int:
+        return self.spans[0][0]
 
 
 def find_delimiters(text: str, domain: str) -> list[Delimiter]:
     """Every delimiter of `text` in character order.
 
-    Markup constructs come first and claim their characters: `\\begin{x}`/`\\end{x}` (latex_env, whole
-    construct), `\\left(`/`\\right)` (latex_delim), and in MARKUP_DOMAINS `<name` of a start tag (html_tag open;
-    its attributes and `>` are not a delimiter) and a whole end tag `</name>` (html_tag close). Void and
+    Markup constructs come first and claim their characters (a bracket inside them is no bracket of its own):
+    `\\begin{x}`/`\\end{x}` (latex_env; the delimiter is the command, not `{x}`), `\\left(`/`\\right)`
+    (latex_delim), and in TAG_DOMAINS start tags (html_tag open: the "<" alone; the name, attributes and ">"
+    are not delimiters) and end tags `</name>` (html_tag close: "</" and ">", not the name). Void and
     self-closing tags open nothing. The remaining bracket characters of BRACKET_CHARS count in every domain.
     """
     found: list[Delimiter] = []
     claimed = np.zeros(len(text) + 1, dtype=bool)
 
-    def claim(start: int, end: int, kind: str, side: str, name: str = "") -> None:
-        if not claimed[start:end].any():
-            claimed[start:end] = True
-            found.append(Delimiter(start, end, kind, side, name))
+    def claim(region: tuple[int, int], spans: tuple[tuple[int, int], ...], kind: str, side: str, name: str = "") -> None:
+        if not claimed[region[0] : region[1]].any():
+            claimed[region[0] : region[1]] = True
+            found.append(Delimiter(spans, kind, side, name))
 
     for m in _LATEX_ENV.finditer(text):
-        claim(m.start(), m.end(), "latex_env", "open" if m.group(1) == "begin" else "close", m.group(2).strip())
+        command = (m.start(), m.start() + len(m.group(1)) + 1)  # "\\begin" or "\\end"
+        claim((m.start(), m.end()), (command,), "latex_env", "open" if m.group(1) == "begin" else "close",
+              m.group(2).strip())  # fmt: skip
     for m in _LATEX_DELIM.finditer(text):
-        claim(m.start(), m.end(), "latex_delim", "open" if m.group(1) == "left" else "close")
-    if domain.lower() in MARKUP_DOMAINS:
+        claim((m.start(), m.end()), ((m.start(), m.end()),), "latex_delim", "open" if m.group(1) == "left" else "close")
+    if domain.lower() in TAG_DOMAINS:
         for m in _HTML_COMMENT.finditer(text):
             claimed[m.start() : m.end()] = True  # brackets inside comments are text
         for m in _HTML_END.finditer(text):
-            claim(m.start(), m.end(), "html_tag", "close", m.group(1).lower())
+            spans = ((m.start(), m.start() + 2), (m.end() - 1, m.end()))  # "</" and ">"
+            claim((m.start(), m.end()), spans, "html_tag", "close", m.group(1).lower())
         for m in _HTML_START.finditer(text):
             name = m.group(1).lower()
             if m.group(3) or name in VOID_ELEMENTS:
                 claimed[m.start() : m.end(1)] = True
             else:
-                claim(m.start(), m.end(1), "html_tag", "open", name)
+                claim((m.start(), m.end(1)), ((m.start(), m.start() + 1),), "html_tag", "open", name)
     for m in _BRACKET.finditer(text):
         if not claimed[m.start()]:
             kind, side = BRACKET_CHARS[m.group()]
-            found.append(Delimiter(m.start(), m.end(), kind, side))
+            found.append(Delimiter(((m.start(), m.end()),), kind, side))
     found.sort(key=lambda d: d.start)
     return found
 
@@ -103,7 +114,7 @@ def match_delimiters(delims: list[Delimiter], layers: list[int]) -> list[int]:
     """
     stacks: dict[tuple[int, str], list[int]] = {}
     matched = [-1] * len(delims)
-    for i, (d, layer) in enumerate(zip(delims, layers)):
+    for i, (d, layer) in enumerate(zip(delims, layers, strict=True)):
         stack = stacks.setdefault((layer, _FAMILY.get(d.kind, d.kind)), [])
         if d.side == "open":
             stack.append(i)
@@ -122,9 +133,12 @@ def bracket_columns(
 ) -> tuple[list[str | None], list[str | None], list[int | None]]:
     """kind, side and match distance (tokens back to the opener's token) of every token of `doc`.
 
-    A token's own characters decide: it is a closer if any of its characters belongs to a closing delimiter
-    (so `});` and `)),` close), else an opener if any belongs to an opening one, else side "none". Kind and
-    distance come from the first such delimiter in the token. The BOS gets nulls."""
+    A token's own characters decide: it is a closer if some of its characters belong to a closing delimiter
+    and none to an opening one (so `});` and `)),` close), an opener in the mirror case, and side "both" when
+    it holds characters of both (the single token `()`, or `)(`). Kind and distance come from its first
+    closing delimiter (its first opening one for an opener; openers have no distance). The prefix token gets
+    nulls; tokens without delimiter characters side "none".
+    """
     n = doc.n_tokens
     kinds: list[str | None] = [None] * n
     sides: list[str | None] = [None if s < 0 else "none" for s in doc.char_start.tolist()]
@@ -151,19 +165,23 @@ def bracket_columns(
         index = int(np.searchsorted(valid_starts, delims[matched[k]].start, side="right")) - 1
         return pos - int(valid[index]) if index >= 0 else None
 
-    ends = np.array([d.end for d in delims], dtype=np.int64)
-    for side in ("open", "close"):  # close second: it overrides an opener in the same token
-        which = np.array([d.side == side for d in delims])
-        if not which.any():
+    hits: dict[str, dict[int, int]] = {}  # side -> token position -> its first delimiter of that side
+    for side in ("open", "close"):
+        spans = sorted((a, b, k) for k, d in enumerate(delims) if d.side == side for a, b in d.spans)
+        if not spans:
+            hits[side] = {}
             continue
-        s_starts, s_ends, s_index = starts[which], ends[which], np.flatnonzero(which)
-        # First delimiter of this side that overlaps [char_start, char_end): ends after start, starts before end.
+        s_starts, s_ends, s_owner = (np.array(x, dtype=np.int64) for x in zip(*spans, strict=True))
+        # First span of this side that overlaps [char_start, char_end): ends after start, starts before end.
         first = np.searchsorted(s_ends, doc.char_start[valid], side="right")
         first_c = np.minimum(first, len(s_starts) - 1)
         hit = (first < len(s_starts)) & (s_starts[first_c] < doc.char_end[valid])
-        for pos, k in zip(valid[hit].tolist(), s_index[first_c[hit]].tolist()):
-            kinds[pos], sides[pos] = delims[k].kind, side
-            dists[pos] = distance_back(pos, k)
+        hits[side] = dict(zip(valid[hit].tolist(), s_owner[first_c[hit]].tolist(), strict=True))
+    for pos, k in hits["open"].items():
+        kinds[pos], sides[pos] = delims[k].kind, "open"
+    for pos, k in hits["close"].items():
+        kinds[pos], dists[pos] = delims[k].kind, distance_back(pos, k)
+        sides[pos] = "both" if pos in hits["open"] else "close"
     return kinds, sides, dists
 
 
@@ -172,7 +190,7 @@ def annotate_brackets(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]
     kinds: list[str | None] = []
     sides: list[str | None] = []
     dists: list[int | None] = []
-    for doc, lexed in zip(chunk.docs, chunk.lexed):
+    for doc, lexed in zip(chunk.docs, chunk.lexed, strict=True):
         k, s, d = bracket_columns(doc, lexed)
         kinds += k
         sides += s

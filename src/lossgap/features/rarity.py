@@ -1,5 +1,9 @@
 """Rarity: log10 of each token id's count, in the run's own tokens or in a counts file of the user's.
 
+Counted in the run's own tokens, a token's own document is left out: a name used 40 times in one book would
+otherwise look frequent, and rarity would partly measure repetition, which the analysis holds fixed
+separately. A counts file (e.g. counts over a training corpus) is used as it is.
+
 Reads token ids (and optionally a counts file with columns token_id, count); writes `log_freq`.
 """
 
@@ -77,9 +81,27 @@ def log_freq(token_ids: np.ndarray, count_ids: np.ndarray, counts: np.ndarray) -
     return np.log10(np.maximum(value, ZERO_COUNT))
 
 
+def _own_counts(token_ids: np.ndarray, special: np.ndarray) -> np.ndarray:
+    """For each token, how often its id occurs among the non-special tokens of its own document."""
+    uniq, inverse, counts = np.unique(np.where(special, -1, token_ids), return_inverse=True, return_counts=True)
+    own = counts[inverse].astype(np.float64)
+    own[special] = 0.0
+    return own
+
+
 def annotate_rarity(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
-    """`log_freq` for a chunk (null for the BOS and other special tokens)."""
-    token_ids = np.concatenate([d.token_ids for d in chunk.docs] + [np.zeros(0, np.int64)])
+    """`log_freq` for a chunk (null for the prefix token and other special tokens); with the run's own counts
+    (`resources.leave_document_out`), each document's own occurrences are subtracted from its tokens' counts."""
+    values = []
+    for doc in chunk.docs:
+        ids = np.asarray(doc.token_ids, dtype=np.int64)
+        if not resources.leave_document_out:
+            values.append(log_freq(ids, resources.count_ids, resources.counts))
+            continue
+        where = np.clip(np.searchsorted(resources.count_ids, ids), 0, max(resources.count_ids.size - 1, 0))
+        found = resources.count_ids.size > 0 and resources.count_ids[where] == ids
+        total = np.where(found, resources.counts[where] if resources.counts.size else 0.0, 0.0)
+        others = total - _own_counts(ids, doc.is_special)
+        values.append(np.log10(np.maximum(others, ZERO_COUNT)))
     special = np.concatenate([d.is_special for d in chunk.docs] + [np.zeros(0, bool)])
-    values = log_freq(token_ids, resources.count_ids, resources.counts)
-    return {"log_freq": pa.array(values, pa.float64(), mask=special)}
+    return {"log_freq": pa.array(np.concatenate([*values, np.zeros(0)]), pa.float64(), mask=special)}

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lossgap.rundir.context import ContextPolicy
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
-__all__ = ["DocumentTokens", "RepeatContext", "LexedText", "Chunk", "Resources"]
+__all__ = ["DocumentTokens", "LexedText", "Chunk", "Resources"]
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,6 @@ class DocumentTokens:
 
 
 @dataclass(frozen=True)
-class RepeatContext:
-    """The scoring windows that decide which earlier tokens a token could see (see scoring.windows)."""
-
-    max_length: int
-    stride: int
-
-
-@dataclass(frozen=True)
 class LexedText:
     """A Pygments lexing of one document: token i covers characters [starts[i], starts[i+1])."""
 
@@ -107,5 +101,6 @@ class Resources:
     prose_domains: frozenset[str]
     count_ids: np.ndarray  # int64 [n_ids], sorted token ids of the reference counts
     counts: np.ndarray  # float64 [n_ids], their counts
-    repeat_context: RepeatContext | None  # None: every token sees its whole document
+    repeat_context: ContextPolicy | None  # None: every token sees its whole document
     spacy_batch_size: int = 64
+    leave_document_out: bool = False  # counts are the run's own: subtract each document's own occurrences

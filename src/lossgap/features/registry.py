@@ -31,7 +31,7 @@ class Annotator:
 # To add an annotator: write a module with one such function and list it here; its column names become
 # columns of features.parquet.
 ANNOTATORS: tuple[Annotator, ...] = (
-    Annotator("text", ("token_text", "domain"), annotate_text),
+    Annotator("text", ("token_text", "domain", "domain_type"), annotate_text),
     Annotator("position", ("log_pos",), annotate_position),
     Annotator("words", ("upos", "tag", "word_class", "word_piece", "n_words"), annotate_words),
     Annotator("brackets", ("bracket_kind", "bracket_side", "bracket_match_dist"), annotate_brackets),

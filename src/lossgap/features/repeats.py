@@ -1,5 +1,5 @@
 """Repeated n-grams: for each token, the longest n-gram ending there that occurred earlier in the context the
-model saw. Reads token ids and the scoring windows; writes `repeat_len` and `repeat_dist`.
+model saw. Reads token ids and the scoring windows (`rundir.context`); writes `repeat_len` and `repeat_dist`.
 """
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from lossgap.features.records import Chunk, RepeatContext, Resources
+from lossgap.features.records import Chunk, Resources
+from lossgap.rundir.context import ContextPolicy, visible_segments
 
-__all__ = ["segment_repeats", "visible_segments", "find_repeats", "annotate_repeats"]
+__all__ = ["segment_repeats", "find_repeats", "annotate_repeats"]
 
 
 def segment_repeats(
@@ -28,23 +29,8 @@ def segment_repeats(
     return automaton_repeats(token_ids, starts, ends, score_from)
 
 
-def visible_segments(n_tokens: int, context: RepeatContext | None) -> list[tuple[int, int, int]]:
-    """The spans of one document whose tokens are judged together: (start, end, score_from), document
-    positions. Tokens [score_from, end) are judged within [start, end). Whole documents give one span
-    (1, n, 1); scoring windows give one per window, as `plan_windows` cut them. The BOS at position 0 is
-    never part of an n-gram."""
-    if n_tokens < 2:
-        return []
-    if context is None or n_tokens <= context.max_length:
-        return [(1, n_tokens, 1)]
-    from lossgap.scoring.windows import plan_windows
-
-    windows = plan_windows(n_tokens, context.max_length, context.stride)
-    return [(max(w.start, 1), w.end, max(w.score_from, 1)) for w in windows]
-
-
 def find_repeats(
-    token_ids: np.ndarray, doc_offsets: np.ndarray, context: RepeatContext | None
+    token_ids: np.ndarray, doc_offsets: np.ndarray, context: ContextPolicy | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """repeat_len and repeat_dist (-1 where repeat_len is 0) of documents concatenated in `token_ids`
     (document d is [doc_offsets[d], doc_offsets[d+1]), its BOS first), each token judged within the context

@@ -1,30 +1,32 @@
-"""The report's figures, drawn with matplotlib from the results tables and returned as SVG text.
+"""The report's figures, drawn on `matplotlib.figure.Figure` objects from the results tables (never through
+pyplot, so importing lossgap leaves a notebook's backend alone).
 
-Each figure function takes the tables it needs and returns a `Figure`, or None when its table is absent.
+`draw_figures(results)` returns every figure whose tables exist, each with its title and caption; a notebook
+can show `drawn.figure` directly. `build_figures` renders them to SVG for the report. Every point shows its
+number of tokens; a point whose interval was withheld (too few effective documents) is grey, without whiskers.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
+from lossgap.report.load import Results
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from lossgap.report.load import Results  # noqa: E402
-
-__all__ = ["Figure", "build_figures", "split_values", "term_label"]
+__all__ = ["Drawn", "SvgFigure", "draw_figures", "build_figures", "split_values", "contrast_label"]
 
 WINS = "#2166ac"  # candidate better (gap > 0); the viewer uses the same pair
 LOSES = "#b2182b"
 NEUTRAL = "#7a7a7a"
+WITHHELD = "#c4c4c4"  # no interval: too few effective documents
+OPEN, CLOSE = "#8c6bb1", "#e08214"
 _RC = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
@@ -44,8 +46,18 @@ _RC = {
 
 
 @dataclass(frozen=True)
-class Figure:
-    """One figure: `key` names it (an HTML id and a file name), `svg` is a standalone SVG document."""
+class Drawn:
+    """A figure: `key` names it (an HTML id and a file name), `figure` is the matplotlib Figure."""
+
+    key: str
+    title: str
+    caption: str
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class SvgFigure:
+    """A figure rendered for the report: `svg` is a standalone SVG document."""
 
     key: str
     title: str
@@ -55,14 +67,13 @@ class Figure:
     @property
     def inline_svg(self) -> str:
         """The <svg> element without the XML prolog, for embedding in HTML."""
-        return self.svg[self.svg.index("<svg"):]
+        return self.svg[self.svg.index("<svg") :]
 
 
-def _render(key: str, fig: plt.Figure) -> str:
+def _svg(key: str, fig: Figure) -> str:
     buf = io.StringIO()
-    with plt.rc_context({"svg.hashsalt": f"lossgap-{key}"}):  # deterministic ids, distinct between figures
+    with matplotlib.rc_context({"svg.hashsalt": f"lossgap-{key}"}):  # deterministic ids, distinct between figures
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
     svg = re.sub(r"<!--.*?-->\s*", "", buf.getvalue(), flags=re.S)
     # Prefix every id and reference with the figure's key: ids stay unique when several SVGs share a page.
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{key}-\1"', svg)
@@ -70,25 +81,35 @@ def _render(key: str, fig: plt.Figure) -> str:
     return re.sub(r'href="#([^"]+)"', rf'href="#{key}-\1"', svg)
 
 
+def _n(value: float) -> str:
+    return f"{int(value):,}" if value == value else "?"
+
+
 def _sign_colors(low: np.ndarray, high: np.ndarray) -> list[str]:
-    """Blue when the whole interval is above zero, red when below, grey when it contains zero."""
-    return [WINS if lo > 0 else LOSES if hi < 0 else NEUTRAL for lo, hi in zip(low, high)]
+    """Blue when the whole interval is above zero, red when below, dark grey when it holds zero, light grey
+    when there is no interval."""
+    return [WITHHELD if not (np.isfinite(lo) and np.isfinite(hi)) else WINS if lo > 0 else LOSES if hi < 0 else NEUTRAL
+            for lo, hi in zip(low, high, strict=True)]  # fmt: skip
 
 
-def _forest(ax: plt.Axes, frame: pd.DataFrame, label_col: str, *, est: str = "mean_gap", with_n: bool = True) -> None:
-    """Horizontal estimates with interval whiskers, first row at the top, a rule at zero."""
-    y = np.arange(len(frame))[::-1]
-    low, high, mid = frame["ci_low"].to_numpy(float), frame["ci_high"].to_numpy(float), frame[est].to_numpy(float)
-    colors = _sign_colors(low, high)
+def _forest(ax, labels: Sequence[str], est: np.ndarray, low: np.ndarray, high: np.ndarray, *,
+            y: np.ndarray | None = None, colors: Sequence[str] | None = None, marker: str = "o") -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """Horizontal estimates with interval whiskers (none where withheld), first row at the top, rule at zero."""
+    y = np.arange(len(est))[::-1].astype(float) if y is None else y
+    colors = list(colors) if colors is not None else _sign_colors(low, high)
     ax.axvline(0, color="#222222", linewidth=0.8, zorder=1)
-    ax.hlines(y, low, high, colors=colors, linewidth=1.6, zorder=2)
-    ax.scatter(mid, y, c=colors, s=22, zorder=3)
-    labels = [str(v) for v in frame[label_col]]
-    if with_n and "n_tokens" in frame:
-        labels = [f"{lab}  (n={int(n):,})" for lab, n in zip(labels, frame["n_tokens"])]
-    ax.set_yticks(y, labels)
-    ax.set_ylim(-0.7, len(frame) - 0.3)
+    shown = np.isfinite(low) & np.isfinite(high)
+    ax.hlines(y[shown], low[shown], high[shown], colors=[c for c, s in zip(colors, shown, strict=True) if s], linewidth=1.6, zorder=2)
+    ax.scatter(est, y, c=colors, s=22, zorder=3, marker=marker)
+    if labels:
+        ax.set_yticks(y, labels)
     ax.grid(axis="y", visible=False)
+
+
+def _level_labels(frame: pd.DataFrame, value: str = "value") -> list[str]:
+    """`level  (n=…)`, and a word on rows whose interval was withheld."""
+    return [f"{v}  (n={_n(n)})" + ("  no interval" if isinstance(note, str) and note else "")
+            for v, n, note in zip(frame[value], frame["n_tokens"], frame["note"], strict=True)]  # fmt: skip
 
 
 def _category(results: Results, feature: str) -> pd.DataFrame | None:
@@ -114,153 +135,216 @@ def _gap_label(results: Results) -> str:
     return f"gap (nats) = loss({s.baseline}) − loss({s.candidate})"
 
 
-def _sign_words(results: Results, *, band: bool = False) -> str:
-    """The sign convention and what the intervals are, in words, for a caption."""
+def _intervals(results: Results) -> str:
+    """What the whiskers are, in words."""
     s = results.summary
     pct = round(100 * s.confidence)
-    where = "above zero" if band else "right of zero"
-    intervals = (f"Shaded: {pct}% intervals, bootstrap over documents." if band else
-                 f"Whiskers: {pct}% intervals, bootstrap over documents; blue/red when the interval excludes zero.")
-    return (f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: {where}, {s.candidate} "
-            f"predicts better. {intervals}")
+    if s.interval == "bootstrap":
+        method = f"{pct}% intervals from {s.bootstrap:,} bootstrap resamples of documents"
+    else:
+        method = f"{pct}% intervals from standard errors clustered by document (CR2, t with Bell–McCaffrey degrees of freedom)"
+    return (f"Whiskers: {method}. A grey point without whiskers has fewer than {s.min_eff_docs:g} effective documents: "
+            "no interval is drawn for it.")  # fmt: skip
 
 
-def _pos_figure(results: Results) -> Figure | None:
+def _sign_words(results: Results) -> str:
+    s = results.summary
+    return (f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: right of zero, {s.candidate} "
+            f"predicts better; blue/red when the interval lies wholly right/left of zero.")
+
+
+_FAMILY_WORDS = {
+    "word_class": lambda r: "content words − function words",
+    "existential_there": lambda r: "existential 'there' − other function words",
+    "brackets": lambda r: f"closing − opening brackets ({r.scope.replace('domain type: ', '').replace('kind: ', '')})",
+    "repetition": lambda r: "repeated n-gram (repeat_len ≥ 2) − not repeated",
+    "repeat_len_bin": lambda r: f"repeat_len {r.level} − never seen (0)",
+    "upos": lambda r: f"{r.level} − all prose tokens",
+}
+
+
+def contrast_label(row: pd.Series) -> str:
+    """A contrast in words, e.g. "closing − opening brackets (code)"."""
+    words = _FAMILY_WORDS.get(row.family)
+    return words(row) if words else f"{row.family.removeprefix('by ')}: {row.level} − {row.reference}"
+
+
+def _contrasts_figure(results: Results) -> Drawn | None:
+    frame = results.contrasts
+    if frame is None or frame.empty:
+        return None
+    main = frame[frame["family"].isin(["word_class", "existential_there", "brackets", "repetition"])
+                 | frame["family"].str.startswith("by ")]  # fmt: skip
+    if main.empty:
+        return None
+    raw, adjusted = main[main["method"] == "raw"].reset_index(drop=True), main[main["method"] == "adjusted"].reset_index(drop=True)
+    labels = [f"{contrast_label(r)}  (n={_n(r.n_tokens)})" for r in raw.itertuples()]
+    fig = Figure(figsize=(7.2, 1.0 + 0.34 * len(raw)))
+    ax = fig.subplots()
+    y = np.arange(len(raw))[::-1].astype(float)
+    _forest(ax, labels, raw["estimate"].to_numpy(float), raw["ci_low"].to_numpy(float), raw["ci_high"].to_numpy(float), y=y + 0.14)
+    if len(adjusted) == len(raw):
+        _forest(ax, [], adjusted["estimate"].to_numpy(float), adjusted["ci_low"].to_numpy(float),
+                adjusted["ci_high"].to_numpy(float), y=y - 0.14, marker="s")  # fmt: skip
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.7, len(raw) - 0.3)
+    ax.set_xlabel(f"difference in gap (nats); right of zero: {results.summary.candidate}'s lead is larger on the first")
+    ax.scatter([], [], marker="o", color=NEUTRAL, label="raw means")
+    ax.scatter([], [], marker="s", color=NEUTRAL, label="holding rarity, position, repetition, word piece, domain fixed")
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12 - 1.2 / (1.0 + 0.34 * len(raw))), fontsize=8)
+    fig.tight_layout()
+    return Drawn("contrasts", "Where the lead differs: the study's contrasts",
+                 "Each row compares the gap on two kinds of tokens, e.g. content words minus function words: a positive "
+                 f"value means {results.summary.candidate}'s lead over {results.summary.baseline} is larger on the "
+                 "first kind. Circles: the raw difference of the two kinds' mean gaps. Squares: the same difference "
+                 "holding rarity, position, repetition, the token's place in its word and the domain fixed (a regression "
+                 "on every token; how it was fitted is under 'How the adjusted contrasts were fitted' below). "
+                 + _intervals(results) + " contrasts.csv adds Holm-adjusted p-values within each family.", fig)  # fmt: skip
+
+
+def _pos_figure(results: Results) -> Drawn | None:
     upos, word_class = _category(results, "upos"), _category(results, "word_class")
     panels = [(f, t) for f, t in ((upos, "by part of speech (UPOS)"), (word_class, "content vs function words"))
-              if f is not None]
+              if f is not None]  # fmt: skip
     if not panels:
         return None
     heights = [len(f) for f, _ in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 0.9 + 0.24 * sum(heights) + 0.5 * len(panels)),
-                             gridspec_kw={"height_ratios": [h + 1.5 for h in heights]}, squeeze=False)
-    for ax, (frame, title) in zip(axes[:, 0], panels):
-        _forest(ax, frame.sort_values("mean_gap", ascending=False), "value")
+    fig = Figure(figsize=(6.4, 0.9 + 0.24 * sum(heights) + 0.5 * len(panels)))
+    axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": [h + 1.5 for h in heights]}, squeeze=False)
+    for ax, (frame, title) in zip(axes[:, 0], panels, strict=True):
+        frame = frame.sort_values("mean_gap", ascending=False)
+        _forest(ax, _level_labels(frame), frame["mean_gap"].to_numpy(float), frame["ci_low"].to_numpy(float),
+                frame["ci_high"].to_numpy(float))  # fmt: skip
+        ax.set_ylim(-0.7, len(frame) - 0.3)
         ax.set_title(title, loc="left")
     axes[-1, 0].set_xlabel(_gap_label(results))
     fig.tight_layout()
-    return Figure("word-class", "Gap by word class",
-                  "Mean gap per token for each Universal POS tag and for content vs function words. " + _sign_words(results),
-                  _render("word-class", fig))
+    return Drawn("word-class", "Gap by word class",
+                 "Mean gap per token for each Universal POS tag and for content vs function words (prose only). "
+                 + _sign_words(results) + " " + _intervals(results), fig)
 
 
-def _bracket_figure(results: Results) -> Figure | None:
-    frame = _category(results, "domain+bracket_side")
-    if frame is None:
+def _bracket_figure(results: Results) -> Drawn | None:
+    panels = []
+    for feature, title in (("domain_type+bracket_side", "by domain type"), ("domain+bracket_side", "by domain")):
+        frame = _category(results, feature)
+        if frame is None:
+            continue
+        frame = split_values(frame, ["where", "side"])
+        frame = frame[frame["side"].isin(["open", "close"])]
+        if not frame.empty:
+            panels.append((frame, title))
+    if not panels:
         return None
-    frame = split_values(frame, ["domain", "side"])
-    frame = frame[frame["side"].isin(["open", "close"])]
-    if frame.empty:
-        return None
-    domains = sorted(frame["domain"].unique())
-    fig, ax = plt.subplots(figsize=(6.4, 1.0 + 0.42 * len(domains)))
-    ax.axvline(0, color="#222222", linewidth=0.8)
-    base_y = {d: len(domains) - 1 - i for i, d in enumerate(domains)}
-    for side, offset, marker, color in (("open", 0.14, "o", "#8c6bb1"), ("close", -0.14, "s", "#e08214")):
-        part = frame[frame["side"] == side]
-        y = np.array([base_y[d] for d in part["domain"]]) + offset
-        ax.hlines(y, part["ci_low"], part["ci_high"], color=color, linewidth=1.6)
-        ax.scatter(part["mean_gap"], y, marker=marker, color=color, s=26, label=f"{side} brackets", zorder=3)
-    ax.set_yticks(list(base_y.values()), list(base_y.keys()))
-    ax.set_ylim(-0.6, len(domains) - 0.4)
-    ax.grid(axis="y", visible=False)
-    ax.set_xlabel(_gap_label(results))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    sizes = [frame["where"].nunique() for frame, _ in panels]
+    fig = Figure(figsize=(6.8, 1.0 + 0.5 * sum(sizes) + 0.4 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": [s + 1 for s in sizes]})
+    for ax, (frame, title) in zip(axes[:, 0], panels, strict=True):
+        places = sorted(frame["where"].unique())
+        base_y = {d: len(places) - 1 - i for i, d in enumerate(places)}
+        ax.axvline(0, color="#222222", linewidth=0.8)
+        labels = {}
+        for side, offset, marker, color in (("open", 0.16, "o", OPEN), ("close", -0.16, "s", CLOSE)):
+            part = frame[frame["side"] == side]
+            y = np.array([base_y[d] for d in part["where"]], dtype=float) + offset
+            low, high = part["ci_low"].to_numpy(float), part["ci_high"].to_numpy(float)
+            shown = np.isfinite(low) & np.isfinite(high)
+            ax.hlines(y[shown], low[shown], high[shown], color=color, linewidth=1.6)
+            colors = [color if s else WITHHELD for s in shown]
+            ax.scatter(part["mean_gap"], y, marker=marker, c=colors, s=26, zorder=3,
+                       edgecolors=[color] * len(colors), linewidths=0.8, label=f"{side} brackets")  # fmt: skip
+            for d, n in zip(part["where"], part["n_tokens"], strict=True):
+                labels.setdefault(d, []).append(f"{side} n={_n(n)}")
+        ax.set_yticks(list(base_y.values()), [f"{d}  ({', '.join(labels.get(d, []))})" for d in base_y])
+        ax.set_ylim(-0.6, len(places) - 0.4)
+        ax.grid(axis="y", visible=False)
+        ax.set_title(title, loc="left")
+    axes[-1, 0].set_xlabel(_gap_label(results))
+    axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    return Figure("brackets", "Opening vs closing brackets, per domain",
-                  "Mean gap on opening and closing delimiters (parentheses, brackets, braces, tags, LaTeX "
-                  "environments) in each domain. " + _sign_words(results),
-                  _render("brackets", fig))
+    return Drawn("brackets", "Opening vs closing brackets",
+                 "Mean gap on opening (purple circles) and closing (orange squares) delimiters — round, square and curly "
+                 "brackets, the '<' of an HTML start tag and the '</' and '>' of an end tag, \\begin and \\end — by domain "
+                 "type (prose, code, markup) and by domain; a token that both opens and closes (such as '()') is in "
+                 "neither. " + _sign_words(results).split(";")[0] + ". " + _intervals(results).replace("grey point", "light grey point"),
+                 fig)  # fmt: skip
 
 
-def _repeat_figure(results: Results) -> Figure | None:
+def _repeat_figure(results: Results) -> Drawn | None:
     curve = results.repeat_curve
     if curve is None or curve.empty:
         return None
     kinds = [(k, t) for k, t in (("repeat_len", "by length of the repeated n-gram (tokens)"),
                                   ("repeat_dist", "by distance to its earlier copy (tokens)"))
-             if (curve["kind"] == k).any()]
+             if (curve["kind"] == k).any()]  # fmt: skip
     if not kinds:
         return None
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.3 * len(kinds) + 0.4, 2.9), squeeze=False, sharey=True)
-    for ax, (kind, title) in zip(axes[0], kinds):
+    fig = Figure(figsize=(3.6 * len(kinds) + 0.4, 3.3))
+    axes = fig.subplots(1, len(kinds), squeeze=False)  # each panel its own y-axis: long n-grams differ a lot
+    for ax, (kind, title) in zip(axes[0], kinds, strict=True):
         part = curve[curve["kind"] == kind].sort_values("bin_order")
         x = np.arange(len(part))
+        low, high, mean = (part[c].to_numpy(float) for c in ("ci_low", "ci_high", "mean_gap"))
+        shown = np.isfinite(low) & np.isfinite(high)
         ax.axhline(0, color="#222222", linewidth=0.8)
-        ax.fill_between(x, part["ci_low"], part["ci_high"], color=WINS, alpha=0.18, linewidth=0)
-        ax.plot(x, part["mean_gap"], color=WINS, marker="o", markersize=3, linewidth=1.4)
+        ax.fill_between(x, np.where(shown, low, np.nan), np.where(shown, high, np.nan), color=WINS, alpha=0.18, linewidth=0)
+        ax.plot(x, np.where(shown, mean, np.nan), color=WINS, linewidth=1.4)
+        ax.scatter(x, mean, c=[WINS if s else WITHHELD for s in shown], s=12, zorder=3)
         step = -(-len(part) // 8)  # at most 8 labels
-        ax.set_xticks(x[::step], part["bin"].tolist()[::step], rotation=45 if kind == "repeat_dist" else 0,
-                      ha="right" if kind == "repeat_dist" else "center")
+        ticks = [f"{b}\nn={_n(n)}" for b, n in zip(part["bin"], part["n_tokens"], strict=True)]
+        ax.set_xticks(x[::step], ticks[::step], fontsize=7)
         ax.set_title(title, loc="left")
-    axes[0, 0].set_ylabel("gap (nats)")
+        ax.set_ylabel("gap (nats)")
     fig.tight_layout()
-    return Figure("repeats", "Gap on repeated text",
-                  "Mean gap on tokens that end an n-gram seen earlier in the context, by the length of that "
-                  "n-gram (left) and by how far back its latest copy lies (right). " + _sign_words(results, band=True),
-                  _render("repeats", fig))
+    return Drawn("repeats", "Gap on repeated text",
+                 "Mean gap on tokens that end an n-gram seen earlier in the context, by the length of that n-gram (left) "
+                 "and by how far back its latest copy lies (right); n under each bin is its number of tokens. The two "
+                 "panels have their own vertical scales. Shaded: intervals, where there are enough documents for one; "
+                 "grey points have none. " + _sign_words(results).split(";")[0] + ".", fig)  # fmt: skip
 
 
-_TERM = re.compile(r"^C\((?P<name>[^,()]+)(?:,[^()]*(?:\([^()]*\))?[^()]*)?\)\[(?:T\.|S\.)?(?P<level>[^\]]*)\]$")
-
-_PLAIN_TERM = re.compile(r"^(?P<name>\w+)\[(?:T\.|S\.)?(?P<level>[^\]]*)\]$")
-
-
-def term_label(term: str) -> str:
-    """A readable label for a patsy-style term: `C(bracket_side, Treatment('none'))[T.close]` -> `bracket_side = close`."""
-    match = _TERM.match(term) or _PLAIN_TERM.match(term)
-    return f"{match['name'].strip()} = {match['level']}" if match else term
-
-
-def _sentences(text: str | None) -> str:
-    """Lines of a text file as sentences: each stripped and ended with a full stop if it has no punctuation."""
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return " ".join(ln if ln[-1] in ".;:!?" else ln + "." for ln in lines)
-
-
-def _regression_figure(results: Results) -> Figure | None:
-    frame = results.regression
-    if frame is None:
-        return None
-    intercept = frame["term"].str.lower().isin(["intercept", "const", "(intercept)"])
-    frame = frame[~intercept]
-    if frame.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.26 * len(frame)))
-    frame = frame.assign(label=[term_label(t) for t in frame["term"]])
-    _forest(ax, frame.rename(columns={"coef": "mean_gap"}), "label", with_n=False)
-    ax.set_xlabel("coefficient (nats of gap)")
-    fig.tight_layout()
-    model = _sentences(results.regression_formula)
-    return Figure("regression", "Regression of the gap on token features",
-                  "Coefficients of a linear regression of the per-token gap on the token's features, each holding "
-                  f"the others fixed{' (intercept not drawn)' if intercept.any() else ''}; whiskers: the intervals "
-                  f"in regression.csv. A positive coefficient means a larger gap, i.e. in favour of "
-                  f"{results.summary.candidate}." + (f" Model: {model}" if model else ""),
-                  _render("regression", fig))
-
-
-def _domain_figure(results: Results) -> Figure | None:
+def _domain_figure(results: Results) -> Drawn | None:
     frame = _category(results, "domain")
     if frame is None:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.26 * len(frame)))
-    _forest(ax, frame.sort_values("mean_gap", ascending=False), "value")
+    frame = frame.sort_values("mean_gap", ascending=False)
+    fig = Figure(figsize=(6.4, 0.9 + 0.26 * len(frame)))
+    ax = fig.subplots()
+    _forest(ax, _level_labels(frame), frame["mean_gap"].to_numpy(float), frame["ci_low"].to_numpy(float),
+            frame["ci_high"].to_numpy(float))  # fmt: skip
+    ax.set_ylim(-0.7, len(frame) - 0.3)
     ax.set_xlabel(_gap_label(results))
     fig.tight_layout()
-    return Figure("domains", "Gap per domain", "Mean gap per token in each domain. " + _sign_words(results),
-                  _render("domains", fig))
+    return Drawn("domains", "Gap per domain", "Mean gap per token in each domain. " + _sign_words(results) + " "
+                 + _intervals(results), fig)  # fmt: skip
 
 
-def _curves_figure(results: Results) -> Figure | None:
+def _panels(n: int, width: float = 2.6, height: float = 2.3) -> tuple[Figure, np.ndarray]:
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(width * cols + 1.6, height * rows + 0.3))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def _finish_panels(fig: Figure, axes: np.ndarray, ylabel: str) -> None:
+    """The y label on the left column and one legend for all panels, to the right."""
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.95))
+    fig.tight_layout()
+
+
+def _curves_figure(results: Results) -> Drawn | None:
     curves = results.curves
     if curves is None or curves.empty:
         return None
     masks = list(dict.fromkeys(curves["mask"]))
-    cols = min(3, len(masks))
-    rows = -(-len(masks) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.5 * cols + 1.6, 2.3 * rows + 0.3), squeeze=False)
-    palette = plt.get_cmap("tab10")
+    fig, axes = _panels(len(masks))
+    palette = matplotlib.colormaps["tab10"]
     series = list(dict.fromkeys(curves["series"]))
     steps = curves["step"].to_numpy(float)
     log_steps = bool((steps > 0).all() and steps.max() / steps.min() >= 30)  # checkpoints are often log-spaced
@@ -270,28 +354,63 @@ def _curves_figure(results: Results) -> Figure | None:
             if part.empty:
                 continue
             ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=palette(i), alpha=0.15, linewidth=0)
-            ax.plot(part["step"], part["mean_loss"], color=palette(i), marker="o", markersize=2.5, linewidth=1.3,
-                    label=name)
-        ax.set_title(mask, loc="left")
+            ax.plot(part["step"], part["mean_loss"], color=palette(i), marker="o", markersize=2.5, linewidth=1.3, label=name)
+        n = curves[curves["mask"] == mask]["n_tokens"].iloc[0]
+        ax.set_title(f"{mask}  (n={_n(n)})", loc="left")
         ax.set_xlabel("training step")
         if log_steps:
             ax.set_xscale("log")
-    for ax in axes.flat[len(masks):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("mean loss (nats)")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.95))
-    fig.tight_layout()
-    return Figure("curves", "Filtered losses across checkpoints",
-                  "Mean loss (nats, lower is better) of each model series at each training checkpoint, on the "
-                  f"tokens selected by each filter (one panel per filter{'; steps on a log scale' if log_steps else ''}); shaded: "
-                  f"{round(100 * results.summary.confidence)}% bootstrap intervals over documents.",
-                  _render("curves", fig))
+    _finish_panels(fig, axes, "mean loss (nats)")
+    return Drawn("curves", "Filtered losses across checkpoints",
+                 "Mean loss (nats, lower is better) of each model series at each training checkpoint, on the tokens each "
+                 f"filter selects (one panel per filter, n tokens in its title{'; steps on a log scale' if log_steps else ''}). "
+                 "Shaded: intervals of each checkpoint's loss alone; these are wide because documents differ in difficulty, "
+                 "so compare series with the paired differences in the next figure.", fig)  # fmt: skip
 
 
-def build_figures(results: Results) -> list[Figure]:
+def _curves_diff_figure(results: Results) -> Drawn | None:
+    diff = results.curves_diff
+    if diff is None or diff.empty:
+        return None
+    masks = list(dict.fromkeys(diff["mask"]))
+    fig, axes = _panels(len(masks))
+    palette = matplotlib.colormaps["tab10"]
+    series = list(dict.fromkeys(diff["series"]))
+    reference = diff["reference"].iloc[0]
+    for ax, mask in zip(axes.flat, masks):
+        ax.axhline(0, color="#222222", linewidth=0.8)
+        for i, name in enumerate(series, start=1):
+            part = diff[(diff["mask"] == mask) & (diff["series"] == name)].sort_values("step")
+            if part.empty:
+                continue
+            ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=palette(i), alpha=0.18, linewidth=0)
+            ax.plot(part["step"], part["estimate"], color=palette(i), marker="o", markersize=2.5, linewidth=1.3,
+                    label=f"{reference} − {name}")  # fmt: skip
+            if mask != "all":
+                ax.plot(part["step"], part["did_estimate"], color=palette(i), linestyle=":", linewidth=1.1)
+        ax.set_title(mask, loc="left")
+        ax.set_xlabel("training step")
+    _finish_panels(fig, axes, "loss difference (nats)")
+    return Drawn("curves-diff", "Paired differences between series",
+                 f"Mean loss of {reference} minus that of each other series at the same step, on the same tokens (above "
+                 f"zero: the other series is better). Shaded: paired intervals, which are narrow because the documents' "
+                 "difficulty cancels out of a difference. Dotted: the difference-in-differences, the filtered difference "
+                 "minus the difference over all tokens (above zero: the lead is larger on these tokens than overall).", fig)  # fmt: skip
+
+
+_MAKERS: tuple[Callable[[Results], Drawn | None], ...] = (
+    _contrasts_figure, _pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _curves_figure, _curves_diff_figure,
+)
+
+
+def draw_figures(results: Results) -> list[Drawn]:
     """Every figure whose tables exist, in the order the report shows them."""
-    makers = (_pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _regression_figure, _curves_figure)
-    with plt.rc_context(_RC):
-        return [fig for make in makers if (fig := make(results)) is not None]
+    with matplotlib.rc_context(_RC):
+        return [drawn for make in _MAKERS if (drawn := make(results)) is not None]
+
+
+def build_figures(results: Results) -> list[SvgFigure]:
+    """Every figure, rendered to SVG."""
+    with matplotlib.rc_context(_RC):
+        return [SvgFigure(d.key, d.title, d.caption, _svg(d.key, d.figure)) for d in draw_figures(results)]
+

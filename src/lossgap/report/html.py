@@ -14,9 +14,10 @@ import jinja2
 import pandas as pd
 
 from lossgap import __version__
-from lossgap.report.figures import LOSES, WINS, Figure
+from lossgap.report.figures import LOSES, WINS, SvgFigure, contrast_label
 from lossgap.report.load import Results, RunOverview
 from lossgap.report.viewer import ViewerData, script_json
+from lossgap.rundir import PRESETS
 
 __all__ = ["Row", "Table", "render_report", "top_tables", "visible_whitespace"]
 
@@ -123,16 +124,47 @@ def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Ta
     return tables
 
 
+@dataclass(frozen=True)
+class ContrastRow:
+    """One contrast as the report's table shows it: in words, raw and adjusted side by side."""
+
+    label: str
+    raw: tuple[float, float, float]  # estimate, ci_low, ci_high
+    adjusted: tuple[float, float, float]
+    p_adjusted: float  # Holm, of the adjusted contrast within its family
+    n_tokens: int
+    n_eff_docs: float
+    note: str
+
+
+def contrast_rows(results: Results, families: tuple[str, ...] = ("word_class", "existential_there", "brackets", "repetition")) -> list[ContrastRow]:
+    """The study's contrasts (and any --by grouping's) for the report's table."""
+    frame = results.contrasts
+    if frame is None or frame.empty:
+        return []
+    keep = frame["family"].isin(families) | frame["family"].str.startswith("by ")
+    raw = frame[keep & (frame["method"] == "raw")].reset_index(drop=True)
+    adjusted = frame[keep & (frame["method"] == "adjusted")].reset_index(drop=True)
+    rows = []
+    for r, a in zip(raw.itertuples(index=False), adjusted.itertuples(index=False), strict=True):
+        rows.append(ContrastRow(label=contrast_label(r), raw=(r.estimate, r.ci_low, r.ci_high),
+                                adjusted=(a.estimate, a.ci_low, a.ci_high), p_adjusted=a.p_adjusted,
+                                n_tokens=int(r.n_tokens), n_eff_docs=float(r.n_eff_docs), note=r.note))  # fmt: skip
+    return rows
+
+
 def _viewer_payload(viewer: ViewerData) -> dict[str, object]:
+    names = list(dict.fromkeys(m for d in viewer.docs for m in d.masks))
     return {
         "baseline": viewer.baseline,
         "candidate": viewer.candidate,
         "scale": viewer.scale,
         "vocab": viewer.vocab,
+        "masks": [{"name": m, "condition": PRESETS[m]} for m in names],
         "docs": [
             {"doc_id": d.doc_id, "domain": d.domain, "n_positions": d.n_positions, "pos_start": d.pos_start,
              "pos_end": d.pos_end, "pos": d.pos, "pre": d.pre, "text": d.text, "lb": d.loss_baseline,
-             "lc": d.loss_candidate, "cat": d.categorical, "num": d.numeric}
+             "lc": d.loss_candidate, "cat": d.categorical, "num": d.numeric, "masks": d.masks}
             for d in viewer.docs
         ],
     }
@@ -149,11 +181,13 @@ def _environment() -> jinja2.Environment:
     env.filters["gap"] = _gap
     env.filters["loss"] = _loss
     env.globals["sign_class"] = _sign_class
-    env.filters["count"] = lambda x: "—" if x is None else f"{int(x):,}"
+    env.filters["count"] = lambda x: "—" if x is None or pd.isna(x) else f"{int(x):,}"
+    env.filters["p"] = lambda x: "—" if x is None or pd.isna(x) else ("< 0.001" if x < 0.001 else f"{x:.3f}")
+    env.filters["eff"] = lambda x: "—" if x is None or pd.isna(x) else f"{x:,.1f}"
     return env
 
 
-def render_report(*, title: str, run_label: str, results: Results, overview: RunOverview, figures: list[Figure],
+def render_report(*, title: str, run_label: str, results: Results, overview: RunOverview, figures: list[SvgFigure],
                   viewer: ViewerData | None, top: int, omitted: list[str]) -> str:
     """The complete index.html; every value passes through autoescape except the figures' SVG and the
     viewer's JSON, which `script_json` has made safe for a script element."""
@@ -167,6 +201,8 @@ def render_report(*, title: str, run_label: str, results: Results, overview: Run
         overview=overview,
         figures=figures,
         tables=top_tables(results, viewer, top),
+        contrasts=contrast_rows(results),
+        regression=results.regression,
         viewer=viewer,
         viewer_json=None if viewer is None else script_json(_viewer_payload(viewer)),
         omitted=omitted,

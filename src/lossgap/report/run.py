@@ -3,7 +3,6 @@ assets (assets/report.css, assets/viewer.js) and each figure as report/figures/K
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from lossgap.report.figures import build_figures
 from lossgap.report.html import render_report
 from lossgap.report.load import Results, read_overview, read_results
 from lossgap.report.viewer import load_viewer
-from lossgap.rundir import RunDir, atomic_path
+from lossgap.rundir import RunDir
 
 __all__ = ["ReportResult", "omitted_sections", "run_report"]
 
@@ -31,18 +30,14 @@ class ReportResult:
     omitted: tuple[str, ...]  # sections left out, and why
 
 
-def _write(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def omitted_sections(results: Results) -> list[str]:
     """What the report leaves out because its results file is absent, with the command that makes it."""
+    compare = "run `lossgap compare --run DIR`"
     wanted = (
-        (results.categories, "category figures (word class, brackets, domains): no results/categories.csv; run `lossgap compare DIR`"),
-        (results.repeat_curve, "gap vs repeats: no results/repeat_curve.csv; run `lossgap compare DIR`"),
-        (results.regression, "regression forest plot: no results/regression.csv; run `lossgap compare DIR`"),
-        (results.curves, "checkpoint curves: no results/curves.csv; run `lossgap curves DIR` on a run with checkpoints"),
+        (results.categories, f"category figures (word class, brackets, domains): no results/categories.csv; {compare}"),
+        (results.contrasts, f"contrasts: no results/contrasts.csv; {compare}"),
+        (results.repeat_curve, f"gap vs repeats: no results/repeat_curve.csv; {compare}"),
+        (results.curves, "checkpoint curves: no results/curves.csv; run `lossgap curves --run DIR` on a run with checkpoints"),
         (results.top_tokens, "top tokens table: no results/top_tokens.csv"),
         (results.top_segments, "top segments table: no results/top_segments.csv"),
         (results.top_documents, "top documents table: no results/top_documents.csv"),
@@ -50,34 +45,27 @@ def omitted_sections(results: Results) -> list[str]:
     return [why for table, why in wanted if table is None]
 
 
-def run_report(run_dir: Path | str, config: ReportConfig | None = None) -> ReportResult:
+def run_report(run_dir: Path | str | RunDir, config: ReportConfig | None = None) -> ReportResult:
     """Render the report of the run in `run_dir` from its results/ tables; nothing is recomputed."""
     config = config or ReportConfig()
-    run = RunDir(Path(run_dir))
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     results = read_results(run)
     overview = read_overview(run, results.summary)
     figures = build_figures(results)
     viewer = load_viewer(run, results, config)
     omitted = omitted_sections(results)
     if viewer is None:
-        omitted.append("token viewer: the run has no corpus.parquet/tokens.parquet, or no documents to show")
+        omitted.append("token viewer: the run has no corpus or tokens, or no documents to show")
     title = config.title or f"lossgap: {results.summary.candidate} vs {results.summary.baseline}"
     html = render_report(title=title, run_label=str(run.path), results=results, overview=overview, figures=figures,
-                         viewer=viewer, top=config.top_rows, omitted=omitted)
+                         viewer=viewer, top=config.top_rows, omitted=omitted)  # fmt: skip
     assets = resources.files("lossgap.report") / "assets"
-    for name in _ASSETS:
-        _write(run.report_path(f"assets/{name}"), (assets / name).read_text(encoding="utf-8"))
-    for fig in figures:
-        _write(run.report_path(f"figures/{fig.key}.svg"), fig.svg)
-    for stale in run.report_path("figures").glob("*.svg"):  # from an earlier report whose tables are gone
-        if stale.stem not in {fig.key for fig in figures}:
-            stale.unlink()
-    index = run.report_path("index.html")
-    _write(index, html)  # last, so that index.html never refers to assets not yet written
-    entry = {**dataclasses.asdict(config), "figures": [f.key for f in figures],
-             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    run.update_manifest(lambda manifest: manifest.__setitem__("report", entry))
+    files = {f"assets/{name}": (assets / name).read_text(encoding="utf-8") for name in _ASSETS}
+    files |= {f"figures/{fig.key}.svg": fig.svg for fig in figures}
+    files["index.html"] = html
+    index = run.write_report(files)
+    run.record_stage("report", config, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     log.info("report: %d figures, %d documents in the viewer -> %s", len(figures),
-             0 if viewer is None else len(viewer.docs), index)
+             0 if viewer is None else len(viewer.docs), index)  # fmt: skip
     return ReportResult(path=index, figures=tuple(f.key for f in figures),
-                        viewer_docs=0 if viewer is None else len(viewer.docs), omitted=tuple(omitted))
+                        viewer_docs=0 if viewer is None else len(viewer.docs), omitted=tuple(omitted))  # fmt: skip

@@ -1,7 +1,8 @@
 """The token viewer's data: which documents to show, and their tokens' text, losses and features.
 
-Reads a bounded window of tokens.parquet, scores/NAME.parquet, features.parquet and corpus.parquet with
-DuckDB (only the chosen documents and positions), and serialises it as JSON that is safe inside <script>.
+Reads a bounded window of the run's tokens, both scorings, features and corpus with DuckDB (only the chosen
+documents and positions), and serialises it as JSON that is safe inside <script>. The viewer's filters are
+the mask presets (one definition of "repeated" everywhere: repeat_len >= 2) and the categorical features.
 """
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ import json
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from lossgap.errors import RunDirError
 from lossgap.report.config import ReportConfig
 from lossgap.report.load import Results
-from lossgap.rundir import RunDir
+from lossgap.rundir import PRESETS, REPEAT_LEN_BINS, RunDir, repeat_len_bin_sql
 
 __all__ = [
     "CATEGORICAL_FEATURES",
@@ -29,18 +28,17 @@ __all__ = [
     "choose_documents",
     "color_scale",
     "load_viewer",
-    "repeat_len_bin",
     "script_json",
     "split_text",
 ]
 
 log = logging.getLogger(__name__)
 
-# Feature columns the viewer can filter on, in the order its menu lists them.
+# Feature columns the viewer can filter on, in the order its menu lists them (after the mask presets).
 CATEGORICAL_FEATURES = ("bracket_side", "bracket_kind", "repeat_len_bin", "word_class", "upos", "tag",
-                        "word_piece", "code_class")
+                        "word_piece", "code_class", "domain_type")
 _NUMERIC_FEATURES = ("repeat_len", "repeat_dist", "log_freq")
-_REPEAT_BINS = ((0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 7, "4-7"), (8, 15, "8-15"))
+_MASKS = tuple(m for m in PRESETS if m != "all")
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,7 @@ class ViewerDoc:
     loss_candidate: list[float | None]
     categorical: dict[str, list[int]] = field(default_factory=dict)  # codes into ViewerData.vocab[feature]; -1 = null
     numeric: dict[str, list[float | None]] = field(default_factory=dict)
+    masks: dict[str, list[int]] = field(default_factory=dict)  # preset mask -> 1 where the token is in it
 
 
 @dataclass(frozen=True)
@@ -78,16 +77,6 @@ class ViewerData:
 
     def doc_index(self, doc_id: str) -> int | None:
         return next((i for i, doc in enumerate(self.docs) if doc.doc_id == doc_id), None)
-
-
-def repeat_len_bin(repeat_len: int | None) -> str | None:
-    """The contract's repeat_len bins: 0, 1, 2, 3, 4-7, 8-15, 16+."""
-    if repeat_len is None:
-        return None
-    for low, high, label in _REPEAT_BINS:
-        if low <= repeat_len <= high:
-            return label
-    return "16+"
 
 
 def _ranked_places(results: Results, top_rows: int) -> list[tuple[str, int | None]]:
@@ -169,33 +158,30 @@ def color_scale(gaps: np.ndarray) -> float:
     raise AssertionError("unreachable: 10 × 10^floor(log10 q) >= q")
 
 
-def _columns(path: Path) -> list[str]:
-    return pq.read_schema(path).names
-
-
 def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataFrame, baseline: str,
                   candidate: str) -> pd.DataFrame:
-    """Tokens, both losses and the features of the positions inside `windows` (doc_id, pos_start, pos_end)."""
+    """Tokens, both losses, the features and the preset masks of the positions inside `windows`."""
     try:
         con.register("windows", windows)
-        con.read_parquet(str(run.tokens_path)).create_view("tokens")
+        run.view(con, "tokens", "tokens")
         selects = ["t.doc_id", "t.pos", "t.char_start", "t.char_end"]
         joins = []
-        for alias, name in (("sb", baseline), ("sc", candidate)):
-            path = run.scores_path(name)
-            if path.is_file():
-                con.read_parquet(str(path)).select("doc_id, pos, loss").create_view(alias)
+        for alias, name, role in (("sb", baseline, "baseline"), ("sc", candidate, "candidate")):
+            if run.has_scores(name):
+                run.view(con, f"scores/{name}", alias)
                 joins.append(f"LEFT JOIN {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos")
-                selects.append(f"{alias}.loss AS loss_{'baseline' if alias == 'sb' else 'candidate'}")
+                selects.append(f"{alias}.loss AS loss_{role}")
             else:
-                selects.append(f"NULL::FLOAT AS loss_{'baseline' if alias == 'sb' else 'candidate'}")
-        if run.has_features():
-            present = set(_columns(run.features_path))
-            wanted = [c for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES) if c in present]
-            cols = ", ".join(f'"{c}"' for c in wanted)
-            con.read_parquet(str(run.features_path)).select(f"doc_id, pos{', ' + cols if cols else ''}").create_view("f")
+                selects.append(f"NULL::FLOAT AS loss_{role}")
+        if run.has("features"):
+            present = set(run.columns("features"))
+            run.view(con, "features", "f")
             joins.append("LEFT JOIN f ON f.doc_id = t.doc_id AND f.pos = t.pos")
-            selects += [f'f."{c}"' for c in wanted]
+            selects += [f'f."{c}"' for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES) if c in present and c != "repeat_len_bin"]
+            if "repeat_len" in present:
+                selects.append(f"{repeat_len_bin_sql('f.repeat_len')} AS repeat_len_bin")
+            selects += [f"CASE WHEN f.pos IS NULL THEN NULL ELSE coalesce(CAST(({PRESETS[m]}) AS BOOLEAN), false) END AS \"mask:{m}\""
+                        for m in _MASKS]  # fmt: skip
         query = f"""
             SELECT {', '.join(selects)}
             FROM windows w JOIN tokens t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
@@ -222,19 +208,17 @@ def _none_if_nan(values: pd.Series, digits: int) -> list[float | None]:
 def _documents(con: duckdb.DuckDBPyConnection, run: RunDir, results: Results,
                config: ReportConfig) -> tuple[list[tuple[str, int | None]], dict[str, str], dict[str, int]]:
     """The chosen (doc_id, focus) pairs, their domains and their token counts (BOS included)."""
-    corpus, tokens = str(run.corpus_path), str(run.tokens_path)
+    run.view(con, "corpus", "corpus")
+    run.view(con, "tokens", "tokens")
     named = _named_documents(results, config)
     if not named:
-        named = [r[0] for r in _sql_list(con, "SELECT doc_id FROM read_parquet(?) ORDER BY doc_id LIMIT ?",
-                                         [corpus, config.viewer_docs])]
-    domains = dict(_sql_list(con, "SELECT doc_id, domain FROM read_parquet(?) WHERE list_contains(?, doc_id)",
-                             [corpus, named]))
+        named = [r[0] for r in _sql_list(con, "SELECT doc_id FROM corpus ORDER BY doc_id LIMIT ?", [config.viewer_docs])]
+    domains = dict(_sql_list(con, "SELECT doc_id, domain FROM corpus WHERE list_contains(?, doc_id)", [named]))
     sizes = dict(_sql_list(
-        con, "SELECT doc_id, max(pos) + 1 FROM read_parquet(?) WHERE list_contains(?, doc_id) GROUP BY doc_id",
-        [tokens, named]))
+        con, "SELECT doc_id, max(pos) + 1 FROM tokens WHERE list_contains(?, doc_id) GROUP BY doc_id", [named]))
     for doc_id in config.extra_docs:
         if doc_id not in domains or doc_id not in sizes:
-            log.warning("viewer: document %r is not in %s or has no tokens; left out", doc_id, run.corpus_path)
+            log.warning("viewer: document %r is not in the corpus or has no tokens; left out", doc_id)
     known = {d for d in domains if d in sizes}
     picks = choose_documents(results, config, named, known)
     return picks, {d: str(domains[d]) for d, _ in picks}, {d: int(sizes[d]) for d, _ in picks}
@@ -245,14 +229,14 @@ def _texts(con: duckdb.DuckDBPyConnection, run: RunDir, spans: pd.DataFrame) -> 
     con.register("spans", spans)
     rows = _sql_list(con, """
         SELECT c.doc_id, s.char_from, substring(c.text, s.char_from + 1, s.char_to - s.char_from)
-        FROM read_parquet(?) c JOIN spans s ON c.doc_id = s.doc_id
-    """, [str(run.corpus_path)])
+        FROM corpus c JOIN spans s ON c.doc_id = s.doc_id
+    """, [])
     return {doc_id: (int(first), text) for doc_id, first, text in rows}
 
 
 def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerData | None:
     """The viewer's documents and tokens, or None when the run has no corpus or tokens to show."""
-    if config.viewer_docs == 0 or not run.has_corpus() or not run.has_tokens():
+    if config.viewer_docs == 0 or not run.has("corpus") or not run.has("tokens"):
         return None
     baseline, candidate = results.summary.baseline, results.summary.candidate
     con = duckdb.connect()
@@ -270,12 +254,12 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
         texts = _texts(con, run, spans)
     finally:
         con.close()
-    vocab = {c: sorted(rows[c].dropna().astype(str).unique().tolist()) for c in CATEGORICAL_FEATURES if c in rows}
-    if "repeat_len" in rows:
-        rows["repeat_len_bin"] = [repeat_len_bin(None if pd.isna(v) else int(v)) for v in rows["repeat_len"]]
-        order = [label for _, _, label in _REPEAT_BINS] + ["16+"]
-        vocab["repeat_len_bin"] = [b for b in order if b in set(rows["repeat_len_bin"].dropna())]
-    vocab = {c: vocab[c] for c in CATEGORICAL_FEATURES if c in vocab}
+    # no empty values in the filter menu: null and "" (spaCy's empty tag) are no category
+    vocab = {c: sorted(v for v in rows[c].dropna().astype(str).unique().tolist() if v.strip()) for c in CATEGORICAL_FEATURES
+             if c in rows}  # fmt: skip
+    if "repeat_len_bin" in vocab:
+        present = set(vocab["repeat_len_bin"])
+        vocab["repeat_len_bin"] = [label for _, _, label in REPEAT_LEN_BINS if label in present]
     docs = [_viewer_doc(doc_id, domains[doc_id], sizes[doc_id], bounds[doc_id], rows[rows["doc_id"] == doc_id],
                         texts.get(doc_id, (0, "")), vocab) for doc_id, _ in picks]
     gaps = (rows["loss_baseline"] - rows["loss_candidate"]).to_numpy(dtype=float)
@@ -292,7 +276,9 @@ def _viewer_doc(doc_id: str, domain: str, n_positions: int, bounds: tuple[int, i
     categorical = {}
     for c, values in vocab.items():
         index = {v: i for i, v in enumerate(values)}
-        categorical[c] = [-1 if pd.isna(v) else index[str(v)] for v in part[c].tolist()]
+        categorical[c] = [index.get(str(v), -1) if not pd.isna(v) else -1 for v in part[c].tolist()]
+    masks = {m: [int(bool(v)) if not pd.isna(v) else 0 for v in part[f"mask:{m}"].tolist()] for m in _MASKS
+             if f"mask:{m}" in part}  # fmt: skip
     return ViewerDoc(
         doc_id=doc_id, domain=domain, n_positions=n_positions, pos_start=bounds[0], pos_end=bounds[1],
         pos=[int(p) for p in part["pos"]], pre=pre, text=own,
@@ -300,6 +286,7 @@ def _viewer_doc(doc_id: str, domain: str, n_positions: int, bounds: tuple[int, i
         loss_candidate=_none_if_nan(part["loss_candidate"], 4),
         categorical=categorical,
         numeric={c: _none_if_nan(part[c].astype(float), 3) for c in _NUMERIC_FEATURES if c in part},
+        masks=masks,
     )
 
 

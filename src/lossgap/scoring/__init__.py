@@ -1,6 +1,28 @@
-"""The scoring stage: per-token losses of one model on the run's corpus (tokens.parquet, scores/NAME.parquet)."""
+"""The scoring stage: per-token losses of one model on the run's corpus (tokens and scores/NAME)."""
 
-from lossgap.scoring.config import ScoreConfig, default_name
-from lossgap.scoring.run import ScoreResult, run_score
+from __future__ import annotations
 
-__all__ = ["ScoreConfig", "ScoreResult", "default_name", "run_score"]
+from typing import TYPE_CHECKING
+
+from lossgap._lazy import lazy_exports
+
+_WHERE = {
+    "ScoreConfig": "config",
+    "ScoreResult": "run",
+    "check_model_source": "source",
+    "default_name": "config",
+    "run_score": "run",
+}
+__all__ = [
+    "ScoreConfig",
+    "ScoreResult",
+    "check_model_source",
+    "default_name",
+    "run_score",
+]
+__getattr__ = lazy_exports(__name__, _WHERE)
+
+if TYPE_CHECKING:
+    from lossgap.scoring.config import ScoreConfig, default_name
+    from lossgap.scoring.run import ScoreResult, run_score
+    from lossgap.scoring.source import check_model_source

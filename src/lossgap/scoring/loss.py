@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lossgap.errors import ConfigError
-from lossgap.scoring.windows import Window
+from lossgap.rundir import Window
 
 __all__ = ["CausalLMHead", "batch_losses"]
 
@@ -21,12 +21,17 @@ __all__ = ["CausalLMHead", "batch_losses"]
 class CausalLMHead:
     """The pieces of a transformers causal LM that scoring needs: the trunk, the head and its logit transform."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, *, float32_head: bool = False) -> None:
         self.model = model
         self.trunk = getattr(model, model.base_model_prefix, None)
         self.head = model.get_output_embeddings()
         if self.trunk is None or self.head is None:
             raise ConfigError(f"{type(model).__name__} has no separate trunk and output head; it cannot be scored")
+        # float32 copies of the head's weight and bias: the logits' product runs in float32 (see ScoreConfig)
+        self.head_float32 = None
+        if float32_head and self.head.weight.dtype != torch.float32:
+            bias = getattr(self.head, "bias", None)
+            self.head_float32 = (self.head.weight.float(), None if bias is None else bias.float())
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.scale = getattr(model.config, "logit_scale", None)
 
@@ -58,7 +63,10 @@ class CausalLMHead:
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """float32 logits [rows, vocab] of hidden states [rows, hidden]."""
-        logits = self.head(hidden).float()
+        if self.head_float32 is not None:
+            logits = torch.nn.functional.linear(hidden.float(), *self.head_float32)
+        else:
+            logits = self.head(hidden).float()
         if self.scale is not None:
             logits = logits * self.scale
         if self.softcap is not None:

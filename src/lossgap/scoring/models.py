@@ -17,6 +17,7 @@ from typing import Any
 from lossgap.errors import ConfigError
 from lossgap.scoring.attention import use_varlen_attention
 from lossgap.scoring.config import ScoreConfig
+from lossgap.scoring.source import ModelSource
 
 __all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "load_model", "model_context_limit", "software_versions"]
 
@@ -73,30 +74,30 @@ def _prepare_kernels(device) -> None:  # type: ignore[no-untyped-def]
         _hide_gpu_only_kernels()
 
 
-def _gguf_parts(model: str) -> tuple[str, str | None]:
-    path = Path(model)
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise ConfigError(f"{model}: no such .gguf file")
-        return str(path.parent), path.name
-    return model, None
+def _from_pretrained_args(source: ModelSource, config: ScoreConfig) -> tuple[str, dict[str, Any]]:
+    """The first argument and keywords of transformers' `from_pretrained` for a checked source."""
+    kwargs: dict[str, Any] = {"revision": config.revision, "trust_remote_code": config.trust_remote_code}
+    if source.local_files_only:
+        kwargs["local_files_only"] = True
+    if source.kind == "gguf":
+        path = Path(source.model)
+        return str(path.parent), {**kwargs, "gguf_file": path.name}
+    return source.model, kwargs
 
 
-def load_tokenizer(config: ScoreConfig, device):  # type: ignore[no-untyped-def]
+def load_tokenizer(source: ModelSource, config: ScoreConfig, device):  # type: ignore[no-untyped-def]
     """The model's fast tokenizer."""
     _prepare_kernels(device)
     from transformers import AutoTokenizer
 
-    source, gguf_file = _gguf_parts(config.model)
+    where, kwargs = _from_pretrained_args(source, config)
     try:
-        return AutoTokenizer.from_pretrained(
-            source, gguf_file=gguf_file, revision=config.revision, trust_remote_code=config.trust_remote_code
-        )
+        return AutoTokenizer.from_pretrained(where, **kwargs)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load the tokenizer of {config.model!r}: {exc}") from exc
 
 
-def load_model(config: ScoreConfig, device, dtype):  # type: ignore[no-untyped-def]
+def load_model(source: ModelSource, config: ScoreConfig, device, dtype):  # type: ignore[no-untyped-def]
     """The model in eval mode on `device`, weights in `dtype`."""
     _prepare_kernels(device)
     from transformers import AutoModelForCausalLM
@@ -104,15 +105,9 @@ def load_model(config: ScoreConfig, device, dtype):  # type: ignore[no-untyped-d
 
     hf_logging.disable_progress_bar()  # lossgap's own progress bar is the one on the terminal
 
-    source, gguf_file = _gguf_parts(config.model)
+    where, kwargs = _from_pretrained_args(source, config)
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            source,
-            gguf_file=gguf_file,
-            revision=config.revision,
-            dtype=dtype,
-            trust_remote_code=config.trust_remote_code,
-        )
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load the model {config.model!r}: {exc}") from exc
     if device.type == "cuda" and model.config.model_type == "olmo_hybrid" and importlib.util.find_spec("fla") is None:

@@ -55,18 +55,29 @@
   }
 
   function fmt(x, digits) { return x === null || x === undefined ? "\u2014" : x.toFixed(digits); }
+  // A probability with sensible precision: 0.0421, or 9.2e-10 for a loss of 20.8 nats (never "0.0000").
+  function prob(loss) {
+    if (loss === null || loss === undefined) { return "\u2014"; }
+    var p = Math.exp(-loss);
+    return p >= 0.001 ? p.toFixed(4) : p.toExponential(1);
+  }
   function signed(x) { return x === null ? "\u2014" : (x >= 0 ? "+" : "\u2212") + Math.abs(x).toFixed(4); }
 
   // -- filter ------------------------------------------------------------------------------------------
   function buildFilterMenu() {
+    if (data.masks.length) {
+      var presets = el("optgroup");
+      presets.label = "token kinds (as in the headline)";
+      data.masks.forEach(function (m) {
+        var o = el("option", null, m.name + " (" + m.condition + ")");
+        o.value = "mask\u0000" + m.name;
+        presets.appendChild(o);
+      });
+      filterSelect.appendChild(presets);
+    }
     Object.keys(data.vocab).forEach(function (feature) {
       var group = el("optgroup");
       group.label = feature;
-      if (feature === "repeat_len_bin") {
-        var opt = el("option", null, "repeated (repeat_len \u2265 1)");
-        opt.value = "repeated";
-        group.appendChild(opt);
-      }
       data.vocab[feature].forEach(function (value, code) {
         var o = el("option", null, feature + " = " + value);
         o.value = feature + "\u0000" + code;
@@ -79,10 +90,12 @@
   function matcher() {
     var v = filterSelect.value;
     if (!v) { return null; }
-    if (v === "repeated") {
-      return function (doc, i) { var r = doc.num.repeat_len; return !!r && r[i] !== null && r[i] >= 1; };
+    var cut = v.indexOf("\u0000");
+    if (v.slice(0, cut) === "mask") {
+      var name = v.slice(cut + 1);
+      return function (doc, i) { var m = doc.masks[name]; return !!m && m[i] === 1; };
     }
-    var cut = v.indexOf("\u0000"), feature = v.slice(0, cut), code = Number(v.slice(cut + 1));
+    var feature = v.slice(0, cut), code = Number(v.slice(cut + 1));
     return function (doc, i) { var c = doc.cat[feature]; return !!c && c[i] === code; };
   }
 
@@ -126,7 +139,7 @@
       var tr = el("tr");
       tr.appendChild(el("td", "k", m[0]));
       tr.appendChild(el("td", "num", fmt(m[1], 4)));
-      tr.appendChild(el("td", "num", m[1] === null ? "\u2014" : Math.exp(-m[1]).toFixed(4)));
+      tr.appendChild(el("td", "num", prob(m[1])));
       t.appendChild(tr);
     });
     var gr = el("tr");

@@ -1,0 +1,172 @@
+"""The options of `compare` and `curves`: frozen configs whose defaults are the only defaults.
+
+Light on purpose (no pandas, DuckDB or statsmodels), so that the CLI can read the defaults for its help.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from lossgap.errors import ConfigError, LossgapError
+from lossgap.rundir.names import validate_name
+
+__all__ = [
+    "CONTROLS",
+    "DEFAULT_MASKS",
+    "Interval",
+    "IntervalSpec",
+    "CompareConfig",
+    "Series",
+    "CurvesConfig",
+    "step_of",
+]
+
+Interval = Literal["cr2", "bootstrap"]
+# What the regression holds fixed: rarity and position in quantile bins, repetition in repeat_len bins, the
+# token's place in its word, and the domain (see analysis.regression).
+CONTROLS = ("log_freq", "log_pos", "repeat_len", "word_piece", "domain")
+DEFAULT_MASKS = ("all", "content_nonrepeat", "function_nonrepeat", "repeated", "nonrepeated")
+_STEP = re.compile(r"@(?:step)?(\d+)$")
+
+
+def _positive(name: str, value: int, lowest: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= {lowest}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntervalSpec:
+    """How intervals are computed, shared by compare and curves.
+
+    interval: `cr2` (default): t intervals from cluster-robust standard errors clustered by document (the
+        CR2 bias-reduced estimator with Bell–McCaffrey degrees of freedom); `bootstrap`: percentile intervals
+        of a bootstrap over documents. docs/analysis.md gives the coverage each reached in simulations.
+    min_eff_docs: below this effective number of documents (Kish) a group gets no interval (NaN, with a note).
+    """
+
+    interval: Interval = "cr2"
+    bootstrap: int = 1000  # resamples (interval = bootstrap)
+    seed: int = 0
+    confidence: float = 0.95
+    min_eff_docs: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.interval not in get_args(Interval):
+            raise ConfigError(f"--interval {self.interval!r}: choose one of {', '.join(get_args(Interval))}")
+        if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) or self.bootstrap < 10:
+            raise ConfigError(f"--bootstrap must be at least 10 resamples (1000 recommended), got {self.bootstrap}")
+        if not 0.5 <= self.confidence < 1:
+            raise ConfigError(f"--confidence must be in [0.5, 1), got {self.confidence}")
+        if not self.min_eff_docs >= 2:
+            raise ConfigError(f"--min-eff-docs must be at least 2, got {self.min_eff_docs}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareConfig(IntervalSpec):
+    """Options of `lossgap compare`.
+
+    by: extra groupings, each a tuple of feature columns (one column, or several crossed).
+    references: (grouping, level) pairs naming the reference level of a grouping's contrasts (default: its
+        most frequent level). A grouping is named by its columns joined with '+', e.g. `domain+upos`.
+    controls: what the regression holds fixed (CONTROLS); `control_bins`: quantile bins of log_freq and log_pos.
+    """
+
+    baseline: str
+    candidate: str
+    by: tuple[tuple[str, ...], ...] = ()
+    references: tuple[tuple[str, str], ...] = ()
+    default_groupings: bool = True
+    controls: tuple[str, ...] = CONTROLS
+    control_bins: int = 20
+    top_k: int = 50
+    segment_tokens: int = 32
+    top_min_doc_tokens: int = 50
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for option in ("baseline", "candidate"):
+            try:
+                validate_name(getattr(self, option))
+            except LossgapError as exc:
+                raise ConfigError(f"--{option}: {exc}") from None
+        if self.baseline == self.candidate:
+            raise ConfigError(f"--baseline and --candidate are both {self.baseline!r}: compare two different scorings")
+        for columns in self.by:
+            if not isinstance(columns, tuple) or not columns or not all(isinstance(c, str) and c for c in columns):
+                raise ConfigError(f"--by {columns!r}: a grouping is one or more feature column names")
+        for pair in self.references:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(p, str) and p for p in pair)):
+                raise ConfigError(f"--reference {pair!r}: give a grouping and one of its levels")
+        unknown = [c for c in self.controls if c not in CONTROLS]
+        if unknown:
+            raise ConfigError(f"--control {', '.join(unknown)}: unknown; choose from {', '.join(CONTROLS)}")
+        _positive("control_bins", self.control_bins, 2)
+        for option in ("top_k", "segment_tokens", "top_min_doc_tokens"):
+            _positive(option, getattr(self, option))
+        if not self.default_groupings and not self.by:
+            raise ConfigError("no groupings: give --by COLUMN or keep the default groupings")
+
+
+def step_of(name: str) -> int | None:
+    """The training step in a scored name: the integer after its final `@step` or `@` (None if it has none).
+
+    >>> step_of("hybrid-1b@step10000"), step_of("model@500"), step_of("model")
+    (10000, 500, None)
+    """
+    match = _STEP.search(name)
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Series:
+    """The checkpoints of one model: scored names NAME@STEP. `names` empty: every scored `label@STEP` of the run."""
+
+    label: str
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label.strip():
+            raise ConfigError("a series needs a label (e.g. the scored names' common part, 'hybrid-1b')")
+        for name in self.names:
+            try:
+                validate_name(name)
+            except LossgapError as exc:
+                raise ConfigError(f"series {self.label}: {exc}") from None
+            if step_of(name) is None:
+                raise ConfigError(
+                    f"series {self.label}: {name!r} has no step; each checkpoint is a scored name ending in @stepN or "
+                    "@N, e.g. hybrid-1b@step10000"
+                )
+        steps = [step_of(n) for n in self.names]
+        if len(set(steps)) != len(steps):
+            raise ConfigError(f"series {self.label}: a step appears twice ({', '.join(self.names)})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurvesConfig(IntervalSpec):
+    """Options of `lossgap curves`: the series, the masks, and the reference series of the paired differences
+    (default: the first series)."""
+
+    series: tuple[Series, ...]
+    masks: tuple[str, ...] = DEFAULT_MASKS
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.series or not all(isinstance(s, Series) for s in self.series):
+            raise ConfigError("give at least one --series")
+        labels = [s.label for s in self.series]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"--series labels must differ, got: {', '.join(labels)}")
+        if self.reference is not None and self.reference not in labels:
+            raise ConfigError(f"--reference {self.reference!r} is not a series ({', '.join(labels)})")
+        if not self.masks:
+            raise ConfigError("give at least one --mask")
+        if len(set(self.masks)) != len(self.masks):
+            raise ConfigError(f"--mask given twice: {', '.join(self.masks)}")
+
+    @property
+    def reference_label(self) -> str:
+        return self.reference or self.series[0].label

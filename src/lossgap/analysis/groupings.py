@@ -1,0 +1,88 @@
+"""Groupings of the compared tokens: a named SQL expression whose value puts each token in a level (NULL: in
+none). The default groupings of categories.csv, user `--by` groupings, and quantile bins of numeric columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+
+from lossgap.analysis.join import JOINED, quote_ident
+from lossgap.errors import ConfigError
+from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
+
+__all__ = ["Grouping", "column_grouping", "quantile_thresholds", "bin_sql", "default_groupings", "DECILES"]
+
+DECILES = tuple(str(d) for d in range(1, 11))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grouping:
+    """A named SQL expression giving each token's level (cast to text; NULL puts it in no level)."""
+
+    name: str
+    expr: str
+    order: tuple[str, ...] | None = None  # natural order of the levels (bins); None: most tokens first
+    columns: tuple[str, ...] = ()  # the feature columns it reads (a regression control on them is dropped)
+
+
+def column_grouping(columns: Sequence[str], available: Sequence[str]) -> Grouping:
+    """A grouping by one feature column, or several crossed (levels joined with '|'), named COL1+COL2."""
+    unknown = [c for c in columns if c not in available]
+    if unknown:
+        raise ConfigError(
+            f"--by {'+'.join(columns)}: unknown feature column(s) {', '.join(unknown)}; available: {', '.join(available)}"
+        )
+    expr = " || '|' || ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in columns)
+    return Grouping(name="+".join(columns), expr=expr, columns=tuple(columns))
+
+
+def quantile_thresholds(con: duckdb.DuckDBPyConnection, column: str, bins: int) -> list[float]:
+    """The inner quantiles (1/bins … (bins-1)/bins) of a numeric column over the compared tokens (ties repeat)."""
+    qs = ", ".join(f"{i / bins!r}" for i in range(1, bins))
+    row = con.execute(f"SELECT quantile_cont({quote_ident(column)}, [{qs}]) FROM {JOINED}").fetchall()[0]
+    if row is None or row[0] is None:
+        return []
+    return sorted(float(x) for x in row[0] if x is not None and np.isfinite(x))
+
+
+def bin_sql(column: str, thresholds: Sequence[float]) -> str:
+    """Bin 1 … len(thresholds)+1 of a numeric column: 1 + the number of thresholds strictly below the value.
+
+    Equal values always share a bin (one token id has one log_freq), so bins can differ in size.
+    """
+    if not thresholds:
+        return f"CASE WHEN {quote_ident(column)} IS NULL THEN NULL ELSE '1' END"
+    steps = " + ".join(f"CAST({quote_ident(column)} > {t!r} AS INTEGER)" for t in thresholds)
+    return f"CASE WHEN {quote_ident(column)} IS NULL THEN NULL ELSE CAST(1 + {steps} AS VARCHAR) END"
+
+
+def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
+    """The groupings of categories.csv that `compare` always computes."""
+    bracket = "CASE WHEN bracket_side IN ('open', 'close', 'both') THEN "
+    groupings = [
+        Grouping(name="word_class", expr="word_class", columns=("word_class",)),
+        Grouping(name="upos", expr="upos", columns=("upos",)),
+        Grouping(name="tag", expr="tag", columns=("tag",)),
+        Grouping(name="bracket_kind+bracket_side", expr=f"{bracket}bracket_kind || '|' || bracket_side END",
+                 columns=("bracket_kind", "bracket_side")),
+        Grouping(name="repeat_len_bin", expr=repeat_len_bin_sql(), order=tuple(b[2] for b in REPEAT_LEN_BINS),
+                 columns=("repeat_len",)),
+    ]  # fmt: skip
+    thresholds = quantile_thresholds(con, "log_freq", 10)
+    if thresholds:
+        groupings.append(Grouping(name="log_freq_decile", expr=bin_sql("log_freq", thresholds), order=DECILES,
+                                  columns=("log_freq",)))  # fmt: skip
+    groupings += [
+        Grouping(name="domain", expr="domain", columns=("domain",)),
+        Grouping(name="domain_type", expr="domain_type", order=("prose", "code", "markup"), columns=("domain_type",)),
+        Grouping(name="domain+word_class", expr="domain || '|' || word_class", columns=("domain", "word_class")),
+        Grouping(name="domain_type+bracket_side", expr=f"{bracket}domain_type || '|' || bracket_side END",
+                 columns=("domain_type", "bracket_side")),
+        Grouping(name="domain+bracket_side", expr=f"{bracket}domain || '|' || bracket_side END",
+                 columns=("domain", "bracket_side")),
+    ]  # fmt: skip
+    return groupings

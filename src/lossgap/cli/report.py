@@ -1,0 +1,43 @@
+"""`lossgap report`: the offline HTML report of a run's results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lossgap.cli.common import RunOption, console, examples, given, handles_errors, with_default
+from lossgap.report.config import ReportConfig
+
+EPILOG = examples(
+    "lossgap report --run runs/olmo                          # writes runs/olmo/report/index.html",
+    "lossgap report --run runs/olmo --viewer-docs 30 --viewer-tokens 4000",
+    "lossgap report --run runs/olmo --doc wiki-0042 --doc py-0007   # also show these documents",
+)
+
+
+@handles_errors
+def report(
+    run: RunOption,
+    top_rows: Annotated[
+        Optional[int], typer.Option(help=with_default("Rows per direction in the top tokens/segments/documents tables", ReportConfig, "top_rows"))
+    ] = None,
+    viewer_docs: Annotated[Optional[int], typer.Option(help=with_default("Documents in the token viewer, 0 for none", ReportConfig, "viewer_docs"))] = None,
+    viewer_tokens: Annotated[
+        Optional[int], typer.Option(help=with_default("Tokens shown per viewer document, around the place the tables point at", ReportConfig, "viewer_tokens"))
+    ] = None,
+    doc: Annotated[Optional[list[str]], typer.Option("--doc", help="A doc_id to show in the viewer first; repeatable.")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Report title (default: 'lossgap: CANDIDATE vs BASELINE').")] = None,
+) -> None:
+    """Render results/ as an offline HTML report: report/index.html with figures, tables and a token viewer."""
+    from lossgap.report import run_report
+
+    config = ReportConfig(
+        **given(top_rows=top_rows, viewer_docs=viewer_docs, viewer_tokens=viewer_tokens, title=title,
+                extra_docs=tuple(doc) if doc else None)
+    )  # fmt: skip
+    with console.status("rendering the report …"):
+        result = run_report(run, config)
+    console.print(f"report: {len(result.figures)} figures, {result.viewer_docs} documents in the viewer -> {result.path}", highlight=False)
+    for why in result.omitted:
+        console.print(f"  left out: {why}", highlight=False, soft_wrap=True)

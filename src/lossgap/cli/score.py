@@ -1,0 +1,82 @@
+"""`lossgap score`: every token's loss under one model (with --corpus, the corpus stage first)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from lossgap.cli.common import RunOption, console, examples, given, handles_errors, scoring_display, with_default
+from lossgap.scoring.config import ScoreConfig
+
+EPILOG = examples(
+    "lossgap score allenai/Olmo-3-1025-7B --corpus docs.jsonl --run runs/olmo --name transformer",
+    "lossgap score allenai/Olmo-Hybrid-7B --run runs/olmo --name hybrid",
+    "lossgap score my-org/model --revision step10000 --run runs/ckpt      # name: model@step10000",
+    "lossgap score ./checkpoints/step500 --name hybrid@step500 --run runs/ckpt",
+    "torchrun --nproc-per-node 8 -m lossgap score MODEL --corpus docs.jsonl --run-dir runs/x",
+)
+
+
+@handles_errors
+def score(
+    model: Annotated[str, typer.Argument(help="Hugging Face hub id, local model folder, or local .gguf file.")],
+    run: RunOption,
+    corpus: Annotated[
+        Optional[str],
+        typer.Option(help="Read this corpus first (a JSONL or Parquet file, a folder of text files, or 'example'), as "
+                     "`lossgap corpus SOURCE` with its defaults would; needed the first time a run is scored."),
+    ] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of this scoring in the run (default: slug of model id and revision).")] = None,
+    revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit (e.g. a training checkpoint).")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help=with_default("auto | bfloat16 | float16 | float32; auto is bfloat16 on a GPU, float32 on a CPU", ScoreConfig, "dtype"))] = None,
+    device: Annotated[Optional[str], typer.Option(help=with_default("auto | cpu | cuda | cuda:N", ScoreConfig, "device"))] = None,
+    max_length: Annotated[Optional[int], typer.Option(help="Context limit in tokens (default: the model's own limit).")] = None,
+    stride: Annotated[
+        Optional[int],
+        typer.Option(help="Window stride for long documents; each later window keeps max_length - stride tokens of context (default: max_length // 2)."),
+    ] = None,
+    batch_tokens: Annotated[Optional[int], typer.Option(help=with_default("Token budget of one batch, padding included", ScoreConfig, "batch_tokens"))] = None,
+    flush_seconds: Annotated[
+        Optional[float],
+        typer.Option(help=with_default("Write finished documents to disk at least this often, in seconds (what Ctrl-C can lose)", ScoreConfig, "flush_seconds")),
+    ] = None,
+    compile: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the model's layers (tens of seconds of compiling; faster on long GPU runs).")
+    ] = False,
+    float32_head: Annotated[
+        bool, typer.Option("--float32-head", help="Compute the output head's logits in float32 (bf16/fp16 models round them otherwise; see docs/scoring.md).")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")] = False,
+) -> None:
+    """Score every token of the corpus with MODEL: writes the run's tokens (once) and scores/NAME."""
+    from lossgap.scoring import check_model_source, run_score
+
+    config = ScoreConfig(
+        model=model,
+        **given(name=name, revision=revision, dtype=dtype, device=device, max_length=max_length, stride=stride,
+                batch_tokens=batch_tokens, flush_seconds=flush_seconds),
+        compile=compile,
+        float32_head=float32_head,
+        overwrite=overwrite,
+    )  # fmt: skip
+    if corpus is not None:
+        check_model_source(config.model, config.revision)  # a bad model is refused before the corpus is written
+        if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 writes; run_score waits for it
+            from lossgap.cli.corpus import report_corpus
+            from lossgap.corpus import CorpusConfig, run_corpus
+            from lossgap.rundir import RunDir
+
+            with console.status("reading the corpus …"):
+                result = run_corpus(run, corpus, CorpusConfig())
+            report_corpus(result, RunDir(run).describe("corpus"))
+    with scoring_display(config.resolved_name) as (status, progress):
+        result = run_score(run, config, status=status, progress=progress)
+    if result.is_main_process:
+        verb = "already complete" if result.already_complete else "scored"
+        console.print(
+            f"{verb} [bold]{result.name}[/]: {result.n_tokens:,} tokens in {result.n_docs:,} documents, "
+            f"mean loss {result.mean_loss:.4f} nats -> {result.path}",
+            highlight=False,
+        )

@@ -1,0 +1,89 @@
+"""The run directory, one owner of every file in it: schemas, validated readers, atomic and streaming writers,
+the typed manifest, the results table, and the context policy that scoring and annotate share.
+
+Names are imported lazily, so that light modules (configs, the CLI) can use `lossgap.rundir.names` without
+importing pyarrow and pandas.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lossgap._lazy import lazy_exports
+
+_WHERE = {
+    "atomic_path": "atomic", "write_text_atomic": "atomic",
+    "PRESETS": "categories", "HEADLINE": "categories", "REPEAT_LEN_BINS": "categories",
+    "repeat_len_bin_sql": "categories",
+    "ContextPolicy": "context", "Window": "context", "visible_segments": "context", "widest": "context",
+    "from_json": "jsonable", "to_json": "jsonable",
+    "CorpusRecord": "manifest", "FeaturesRecord": "manifest", "Manifest": "manifest", "ModelContext": "manifest",
+    "ModelRecord": "manifest", "PipelineRecord": "manifest", "StageRecord": "manifest", "TokenizerRecord": "manifest",
+    "validate_name": "names",
+    "ScoreParts": "parts",
+    "RESULTS": "results", "Column": "results", "HeadlineRow": "results", "ResultsTable": "results", "Summary": "results",
+    "FeaturesWriter": "rundir", "RunDir": "rundir",
+    "CORPUS_SCHEMA": "schemas", "FEATURES_SCHEMA": "schemas", "SCORES_SCHEMA": "schemas", "TOKENS_SCHEMA": "schemas",
+    "check_schema": "schemas",
+}  # fmt: skip
+
+__all__ = [
+    "CORPUS_SCHEMA",
+    "Column",
+    "ContextPolicy",
+    "CorpusRecord",
+    "FEATURES_SCHEMA",
+    "FeaturesRecord",
+    "FeaturesWriter",
+    "HEADLINE",
+    "HeadlineRow",
+    "Manifest",
+    "ModelContext",
+    "ModelRecord",
+    "PRESETS",
+    "PipelineRecord",
+    "REPEAT_LEN_BINS",
+    "RESULTS",
+    "ResultsTable",
+    "RunDir",
+    "SCORES_SCHEMA",
+    "ScoreParts",
+    "StageRecord",
+    "Summary",
+    "TOKENS_SCHEMA",
+    "TokenizerRecord",
+    "Window",
+    "atomic_path",
+    "check_schema",
+    "from_json",
+    "repeat_len_bin_sql",
+    "to_json",
+    "validate_name",
+    "visible_segments",
+    "widest",
+    "write_text_atomic",
+]
+
+
+__getattr__ = lazy_exports(__name__, _WHERE)
+
+if TYPE_CHECKING:
+    from lossgap.rundir.atomic import atomic_path, write_text_atomic
+    from lossgap.rundir.categories import HEADLINE, PRESETS, REPEAT_LEN_BINS, repeat_len_bin_sql
+    from lossgap.rundir.context import ContextPolicy, Window, visible_segments, widest
+    from lossgap.rundir.jsonable import from_json, to_json
+    from lossgap.rundir.manifest import (
+        CorpusRecord,
+        FeaturesRecord,
+        Manifest,
+        ModelContext,
+        ModelRecord,
+        PipelineRecord,
+        StageRecord,
+        TokenizerRecord,
+    )
+    from lossgap.rundir.names import validate_name
+    from lossgap.rundir.parts import ScoreParts
+    from lossgap.rundir.results import RESULTS, Column, HeadlineRow, ResultsTable, Summary
+    from lossgap.rundir.rundir import FeaturesWriter, RunDir
+    from lossgap.rundir.schemas import CORPUS_SCHEMA, FEATURES_SCHEMA, SCORES_SCHEMA, TOKENS_SCHEMA, check_schema

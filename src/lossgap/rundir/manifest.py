@@ -1,0 +1,145 @@
+"""The manifest, run.json: typed records of what each stage did (corpus, tokenizer, each scored model with its
+context policy, features, the analysis stages, the pipeline's stage stamps).
+
+Stages never edit a dict: they hand a record to `RunDir.record_*`, which updates run.json under a lock.
+Reading validates every record and names the key that does not fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from lossgap.rundir.context import ContextPolicy
+from lossgap.rundir.jsonable import JSON, from_json, to_json
+
+__all__ = [
+    "CorpusRecord",
+    "TokenizerRecord",
+    "ModelContext",
+    "ModelRecord",
+    "FeaturesRecord",
+    "StageRecord",
+    "PipelineRecord",
+    "Manifest",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorpusRecord:
+    """The corpus stage: where the documents came from, what was kept; n_read == n_docs + sum(skipped)."""
+
+    fingerprint: str
+    source: str
+    n_docs: int
+    n_read: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    repaired: dict[str, int] = field(default_factory=dict)
+    domains: dict[str, int] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenizerRecord:
+    """The tokens of the run: their fingerprint, how position 0 is filled, and the model that first made them."""
+
+    fingerprint: str
+    prefix_token_id: int
+    policy: str
+    first_model: str
+    n_tokens: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelContext:
+    """The context a model scored with, as run.json holds it: the policy and its description in words."""
+
+    max_length: int
+    stride: int
+    policy: str  # "full document" or "windows of N tokens, stride S"
+    prefix: str  # how position 0 was filled
+
+    @property
+    def window(self) -> ContextPolicy:
+        return ContextPolicy(max_length=self.max_length, stride=self.stride)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRecord:
+    """One scoring: the model, how it ran, the context it saw, and the scores' size and mean."""
+
+    model: str
+    revision: str | None
+    dtype: str
+    device: str
+    architecture: str
+    context: ModelContext
+    requested: dict[str, Any]  # the options that decide the scores (a re-run with others is refused)
+    n_docs: int
+    n_tokens: int
+    mean_loss: float
+    attention: str = ""
+    compiled: bool = False
+    batch_tokens: int = 0
+    world_size: int = 1
+    versions: dict[str, Any] = field(default_factory=dict)
+    time: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeaturesRecord:
+    """The annotate stage: its options, the context repeats were judged in (None: whole documents), columns."""
+
+    config: dict[str, Any]
+    spacy_model: str | None
+    repeat_context: ContextPolicy | None
+    columns: tuple[str, ...]
+    n_tokens: int
+    n_docs: int
+    log_freq_source: str = "run"  # what log_freq counts: see features.rarity
+    versions: dict[str, Any] = field(default_factory=dict)
+    time: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRecord:
+    """An analysis or report stage: the configuration it ran with, and when."""
+
+    config: dict[str, Any]
+    time: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineRecord:
+    """`lossgap run`'s stamp of a stage: its configuration and the size and mtime of each input file."""
+
+    config: Any
+    inputs: dict[str, tuple[int, ...]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """Everything run.json records. An empty run has an empty manifest."""
+
+    corpus: CorpusRecord | None = None
+    tokenizer: TokenizerRecord | None = None
+    models: dict[str, ModelRecord] = field(default_factory=dict)
+    features: FeaturesRecord | None = None
+    stages: dict[str, StageRecord] = field(default_factory=dict)
+    pipeline: dict[str, PipelineRecord] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> Manifest:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> JSON:
+        return to_json(self)
+
+    @classmethod
+    def from_json(cls, data: JSON, where: str) -> Manifest:
+        return from_json(cls, data, where)
+
+    def contexts(self, names: list[str] | None = None) -> dict[str, ContextPolicy]:
+        """Each scored model's (or each of `names`') context policy."""
+        chosen = self.models if names is None else {n: self.models[n] for n in names if n in self.models}
+        return {name: record.context.window for name, record in chosen.items()}

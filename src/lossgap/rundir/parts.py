@@ -1,0 +1,121 @@
+"""The part files of an unfinished scoring (scores/.NAME.parts/): finished documents written as they complete,
+the settings a resumption must match, and the merge into scores/NAME.parquet once every document is there."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lossgap.errors import ConfigError, RunDirError
+from lossgap.rundir.atomic import atomic_path, write_text_atomic
+from lossgap.rundir.jsonable import to_json
+
+__all__ = ["ScoreParts"]
+
+_SETTINGS = "settings.json"
+
+
+class ScoreParts:
+    """The part-file folder of one scoring; created by `RunDir.score_parts(name)`."""
+
+    def __init__(self, folder: Path, scores_path: Path, name: str) -> None:
+        self.folder, self.scores_path, self.name = folder, scores_path, name
+
+    def prepare(self, settings: dict[str, Any], overwrite: bool) -> None:
+        """Create the folder, or keep it when it holds an unfinished scoring with the same settings."""
+        settings = to_json(settings)
+        settings_path = self.folder / _SETTINGS
+        if self.folder.is_dir() and settings_path.is_file():
+            previous = json.loads(settings_path.read_text())
+            if previous == settings:
+                return
+            if not overwrite:
+                raise ConfigError(
+                    f"{self.folder} holds an unfinished scoring of {self.name!r} with other settings ({previous}); "
+                    f"rerun with those settings to resume, pass --overwrite to start over, or choose another --name"
+                )
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        write_text_atomic(settings_path, json.dumps(settings, sort_keys=True))
+
+    def _files(self) -> list[Path]:
+        return sorted(self.folder.glob("part-*.parquet"))
+
+    def done_documents(self) -> set[str]:
+        """Documents whose losses are in a part file."""
+        done: set[str] = set()
+        for part in self._files():
+            done.update(pq.read_table(part, columns=["doc_id"]).column("doc_id").unique().to_pylist())
+        return done
+
+    def write(self, rank: int, docs: Sequence[tuple[str, np.ndarray]]) -> None:
+        """One part file holding whole documents: (doc_id, losses of positions 1..L-1)."""
+        doc_col = pa.array([d for d, losses in docs for _ in range(len(losses))], pa.string())
+        pos = np.concatenate([np.arange(1, len(losses) + 1, dtype=np.int32) for _, losses in docs])
+        loss = np.concatenate([losses for _, losses in docs]).astype(np.float32)
+        table = pa.table({"doc_id": doc_col, "pos": pos, "loss": loss})
+        with atomic_path(self.folder / f"part-r{rank:04d}-{uuid.uuid4().hex}.parquet") as tmp:
+            pq.write_table(table, tmp)
+
+    def merge(self, doc_ids: list[str], n_expected: np.ndarray) -> tuple[int, float]:
+        """Write scores/NAME.parquet from the parts, in corpus order, after checking every token is there once.
+
+        `n_expected[i]` is the number of scored positions of document `doc_ids[i]`. Returns the token count and
+        mean loss. The merge runs in DuckDB, out of core.
+        """
+        expected = pa.table(
+            {
+                "doc_id": pa.array(doc_ids, pa.string()),
+                "doc_index": np.arange(len(doc_ids), dtype=np.int64),
+                "n_expected": np.asarray(n_expected, dtype=np.int64),
+            }
+        )
+        files = [str(p) for p in self._files()]
+        con = duckdb.connect()
+        try:
+            con.register("expected", expected)
+            if files:
+                con.execute(f"CREATE VIEW parts AS SELECT * FROM read_parquet({files!r})")
+            else:
+                con.execute("CREATE VIEW parts AS SELECT NULL::VARCHAR doc_id, NULL::INTEGER pos, NULL::FLOAT loss WHERE false")
+            found = con.execute(
+                """
+                SELECT e.doc_id, e.n_expected, coalesce(p.n, 0), coalesce(p.n_pos, 0)
+                FROM expected e FULL JOIN (
+                    SELECT doc_id, count(*) n, count(DISTINCT pos) n_pos FROM parts GROUP BY doc_id
+                ) p USING (doc_id)
+                WHERE e.doc_id IS NULL OR coalesce(p.n, 0) != e.n_expected OR coalesce(p.n_pos, 0) != e.n_expected
+                LIMIT 1
+                """
+            ).fetchall()
+            if found:
+                bad = found[0]
+                raise RunDirError(
+                    f"{self.folder}: document {bad[0]!r} has {bad[2]} scored tokens ({bad[3]} distinct), expected "
+                    f"{bad[1]}; the partial scoring is inconsistent — rerun with --overwrite"
+                )
+            with atomic_path(self.scores_path) as tmp:
+                con.execute(
+                    f"""
+                    COPY (SELECT p.doc_id, p.pos::INTEGER AS pos, p.loss::FLOAT AS loss
+                          FROM parts p JOIN expected e USING (doc_id) ORDER BY e.doc_index, p.pos)
+                    TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)
+                    """
+                )
+            n_tokens, mean_loss = con.execute("SELECT count(*), avg(loss) FROM parts").fetchall()[0]
+        finally:
+            con.close()
+        return int(n_tokens), float(mean_loss) if mean_loss is not None else float("nan")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

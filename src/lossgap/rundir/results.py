@@ -1,0 +1,157 @@
+"""The files of `results/`: one table of every results file with its columns and their kinds, the typed
+summary of a comparison, and the CSV/JSON reading and writing that `compare`, `curves` and `report` share.
+
+Adding a column to a results file means adding it to `RESULTS` here; writers must provide it and readers get
+it typed. docs/results.md describes every column.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from lossgap.errors import SchemaError
+
+__all__ = ["Column", "ResultsTable", "RESULTS", "HeadlineRow", "Summary", "table_to_csv", "table_from_csv"]
+
+Kind = Literal["text", "int", "float"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class ResultsTable:
+    """One CSV file of results/: its name, the stage that writes it, its columns in order."""
+
+    filename: str
+    stage: Literal["compare", "curves"]
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _table(filename: str, stage: Literal["compare", "curves"], spec: str) -> ResultsTable:
+    """`spec` lists `name:kind` pairs separated by spaces (kind t, i or f)."""
+    kinds: dict[str, Kind] = {"t": "text", "i": "int", "f": "float"}
+    return ResultsTable(filename, stage, tuple(Column(n, kinds[k]) for n, k in (c.split(":") for c in spec.split())))
+
+
+_INTERVAL = "ci_low:f ci_high:f"
+_SUPPORT = "n_tokens:i n_docs:i n_eff_docs:f"
+_CONTRAST = "family:t contrast:t level:t reference:t scope:t"
+RESULTS: dict[str, ResultsTable] = {
+    t.filename: t
+    for t in (
+        _table("categories.csv", "compare",
+               f"feature:t value:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f "
+               "macro_mean_gap:f note:t"),
+        _table("contrasts.csv", "compare",
+               f"{_CONTRAST} method:t estimate:f {_INTERVAL} p:f p_adjusted:f {_SUPPORT} note:t"),
+        _table("sensitivity.csv", "compare", f"{_CONTRAST} controls:t estimate:f {_INTERVAL} p:f"),
+        _table("marginal_means.csv", "compare", f"factor:t level:t population:t estimate:f {_INTERVAL} p:f n_tokens:i"),
+        _table("repeat_curve.csv", "compare", f"kind:t bin:t bin_order:i {_SUPPORT} mean_gap:f {_INTERVAL} note:t"),
+        _table("top_tokens.csv", "compare",
+               "direction:t rank:i doc_id:t pos:i domain:t token_text:t loss_baseline:f loss_candidate:f gap:f"),
+        _table("top_segments.csv", "compare",
+               "direction:t rank:i doc_id:t pos_start:i pos_end:i n_tokens:i mean_gap:f sum_gap:f text:t"),
+        _table("top_documents.csv", "compare", "direction:t rank:i doc_id:t domain:t n_tokens:i mean_gap:f sum_gap:f"),
+        _table("curves.csv", "curves", f"series:t step:i name:t mask:t {_SUPPORT} mean_loss:f {_INTERVAL} note:t"),
+        _table("curves_diff.csv", "curves",
+               f"step:i mask:t series:t reference:t n_tokens:i n_eff_docs:f estimate:f {_INTERVAL} p:f "
+               f"did_estimate:f did_ci_low:f did_ci_high:f did_p:f note:t"),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeadlineRow:
+    """One headline figure of a comparison: the mean gap over a preset mask, with its interval, and the
+    difference-in-differences: the mask's gap minus the overall gap (how much more the candidate leads there)."""
+
+    label: str
+    n_tokens: int
+    n_docs: int = 0
+    n_eff_docs: float = float("nan")
+    mean_gap: float
+    ci_low: float
+    ci_high: float
+    did_estimate: float = float("nan")
+    did_ci_low: float = float("nan")
+    did_ci_high: float = float("nan")
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Summary:
+    """summary.json: the overall comparison of candidate against baseline (gap = baseline − candidate, nats).
+
+    Figures that cannot be computed (no tokens) are NaN here and null in the file.
+    """
+
+    baseline: str
+    candidate: str
+    n_tokens: int
+    n_docs: int
+    mean_loss_baseline: float
+    mean_loss_candidate: float
+    mean_gap: float
+    ci_low: float
+    ci_high: float
+    macro_mean_gap: float
+    missing: dict[str, int] = field(default_factory=dict)
+    interval: str = "bootstrap"
+    bootstrap: int = 1000
+    seed: int = 0
+    confidence: float = 0.95
+    min_eff_docs: float = 10.0
+    headline: tuple[HeadlineRow, ...] = ()
+    notes: tuple[str, ...] = ()  # what a reader must know: few documents, models that saw different contexts, …
+    log_freq_source: str = ""  # what log_freq counts (features.rarity)
+
+
+def table_to_csv(table: ResultsTable, frame: pd.DataFrame) -> str:
+    """The CSV text of `frame`'s contract columns, in contract order, floats at full precision (an empty
+    frame: the header alone)."""
+    if frame.empty:
+        frame = frame.reindex(columns=table.names)
+    missing = [c for c in table.names if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"results/{table.filename}: the writer gave no column(s) {', '.join(missing)}")
+    return frame[table.names].to_csv(index=False, float_format="%.10g")
+
+
+def table_from_csv(table: ResultsTable, text: str, where: str) -> pd.DataFrame:
+    """A results CSV with its contract columns typed; SchemaError naming `where` and the column otherwise."""
+    text_columns = [c.name for c in table.columns if c.kind == "text"]
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype={c: str for c in text_columns}, keep_default_na=False,
+                            na_values=[""])  # fmt: skip
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SchemaError(f"{where}: not a readable CSV ({exc}); rerun the stage that wrote it") from exc
+    missing = [c for c in table.names if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"{where}: missing column(s) {', '.join(missing)}; rerun `lossgap {table.stage}`")
+    for column in table.columns:
+        if column.kind == "text":
+            frame[column.name] = frame[column.name].fillna("").astype(str)
+            continue
+        try:
+            frame[column.name] = pd.to_numeric(frame[column.name])
+        except (ValueError, TypeError) as exc:
+            raise SchemaError(f"{where}: column {column.name!r} is not numeric ({exc})") from exc
+    return frame
+
+
+def json_text(data: object) -> str:
+    """Indented strict JSON (NaN already turned into null by `to_json`)."""
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,328 @@
+"""`RunDir`: the one owner of a run directory's files. Every stage reads and writes through it.
+
+    run.json                 the manifest (typed records, `lossgap.rundir.manifest`)
+    corpus.parquet           one row per document            CORPUS_SCHEMA
+    tokens.parquet           one row per token               TOKENS_SCHEMA
+    scores/NAME.parquet      one row per scored token        SCORES_SCHEMA
+    scores/.NAME.parts/      an unfinished scoring           `ScoreParts`
+    features.parquet         one row per token               FEATURES_SCHEMA (+ any annotator's columns)
+    results/                 tables of compare and curves    `RESULTS`, summary.json, regression.txt
+    report/                  the HTML report                 index.html, assets/, figures/
+
+Tables are read validated (a missing or mistyped column is a SchemaError naming the file and column) and
+written atomically; large tables can be read column by column or queried in place through DuckDB views.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lossgap.errors import RunDirError, SchemaError
+from lossgap.rundir.atomic import atomic_path, write_text_atomic
+from lossgap.rundir.jsonable import from_json, to_json
+from lossgap.rundir.manifest import (
+    CorpusRecord,
+    FeaturesRecord,
+    Manifest,
+    ModelRecord,
+    PipelineRecord,
+    StageRecord,
+    TokenizerRecord,
+)
+from lossgap.rundir.names import validate_name
+from lossgap.rundir.parts import ScoreParts
+from lossgap.rundir.results import RESULTS, Summary, json_text, table_from_csv, table_to_csv
+from lossgap.rundir.schemas import CORPUS_SCHEMA, FEATURES_SCHEMA, SCORES_SCHEMA, TOKENS_SCHEMA, check_schema
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["RunDir", "FeaturesWriter", "Table"]
+
+Table = Literal["corpus", "tokens", "features"]
+_SCHEMAS = {"corpus": CORPUS_SCHEMA, "tokens": TOKENS_SCHEMA, "features": FEATURES_SCHEMA}
+_HINTS = {
+    "corpus": "run `lossgap corpus SOURCE --run DIR` first, or give `lossgap score` a --corpus",
+    "tokens": "score a model first (`lossgap score MODEL --run DIR`)",
+    "features": "run `lossgap annotate --run DIR` first",
+}
+_REGRESSION = "regression.txt"
+_SUMMARY = "summary.json"
+
+
+class FeaturesWriter:
+    """Writes features.parquet one chunk at a time; the file appears (atomically) when the writer closes."""
+
+    def __init__(self, tmp: Path, where: Path) -> None:
+        self._tmp, self._where = tmp, where
+        self._writer: pq.ParquetWriter | None = None
+        self.n_rows = 0
+        self.columns: tuple[str, ...] = ()
+
+    def write(self, table: pa.Table) -> None:
+        # An annotator may add columns but never change the contract's types (a large_string is a string).
+        check_schema(table.schema, FEATURES_SCHEMA, self._where, cast=False)
+        table = check_schema(table, FEATURES_SCHEMA, self._where)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+            self.columns = tuple(table.column_names)
+        self._writer.write_table(table)
+        self.n_rows += table.num_rows
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One run directory. `RunDir(path)` creates nothing until something is written."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    # -- where things are (for messages; stages read and write through the methods below) -------------------
+    def _table_path(self, table: Table) -> Path:
+        return self.path / f"{table}.parquet"
+
+    @property
+    def scores_dir(self) -> Path:
+        return self.path / "scores"
+
+    def scores_path(self, name: str) -> Path:
+        return self.scores_dir / f"{validate_name(name)}.parquet"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.path / "results"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.path / "report"
+
+    @property
+    def report_index(self) -> Path:
+        return self.report_dir / "index.html"
+
+    def describe(self, key: str) -> Path:
+        """The path behind a file key: corpus, tokens, features, scores/NAME, results/FILE, report, run.json."""
+        if key in _SCHEMAS:
+            return self._table_path(key)  # type: ignore[arg-type]
+        if key.startswith("scores/"):
+            return self.scores_path(key.removeprefix("scores/"))
+        if key.startswith("results/"):
+            return self.results_dir / key.removeprefix("results/")
+        if key == "report":
+            return self.report_index
+        if key == "run.json":
+            return self.path / "run.json"
+        raise KeyError(key)
+
+    def stamps(self, keys: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """(size, mtime in ns) of each existing file of `keys` ("results" stands for every results file)."""
+        paths: list[Path] = []
+        for key in keys:
+            if key == "results":
+                paths += sorted(self.results_dir.glob("*")) if self.results_dir.is_dir() else []
+            else:
+                paths.append(self.describe(key))
+        return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()}
+
+    # -- tables ---------------------------------------------------------------------------------------------
+    def has(self, table: Table) -> bool:
+        return self._table_path(table).is_file()
+
+    def columns(self, table: Table) -> list[str]:
+        """Column names of a table (features: the contract's and every annotator's)."""
+        return pq.read_schema(self._require(table)).names
+
+    def _require(self, table: Table) -> Path:
+        path = self._table_path(table)
+        if not path.is_file():
+            raise RunDirError(f"{path} does not exist: {_HINTS[table]}")
+        return path
+
+    def read(self, table: Table, columns: list[str] | None = None, *, dictionary: Iterable[str] = ()) -> pa.Table:
+        """A table (or some of its columns), its contract columns checked and cast; `dictionary`: string columns
+        to read dictionary-encoded (much less memory for repeated values such as doc_id)."""
+        return self._read_parquet(self._require(table), _SCHEMAS[table], columns, dictionary)
+
+    def write(self, table: Table, data: pa.Table) -> None:
+        """Write corpus or tokens (exactly the schema's columns); features go through `features_writer`."""
+        if table == "features":
+            raise RunDirError("features.parquet is written chunk by chunk: use RunDir.features_writer()")
+        path = self._table_path(table)
+        data = check_schema(data, _SCHEMAS[table], path).select(_SCHEMAS[table].names)
+        with atomic_path(path) as tmp:
+            pq.write_table(data, tmp, compression="zstd")
+
+    @contextlib.contextmanager
+    def features_writer(self) -> Iterator[FeaturesWriter]:
+        """Stream features.parquet chunk by chunk; nothing is visible until the block completes."""
+        path = self._table_path("features")
+        with atomic_path(path) as tmp:
+            writer = FeaturesWriter(tmp, path)
+            try:
+                yield writer
+            finally:
+                writer.close()
+            if writer.n_rows == 0 and not tmp.exists():
+                raise RunDirError(f"{path}: the annotators wrote nothing, not even an empty table")
+
+    @staticmethod
+    def _read_parquet(path: Path, schema: pa.Schema, columns: list[str] | None, dictionary: Iterable[str]) -> pa.Table:
+        file_schema = pq.read_schema(path)
+        wanted = pa.schema([f for f in schema if columns is None or f.name in columns])
+        check_schema(file_schema, wanted, path, cast=False)
+        if columns is not None:
+            unknown = [c for c in columns if c not in file_schema.names]
+            if unknown:
+                raise SchemaError(f"{path}: no column(s) {', '.join(unknown)}; it has {', '.join(file_schema.names)}")
+        table = pq.read_table(path, columns=columns, read_dictionary=list(dictionary) or None)
+        plain = pa.schema([f for f in wanted if not pa.types.is_dictionary(table.schema.field(f.name).type)])
+        return check_schema(table, plain, path)
+
+    # -- scores ---------------------------------------------------------------------------------------------
+    def scored_names(self) -> list[str]:
+        """Names of the models whose scores are complete in this run, sorted."""
+        if not self.scores_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.scores_dir.glob("*.parquet") if not p.name.startswith("."))
+
+    def has_scores(self, name: str) -> bool:
+        return self.scores_path(name).is_file()
+
+    def _require_scores(self, name: str) -> Path:
+        path = self.scores_path(name)
+        if not path.is_file():
+            known = ", ".join(self.scored_names()) or "none"
+            raise RunDirError(
+                f"{path}: model {name!r} was never scored in this run (scored: {known}); "
+                f"run `lossgap score MODEL --run {self.path} --name {name}` first"
+            )
+        return path
+
+    def read_scores(self, name: str, columns: list[str] | None = None, *, dictionary: Iterable[str] = ()) -> pa.Table:
+        return self._read_parquet(self._require_scores(name), SCORES_SCHEMA, columns, dictionary)
+
+    def score_parts(self, name: str) -> ScoreParts:
+        """The part files of an unfinished scoring of `name` (scores/.NAME.parts/)."""
+        return ScoreParts(self.scores_dir / f".{validate_name(name)}.parts", self.scores_path(name), name)
+
+    # -- DuckDB -------------------------------------------------------------------------------------------
+    def view(self, con: duckdb.DuckDBPyConnection, source: str, view: str) -> None:
+        """Create the DuckDB view `view` of a table (corpus, tokens, features) or of `scores/NAME`, queried in
+        place from its Parquet file (checked against its schema first)."""
+        if source.startswith("scores/"):
+            name = source.removeprefix("scores/")
+            path, schema = self._require_scores(name), SCORES_SCHEMA
+        elif source in _SCHEMAS:
+            path, schema = self._require(source), _SCHEMAS[source]  # type: ignore[arg-type]
+        else:
+            raise KeyError(source)
+        check_schema(pq.read_schema(path), schema, path, cast=False)
+        con.read_parquet(str(path)).create_view(view, replace=True)
+
+    # -- manifest -------------------------------------------------------------------------------------------
+    @property
+    def _manifest_path(self) -> Path:
+        return self.path / "run.json"
+
+    def manifest(self) -> Manifest:
+        """The manifest (empty if the run has none yet), every record validated."""
+        if not self._manifest_path.is_file():
+            return Manifest()
+        try:
+            data = json.loads(self._manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise RunDirError(f"{self._manifest_path} is not valid JSON: {exc}") from exc
+        return Manifest.from_json(data, str(self._manifest_path))
+
+    def _update(self, change: Callable[[Manifest], Manifest]) -> Manifest:
+        """Apply `change` to the manifest under a file lock and write it back atomically."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".run.json.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            manifest = change(self.manifest())
+            write_text_atomic(self._manifest_path, json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n")
+        return manifest
+
+    def record_corpus(self, record: CorpusRecord) -> None:
+        self._update(lambda m: m.replace(corpus=record))
+
+    def record_tokenizer(self, record: TokenizerRecord) -> None:
+        self._update(lambda m: m.replace(tokenizer=record))
+
+    def record_model(self, name: str, record: ModelRecord) -> None:
+        self._update(lambda m: m.replace(models={**m.models, validate_name(name): record}))
+
+    def record_features(self, record: FeaturesRecord) -> None:
+        self._update(lambda m: m.replace(features=record))
+
+    def record_stage(self, stage: str, config: object, time: str) -> None:
+        """What an analysis or report stage ran with (`config` a dataclass)."""
+        record = StageRecord(config=to_json(config), time=time)
+        self._update(lambda m: m.replace(stages={**m.stages, stage: record}))
+
+    def record_pipeline(self, stage: str, record: PipelineRecord) -> None:
+        self._update(lambda m: m.replace(pipeline={**m.pipeline, stage: record}))
+
+    # -- results --------------------------------------------------------------------------------------------
+    def write_results(self, tables: dict[str, pd.DataFrame], *, summary: Summary | None = None,
+                      regression: str | None = None) -> None:
+        """Write results files: each CSV through its `RESULTS` entry, summary.json and the regression's text."""
+        texts = {RESULTS[name].filename: table_to_csv(RESULTS[name], frame) for name, frame in tables.items()}
+        if summary is not None:
+            texts[_SUMMARY] = json_text(to_json(summary))
+        if regression is not None:
+            texts[_REGRESSION] = regression
+        for filename, text in texts.items():  # all computed first: an error above leaves the old results
+            write_text_atomic(self.results_dir / filename, text)
+
+    def read_results(self, name: str) -> pd.DataFrame | None:
+        """A results table typed by its `RESULTS` entry, or None if it was never written."""
+        path = self.results_dir / name
+        if not path.is_file():
+            return None
+        return table_from_csv(RESULTS[name], path.read_text(encoding="utf-8"), str(path))
+
+    def read_summary(self) -> Summary:
+        path = self.results_dir / _SUMMARY
+        if not path.is_file():
+            raise RunDirError(f"{path} does not exist: run `lossgap compare --run {self.path}` first")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"{path} is not valid JSON: {exc}") from exc
+        return from_json(Summary, data, str(path))
+
+    def has_summary(self) -> bool:
+        return (self.results_dir / _SUMMARY).is_file()
+
+    def read_regression(self) -> str | None:
+        """regression.txt: the models behind the adjusted contrasts (None if never written)."""
+        path = self.results_dir / _REGRESSION
+        return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+    # -- report ---------------------------------------------------------------------------------------------
+    def write_report(self, files: dict[str, str]) -> Path:
+        """Write the report's files (relative paths under report/), index.html last; stale figures removed."""
+        figures = {Path(f).name for f in files if f.startswith("figures/")}
+        for relative, text in sorted(files.items(), key=lambda item: item[0] == "index.html"):
+            write_text_atomic(self.report_dir / relative, text)
+        for stale in (self.report_dir / "figures").glob("*.svg"):
+            if stale.name not in figures:
+                stale.unlink()
+        return self.report_index

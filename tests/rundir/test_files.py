@@ -1,0 +1,177 @@
+"""Every file of a run through its one owner: written, read back validated, a wrong schema refused with a message
+naming the file and the column; the manifest's typed records; the results table and the summary."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lossgap.errors import RunDirError, SchemaError
+from lossgap.rundir import (
+    CORPUS_SCHEMA,
+    FEATURES_SCHEMA,
+    RESULTS,
+    TOKENS_SCHEMA,
+    ContextPolicy,
+    CorpusRecord,
+    FeaturesRecord,
+    HeadlineRow,
+    ModelContext,
+    ModelRecord,
+    RunDir,
+    Summary,
+    TokenizerRecord,
+)
+
+
+def _rows(schema: pa.Schema, n: int = 3) -> pa.Table:
+    """A table of `schema` with n plausible rows."""
+    columns = {}
+    for field in schema:
+        if pa.types.is_string(field.type):
+            columns[field.name] = pa.array([f"{field.name}{i}" for i in range(n)], field.type)
+        elif pa.types.is_integer(field.type):
+            columns[field.name] = pa.array(range(n), field.type)
+        else:
+            columns[field.name] = pa.array([0.5 * i for i in range(n)], field.type)
+    return pa.table(columns, schema=schema)
+
+
+@pytest.mark.parametrize(("table", "schema"), [("corpus", CORPUS_SCHEMA), ("tokens", TOKENS_SCHEMA)])
+def test_written_table_reads_back_and_a_missing_or_mistyped_column_names_itself(tmp_path, table, schema) -> None:
+    run = RunDir(tmp_path / "run")
+    data = _rows(schema)
+    run.write(table, data)
+    assert run.read(table).equals(data)
+    assert run.read(table, [schema.names[1]]).column_names == [schema.names[1]]
+    with pytest.raises(SchemaError, match=rf"{table}.parquet: missing column\(s\) {schema.names[-1]}"):
+        run.write(table, data.drop_columns([schema.names[-1]]))
+    broken = data.set_column(1, schema.names[1], pa.array([[1]] * 3))  # a list where a scalar belongs
+    with pytest.raises(SchemaError, match=rf"{table}.parquet: column '{schema.names[1]}' has type list"):
+        run.write(table, broken)
+    pq.write_table(data.drop_columns([schema.names[-1]]), run.describe(table))  # a file written by hand
+    with pytest.raises(SchemaError, match=rf"{table}.parquet: missing column\(s\) {schema.names[-1]}"):
+        run.read(table)
+
+
+def test_missing_table_says_which_command_makes_it(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(RunDirError, match="corpus.parquet does not exist: run `lossgap corpus"):
+        run.read("corpus")
+    with pytest.raises(RunDirError, match="lossgap annotate"):
+        run.read("features")
+    with pytest.raises(RunDirError, match="'m' was never scored"):
+        run.read_scores("m")
+
+
+def test_features_stream_chunk_by_chunk_and_appear_only_when_complete(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    chunk = _rows(FEATURES_SCHEMA).append_column("extra", pa.array([1.0, 2.0, 3.0]))
+    with run.features_writer() as writer:
+        writer.write(chunk)
+        assert not run.has("features")  # a reader never sees a half-written file
+        writer.write(chunk)
+    table = run.read("features")
+    assert table.num_rows == 6 and "extra" in run.columns("features")
+    with pytest.raises(SchemaError, match="features.parquet: column 'repeat_len' has type string"), run.features_writer() as w:
+        w.write(chunk.set_column(FEATURES_SCHEMA.get_field_index("repeat_len"), "repeat_len", pa.array(["a", "b", "c"])))
+    assert run.read("features").num_rows == 6  # the earlier file is untouched
+
+
+def test_scores_read_validated_and_parts_merge_in_corpus_order(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    parts = run.score_parts("m")
+    parts.prepare({"model": "x"}, overwrite=False)
+    parts.write(0, [("b", np.array([1.0, 2.0], np.float32))])
+    parts.write(1, [("a", np.array([3.0], np.float32))])
+    assert parts.done_documents() == {"a", "b"}
+    n_tokens, mean_loss = parts.merge(["a", "b"], np.array([1, 2]))
+    assert (n_tokens, mean_loss) == (3, 2.0)
+    scores = run.read_scores("m").to_pydict()
+    assert scores == {"doc_id": ["a", "b", "b"], "pos": [1, 1, 2], "loss": [3.0, 1.0, 2.0]}
+    pq.write_table(pa.table({"doc_id": ["a"], "pos": [1]}), run.scores_path("bad"))
+    with pytest.raises(SchemaError, match=r"scores/bad.parquet: missing column\(s\) loss"):
+        run.read_scores("bad")
+    with pytest.raises(RunDirError, match="invalid model name"):
+        run.scores_path("../escape")
+
+
+def test_manifest_records_round_trip_and_a_bad_record_names_its_key(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    assert run.manifest().models == {}
+    context = ModelContext(max_length=64, stride=32, policy="windows of 64 tokens, stride 32", prefix="bos")
+    record = ModelRecord(model="m", revision=None, dtype="float32", device="cpu", architecture="LlamaForCausalLM",
+                         context=context, requested={"max_length": 64}, n_docs=2, n_tokens=10, mean_loss=float("nan"))  # fmt: skip
+    run.record_model("short", record)
+    run.record_corpus(CorpusRecord(fingerprint="f", source="s", n_docs=2, n_read=3, skipped={"empty_text": 1}))
+    run.record_tokenizer(TokenizerRecord(fingerprint="t", prefix_token_id=1, policy="bos", first_model="m", n_tokens=12))
+    run.record_features(FeaturesRecord(config={}, spacy_model=None, repeat_context=ContextPolicy(max_length=64, stride=32),
+                                       columns=("doc_id",), n_tokens=12, n_docs=2))  # fmt: skip
+    manifest = run.manifest()
+    assert math.isnan(manifest.models["short"].mean_loss)  # NaN is null in the file, NaN again when read
+    assert manifest.models["short"].context.window == ContextPolicy(max_length=64, stride=32)
+    assert manifest.corpus.skipped == {"empty_text": 1} and manifest.tokenizer.prefix_token_id == 1
+    assert manifest.features.repeat_context == ContextPolicy(max_length=64, stride=32)
+    path = run.describe("run.json")
+    data = json.loads(path.read_text())
+    assert data["models"]["short"]["mean_loss"] is None
+    data["models"]["short"]["context"]["max_length"] = "64"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SchemaError, match=r"run.json.models.short.context.max_length: expected an integer, got '64'"):
+        run.manifest()
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS))
+def test_every_results_table_round_trips_and_is_checked(tmp_path, name) -> None:
+    run = RunDir(tmp_path / "run")
+    table = RESULTS[name]
+    values = {"text": ["NA", "1"], "int": [1, 2], "float": [0.25, float("nan")]}
+    frame = pd.DataFrame({c.name: values[c.kind] for c in table.columns})
+    run.write_results({name: frame})
+    back = run.read_results(name)
+    assert back.columns.tolist() == table.names
+    for column in table.columns:  # text stays text ("NA", "1"), numbers stay numbers
+        if column.kind == "text":
+            assert back[column.name].tolist() == ["NA", "1"]
+        else:
+            np.testing.assert_array_equal(back[column.name].to_numpy(float), np.array(values[column.kind], float))
+    with pytest.raises(SchemaError, match=rf"results/{name}: the writer gave no column\(s\) {table.names[-1]}"):
+        run.write_results({name: frame.drop(columns=[table.names[-1]])})
+    path = run.results_dir / name
+    path.write_text(frame.drop(columns=[table.names[0]]).to_csv(index=False))
+    with pytest.raises(SchemaError, match=rf"{name}: missing column\(s\) {table.names[0]}"):
+        run.read_results(name)
+    numeric = next((c.name for c in table.columns if c.kind != "text"), None)
+    if numeric is not None:
+        path.write_text(frame.assign(**{numeric: ["abc", "1"]}).to_csv(index=False))
+        with pytest.raises(SchemaError, match=rf"column '{numeric}' is not numeric"):
+            run.read_results(name)
+    assert RunDir(tmp_path / "other").read_results(name) is None
+
+
+def test_summary_round_trips_with_nan_as_null_and_a_bad_field_is_named(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    row = HeadlineRow(label="all", n_tokens=6, mean_gap=0.25, ci_low=float("nan"), ci_high=float("nan"))
+    summary = Summary(baseline="a", candidate="b", n_tokens=6, n_docs=2, mean_loss_baseline=2.0, mean_loss_candidate=1.75,
+                      mean_gap=0.25, ci_low=float("nan"), ci_high=float("nan"), macro_mean_gap=0.3, headline=(row,),
+                      notes=("only 2 documents",))  # fmt: skip
+    run.write_results({}, summary=summary, regression="gap ~ 0 + C(word_class)\n")
+    back = run.read_summary()
+    assert back.headline[0].label == "all" and math.isnan(back.ci_low) and back.notes == ("only 2 documents",)
+    assert json.loads((run.results_dir / "summary.json").read_text())["ci_low"] is None
+    assert run.read_regression() == "gap ~ 0 + C(word_class)"
+    raw = json.loads((run.results_dir / "summary.json").read_text())
+    raw["mean_gap"] = "big"
+    (run.results_dir / "summary.json").write_text(json.dumps(raw))
+    with pytest.raises(SchemaError, match="summary.json.mean_gap: expected a number, got 'big'"):
+        run.read_summary()
+    del raw["mean_gap"]
+    (run.results_dir / "summary.json").write_text(json.dumps(raw))
+    with pytest.raises(SchemaError, match="missing key 'mean_gap'"):
+        run.read_summary()
