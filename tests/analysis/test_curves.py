@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lossgap.analysis import CurvesConfig, Series, run_curves
-from lossgap.analysis.masks import resolve_mask
+from lossgap.rundir.categories import resolve_mask
 from lossgap.errors import ConfigError
 from tests.analysis.analysis_runs import write_run
 from tests.analysis.hand_run import write_checkpoint_run

@@ -21,7 +21,7 @@ from lossgap.analysis.estimate import Contrast, estimate
 from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
 from lossgap.analysis.join import JOINED, MissingTokens, connect, join_pair
 from lossgap.analysis.levels import document_sums, level_sums, level_table
-from lossgap.analysis.masks import HEADLINE, PRESETS
+from lossgap.rundir.categories import HEADLINE, PRESETS
 from lossgap.analysis.regression import Fit
 from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
 from lossgap.analysis.top import top_documents, top_segments, top_tokens

@@ -21,7 +21,7 @@ import pandas as pd
 from lossgap.analysis.config import CurvesConfig, Series, step_of
 from lossgap.analysis.estimate import Contrast, LevelSums, estimate
 from lossgap.analysis.join import connect
-from lossgap.analysis.masks import Mask, check_masks, resolve_mask
+from lossgap.rundir.categories import Mask, check_masks, resolve_mask
 from lossgap.errors import ConfigError
 from lossgap.rundir import RESULTS, RunDir
 

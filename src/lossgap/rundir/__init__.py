@@ -14,7 +14,7 @@ from lossgap._lazy import lazy_exports
 _WHERE = {
     "atomic_path": "atomic", "write_text_atomic": "atomic",
     "PRESETS": "categories", "HEADLINE": "categories", "REPEAT_LEN_BINS": "categories",
-    "repeat_len_bin_sql": "categories",
+    "repeat_len_bin_sql": "categories", "Mask": "categories", "resolve_mask": "categories", "check_masks": "categories",
     "ContextPolicy": "context", "Window": "context", "visible_segments": "context", "widest": "context",
     "from_json": "jsonable", "to_json": "jsonable",
     "CorpusRecord": "manifest", "FeaturesRecord": "manifest", "Manifest": "manifest", "ModelContext": "manifest",
@@ -38,6 +38,7 @@ __all__ = [
     "HEADLINE",
     "HeadlineRow",
     "Manifest",
+    "Mask",
     "ModelContext",
     "ModelRecord",
     "PRESETS",
@@ -54,9 +55,11 @@ __all__ = [
     "TokenizerRecord",
     "Window",
     "atomic_path",
+    "check_masks",
     "check_schema",
     "from_json",
     "repeat_len_bin_sql",
+    "resolve_mask",
     "to_json",
     "validate_name",
     "visible_segments",
@@ -69,7 +72,15 @@ __getattr__ = lazy_exports(__name__, _WHERE)
 
 if TYPE_CHECKING:
     from lossgap.rundir.atomic import atomic_path, write_text_atomic
-    from lossgap.rundir.categories import HEADLINE, PRESETS, REPEAT_LEN_BINS, repeat_len_bin_sql
+    from lossgap.rundir.categories import (
+        HEADLINE,
+        PRESETS,
+        REPEAT_LEN_BINS,
+        Mask,
+        check_masks,
+        repeat_len_bin_sql,
+        resolve_mask,
+    )
     from lossgap.rundir.context import ContextPolicy, Window, visible_segments, widest
     from lossgap.rundir.jsonable import from_json, to_json
     from lossgap.rundir.manifest import (

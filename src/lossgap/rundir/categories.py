@@ -1,4 +1,5 @@
-"""Named categories of tokens that every stage reads the same way: the mask presets and the repeat-length bins.
+"""Named categories of tokens that every stage reads the same way: the mask presets, user masks (SQL
+conditions over feature columns, checked before use) and the repeat-length bins.
 
 One definition each, here with the data contract: "repeated" means repeat_len >= 2 in compare's headline, in
 curves, in the in-loop evaluator and in the report's viewer alike.
@@ -6,7 +7,16 @@ curves, in the in-loop evaluator and in the report's viewer alike.
 
 from __future__ import annotations
 
-__all__ = ["PRESETS", "HEADLINE", "REPEAT_LEN_BINS", "repeat_len_bin_sql"]
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lossgap.errors import ConfigError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["PRESETS", "HEADLINE", "REPEAT_LEN_BINS", "repeat_len_bin_sql", "Mask", "resolve_mask", "check_masks"]
 
 # repeat_len counts the longest earlier-seen n-gram ending at the token; 1 means only the token itself was
 # seen before (true of most function words in any long document), so "repeated" starts at a repeated bigram.
@@ -37,3 +47,61 @@ def repeat_len_bin_sql(column: str = "repeat_len") -> str:
     """
     cases = " ".join(f"WHEN {column} <= {high} THEN '{label}'" for _, high, label in REPEAT_LEN_BINS if high is not None)
     return f"CASE WHEN {column} IS NULL THEN NULL {cases} ELSE '{REPEAT_LEN_BINS[-1][2]}' END"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mask:
+    """A named boolean SQL condition over feature columns (`name` is what results files show)."""
+
+    name: str
+    condition: str
+
+
+def resolve_mask(spec: str) -> Mask:
+    """A preset name, or else a SQL condition (named by its own text).
+
+    >>> resolve_mask("repeated").condition
+    'repeat_len >= 2'
+    >>> resolve_mask("domain = 'python'").name
+    "domain = 'python'"
+    """
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError("--mask is empty: give a preset (" + ", ".join(PRESETS) + ") or a SQL condition")
+    if spec in PRESETS:
+        return Mask(name=spec, condition=PRESETS[spec])
+    if spec.startswith("domain:"):
+        raise ConfigError(
+            f"--mask {spec!r}: the domain:NAME shorthand is gone; write the condition, e.g. \"domain = '{spec[7:]}'\""
+        )
+    if ";" in spec:
+        raise ConfigError(f"--mask {spec!r}: a mask is one SQL condition and may not contain ';'")
+    return Mask(name=spec, condition=spec)
+
+
+def check_masks(con: duckdb.DuckDBPyConnection, masks: Sequence[Mask], features: str) -> dict[str, int]:
+    """Tokens each mask selects in the view `features`; ConfigError for an invalid or empty mask.
+
+    Conditions see only feature columns (plus pos), never losses: selecting tokens on the outcome would bias
+    every mean computed on the mask.
+    """
+    import duckdb
+
+    columns = [r[0] for r in con.execute(f"DESCRIBE {features}").fetchall()]
+    counts: dict[str, int] = {}
+    for mask in masks:
+        try:
+            row = con.execute(
+                f"SELECT count(*) FILTER (WHERE CAST(({mask.condition}) AS BOOLEAN)) FROM {features} WHERE pos > 0"
+            ).fetchall()[0]
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise ConfigError(
+                f"--mask {mask.name!r} is not a valid condition over the features ({first}); "
+                f"columns: {', '.join(c for c in columns if c != 'doc_id')}"
+            ) from None
+        assert row is not None
+        if int(row[0]) == 0:
+            raise ConfigError(f"--mask {mask.name!r} selects no scored token: loosen the condition")
+        counts[mask.name] = int(row[0])
+    return counts
