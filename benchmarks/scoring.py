@@ -8,8 +8,10 @@ released models, no download), measures the card's bf16 matrix rate in the same 
   `model(...).logits` for the whole batch (transformers' SDPA attention), then a float32 log-softmax over all;
 - lossgap: `lossgap.scoring` as `lossgap score` runs it: windows sorted into length-aware batches under
   the same budget, the trunk's hidden states, and the head + float32 log-softmax in chunks of scored rows;
-  timed with transformers' SDPA attention, with lossgap's varlen attention (`scoring.attention`, what
-  `lossgap score` uses on CUDA) and with varlen attention and `--compile` (`CausalLMHead.compile`).
+  timed with transformers' SDPA attention, with lossgap's varlen attention (`scoring.attention`) on
+  left-padded rows, with varlen attention and `--compile` (`CausalLMHead.compile`), and packed: windows
+  one after another in one row of segments, Olmo Hybrid's Gated DeltaNet on fla's fused forward
+  (`scoring.hybrid`), which is what `lossgap score` uses on CUDA; with `--compile`, and with `--float32-head`.
 
 Prints useful tokens/s (padding excluded), MFU (tokens/s × 2 × parameters ÷ measured matrix rate), peak GPU
 memory, and how far the paths' per-token losses differ. Usage (on the GPU machine):
@@ -36,15 +38,22 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from lossgap.rundir import Window
 from lossgap.scoring.attention import use_varlen_attention
+from lossgap.scoring.batches import plan_batches, plan_packed_batches
+from lossgap.scoring.hybrid import use_fast_gated_deltanet
 from lossgap.scoring.loss import CausalLMHead, batch_losses
-from lossgap.scoring.windows import Window, plan_batches
+from lossgap.scoring.models import packing_possible
 
 VOCAB = 100278  # Olmo 3's tokenizer (dolma2)
-# (label, attention, compiled trunk): the naive path, then lossgap's with transformers' SDPA attention, with its
-# varlen attention (what `lossgap score` uses on CUDA) and with that plus `--compile`.
-PATHS = [("naive", "sdpa", False), ("lossgap, SDPA attention", "sdpa", False), ("lossgap", "varlen", False),
-         ("lossgap --compile", "varlen", True)]  # fmt: skip
+# (label, attention, compiled trunk, packed, float32 head): the naive path, then lossgap's with transformers' SDPA
+# attention, with its varlen attention on padded rows, packed (what `lossgap score` uses on CUDA), then the
+# compiled ones (compiling changes the model's layers for good, so they come last): padded, packed, and packed
+# with `--float32-head`.
+PATHS = [("naive", "sdpa", False, False, False), ("lossgap, SDPA attention", "sdpa", False, False, False),
+         ("lossgap padded", "varlen", False, False, False), ("lossgap packed", "varlen", False, True, False),
+         ("lossgap padded --compile", "varlen", True, False, False), ("lossgap packed --compile", "varlen", True, True, False),
+         ("lossgap packed --compile --float32-head", "varlen", True, True, True)]  # fmt: skip
 
 
 def matmul_rate() -> float:
@@ -116,7 +125,8 @@ def fast(
 ) -> list[np.ndarray]:
     windows = [Window(k, 0, len(d), 1) for k, d in enumerate(docs)]
     out: list[np.ndarray | None] = [None] * len(docs)
-    for batch in plan_batches(windows, batch_tokens):
+    plan = plan_packed_batches if head.packed else plan_batches
+    for batch in plan(windows, batch_tokens):
         width = -(-batch.width // round_to) * round_to
         for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device(device))):
             out[w.doc] = losses
@@ -184,8 +194,10 @@ def scale_out(args: argparse.Namespace) -> None:
     results = {}
     for arch in args.models:
         model = build(arch, device)
-        use_varlen_attention(model)  # as `lossgap score` does
+        if use_varlen_attention(model):  # as `lossgap score` does
+            use_fast_gated_deltanet(model)
         head = CausalLMHead(model)
+        head.packed = packing_possible(model)
         n_params = sum(p.numel() for p in model.parameters())
         seconds, busy, out = _rank_timed(lambda: fast(head, mine, args.batch_tokens, device=str(device)), ranks, device)
         mine_stats = {"rank": ranks.rank, "docs": len(mine), "tokens": int(sum(map(len, mine))), "busy_s": busy,
@@ -265,7 +277,6 @@ def main() -> None:
     diffs: dict[str, dict[str, float]] = {}
     for arch in args.models:
         model = build(arch)
-        head = CausalLMHead(model)
         n_params = sum(p.numel() for p in model.parameters())
         print(f"{arch}: {n_params / 1e9:.2f}B parameters", flush=True)
         losses: dict[tuple[str, str], np.ndarray] = {}
@@ -273,12 +284,25 @@ def main() -> None:
         fixed = [rng.integers(0, VOCAB, 4096) for _ in range(args.fixed_batches * per_row)]
         mix = [rng.integers(0, VOCAB, n) for n in length_mix(rng, args.mix_tokens)]
         workloads = (("fixed 4096", fixed), ("length mix", mix))
-        for label, attention, compiled in [p for p in PATHS if p[0] in args.paths]:
+        mixers = [m for m in model.modules() if type(m).__name__ == "OlmoHybridGatedDeltaNet"]
+        original = {id(m): m.forward for m in mixers}
+        for label, attention, compiled, packed, float32_head in [p for p in PATHS if p[0] in args.paths]:
+            for m in mixers:  # transformers' own Gated DeltaNet unless the path packs
+                m.forward = original[id(m)]
+                for name in ("lossgap_qkv_weight", "lossgap_ab_weight", "lossgap_conv_weight"):
+                    m.__dict__.pop(name, None)
+            head = CausalLMHead(model, float32_head=float32_head)
             if attention == "sdpa":
                 model.set_attn_implementation("sdpa")
             elif not use_varlen_attention(model):
                 print(f"  {label}: skipped, this PyTorch has no usable varlen_attn", flush=True)
                 continue
+            if packed:
+                fused = use_fast_gated_deltanet(model) if mixers else True
+                head.packed = packing_possible(model)
+                if not head.packed:
+                    print(f"  {label}: skipped, packing is not possible here (fla fused Gated DeltaNet: {fused})", flush=True)
+                    continue
             if compiled:
                 head.compile()  # compiled once; each workload's warm-up pass then compiles its shape classes
             for workload, docs in workloads:
@@ -295,7 +319,7 @@ def main() -> None:
                       f"{row.warmup_seconds:.0f} s)", flush=True)  # fmt: skip
         order = [p[0] for p in PATHS]
         for (workload, label), values in losses.items():
-            for base in ("naive", "lossgap, SDPA attention"):  # each path against the baselines before it
+            for base in ("naive", "lossgap, SDPA attention", "lossgap padded"):  # each path against the baselines before it
                 if order.index(base) < order.index(label) and (workload, base) in losses:
                     d = np.abs(values - losses[workload, base])
                     key = f"{arch} {workload}: {label} vs {base}"

@@ -76,3 +76,33 @@ def test_model_with_logit_softcapping_keeps_its_attention():
     before = model.config._attn_implementation
     assert not use_varlen_attention(model, kernel=varlen_attention)
     assert model.config._attn_implementation == before
+
+
+@pytest.mark.parametrize("arch", ["llama", "olmo3"])
+def test_packed_windows_equal_the_padded_batch_and_the_float64_reference(tmp_path, tokenizer_dir, arch):
+    """Windows packed into one row of segments (positions restarting, no padding) give the losses each document
+    gets alone: attention stays inside its segment, and Olmo 3's sliding window inside it too."""
+    from transformers import AutoModelForCausalLM
+
+    from lossgap.scoring.batches import plan_packed_batches
+    from tests.tiny_models import save_tiny_model
+
+    folder = save_tiny_model(arch, tmp_path / arch, tokenizer_dir)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    rng = np.random.default_rng(1)
+    docs = [rng.integers(3, model.config.vocab_size, n) for n in (5, 23, 40, 61, 2, 33)]
+    windows = [Window(k, 0, len(d), 1) for k, d in enumerate(docs)]
+    assert use_varlen_attention(model, kernel=varlen_attention)
+    head = CausalLMHead(model)
+    padded = batch_losses(head, docs, windows, max(len(d) for d in docs), 7, torch.device("cpu"))
+    head.packed = True
+    batches = plan_packed_batches(windows, 100)
+    assert len(batches) > 1 and all(sum(w.length for w in b.windows) <= 100 or len(b.windows) == 1 for b in batches)
+    packed = {}
+    for batch in batches:
+        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, 0, 7, torch.device("cpu"))):
+            packed[w.doc] = losses
+    reference = load_float64(folder)
+    for k, doc in enumerate(docs):
+        np.testing.assert_allclose(packed[k], full_context_losses(reference, doc), rtol=0, atol=5e-5)
+        np.testing.assert_allclose(packed[k], padded[k], rtol=0, atol=2e-6)

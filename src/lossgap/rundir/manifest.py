@@ -80,6 +80,7 @@ class ModelRecord:
     n_tokens: int
     mean_loss: float
     attention: str = ""
+    layout: str = "padded"  # how windows were batched: padded rows, or packed segments of one row
     compiled: bool = False
     batch_tokens: int = 0
     world_size: int = 1

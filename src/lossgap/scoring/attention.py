@@ -91,7 +91,8 @@ def varlen_attention_forward(
 ) -> tuple[torch.Tensor, None]:
     """transformers' attention-function signature: q [B, Hq, W, D], k/v [B, Hkv, W, D] → ([B, W, Hq, D], None).
 
-    `kernel` has `varlen_attn`'s signature. `attention_mask` is the [B, W] padding mask (left padding) or None.
+    `kernel` has `varlen_attn`'s signature. `attention_mask` is the [B, W] padding mask (left padding) or None;
+    packed windows (B = 1) come with their segment bounds in `cu_seq_lens_q` and the longest in `max_length_q`.
     A sliding window of n keys means each query sees itself and the n - 1 keys before it, as in transformers.
     """
     if dropout:
@@ -100,11 +101,13 @@ def varlen_attention_forward(
     if unsupported:
         raise UnsupportedAttention(f"{type(module).__name__} attention uses {', '.join(unsupported)}")
     batch, heads, width, dim = query.shape
-    bounds = row_segments(attention_mask, batch, width, query.device)
+    bounds, longest = kwargs.get("cu_seq_lens_q"), kwargs.get("max_length_q") or width
+    if bounds is None:
+        bounds = row_segments(attention_mask, batch, width, query.device)
     flat = [t.transpose(1, 2).reshape(batch * width, t.shape[1], dim) for t in (query, key, value)]
     window = (-1, 0) if sliding_window is None else (sliding_window - 1, 0)
     out = kernel(
-        *flat, bounds, bounds, width, width, scale=scaling, window_size=window, enable_gqa=key.shape[1] != heads
+        *flat, bounds, bounds, longest, longest, scale=scaling, window_size=window, enable_gqa=key.shape[1] != heads
     )
     return out.view(batch, width, heads, dim), None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lossgap.rundir import Window
 
-__all__ = ["Batch", "plan_batches"]
+__all__ = ["Batch", "plan_batches", "plan_packed_batches"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,27 @@ def plan_batches(windows: Iterable[Window], batch_tokens: int, max_batch_size: i
             batches.append(Batch(tuple(current), current[0].length))
             current = []
         current.append(w)
+    if current:
+        batches.append(Batch(tuple(current), current[0].length))
+    return batches
+
+
+def plan_packed_batches(windows: Iterable[Window], batch_tokens: int) -> list[Batch]:
+    """Windows packed one after another into batches of at most `batch_tokens` tokens in all (no padding).
+
+    Longest first (ties by document and start, so the plan is deterministic), each batch filled until the next
+    window would pass the budget; a window longer than the budget gets a batch of its own.
+    """
+    ordered = sorted(windows, key=lambda w: (-w.length, w.doc, w.start))
+    batches: list[Batch] = []
+    current: list[Window] = []
+    total = 0
+    for w in ordered:
+        if current and total + w.length > batch_tokens:
+            batches.append(Batch(tuple(current), current[0].length))
+            current, total = [], 0
+        current.append(w)
+        total += w.length
     if current:
         batches.append(Batch(tuple(current), current[0].length))
     return batches

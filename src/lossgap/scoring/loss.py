@@ -1,5 +1,10 @@
 """Per-token losses of a batch of windows: one forward pass, then float32 log-softmax in chunks.
 
+Windows reach the model in one of two layouts. *Padded*: one row per window, left-padded to the batch's
+width, with a padding mask (any attention, any device). *Packed* (CUDA, with lossgap's varlen attention and,
+for Olmo Hybrid, its fused Gated DeltaNet): the windows one after another in a single row, each a segment of
+its own (`cu_seq_lens_q`) with positions restarting at 0, so no padding is computed at all.
+
 The vocabulary projection is applied only to the positions whose next token is scored, `chunk` rows at a
 time, so the float32 logits of a whole batch ([tokens × vocabulary], 1.6 GB for 4096 tokens of a 100k
 vocabulary) never exist at once.
@@ -14,6 +19,7 @@ import torch
 
 from lossgap.errors import ConfigError
 from lossgap.rundir import Window
+from lossgap.scoring.hybrid import CU_SEQLENS, CU_SEQLENS_CPU
 
 __all__ = ["CausalLMHead", "batch_losses"]
 
@@ -34,6 +40,7 @@ class CausalLMHead:
             self.head_float32 = (self.head.weight.float(), None if bias is None else bias.float())
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.scale = getattr(model.config, "logit_scale", None)
+        self.packed = False  # windows packed into one row of segments (set where the attention allows it)
 
     def compile(self) -> None:
         """torch.compile each decoder layer and the loss, dynamic shapes so that batch widths do not each recompile.
@@ -105,6 +112,19 @@ def _left_padded(token_ids: Sequence[np.ndarray], windows: Sequence[Window], wid
     return to(ids), to(mask), to(positions)
 
 
+def _packed(token_ids: Sequence[np.ndarray], windows: Sequence[Window], device: torch.device):
+    """input_ids and position_ids [1, total], and the segment keywords of the windows packed one after another."""
+    lengths = np.array([w.length for w in windows], dtype=np.int64)
+    ids = np.concatenate([token_ids[w.doc][w.start : w.end] for w in windows])[None]
+    positions = np.concatenate([np.arange(n) for n in lengths])[None]
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    to = lambda a: torch.from_numpy(a).to(device, non_blocking=True)  # noqa: E731
+    cu = to(bounds.astype(np.int32))
+    segments = {CU_SEQLENS: cu, "cu_seq_lens_k": cu, "max_length_q": int(lengths.max()), "max_length_k": int(lengths.max()),
+                CU_SEQLENS_CPU: torch.from_numpy(bounds)}  # fmt: skip
+    return to(ids), to(positions), segments, bounds[:-1]
+
+
 @torch.inference_mode()
 def batch_losses(
     head: CausalLMHead,
@@ -114,21 +134,28 @@ def batch_losses(
     chunk: int,
     device: torch.device,
 ) -> list[np.ndarray]:
-    """For each window, float32 losses (nats) of its tokens [score_from, end), in order."""
-    ids, mask, positions = _left_padded(token_ids, windows, width, device)
-    all_padding_free = bool(mask.all())
-    hidden = head.trunk(
-        input_ids=ids,
-        attention_mask=None if all_padding_free else mask,
-        position_ids=positions,
-        use_cache=False,
-    ).last_hidden_state  # [B, width, H]
-    # Row b, column c predicts the token at column c + 1. Window token p sits at column width - length + p - start.
-    rows, cols = [], []
-    for b, w in enumerate(windows):
-        first = width - w.length + (w.score_from - w.start)
-        rows.append(np.full(w.end - w.score_from, b))
-        cols.append(np.arange(first, width))
+    """For each window, float32 losses (nats) of its tokens [score_from, end), in order.
+
+    `width` is the padded layout's row width (the longest window); the packed layout (`head.packed`) ignores it.
+    """
+    if head.packed:
+        ids, positions, segments, offsets = _packed(token_ids, windows, device)
+        hidden = head.trunk(input_ids=ids, position_ids=positions, use_cache=False, **segments).last_hidden_state
+        # Window w's token p sits at column offsets[w] + p - start of the single row.
+        rows = [np.zeros(w.end - w.score_from, dtype=np.int64) for w in windows]
+        cols = [np.arange(o + w.score_from - w.start, o + w.length) for o, w in zip(offsets, windows, strict=True)]
+    else:
+        ids, mask, positions = _left_padded(token_ids, windows, width, device)
+        all_padding_free = all(w.length == width for w in windows)
+        hidden = head.trunk(
+            input_ids=ids,
+            attention_mask=None if all_padding_free else mask,
+            position_ids=positions,
+            use_cache=False,
+        ).last_hidden_state  # [B, width, H]
+        # Row b, column c predicts the token at column c + 1. Window token p sits at column width - length + p - start.
+        rows = [np.full(w.end - w.score_from, b) for b, w in enumerate(windows)]
+        cols = [np.arange(width - w.length + (w.score_from - w.start), width) for w in windows]
     row_idx = torch.from_numpy(np.concatenate(rows)).to(device)
     col_idx = torch.from_numpy(np.concatenate(cols)).to(device)
     targets = ids[row_idx, col_idx]  # [M]

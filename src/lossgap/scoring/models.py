@@ -16,10 +16,12 @@ from typing import Any
 
 from lossgap.errors import ConfigError
 from lossgap.scoring.attention import use_varlen_attention
+from lossgap.scoring.hybrid import use_fast_gated_deltanet
 from lossgap.scoring.config import ScoreConfig
 from lossgap.scoring.source import ModelSource
 
-__all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "load_model", "model_context_limit", "software_versions"]
+__all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "load_model", "packing_possible", "model_context_limit",
+           "software_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,19 @@ def load_model(source: ModelSource, config: ScoreConfig, device, dtype):  # type
     model = model.to(device).eval()
     if use_varlen_attention(model):
         log.info("attention through PyTorch's variable-length flash kernel (padding and sliding windows skipped)")
+        use_fast_gated_deltanet(model)
     return model
+
+
+def packing_possible(model) -> bool:  # type: ignore[no-untyped-def]
+    """Whether windows can be packed into one row of segments: lossgap's varlen attention, and any Gated
+    DeltaNet layer on fla's fused forward (transformers' own would run its convolution across segments)."""
+    from lossgap.scoring.attention import NAME
+
+    if model.config._attn_implementation != NAME:
+        return False
+    return not any(type(m).__name__ == "OlmoHybridGatedDeltaNet" and not hasattr(m, "lossgap_qkv_weight")
+                   for m in model.modules())  # fmt: skip
 
 
 def model_context_limit(model, tokenizer) -> int:  # type: ignore[no-untyped-def]

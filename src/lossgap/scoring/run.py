@@ -22,12 +22,13 @@ import torch
 
 from lossgap.errors import ConfigError, ScoringInterrupted
 from lossgap.rundir import ContextPolicy, ModelContext, ModelRecord, RunDir, ScoreParts, TokenizerRecord, to_json
-from lossgap.scoring.batches import plan_batches
+from lossgap.scoring.batches import plan_batches, plan_packed_batches
 from lossgap.scoring.config import ScoreConfig
 from lossgap.scoring.distributed import init_ranks, shard_documents
 from lossgap.scoring.loss import CausalLMHead, batch_losses
 from lossgap.scoring.models import (
     load_model,
+    packing_possible,
     load_tokenizer,
     model_context_limit,
     resolve_device,
@@ -100,7 +101,8 @@ def _score_shard(
     done_tokens, finished, finished_tokens = 0, [], 0
     last_flush = time.monotonic()
     try:
-        for batch in plan_batches(windows, config.batch_tokens):
+        plan = plan_packed_batches if head.packed else plan_batches
+        for batch in plan(windows, config.batch_tokens):
             out = batch_losses(head, token_ids, batch.windows, batch.width, config.loss_chunk_tokens, device)
             for w, window_losses in zip(batch.windows, out, strict=True):
                 losses[w.doc][w.score_from - 1 : w.end - 1] = window_losses
@@ -183,6 +185,7 @@ def run_score(
     say(f"loading {config.model} ({str(dtype).removeprefix('torch.')} on {device})")
     model = load_model(source, config, device, dtype)
     head = CausalLMHead(model, float32_head=config.float32_head)
+    head.packed = packing_possible(model)
     probe = next((t for t in token_ids if len(t) >= 2), None)
     if probe is not None:
         head.check_against_full_forward(torch.from_numpy(probe[None, :16]).to(device))
@@ -229,6 +232,7 @@ def run_score(
             device=device.type,
             architecture=type(model).__name__,
             attention=model.config._attn_implementation,
+            layout="packed" if head.packed else "padded",
             compiled=config.compile,
             context=ModelContext(max_length=max_length, stride=stride, prefix=policy.description,
                                  policy=context.describe(max(map(len, token_ids), default=0))),
