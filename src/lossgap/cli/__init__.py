@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from lossgap.cli import annotate, compare, corpus, curves, pipeline, report, score
+from lossgap.cli import annotate, compare, corpus, curves, masks, pipeline, report, score
 
 __all__ = ["app", "main"]
 
@@ -42,6 +42,7 @@ for _command, _epilog in (
     (compare.compare, compare.EPILOG),
     (curves.curves, curves.EPILOG),
     (report.report, report.EPILOG),
+    (masks.masks, masks.EPILOG),
     (pipeline.run, pipeline.RUN_EPILOG),
     (pipeline.demo, pipeline.DEMO_EPILOG),
 ):
