@@ -59,9 +59,19 @@ def test_cr2_and_bell_mccaffrey_df_match_the_matrix_definitions(seed: int) -> No
     sums = _sums(doc, level, value, 3)
     spec = IntervalSpec(min_eff_docs=2)
     tokens, _ = sums.totals()
-    for contrast in (Contrast((0,)), Contrast((2,), (0,)), Contrast((1,), (0, 1, 2))):
+    # each contrast with its model: one indicator per group of levels it treats alike (plus only, both, minus only)
+    for contrast, groups in ((Contrast((0,)), [0, -1, -1]), (Contrast((2,), (0,)), [1, -1, 0]),
+                             (Contrast((1,), (0, 1, 2)), [1, 0, 1]), (Contrast((0, 1), (2,)), [0, 0, 1])):  # fmt: skip
         got = estimate(sums, [contrast], spec)
-        want, variance, df = _cr2_by_matrices(doc, level, value, contrast.weights(tokens), 3)
+        code = np.array(groups)
+        keep = code[level] >= 0
+        n_groups = int(code.max()) + 1
+        grouped = np.bincount(code[level[keep]], minlength=n_groups).astype(float)
+        c = np.zeros(n_groups)  # the contrast's weights on the groups: token shares within each side
+        for members, sign in ((contrast.plus, 1.0), (contrast.minus, -1.0)):
+            side = sorted({int(code[m]) for m in members})
+            c[side] += sign * grouped[side] / grouped[side].sum()
+        want, variance, df = _cr2_by_matrices(doc[keep], code[level[keep]], value[keep], c, n_groups)
         assert got.estimate[0] == pytest.approx(want, abs=1e-12)
         half = stats.t.ppf(0.975, df) * np.sqrt(variance)
         assert got.ci_low[0] == pytest.approx(want - half, rel=1e-9)
@@ -109,3 +119,16 @@ def test_a_level_in_one_document_gets_no_interval_not_a_zero_width_one() -> None
 def test_holm_by_hand() -> None:
     # sorted: 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> max with previous 0.06
     assert holm(np.array([0.04, 0.01, 0.03])).tolist() == pytest.approx([0.06, 0.03, 0.06])
+
+
+def test_a_level_of_one_document_inside_a_pooled_side_keeps_the_interval() -> None:
+    """Closing − opening brackets pooled over kinds, one kind seen in a single document: the pooled contrast
+    still has a variance (its groups span many documents); the one-document level alone has none."""
+    doc, level, value = _tokens(4)
+    level = np.where(level == 2, 1, level)  # levels 0 and 1 everywhere ...
+    rare = np.flatnonzero(doc == 0)[:5]
+    level[rare] = 2  # ... and level 2 in document 0 only
+    sums = _sums(doc, level, value, 3)
+    got = estimate(sums, [Contrast((0, 2), (1,)), Contrast((2,), (1,))], IntervalSpec(min_eff_docs=2))
+    assert np.isfinite(got.ci_low[0]) and np.isfinite(got.ci_high[0]) and got.note[0] == ""
+    assert np.isnan(got.ci_low[1]) and got.note[1] != ""  # one document: too few, or not estimable

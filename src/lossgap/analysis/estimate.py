@@ -8,7 +8,9 @@ document are not independent, so every interval treats documents as the independ
 - `cr2` (default): the cluster-robust variance with the bias-reduced CR2 adjustment (Bell & McCaffrey 2002),
   t intervals with the Bell–McCaffrey degrees of freedom (Imbens & Kolesár 2016). For this design both reduce
   to sums per (document, level): the adjustment divides a document's residual sum in level k by
-  sqrt(1 − n_dk / N_k), its share of the level's tokens.
+  sqrt(1 − n_dk / N_k), its share of the level's tokens. A pooled mean over several levels is a ratio of sums
+  over their union, so a contrast's model has one indicator per group of levels it treats alike (in its plus
+  side only, in both, in its minus side only): that is the pooled means' own linearization.
 - `bootstrap`: percentile intervals of a bootstrap over documents (multinomial weights), shared by every
   level and contrast of a call so that contrasts are resampled consistently.
 
@@ -135,6 +137,26 @@ def _cr2(sums: LevelSums, weights: np.ndarray, means: np.ndarray, tokens: np.nda
     return float(np.sqrt(variance)), df
 
 
+def _merged(sums: LevelSums, contrast: Contrast) -> tuple[LevelSums, np.ndarray]:
+    """The sums regrouped by membership (level in `plus` only, in both sides, in `minus` only) and the contrast's
+    weights on the groups. A pooled mean is a ratio of sums over its levels, and one indicator per group is its
+    own linearization: the estimate is unchanged, and a level held by one document inside a pooled side no
+    longer makes the whole contrast's variance inestimable."""
+    plus, minus = set(contrast.plus), set(contrast.minus)
+    groups = [g for g in (plus - minus, plus & minus, minus - plus) if g]
+    code = np.full(sums.n_levels, -1, dtype=np.int64)
+    for i, group in enumerate(groups):
+        code[sorted(group)] = i
+    keep = code[sums.level] >= 0
+    key = sums.doc[keep] * len(groups) + code[sums.level[keep]]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    merged = LevelSums(doc=uniq // len(groups), level=uniq % len(groups), n=np.bincount(inverse, weights=sums.n[keep]),
+                       s=np.bincount(inverse, weights=sums.s[keep]), names=tuple(map(str, range(len(groups)))),
+                       n_docs=sums.n_docs)  # fmt: skip
+    side = Contrast(tuple(i for i, g in enumerate(groups) if g <= plus), tuple(i for i, g in enumerate(groups) if g <= minus))
+    return merged, side.weights(merged.totals()[0])
+
+
 def document_weights(n_docs: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
     """Blocks of multinomial weights (rows: resamples, columns: documents), each row summing to `n_docs`:
     row r says how often each document is drawn in resample r. Deterministic given `seed`."""
@@ -211,7 +233,9 @@ def estimate(sums: LevelSums, contrasts: list[Contrast], spec: IntervalSpec) -> 
             note[j] = f"{n_eff[j]:.1f} effective documents (< {spec.min_eff_docs:g}): no interval"
             continue
         if spec.interval == "cr2":
-            se, df = _cr2(sums, w, means, tokens)
+            merged, merged_w = _merged(sums, contrast)
+            merged_tokens, _ = merged.totals()
+            se, df = _cr2(merged, merged_w, merged.means(), merged_tokens)
             if not (np.isfinite(se) and np.isfinite(df) and df > 0):
                 note[j] = "variance not estimable (a level held by one document)"
                 continue
