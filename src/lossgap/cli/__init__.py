@@ -38,6 +38,7 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deb
 for _command, _epilog in (
     (corpus.corpus, corpus.EPILOG),
     (score.score, score.EPILOG),
+    (score.tokenize, score.TOKENIZE_EPILOG),
     (annotate.annotate, annotate.EPILOG),
     (compare.compare, compare.EPILOG),
     (curves.curves, curves.EPILOG),

@@ -19,6 +19,21 @@ EPILOG = examples(
 )
 
 
+def _corpus_first(run, corpus: str, config: ScoreConfig) -> None:  # type: ignore[no-untyped-def]
+    """`--corpus`: the corpus stage with its defaults, after the model is found (a bad model writes nothing)."""
+    from lossgap.scoring import check_model_source
+
+    check_model_source(config.model, config.revision)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 writes; run_score waits for it
+        from lossgap.cli.corpus import report_corpus
+        from lossgap.corpus import CorpusConfig, run_corpus
+        from lossgap.rundir import RunDir
+
+        with console.status("reading the corpus …"):
+            result = run_corpus(run, corpus, CorpusConfig())
+        report_corpus(result, RunDir(run).describe("corpus"))
+
+
 @handles_errors
 def score(
     model: Annotated[str, typer.Argument(help="Hugging Face hub id, local model folder, or local .gguf file.")],
@@ -51,7 +66,7 @@ def score(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")] = False,
 ) -> None:
     """Score every token of the corpus with MODEL: writes the run's tokens (once) and scores/NAME."""
-    from lossgap.scoring import check_model_source, run_score
+    from lossgap.scoring import run_score
 
     config = ScoreConfig(
         model=model,
@@ -62,15 +77,7 @@ def score(
         overwrite=overwrite,
     )  # fmt: skip
     if corpus is not None:
-        check_model_source(config.model, config.revision)  # a bad model is refused before the corpus is written
-        if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 writes; run_score waits for it
-            from lossgap.cli.corpus import report_corpus
-            from lossgap.corpus import CorpusConfig, run_corpus
-            from lossgap.rundir import RunDir
-
-            with console.status("reading the corpus …"):
-                result = run_corpus(run, corpus, CorpusConfig())
-            report_corpus(result, RunDir(run).describe("corpus"))
+        _corpus_first(run, corpus, config)
     with scoring_display(config.resolved_name) as (status, progress):
         result = run_score(run, config, status=status, progress=progress)
     if result.is_main_process:
@@ -80,3 +87,28 @@ def score(
             f"mean loss {result.mean_loss:.4f} nats -> {result.path}",
             highlight=False,
         )
+
+
+TOKENIZE_EPILOG = examples(
+    "lossgap tokenize ./my-tokenizer --corpus heldout.jsonl --run runs/inloop",
+    "lossgap tokenize allenai/Olmo-3-1025-7B --run runs/olmo",
+)
+
+
+@handles_errors
+def tokenize(
+    tokenizer: Annotated[str, typer.Argument(help="A tokenizer folder, or a model (hub id, folder, .gguf) whose tokenizer to use.")],
+    run: RunOption,
+    corpus: Annotated[Optional[str], typer.Option(help="Read this corpus first, as `lossgap corpus SOURCE` with its defaults would.")] = None,
+    revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit.")] = None,
+) -> None:
+    """Write the run's tokens with a tokenizer alone, before any model is scored (then `lossgap annotate` and
+    `lossgap masks` can run before training, for the in-loop evaluator); scoring checks them later."""
+    from lossgap.scoring.run import run_tokenize
+
+    config = ScoreConfig(model=tokenizer, **given(revision=revision))
+    if corpus is not None:
+        _corpus_first(run, corpus, config)
+    with console.status("tokenizing …"):
+        n = run_tokenize(run, config)
+    console.print(f"tokens: {n:,} -> {run}")

@@ -12,6 +12,7 @@ _WHERE = {
     "check_model_source": "source",
     "default_name": "config",
     "run_score": "run",
+    "run_tokenize": "run",
 }
 __all__ = [
     "ScoreConfig",
@@ -19,10 +20,11 @@ __all__ = [
     "check_model_source",
     "default_name",
     "run_score",
+    "run_tokenize",
 ]
 __getattr__ = lazy_exports(__name__, _WHERE)
 
 if TYPE_CHECKING:
     from lossgap.scoring.config import ScoreConfig, default_name
-    from lossgap.scoring.run import ScoreResult, run_score
+    from lossgap.scoring.run import ScoreResult, run_score, run_tokenize
     from lossgap.scoring.source import check_model_source

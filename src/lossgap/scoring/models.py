@@ -107,6 +107,8 @@ def load_model(source: ModelSource, config: ScoreConfig, device, dtype):  # type
 
     hf_logging.disable_progress_bar()  # lossgap's own progress bar is the one on the terminal
 
+    import lossgap.scoring.architectures  # noqa: F401  (registers olmo_recurrent with the Auto classes)
+
     where, kwargs = _from_pretrained_args(source, config)
     try:
         model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)

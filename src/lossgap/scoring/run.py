@@ -38,7 +38,7 @@ from lossgap.scoring.models import (
 from lossgap.scoring.source import check_model_source
 from lossgap.scoring.tokenize import check_same_tokens, prefix_policy, tokenize_documents, tokens_fingerprint
 
-__all__ = ["ScoreResult", "run_score", "Progress", "Status"]
+__all__ = ["ScoreResult", "run_score", "run_tokenize", "Progress", "Status"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,35 @@ def _score_shard(
         progress(total, total)
 
 
+def _run_tokens(rd: RunDir, tokenizer, model: str, *, write: bool) -> pa.Table:  # type: ignore[no-untyped-def]
+    """The run's tokens under `tokenizer`: written with the tokenizer's record the first time (when `write`),
+    checked to be the same every later time."""
+    corpus = rd.read("corpus", ["doc_id", "text"])
+    policy = prefix_policy(tokenizer)
+    tokens = tokenize_documents(tokenizer, corpus.column("doc_id").to_pylist(), corpus.column("text").to_pylist(),
+                                policy)  # fmt: skip
+    del corpus
+    if rd.has("tokens"):
+        check_same_tokens(rd.read("tokens", ["doc_id", "pos", "token_id"]), tokens, model)
+    elif write:
+        rd.write("tokens", tokens)
+        rd.record_tokenizer(TokenizerRecord(
+            fingerprint=tokens_fingerprint(tokens), prefix_token_id=policy.token_id, policy=policy.description,
+            first_model=model, n_tokens=tokens.num_rows,
+        ))  # fmt: skip
+    return tokens
+
+
+def run_tokenize(run_dir: Path | str | RunDir, config: ScoreConfig) -> int:
+    """Write the run's tokens with `config.model`'s tokenizer alone (a tokenizer folder or a model's), before
+    any model is scored: what `lossgap masks` needs to give an in-loop evaluator its masks before training.
+    Returns the token count. Scoring later with the same tokenizer finds the tokens and checks them."""
+    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    source = check_model_source(config.model, config.revision)
+    tokenizer = load_tokenizer(source, config, resolve_device("cpu"))
+    return _run_tokens(rd, tokenizer, config.model, write=True).num_rows
+
+
 def run_score(
     run_dir: Path | str | RunDir,
     config: ScoreConfig,
@@ -161,24 +190,14 @@ def run_score(
                            ranks.is_main)  # fmt: skip
 
     source = check_model_source(config.model, config.revision)
-    corpus = rd.read("corpus", ["doc_id", "text"])
     say(f"loading the tokenizer of {config.model}")
     tokenizer = load_tokenizer(source, config, device)
+    say("tokenizing the corpus")
     policy = prefix_policy(tokenizer)
-    doc_ids = corpus.column("doc_id").to_pylist()
-    say(f"tokenizing {len(doc_ids):,} documents")
-    tokens = tokenize_documents(tokenizer, doc_ids, corpus.column("text").to_pylist(), policy)
-    del corpus
-    if rd.has("tokens"):
-        check_same_tokens(rd.read("tokens", ["doc_id", "pos", "token_id"]), tokens, config.model)
-    elif ranks.is_main:
-        rd.write("tokens", tokens)
-        rd.record_tokenizer(TokenizerRecord(
-            fingerprint=tokens_fingerprint(tokens), prefix_token_id=policy.token_id, policy=policy.description,
-            first_model=config.model, n_tokens=tokens.num_rows,
-        ))  # fmt: skip
+    tokens = _run_tokens(rd, tokenizer, config.model, write=ranks.is_main)
     ranks.barrier()
     token_ids = _split_by_document(tokens)
+    doc_ids = tokens.column("doc_id").filter(pa.compute.equal(tokens.column("pos"), 0)).to_pylist()
     del tokens
 
     dtype = resolve_dtype(config.dtype, device)

@@ -39,10 +39,10 @@ def _looks_like_path(model: str) -> bool:
 
 
 def _check_folder(path: Path, model: str) -> ModelSource:
-    if not (path / "config.json").is_file():
+    if not (path / "config.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise ConfigError(
-            f"{model}: this folder holds no config.json, so it is no transformers model folder; point at the folder "
-            f"that `save_pretrained` wrote, or at a .gguf file"
+            f"{model}: this folder holds no config.json (nor tokenizer_config.json), so it is no transformers model "
+            f"(or tokenizer) folder; point at the folder that `save_pretrained` wrote, or at a .gguf file"
         )
     return ModelSource("folder", str(path))
 
