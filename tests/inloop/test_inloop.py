@@ -4,6 +4,8 @@ losses it logs inside a training loop (a plain loop and the Hugging Face Trainer
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -134,3 +136,52 @@ def test_trainer_callback_logs_filtered_losses_equal_to_lossgap_offline(tmp_path
     offline = _offline(eval_run, tmp_path / "trained", "trained@step4", llama_model)
     for mask in MASKS:
         assert callback.history[-1][1][f"lossgap/{mask}"] == pytest.approx(offline[mask], rel=1e-6), mask
+
+
+def test_tokenize_alone_writes_the_tokens_scoring_later_finds(tmp_path, eval_run, llama_model) -> None:
+    """`lossgap tokenize` before any model (what masks need before training): the same tokens and fingerprint
+    as scoring writes, and scoring afterwards accepts them."""
+    from lossgap.scoring import run_tokenize
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    for name in ("corpus.parquet", "run.json"):
+        (run.path / name).write_bytes((eval_run.path / name).read_bytes())
+    manifest = json.loads((run.path / "run.json").read_text())
+    manifest.pop("tokenizer", None)
+    manifest["models"] = {}
+    (run.path / "run.json").write_text(json.dumps(manifest))
+    n = run_tokenize(run, ScoreConfig(model=str(llama_model)))
+    want = eval_run.read("tokens", ["doc_id", "pos", "token_id"])
+    assert n == want.num_rows and run.read("tokens", ["doc_id", "pos", "token_id"]).equals(want)
+    assert run.manifest().tokenizer.fingerprint == eval_run.manifest().tokenizer.fingerprint
+    run_score(run, ScoreConfig(model=str(llama_model), name="init@step0"))  # checks the tokens, then scores
+    assert run.read_scores("init@step0").num_rows == want.num_rows - len(set(want.column("doc_id").to_pylist()))
+
+
+def test_training_curves_table_from_evaluator_logs(tmp_path, eval_run) -> None:
+    """Hand-made logs: training-loss lines skipped, PREFIX/seconds not a mask, branches kept apart, series in
+    the order given, and the table read back through the run's results registry."""
+    from lossgap.inloop import training_frame, write_training_curves
+
+    log = tmp_path / "hybrid.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in [
+        {"step": 1, "loss": 9.0, "lr": 0.1},
+        {"step": 10, "lossgap/all": 4.0, "lossgap/repeated": 3.0, "lossgap/seconds": 0.5},
+        {"step": 13, "lossgap/all": 3.5, "lossgap/repeated": 2.5, "branch": 10},
+    ]) + "\n")  # fmt: skip
+    logs = {"transformer": [{"step": 10, "lossgap/all": 5.0}], "hybrid": log}
+    frame = training_frame(logs)
+    assert frame.to_dict("records") == [
+        {"series": "transformer", "step": 10, "branch": None, "mask": "all", "mean_loss": 5.0},
+        {"series": "hybrid", "step": 10, "branch": None, "mask": "all", "mean_loss": 4.0},
+        {"series": "hybrid", "step": 13, "branch": 10, "mask": "all", "mean_loss": 3.5},
+        {"series": "hybrid", "step": 10, "branch": None, "mask": "repeated", "mean_loss": 3.0},
+        {"series": "hybrid", "step": 13, "branch": 10, "mask": "repeated", "mean_loss": 2.5},
+    ]
+    run = RunDir(tmp_path / "run")
+    write_training_curves(run, logs)
+    back = run.read_results("training.csv")
+    assert back["mean_loss"].tolist() == frame["mean_loss"].tolist() and back["branch"].isna().sum() == 3
+    with pytest.raises(ConfigError, match="no record holds"):
+        training_frame({"x": [{"step": 1, "loss": 2.0}]})

@@ -338,14 +338,18 @@ def _finish_panels(fig: Figure, axes: np.ndarray, ylabel: str) -> None:
     fig.tight_layout()
 
 
+def _mask_panels(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
+    """One panel per mask of a series table: (masks, series in order, figure, axes, palette)."""
+    masks = list(dict.fromkeys(frame["mask"]))
+    fig, axes = _panels(len(masks))
+    return masks, list(dict.fromkeys(frame["series"])), fig, axes, matplotlib.colormaps["tab10"]
+
+
 def _curves_figure(results: Results) -> Drawn | None:
     curves = results.curves
     if curves is None or curves.empty:
         return None
-    masks = list(dict.fromkeys(curves["mask"]))
-    fig, axes = _panels(len(masks))
-    palette = matplotlib.colormaps["tab10"]
-    series = list(dict.fromkeys(curves["series"]))
+    masks, series, fig, axes, palette = _mask_panels(curves)
     steps = curves["step"].to_numpy(float)
     log_steps = bool((steps > 0).all() and steps.max() / steps.min() >= 30)  # checkpoints are often log-spaced
     for ax, mask in zip(axes.flat, masks):
@@ -372,10 +376,7 @@ def _curves_diff_figure(results: Results) -> Drawn | None:
     diff = results.curves_diff
     if diff is None or diff.empty:
         return None
-    masks = list(dict.fromkeys(diff["mask"]))
-    fig, axes = _panels(len(masks))
-    palette = matplotlib.colormaps["tab10"]
-    series = list(dict.fromkeys(diff["series"]))
+    masks, series, fig, axes, palette = _mask_panels(diff)
     reference = diff["reference"].iloc[0]
     for ax, mask in zip(axes.flat, masks):
         ax.axhline(0, color="#222222", linewidth=0.8)
@@ -398,8 +399,36 @@ def _curves_diff_figure(results: Results) -> Drawn | None:
                  "minus the difference over all tokens (above zero: the lead is larger on these tokens than overall).", fig)  # fmt: skip
 
 
+def _training_figure(results: Results) -> Drawn | None:
+    training = results.training
+    if training is None or training.empty:
+        return None
+    masks, series, fig, axes, palette = _mask_panels(training)
+    annealed = False
+    for ax, mask in zip(axes.flat, masks):
+        for i, name in enumerate(series):
+            part = training[(training["mask"] == mask) & (training["series"] == name)]
+            main = part[part["branch"].isna()].sort_values("step")
+            ax.plot(main["step"], main["mean_loss"], color=palette(i), linewidth=1.3, label=name)
+            branches = part[part["branch"].notna()]
+            if not branches.empty:
+                annealed = True
+                ax.plot(branches["step"], branches["mean_loss"], linestyle="none", marker="D", markersize=3.5,
+                        color=palette(i))  # fmt: skip
+        ax.set_title(mask, loc="left")
+        ax.set_xlabel("training step")
+    _finish_panels(fig, axes, "mean loss (nats)")
+    return Drawn("training", "Filtered losses while training",
+                 "The in-loop evaluator's mean loss (nats, lower is better) of each series on the tokens each filter "
+                 "selects, as logged during training: lines on the main run"
+                 + ("; diamonds at the end of each annealing branch." if annealed else ".")
+                 + " No intervals: these are the training loop's own numbers; the checkpoint figures above have them.",
+                 fig)  # fmt: skip
+
+
 _MAKERS: tuple[Callable[[Results], Drawn | None], ...] = (
     _contrasts_figure, _pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _curves_figure, _curves_diff_figure,
+    _training_figure,
 )
 
 

@@ -29,6 +29,7 @@ class Results:
     repeat_curve: pd.DataFrame | None
     curves: pd.DataFrame | None
     curves_diff: pd.DataFrame | None
+    training: pd.DataFrame | None
     top_tokens: pd.DataFrame | None
     top_segments: pd.DataFrame | None
     top_documents: pd.DataFrame | None
@@ -81,6 +82,7 @@ def read_results(run: RunDir) -> Results:
         repeat_curve=table("repeat_curve.csv"),
         curves=table("curves.csv"),
         curves_diff=table("curves_diff.csv"),
+        training=table("training.csv"),
         top_tokens=table("top_tokens.csv"),
         top_segments=table("top_segments.csv"),
         top_documents=table("top_documents.csv"),

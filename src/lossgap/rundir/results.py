@@ -32,7 +32,7 @@ class ResultsTable:
     """One CSV file of results/: its name, the stage that writes it, its columns in order."""
 
     filename: str
-    stage: Literal["compare", "curves"]
+    stage: Literal["compare", "curves", "training"]
     columns: tuple[Column, ...]
 
     @property
@@ -40,7 +40,7 @@ class ResultsTable:
         return [c.name for c in self.columns]
 
 
-def _table(filename: str, stage: Literal["compare", "curves"], spec: str) -> ResultsTable:
+def _table(filename: str, stage: Literal["compare", "curves", "training"], spec: str) -> ResultsTable:
     """`spec` lists `name:kind` pairs separated by spaces (kind t, i or f)."""
     kinds: dict[str, Kind] = {"t": "text", "i": "int", "f": "float"}
     return ResultsTable(filename, stage, tuple(Column(n, kinds[k]) for n, k in (c.split(":") for c in spec.split())))
@@ -69,6 +69,9 @@ RESULTS: dict[str, ResultsTable] = {
         _table("curves_diff.csv", "curves",
                f"step:i mask:t series:t reference:t n_tokens:i n_eff_docs:f estimate:f {_INTERVAL} p:f "
                f"did_estimate:f did_ci_low:f did_ci_high:f did_p:f note:t"),
+        # the in-loop evaluator's log (lossgap.inloop.write_training_curves): branch is the main-run step an
+        # annealing branch left from, empty on the main run
+        _table("training.csv", "training", "series:t step:i branch:i mask:t mean_loss:f"),
     )
 }  # fmt: skip
 
