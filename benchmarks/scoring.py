@@ -198,6 +198,8 @@ def scale_out(args: argparse.Namespace) -> None:
             use_fast_gated_deltanet(model)
         head = CausalLMHead(model)
         head.packed = packing_possible(model)
+        if args.compile:
+            head.compile()
         n_params = sum(p.numel() for p in model.parameters())
         seconds, busy, out = _rank_timed(lambda: fast(head, mine, args.batch_tokens, device=str(device)), ranks, device)
         mine_stats = {"rank": ranks.rank, "docs": len(mine), "tokens": int(sum(map(len, mine))), "busy_s": busy,
@@ -263,6 +265,7 @@ def main() -> None:
                         help="compare: which paths to time (default all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", default=None, help="scale-out: the --out JSON of a run with fewer processes")
+    parser.add_argument("--compile", action="store_true", help="scale-out: compile the layers, as `lossgap score --compile`")
     args = parser.parse_args()
     if args.mode == "scale-out":
         return scale_out(args)
