@@ -293,7 +293,7 @@ def science(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list
 
 
 # -- python: CPython standard library --------------------------------------------------------------------
-def python(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[SourceFile]]:
+def python(work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = (3000, 25000)) -> tuple[list[Doc], list[SourceFile]]:
     root, version = fetch("libpython3.11-stdlib", work)
     lib = root / "usr/lib/python3.11"
     candidates = []
@@ -304,7 +304,7 @@ def python(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[
         if rel.startswith(("test/", "idlelib/idle_test/", "lib2to3/tests/", "site-packages", "dist-packages")) or "/tests/" in rel:
             continue
         text = path.read_text(encoding="utf-8", errors="strict")
-        if 3000 <= len(text) <= 25000:
+        if sizes[0] <= len(text) <= sizes[1]:
             candidates.append((rel, text))
     docs = [Doc(f"python/{rel.removesuffix('.py')}", "python", text, f"libpython3.11-stdlib {version}: {rel}", f"python/{rel}")
             for rel, text in candidates]
@@ -320,7 +320,7 @@ def python(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[
 
 
 # -- html: the Python documentation ----------------------------------------------------------------------
-def html(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[SourceFile]]:
+def html(work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = (3000, 25000)) -> tuple[list[Doc], list[SourceFile]]:
     root, version = fetch("python3.11-doc", work)
     base = root / "usr/share/doc/python3.11/html"
     docs = []
@@ -335,7 +335,7 @@ def html(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[So
             continue
         body = page[start:end].rstrip()
         body = re.sub(r"(\s*</div>)+\s*$", "", body).rstrip() + "\n</div>\n"  # the body div, closed once
-        if 3000 <= len(body) <= 25000:
+        if sizes[0] <= len(body) <= sizes[1]:
             docs.append(Doc(f"html/{rel.removesuffix('.html')}", "html", body, f"python3.11-doc {version}: {rel}", f"html/{rel}"))
     chosen = take(docs, chars, rng)
     files = [SourceFile(key=d.file_key, domain="html", package="python3.11-doc", version=version,
