@@ -80,7 +80,10 @@ def _length_shift(regime: Regime) -> float:
 def truths(regime: Regime) -> dict[str, float]:
     """The token-weighted population values the intervals should cover."""
     shift = _length_shift(regime)
+    ac, bd = [0, 2], [1, 3]
+    pooled = float(GAPS[ac] @ SHARES[ac] / SHARES[ac].sum() - GAPS[bd] @ SHARES[bd] / SHARES[bd].sum())
     return {"level_A": GAPS[0] + shift, "contrast_A_B": GAPS[0] - GAPS[1], "null_C_D": 0.0,
+            "pooled_AC_BD": pooled, "A_minus_all": float(GAPS[0] - GAPS[:4] @ SHARES),
             "paired": PAIRED_LEAD, "level_R": GAPS[4] + shift}  # fmt: skip
 
 
@@ -118,7 +121,8 @@ def coverage(regime: Regime, corpora: int, spec: IntervalSpec, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     hits: dict[str, list[bool]] = {t: [] for t in truth}
     missing: dict[str, int] = {t: 0 for t in truth}
-    targets = [("level_A", Contrast((0,))), ("contrast_A_B", Contrast((0,), (1,))), ("null_C_D", Contrast((2,), (3,)))]
+    targets = [("level_A", Contrast((0,))), ("contrast_A_B", Contrast((0,), (1,))), ("null_C_D", Contrast((2,), (3,))),
+               ("pooled_AC_BD", Contrast((0, 2), (1, 3))), ("A_minus_all", Contrast((0,), (0, 1, 2, 3)))]  # fmt: skip
     if regime.rare_share:
         targets.append(("level_R", Contrast((4,))))
     for _ in range(corpora):
