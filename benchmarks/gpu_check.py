@@ -43,7 +43,7 @@ def build(work: Path, n_docs_per_domain: int) -> Path:
     table = example_corpus(max_docs_per_domain=n_docs_per_domain).table
     corpus = work / "corpus.jsonl"
     with corpus.open("w") as fh:
-        for doc_id, text in zip(table.column("doc_id").to_pylist(), table.column("text").to_pylist()):
+        for doc_id, text in zip(table.column("doc_id").to_pylist(), table.column("text").to_pylist(), strict=True):
             fh.write(json.dumps({"id": doc_id, "text": text}) + "\n")
     tok_dir = train_tokenizer(work / "tokenizer", table.column("text").to_pylist(), vocab_size=2000)
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
@@ -76,9 +76,9 @@ def kernel_check() -> None:
     """lossgap's varlen attention with PyTorch's kernel (bf16) against the float64 brute force, per case."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import torch
-    from tests.scoring.reference import varlen_attention
 
     from lossgap.scoring.attention import varlen_attention_forward, varlen_kernel
+    from tests.scoring.reference import varlen_attention
 
     kernel = varlen_kernel()
     print(f"varlen kernel: {kernel}", flush=True)

@@ -128,7 +128,7 @@ def fast(
     plan = plan_packed_batches if head.packed else plan_batches
     for batch in plan(windows, batch_tokens):
         width = -(-batch.width // round_to) * round_to
-        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device(device))):
+        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device(device)), strict=True):
             out[w.doc] = losses
     return out  # type: ignore[return-value]
 
@@ -201,10 +201,10 @@ def scale_out(args: argparse.Namespace) -> None:
         if args.compile:
             head.compile()
         n_params = sum(p.numel() for p in model.parameters())
-        seconds, busy, out = _rank_timed(lambda: fast(head, mine, args.batch_tokens, device=str(device)), ranks, device)
+        seconds, busy, out = _rank_timed(lambda h=head: fast(h, mine, args.batch_tokens, device=str(device)), ranks, device)
         mine_stats = {"rank": ranks.rank, "docs": len(mine), "tokens": int(sum(map(len, mine))), "busy_s": busy,
                       "peak_gib": torch.cuda.max_memory_allocated(device) / 2**30,
-                      "doc_mean_loss": {int(i): float(l.mean()) for i, l in zip(shard, out)}}  # fmt: skip
+                      "doc_mean_loss": {int(i): float(x.mean()) for i, x in zip(shard, out, strict=True)}}  # fmt: skip
         if ranks.world_size > 1:
             import torch.distributed as dist
 
@@ -310,10 +310,10 @@ def main() -> None:
                 head.compile()  # compiled once; each workload's warm-up pass then compiles its shape classes
             for workload, docs in workloads:
                 if label == "naive":
-                    row, out = timed(lambda d: naive(model, d, args.batch_tokens), docs, n_params, rate,
+                    row, out = timed(lambda d, m=model: naive(m, d, args.batch_tokens), docs, n_params, rate,
                                      model=arch, workload=workload, path=label)  # fmt: skip
                 else:
-                    row, out = timed(lambda d: fast(head, d, args.batch_tokens), docs, n_params, rate,
+                    row, out = timed(lambda d, h=head: fast(h, d, args.batch_tokens), docs, n_params, rate,
                                      model=arch, workload=workload, path=label)  # fmt: skip
                 losses[workload, label] = np.concatenate(out)
                 rows.append(row)

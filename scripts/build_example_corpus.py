@@ -283,7 +283,7 @@ def science(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list
             body = tex.split("\\begin{document}", 1)[-1].split("\\end{document}", 1)[0]
             starts = [m.start() for m in _SECTION.finditer(body)] + [len(body)]
             labels = label_numbers(body)
-            for n, (a, b) in enumerate(zip(starts, starts[1:]), start=1):
+            for n, (a, b) in enumerate(zip(starts, starts[1:], strict=False), start=1):
                 prose = latex_to_prose(body[a:b], labels)
                 if len(prose) < 1500:
                     continue
@@ -374,7 +374,7 @@ def latex(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[S
         tex = read_maybe_gz(base / rel)
         body = tex.split("\\begin{document}", 1)[-1].split("\\end{document}", 1)[0]
         starts = [m.start() for m in _SECTION.finditer(body)] + [len(body)]
-        for n, (a, b) in enumerate(zip(starts, starts[1:]), start=1):
+        for n, (a, b) in enumerate(zip(starts, starts[1:], strict=False), start=1):
             part = body[a:b].strip() + "\n"
             if 1000 <= len(part) <= 30000:
                 docs.append(Doc(f"latex/{pkg}/s{n:02d}", "latex", part, f"texlive-science-doc {version}: {rel}, section {n}", key))

@@ -54,6 +54,6 @@ def corpus_file(tmp_path) -> Path:
     path = tmp_path / "corpus.jsonl"
     domains = ["books", "python", "encyclopedia", "books", "science", "html"]
     with open(path, "w") as fh:
-        for i, (text, domain) in enumerate(zip(TEXTS, domains)):
+        for i, (text, domain) in enumerate(zip(TEXTS, domains, strict=True)):
             fh.write(json.dumps({"id": f"doc{i}", "domain": domain, "text": text}) + "\n")
     return path

@@ -34,3 +34,17 @@ def test_score_errors_are_one_line_and_exit_2(llama_model, tmp_path):
     assert "corpus.parquet does not exist" in result.output and "--corpus" in result.output
     result = runner.invoke(app, ["score", str(llama_model), "--run", str(tmp_path / "x"), "--dtype", "float8"])
     assert result.exit_code == 2 and "--dtype" in result.output
+
+
+def test_help_renders_examples_verbatim_and_flags_as_flags():
+    """TOML tables in an example stay as written (no markup eats `[corpus]` or `[[models]]`), and boolean options
+    read as flags, for every command."""
+    result = runner.invoke(app, ["run", "--help"], terminal_width=120)
+    assert result.exit_code == 0
+    for line in ("[corpus]", "[[models]]", "[compare]", 'baseline = "transformer"'):
+        assert line in result.output, line
+    for command in [c.name or c.callback.__name__ for c in app.registered_commands]:
+        text = runner.invoke(app, [command, "--help"], terminal_width=120).output
+        assert "Usage: lossgap" in text and "<bool>" not in text, command
+    overwrite = runner.invoke(app, ["score", "--help"], terminal_width=120).output
+    assert "--overwrite " in overwrite and "--overwrite <" not in overwrite

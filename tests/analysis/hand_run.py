@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.analysis.analysis_runs import write_run
 from lossgap.rundir import RunDir
+from tests.analysis.analysis_runs import write_run
 
 # doc A (books): The cat ( )   doc B (python): def in
 TOKENS = pd.DataFrame(

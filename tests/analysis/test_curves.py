@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from lossgap.analysis import CurvesConfig, Series, run_curves
-from lossgap.rundir.categories import resolve_mask
 from lossgap.errors import ConfigError
+from lossgap.rundir.categories import resolve_mask
 from tests.analysis.analysis_runs import write_run
 from tests.analysis.hand_run import write_checkpoint_run
 

@@ -89,7 +89,7 @@ def test_bootstrap_matches_brute_force_document_resampling() -> None:
     for block in document_weights(sums.n_docs, 200, 5):
         for w in block:  # each token counted as often as its document was drawn
             t = w[doc]
-            mean = lambda ks: np.sum((t * value)[np.isin(level, ks)]) / np.sum(t[np.isin(level, ks)])  # noqa: E731
+            mean = lambda ks, t=t: np.sum((t * value)[np.isin(level, ks)]) / np.sum(t[np.isin(level, ks)])  # noqa: E731
             replicates.append([mean([0]), mean([2]) - mean([0, 1])])
     low, high = np.nanquantile(np.array(replicates), [0.025, 0.975], axis=0)
     np.testing.assert_allclose(got.ci_low, low, rtol=1e-10)

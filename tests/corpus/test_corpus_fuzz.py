@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from lossgap.corpus import read_corpus, run_corpus, CorpusConfig
+from lossgap.corpus import CorpusConfig, read_corpus, run_corpus
 from lossgap.errors import CorpusError
 from lossgap.rundir import RunDir, to_json
 

@@ -74,7 +74,7 @@ def eval_run(tmp_path_factory, llama_model):
     corpus = folder / "corpus.jsonl"
     domains = ["books", "python", "encyclopedia", "books", "science", "html"]
     corpus.write_text("".join(json.dumps({"id": f"doc{i}", "domain": d, "text": t}) + "\n"
-                              for i, (t, d) in enumerate(zip(TEXTS, domains))))  # fmt: skip
+                              for i, (t, d) in enumerate(zip(TEXTS, domains, strict=True))))  # fmt: skip
     run = RunDir(folder / "run")
     run_corpus(run, corpus, CorpusConfig())
     run_score(run, ScoreConfig(model=str(llama_model), name="init@step0"))
@@ -101,7 +101,7 @@ def test_plain_loop_filtered_losses_equal_lossgap_offline(tmp_path, eval_run, ll
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batch = torch.from_numpy(evaluator.masks.documents()[0].astype(np.int64))[None]
     logged = []
-    for step in range(1, 4):  # a plain loop: train, and evaluate every step
+    for _ in range(3):  # a plain loop: train, and evaluate every step
         model.train()
         loss = model(input_ids=batch, labels=batch).loss
         loss.backward()

@@ -5,6 +5,7 @@ its full context: the candidate wins on repeated n-grams whose earlier copy lies
 are simulated, not scored. Run from the worktree root:
 
     PYTHONPATH=src:tests python -m report.screenshot_run OUT_DIR   # writes OUT_DIR/run, OUT_DIR/*.png
+    PYTHONPATH=src:tests python -m report.screenshot_run OUT_DIR RUN_DIR "DOC  (DOMAIN)" TEXT   # a real run
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ def story_losses(pos: int, side: str, repeat_len: int, repeat_dist: int | None) 
     return fresh, fresh + wobble
 
 
-def main(out: Path) -> None:
-    run, _ = make_run(out / "run", docs=STORY, losses=story_losses)
-    index = run_report(run.path, ReportConfig(title="lossgap: full context vs 64-token window (simulated)")).path
+def shoot(index: Path, out: Path, doc: str, hover: str) -> None:
+    """report-full.png (the whole page) and report-viewer.png (the viewer on `doc`, the pointer on the last
+    token whose text contains `hover`, or on the token at position `hover` when it is a number)."""
     from playwright.sync_api import sync_playwright
 
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -75,19 +76,29 @@ def main(out: Path) -> None:
         page = browser.new_page(viewport={"width": 1180, "height": 900}, device_scale_factor=1)
         page.goto(index.as_uri())
         page.screenshot(path=str(out / "report-full.png"), full_page=True)
-        page.select_option("#doc-select", label="books-017  (books)")
+        page.select_option("#doc-select", label=doc)
         page.select_option("#filter-select", label="all tokens")
         page.evaluate("document.body.style.paddingBottom = '600px'")  # room to scroll the viewer to the top
-        page.evaluate("window.scrollBy(0, document.getElementById('viewer').getBoundingClientRect().top - 10)")
+        tokens = page.locator("#doc-text .tok")
+        token = tokens.and_(page.locator(f"[data-pos='{hover}']")) if hover.isdigit() else tokens.filter(has_text=hover).last
+        token.scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, -200)")
         page.wait_for_timeout(1500)  # the page scrolls smoothly
-        page.locator("#doc-text .tok").filter(has_text="sighted").last.hover()
-        box = page.locator("#viewer").bounding_box()
+        token.hover()
         tip = page.locator("#tooltip").bounding_box()
-        bottom = max(box["y"] + box["height"], tip["y"] + tip["height"]) + 12
-        page.screenshot(path=str(out / "report-viewer.png"),
-                        clip={"x": 0, "y": box["y"] - 8, "width": 1180, "height": bottom - box["y"] + 8})
+        top = max(0, min(tip["y"], token.bounding_box()["y"]) - 260)
+        page.screenshot(path=str(out / "report-viewer.png"), clip={"x": 0, "y": top, "width": 1180, "height": 620})
         browser.close()
 
 
+def main(out: Path) -> None:
+    run, _ = make_run(out / "run", docs=STORY, losses=story_losses)
+    index = run_report(run.path, ReportConfig(title="lossgap: full context vs 64-token window (simulated)")).path
+    shoot(index, out, "books-017  (books)", "sighted")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if len(sys.argv) == 5:  # OUT_DIR RUN_DIR DOC TEXT: a real run's report (e.g. `lossgap demo`'s)
+        shoot(Path(sys.argv[2]) / "report" / "index.html", Path(sys.argv[1]), sys.argv[3], sys.argv[4])
+    else:
+        main(Path(sys.argv[1]))

@@ -3,14 +3,12 @@ checkpoint series, features written by hand; results made by the real `compare` 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -73,7 +71,7 @@ def token_rows(docs: list[tuple[str, str, str]] = DOCS, losses: LossModel = fixt
         domain_type = "prose" if domain == "books" else "markup" if domain == "html" else "code"
         rows.append(dict(doc_id=doc_id, pos=0, token_id=0, char_start=-1, char_end=-1, domain=domain,
                          domain_type=domain_type, token_text=None, log_pos=None))
-        for pos, ((piece, start, end), (rlen, rdist)) in enumerate(zip(pieces, repeats(ids)), start=1):
+        for pos, ((piece, start, end), (rlen, rdist)) in enumerate(zip(pieces, repeats(ids), strict=True), start=1):
             word = piece.strip()
             side = "open" if word == "(" else "close" if word == ")" else "none"
             if domain in ("python", "html"):

@@ -42,7 +42,7 @@ def test_figures_label_their_points_with_n(full):
     figures = {f.key: f for f in figures}
     upos = results.categories.query("feature == 'upos'")
     labels = _texts(figures["word-class"].svg)
-    for value, n, note in zip(upos["value"], upos["n_tokens"], upos["note"]):
+    for value, n, note in zip(upos["value"], upos["n_tokens"], upos["note"], strict=True):
         assert f"{value}  (n={n:,})" + ("  no interval" if note else "") in labels
     bracket_labels = " ".join(_texts(figures["brackets"].svg))
     assert "open brackets" in bracket_labels and "close brackets" in bracket_labels

@@ -86,7 +86,7 @@ def test_document_text_with_markup_stays_inert_text(synthetic_run):
                                                                            (None, "assets/viewer.js")]
     payload = json.loads(page.scripts[0][1])
     b2 = next(d for d in payload["docs"] if d["doc_id"] == "b2")
-    assert "".join(p + t for p, t in zip(b2["pre"], b2["text"])) == (
+    assert "".join(p + t for p, t in zip(b2["pre"], b2["text"], strict=True)) == (
         "Alice wrote <script>alert(1)</script> and </div> & then left.")
     # the segment table shows the markup as text
     assert any("␣<script>alert(1)</script>" in t for t in page.text)  # leading space drawn as ␣
@@ -167,7 +167,7 @@ def test_cli_report_smoke(synthetic_run):
     result = CliRunner().invoke(app, ["report", "--run", str(run.path), "--viewer-docs", "1", "--doc", "p1", "--title", "T"])
     assert result.exit_code == 0, result.output
     assert "index.html" in result.output
-    page = _page((run.report_dir / "index.html"))
+    page = _page(run.report_dir / "index.html")
     payload = json.loads(page.scripts[0][1])
     assert [d["doc_id"] for d in payload["docs"]] == ["p1"]
 

@@ -25,7 +25,7 @@ def test_split_text_reconstructs_text_and_handles_gaps_overlaps_and_specials():
     pre, own = split_text(text, starts, ends, from_start=True)
     assert own == ["ab", "cd", "", "\u00e9", "", "f"]
     assert pre == ["", "  ", "", "", "", ""]
-    assert "".join(p + o for p, o in zip(pre, own)) == text
+    assert "".join(p + o for p, o in zip(pre, own, strict=True)) == text
 
 
 def test_split_text_window_inside_document_starts_at_its_first_token():
@@ -78,7 +78,7 @@ def test_load_viewer_carries_exact_losses_text_and_features(synthetic_run):
     for doc in viewer.docs:
         expected = frame[(frame["doc_id"] == doc.doc_id) & (frame["pos"] >= 1)]
         assert doc.pos == expected["pos"].tolist()
-        assert "".join(p + t for p, t in zip(doc.pre, doc.text)) == texts[doc.doc_id]
+        assert "".join(p + t for p, t in zip(doc.pre, doc.text, strict=True)) == texts[doc.doc_id]
         assert doc.loss_baseline == pytest.approx(expected["loss_baseline"].tolist(), abs=1e-4)
         assert doc.loss_candidate == pytest.approx(expected["loss_candidate"].tolist(), abs=1e-4)
         sides = [viewer.vocab["bracket_side"][c] for c in doc.categorical["bracket_side"]]
@@ -157,7 +157,7 @@ def test_window_text_is_the_exact_slice_even_with_non_ascii_text(tmp_path):
     assert doc.pos_start == 25 and len(doc.pos) == 16
     assert doc.text == rows["token_text"].tolist()
     expected = text[int(rows["char_start"].iloc[0]) : int(rows["char_end"].iloc[-1])]
-    assert "".join(p + t for p, t in zip(doc.pre, doc.text)) == expected
+    assert "".join(p + t for p, t in zip(doc.pre, doc.text, strict=True)) == expected
 
 
 def test_documents_missing_from_the_corpus_take_no_viewer_slot(synthetic_run, caplog):

@@ -53,7 +53,7 @@ def varlen_attention(q, k, v, cu_q, cu_k, max_q, max_k, *, scale, window_size, e
     out = torch.zeros_like(q)
     group = q.shape[1] // k.shape[1]
     left = window_size[0]
-    for start, end in zip(cu_q[:-1].tolist(), cu_q[1:].tolist()):
+    for start, end in zip(cu_q[:-1].tolist(), cu_q[1:].tolist(), strict=True):
         n = end - start
         assert 0 <= n <= max_q
         if n == 0:

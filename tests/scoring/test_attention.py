@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from lossgap.rundir import Window
 from lossgap.scoring.attention import NAME, row_segments, use_varlen_attention
 from lossgap.scoring.loss import CausalLMHead, batch_losses
-from lossgap.rundir import Window
 from tests.scoring.reference import full_context_losses, load_float64, varlen_attention
 
 
@@ -42,7 +42,7 @@ def test_varlen_batch_matches_float64_full_context(tiny_model, lengths):
     assert use_varlen_attention(model, kernel=varlen_attention)
     got = score()
     reference = load_float64(tiny_model)
-    for doc, losses, own in zip(docs, got, sdpa):
+    for doc, losses, own in zip(docs, got, sdpa, strict=True):
         np.testing.assert_allclose(losses, full_context_losses(reference, doc), rtol=0, atol=5e-5)
         np.testing.assert_allclose(losses, own, rtol=0, atol=2e-6)
 
@@ -100,7 +100,7 @@ def test_packed_windows_equal_the_padded_batch_and_the_float64_reference(tmp_pat
     assert len(batches) > 1 and all(sum(w.length for w in b.windows) <= 100 or len(b.windows) == 1 for b in batches)
     packed = {}
     for batch in batches:
-        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, 0, 7, torch.device("cpu"))):
+        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, 0, 7, torch.device("cpu")), strict=True):
             packed[w.doc] = losses
     reference = load_float64(folder)
     for k, doc in enumerate(docs):

@@ -16,4 +16,4 @@ def test_shard_documents_partitions_and_balances():
     assert sorted(np.concatenate(shards).tolist()) == list(range(1000))
     loads = [lengths[s].sum() for s in shards]
     assert max(loads) - min(loads) <= lengths.max()  # LPT: imbalance at most one document
-    assert all((a == b).all() for a, b in zip(shards, shard_documents(lengths, 4)))
+    assert all((a == b).all() for a, b in zip(shards, shard_documents(lengths, 4), strict=True))

@@ -7,9 +7,8 @@ import pytest
 
 from lossgap.corpus import CorpusConfig, run_corpus
 from lossgap.errors import ConfigError, TokenizerMismatchError
-from lossgap.rundir import RunDir
+from lossgap.rundir import ContextPolicy, RunDir, ScoreParts
 from lossgap.scoring import ScoreConfig, run_score
-from lossgap.rundir import ContextPolicy, ScoreParts
 from tests.conftest import TEXTS, score
 from tests.scoring.reference import assert_float32_close, context_losses, full_context_losses, load_float64
 from tests.tiny_models import save_tiny_model, train_tokenizer

@@ -33,14 +33,14 @@ def test_tokenize_documents_offsets_tile_the_text(tokenizer_dir):
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     texts = ["The cat sat  on the mat.\n\nThere it is.", "ünïcödé 🙂 text", "x"]
     table = tokenize_documents(tok, ["a", "b", "c"], texts, prefix_policy(tok))
-    for doc, text in zip(["a", "b", "c"], texts):
+    for doc, text in zip(["a", "b", "c"], texts, strict=True):
         rows = table.filter(pa.compute.equal(table.column("doc_id"), doc)).to_pylist()
         assert [r["pos"] for r in rows] == list(range(len(rows)))
         assert rows[0]["token_id"] == tok.bos_token_id and rows[0]["char_start"] == rows[0]["char_end"] == -1
         # Re-tokenizing gives the same ids, and the spans cover the text from start to end.
         assert [r["token_id"] for r in rows[1:]] == tok(text, add_special_tokens=False)["input_ids"]
         assert rows[1]["char_start"] == 0 and rows[-1]["char_end"] == len(text)
-        for prev, cur in zip(rows[1:], rows[2:]):
+        for prev, cur in zip(rows[1:], rows[2:], strict=False):
             assert cur["char_start"] <= prev["char_end"]  # no character belongs to no token
 
 

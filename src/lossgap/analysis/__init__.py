@@ -14,6 +14,7 @@ _WHERE = {
     "CurvesResult": "curves",
     "IntervalSpec": "config",
     "Series": "config",
+    "compare_frame": "compare",
     "compute_compare": "compare",
     "compute_curves": "curves",
     "run_compare": "compare",
@@ -27,6 +28,7 @@ __all__ = [
     "CurvesResult",
     "IntervalSpec",
     "Series",
+    "compare_frame",
     "compute_compare",
     "compute_curves",
     "run_compare",
@@ -36,7 +38,7 @@ __all__ = [
 __getattr__ = lazy_exports(__name__, _WHERE)
 
 if TYPE_CHECKING:
-    from lossgap.analysis.compare import CompareResult, compute_compare, run_compare
+    from lossgap.analysis.compare import CompareResult, compare_frame, compute_compare, run_compare
     from lossgap.analysis.config import CompareConfig, CurvesConfig, IntervalSpec, Series
     from lossgap.analysis.curves import CurvesResult, compute_curves, run_curves
     from lossgap.analysis.join import token_frame

@@ -21,12 +21,12 @@ from lossgap.analysis.estimate import Contrast, estimate
 from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
 from lossgap.analysis.join import JOINED, MissingTokens, connect, join_pair
 from lossgap.analysis.levels import document_sums, level_sums, level_table
-from lossgap.rundir.categories import HEADLINE, PRESETS
 from lossgap.analysis.regression import Fit
 from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
 from lossgap.analysis.top import top_documents, top_segments, top_tokens
 from lossgap.errors import ConfigError
 from lossgap.rundir import HeadlineRow, Manifest, RunDir, Summary
+from lossgap.rundir.categories import HEADLINE, PRESETS
 
 __all__ = ["CompareResult", "compute_compare", "compare_frame", "run_compare", "FEW_DOCUMENTS"]
 
@@ -205,7 +205,7 @@ def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResul
         result = compute_compare(con, config, missing=missing, notes=tuple(_context_notes(manifest, config.baseline, config.candidate)),
                                  log_freq_source="" if features is None else features.log_freq_source)  # fmt: skip
     run.write_results(result.tables(), summary=result.summary, regression=result.regression)
-    run.record_stage("compare", config, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    run.record_stage("compare", config, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     log.info("wrote %s", run.results_dir)
     return result
 

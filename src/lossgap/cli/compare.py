@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,13 +22,13 @@ def compare(
     run: RunOption,
     baseline: Annotated[str, typer.Option(help="Scored NAME of the baseline (gap = baseline - candidate loss).")],
     candidate: Annotated[str, typer.Option(help="Scored NAME of the candidate (positive gap: candidate better).")],
-    by: Annotated[Optional[list[str]], typer.Option("--by", help="An extra grouping by a feature column; repeatable.")] = None,
+    by: Annotated[list[str] | None, typer.Option("--by", help="An extra grouping by a feature column; repeatable.")] = None,
     cross: Annotated[
-        Optional[tuple[str, str]],
+        tuple[str, str] | None,
         typer.Option(metavar="COLUMN COLUMN", help="An extra grouping by two feature columns crossed (more: the TOML file)."),
     ] = None,
     reference: Annotated[
-        Optional[tuple[str, str]],
+        tuple[str, str] | None,
         typer.Option(metavar="GROUPING LEVEL", help="The reference level of a grouping's contrasts (default: its most "
                      "frequent level); a crossed grouping is named COL1+COL2 (more: the TOML file)."),
     ] = None,
@@ -36,19 +36,19 @@ def compare(
         bool, typer.Option("--no-default-groupings", help="Only the --by groupings in categories.csv.")
     ] = False,
     control: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(help=with_default(f"What the regression holds fixed: {' | '.join(CONTROLS)}; repeatable", CompareConfig, "controls")),
     ] = None,
     interval: Annotated[
-        Optional[str], typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CompareConfig, "interval"))
+        str | None, typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CompareConfig, "interval"))
     ] = None,
-    bootstrap: Annotated[Optional[int], typer.Option(help=with_default("Document resamples of --interval bootstrap", CompareConfig, "bootstrap"))] = None,
-    seed: Annotated[Optional[int], typer.Option(help=with_default("Seed of the resampling", CompareConfig, "seed"))] = None,
-    confidence: Annotated[Optional[float], typer.Option(help=with_default("Interval coverage", CompareConfig, "confidence"))] = None,
+    bootstrap: Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", CompareConfig, "bootstrap"))] = None,
+    seed: Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", CompareConfig, "seed"))] = None,
+    confidence: Annotated[float | None, typer.Option(help=with_default("Interval coverage", CompareConfig, "confidence"))] = None,
     min_eff_docs: Annotated[
-        Optional[float], typer.Option(help=with_default("No interval below this effective number of documents", CompareConfig, "min_eff_docs"))
+        float | None, typer.Option(help=with_default("No interval below this effective number of documents", CompareConfig, "min_eff_docs"))
     ] = None,
-    top_k: Annotated[Optional[int], typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
+    top_k: Annotated[int | None, typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
 ) -> None:
     """Gap between two scorings per category, contrasts raw and regression-adjusted, repeat curve, top tokens: writes results/."""
     from lossgap.analysis import run_compare

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -41,30 +41,30 @@ def corpus(
     ],
     run: RunOption,
     format: Annotated[
-        Optional[str], typer.Option(help=with_default("jsonl | parquet | text | hf | example; auto: by suffix or folder", CorpusConfig, "format"))
+        str | None, typer.Option(help=with_default("jsonl | parquet | text | hf | example; auto: by suffix or folder", CorpusConfig, "format"))
     ] = None,
-    max_docs: Annotated[Optional[int], typer.Option(help="Stop after this many kept documents.")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="Keep a random sample of N documents (after the filters).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help=with_default("Seed of --sample", CorpusConfig, "seed"))] = None,
-    min_chars: Annotated[Optional[int], typer.Option(help="Skip documents shorter than this (characters).")] = None,
-    max_chars: Annotated[Optional[int], typer.Option(help="Skip documents longer than this (characters).")] = None,
-    domain: Annotated[Optional[str], typer.Option(help="Set every document's domain to NAME.")] = None,
+    max_docs: Annotated[int | None, typer.Option(help="Stop after this many kept documents.")] = None,
+    sample: Annotated[int | None, typer.Option(help="Keep a random sample of N documents (after the filters).")] = None,
+    seed: Annotated[int | None, typer.Option(help=with_default("Seed of --sample", CorpusConfig, "seed"))] = None,
+    min_chars: Annotated[int | None, typer.Option(help="Skip documents shorter than this (characters).")] = None,
+    max_chars: Annotated[int | None, typer.Option(help="Skip documents longer than this (characters).")] = None,
+    domain: Annotated[str | None, typer.Option(help="Set every document's domain to NAME.")] = None,
     domain_from: Annotated[
-        Optional[list[str]], typer.Option(help="Rename this (source) domain to the --domain-to in the same place; repeatable.")
+        list[str] | None, typer.Option(help="Rename this (source) domain to the --domain-to in the same place; repeatable.")
     ] = None,
-    domain_to: Annotated[Optional[list[str]], typer.Option(help="The new name of the --domain-from in the same place.")] = None,
+    domain_to: Annotated[list[str] | None, typer.Option(help="The new name of the --domain-from in the same place.")] = None,
     only_domain: Annotated[
-        Optional[list[str]], typer.Option(help="Keep only documents of this (source) domain; repeat for several.")
+        list[str] | None, typer.Option(help="Keep only documents of this (source) domain; repeat for several.")
     ] = None,
     max_tokens_per_domain: Annotated[
-        Optional[int], typer.Option(help="Per domain, keep the first documents within ~N tokens (characters / 4).")
+        int | None, typer.Option(help="Per domain, keep the first documents within ~N tokens (characters / 4).")
     ] = None,
-    max_docs_per_domain: Annotated[Optional[int], typer.Option(help="Per domain, keep the first N documents.")] = None,
-    text_field: Annotated[Optional[str], typer.Option(help=with_default("Field holding the text", CorpusConfig, "text_field"))] = None,
-    domain_field: Annotated[Optional[str], typer.Option(help=with_default("Field holding the domain", CorpusConfig, "domain_field"))] = None,
-    id_field: Annotated[Optional[str], typer.Option(help="Field holding the id (default: id, else doc_id, else the location).")] = None,
-    hf_config: Annotated[Optional[str], typer.Option(help="Hugging Face dataset configuration (subset).")] = None,
-    hf_split: Annotated[Optional[str], typer.Option(help=with_default("Hugging Face dataset split", CorpusConfig, "hf_split"))] = None,
+    max_docs_per_domain: Annotated[int | None, typer.Option(help="Per domain, keep the first N documents.")] = None,
+    text_field: Annotated[str | None, typer.Option(help=with_default("Field holding the text", CorpusConfig, "text_field"))] = None,
+    domain_field: Annotated[str | None, typer.Option(help=with_default("Field holding the domain", CorpusConfig, "domain_field"))] = None,
+    id_field: Annotated[str | None, typer.Option(help="Field holding the id (default: id, else doc_id, else the location).")] = None,
+    hf_config: Annotated[str | None, typer.Option(help="Hugging Face dataset configuration (subset).")] = None,
+    hf_split: Annotated[str | None, typer.Option(help=with_default("Hugging Face dataset split", CorpusConfig, "hf_split"))] = None,
     streaming: Annotated[bool, typer.Option("--streaming", help="Stream the Hugging Face dataset.")] = False,
     dedupe: Annotated[
         bool, typer.Option("--dedupe", help="Drop documents with an id seen before (without it, a duplicate id is an error).")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,17 +28,17 @@ def curves(
         list[str], typer.Option("--series", help="A model whose checkpoints are scored as NAME@STEP; repeatable.")
     ],
     reference: Annotated[
-        Optional[str], typer.Option(help="The series the others are compared with, paired (default: the first).")
+        str | None, typer.Option(help="The series the others are compared with, paired (default: the first).")
     ] = None,
     mask: Annotated[
-        Optional[list[str]], typer.Option("--mask", help=with_default("A preset or SQL condition; repeatable", CurvesConfig, "masks"))
+        list[str] | None, typer.Option("--mask", help=with_default("A preset or SQL condition; repeatable", CurvesConfig, "masks"))
     ] = None,
     interval: Annotated[
-        Optional[str], typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CurvesConfig, "interval"))
+        str | None, typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CurvesConfig, "interval"))
     ] = None,
-    bootstrap: Annotated[Optional[int], typer.Option(help=with_default("Document resamples of --interval bootstrap", CurvesConfig, "bootstrap"))] = None,
-    seed: Annotated[Optional[int], typer.Option(help=with_default("Seed of the resampling", CurvesConfig, "seed"))] = None,
-    confidence: Annotated[Optional[float], typer.Option(help=with_default("Interval coverage", CurvesConfig, "confidence"))] = None,
+    bootstrap: Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", CurvesConfig, "bootstrap"))] = None,
+    seed: Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", CurvesConfig, "seed"))] = None,
+    confidence: Annotated[float | None, typer.Option(help=with_default("Interval coverage", CurvesConfig, "confidence"))] = None,
 ) -> None:
     """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv and curves_diff.csv."""
     from lossgap.analysis import run_curves

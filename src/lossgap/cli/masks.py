@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ def masks(
     run: RunOption,
     out: Annotated[Path, typer.Option(help="The masks file to write (.npz).")],
     mask: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--mask", help="A preset or SQL condition; repeatable (default: all, content_nonrepeat, "
                      "function_nonrepeat, repeated, nonrepeated, open_bracket, close_bracket)."),
     ] = None,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -69,9 +70,9 @@ def run(config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run d
 def demo(
     run: Annotated[Path, typer.Option("--run", help="Run directory of the demo.")] = Path("lossgap-demo"),
     tokens_per_domain: Annotated[
-        Optional[int], typer.Option(help="About this many tokens per domain of the bundled corpus (default: 1000).")
+        int | None, typer.Option(help="About this many tokens per domain of the bundled corpus (default: 1000).")
     ] = None,
-    short_context: Annotated[Optional[int], typer.Option(help="Context window of the baseline, in tokens (default: 64).")] = None,
+    short_context: Annotated[int | None, typer.Option(help="Context window of the baseline, in tokens (default: 64).")] = None,
 ) -> None:
     """Offline demo: SmolLM2-135M with full context vs a short window on the bundled corpus, end to end."""
     from lossgap.pipeline import demo_config
@@ -88,6 +89,6 @@ def demo(
     if curve is not None:
         console.print("gap on repeated tokens by distance back to the earlier copy (tokens):", highlight=False)
         for row in curve[curve["kind"] == "repeat_dist"].sort_values("bin_order").itertuples():
-            console.print(f"  {row.bin:>12}  n={row.n_tokens:>6,}  gap {row.mean_gap:+.3f}  "
-                          f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]", highlight=False)  # fmt: skip
+            interval = f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]" if not math.isnan(row.ci_low) else f"no interval: {row.note}"
+            console.print(f"  {row.bin:>12}  n={row.n_tokens:>6,}  gap {row.mean_gap:+.3f}  {interval}", highlight=False)
     console.print(f"report: {RunDir(pipeline.run).report_index.resolve()}", highlight=False)

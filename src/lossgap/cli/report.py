@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,14 +20,14 @@ EPILOG = examples(
 def report(
     run: RunOption,
     top_rows: Annotated[
-        Optional[int], typer.Option(help=with_default("Rows per direction in the top tokens/segments/documents tables", ReportConfig, "top_rows"))
+        int | None, typer.Option(help=with_default("Rows per direction in the top tokens/segments/documents tables", ReportConfig, "top_rows"))
     ] = None,
-    viewer_docs: Annotated[Optional[int], typer.Option(help=with_default("Documents in the token viewer, 0 for none", ReportConfig, "viewer_docs"))] = None,
+    viewer_docs: Annotated[int | None, typer.Option(help=with_default("Documents in the token viewer, 0 for none", ReportConfig, "viewer_docs"))] = None,
     viewer_tokens: Annotated[
-        Optional[int], typer.Option(help=with_default("Tokens shown per viewer document, around the place the tables point at", ReportConfig, "viewer_tokens"))
+        int | None, typer.Option(help=with_default("Tokens shown per viewer document, around the place the tables point at", ReportConfig, "viewer_tokens"))
     ] = None,
-    doc: Annotated[Optional[list[str]], typer.Option("--doc", help="A doc_id to show in the viewer first; repeatable.")] = None,
-    title: Annotated[Optional[str], typer.Option(help="Report title (default: 'lossgap: CANDIDATE vs BASELINE').")] = None,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="A doc_id to show in the viewer first; repeatable.")] = None,
+    title: Annotated[str | None, typer.Option(help="Report title (default: 'lossgap: CANDIDATE vs BASELINE').")] = None,
 ) -> None:
     """Render results/ as an offline HTML report: report/index.html with figures, tables and a token viewer."""
     from lossgap.report import run_report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -39,22 +39,22 @@ def score(
     model: Annotated[str, typer.Argument(help="Hugging Face hub id, local model folder, or local .gguf file.")],
     run: RunOption,
     corpus: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="Read this corpus first (a JSONL or Parquet file, a folder of text files, or 'example'), as "
                      "`lossgap corpus SOURCE` with its defaults would; needed the first time a run is scored."),
     ] = None,
-    name: Annotated[Optional[str], typer.Option(help="Name of this scoring in the run (default: slug of model id and revision).")] = None,
-    revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit (e.g. a training checkpoint).")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help=with_default("auto | bfloat16 | float16 | float32; auto is bfloat16 on a GPU, float32 on a CPU", ScoreConfig, "dtype"))] = None,
-    device: Annotated[Optional[str], typer.Option(help=with_default("auto | cpu | cuda | cuda:N", ScoreConfig, "device"))] = None,
-    max_length: Annotated[Optional[int], typer.Option(help="Context limit in tokens (default: the model's own limit).")] = None,
+    name: Annotated[str | None, typer.Option(help="Name of this scoring in the run (default: slug of model id and revision).")] = None,
+    revision: Annotated[str | None, typer.Option(help="Branch, tag or commit (e.g. a training checkpoint).")] = None,
+    dtype: Annotated[str | None, typer.Option(help=with_default("auto | bfloat16 | float16 | float32; auto is bfloat16 on a GPU, float32 on a CPU", ScoreConfig, "dtype"))] = None,
+    device: Annotated[str | None, typer.Option(help=with_default("auto | cpu | cuda | cuda:N", ScoreConfig, "device"))] = None,
+    max_length: Annotated[int | None, typer.Option(help="Context limit in tokens (default: the model's own limit).")] = None,
     stride: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(help="Window stride for long documents; each later window keeps max_length - stride tokens of context (default: max_length // 2)."),
     ] = None,
-    batch_tokens: Annotated[Optional[int], typer.Option(help=with_default("Token budget of one batch, padding included", ScoreConfig, "batch_tokens"))] = None,
+    batch_tokens: Annotated[int | None, typer.Option(help=with_default("Token budget of one batch, padding included", ScoreConfig, "batch_tokens"))] = None,
     flush_seconds: Annotated[
-        Optional[float],
+        float | None,
         typer.Option(help=with_default("Write finished documents to disk at least this often, in seconds (what Ctrl-C can lose)", ScoreConfig, "flush_seconds")),
     ] = None,
     compile: Annotated[
@@ -99,8 +99,8 @@ TOKENIZE_EPILOG = examples(
 def tokenize(
     tokenizer: Annotated[str, typer.Argument(help="A tokenizer folder, or a model (hub id, folder, .gguf) whose tokenizer to use.")],
     run: RunOption,
-    corpus: Annotated[Optional[str], typer.Option(help="Read this corpus first, as `lossgap corpus SOURCE` with its defaults would.")] = None,
-    revision: Annotated[Optional[str], typer.Option(help="Branch, tag or commit.")] = None,
+    corpus: Annotated[str | None, typer.Option(help="Read this corpus first, as `lossgap corpus SOURCE` with its defaults would.")] = None,
+    revision: Annotated[str | None, typer.Option(help="Branch, tag or commit.")] = None,
 ) -> None:
     """Write the run's tokens with a tokenizer alone, before any model is scored (then `lossgap annotate` and
     `lossgap masks` can run before training, for the in-loop evaluator); scoring checks them later."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lossgap.corpus.config import CorpusConfig
-from lossgap.corpus.fields import record_id, record_domain
+from lossgap.corpus.fields import record_domain, record_id
 from lossgap.corpus.table import RawDoc
 from lossgap.errors import CorpusError
 

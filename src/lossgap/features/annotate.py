@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +79,9 @@ def iter_documents(corpus: pa.Table, tokens: pa.Table) -> Iterator[DocumentToken
     token_ids = tokens.column("token_id").to_numpy().astype(np.int64)
     char_start = tokens.column("char_start").to_numpy().astype(np.int64)
     char_end = tokens.column("char_end").to_numpy().astype(np.int64)
-    texts = dict(zip(corpus.column("doc_id").to_pylist(), corpus.column("text").to_pylist()))
-    domains = dict(zip(corpus.column("doc_id").to_pylist(), corpus.column("domain").to_pylist()))
-    for doc_id, a, b in zip(run_ids, starts[:-1].tolist(), starts[1:].tolist()):
+    texts = dict(zip(corpus.column("doc_id").to_pylist(), corpus.column("text").to_pylist(), strict=True))
+    domains = dict(zip(corpus.column("doc_id").to_pylist(), corpus.column("domain").to_pylist(), strict=True))
+    for doc_id, a, b in zip(run_ids, starts[:-1].tolist(), starts[1:].tolist(), strict=True):
         if doc_id not in texts:
             raise RunDirError(f"tokens: document {doc_id!r} is not in the corpus; re-run scoring")
         text = texts[doc_id] or ""
@@ -220,7 +220,7 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
         columns=writer.columns,
         n_tokens=writer.n_rows,
         n_docs=n_docs,
-        time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        time=datetime.now(UTC).isoformat(timespec="seconds"),
     ))  # fmt: skip
     return AnnotateResult(
         path=run.describe("features"), n_tokens=writer.n_rows, n_docs=n_docs, repeat_context=context, seconds=seconds

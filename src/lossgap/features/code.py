@@ -31,7 +31,7 @@ def annotate_code(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
     A token is read at its first non-whitespace character (its first character if it is all whitespace),
     so " def" is a Keyword and "):" takes the class of ")"."""
     code_types: list[str | None] = []
-    for doc, lexed in zip(chunk.docs, chunk.lexed):
+    for doc, lexed in zip(chunk.docs, chunk.lexed, strict=True):
         if lexed is None or lexed.starts.size == 0:
             code_types.extend([None] * doc.n_tokens)
             continue
@@ -39,6 +39,6 @@ def annotate_code(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
         read_at = np.where(head >= 0, head, doc.char_start)
         valid = (doc.char_start >= 0) & (doc.char_end > doc.char_start)
         lexeme = lexed.lexeme_at(read_at)
-        code_types.extend(lexed.types[j] if ok and j >= 0 else None for ok, j in zip(valid.tolist(), lexeme.tolist()))
+        code_types.extend(lexed.types[j] if ok and j >= 0 else None for ok, j in zip(valid.tolist(), lexeme.tolist(), strict=True))
     classes = [None if t is None else code_class_of(t) for t in code_types]
     return {"code_class": pa.array(classes, pa.string()), "code_type": pa.array(code_types, pa.string())}

@@ -61,7 +61,7 @@ def level_repeats_in_segments(
     tokens = np.asarray(tokens, dtype=np.int64)
     repeat_len = np.zeros(tokens.size, dtype=np.int32)
     repeat_dist = np.full(tokens.size, -1, dtype=np.int32)
-    spans = [np.arange(a, b) for a, b in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist())]
+    spans = [np.arange(a, b) for a, b in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(), strict=True)]
     if not spans:
         return repeat_len, repeat_dist
     offsets = np.concatenate([[0], np.cumsum([s.size for s in spans])])
@@ -70,7 +70,7 @@ def level_repeats_in_segments(
     kept = np.concatenate(
         [
             np.arange(offsets[s] + f - a, offsets[s + 1])
-            for s, (a, f) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(score_from).tolist()))
+            for s, (a, f) in enumerate(zip(np.asarray(starts).tolist(), np.asarray(score_from).tolist(), strict=True))
         ]
     )
     repeat_len[gathered[kept]] = seg_len[kept]

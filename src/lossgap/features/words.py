@@ -151,7 +151,7 @@ def annotate_words(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
         if resources.nlp is None:
             raise ConfigError("prose documents need a spaCy pipeline, but none was loaded")
         texts = [chunk.docs[i].text for i in prose]
-        tagged = dict(zip(prose, tag_texts(resources.nlp, texts, resources.spacy_batch_size)))
+        tagged = dict(zip(prose, tag_texts(resources.nlp, texts, resources.spacy_batch_size), strict=True))
     out: dict[str, list] = {k: [] for k in ("upos", "tag", "word_class", "word_piece", "n_words")}
     for i, doc in enumerate(chunk.docs):
         if i in tagged:

@@ -352,7 +352,7 @@ def _curves_figure(results: Results) -> Drawn | None:
     masks, series, fig, axes, palette = _mask_panels(curves)
     steps = curves["step"].to_numpy(float)
     log_steps = bool((steps > 0).all() and steps.max() / steps.min() >= 30)  # checkpoints are often log-spaced
-    for ax, mask in zip(axes.flat, masks):
+    for ax, mask in zip(axes.flat, masks, strict=False):  # a grid can hold more panels than masks
         for i, name in enumerate(series):
             part = curves[(curves["mask"] == mask) & (curves["series"] == name)].sort_values("step")
             if part.empty:
@@ -378,7 +378,7 @@ def _curves_diff_figure(results: Results) -> Drawn | None:
         return None
     masks, series, fig, axes, palette = _mask_panels(diff)
     reference = diff["reference"].iloc[0]
-    for ax, mask in zip(axes.flat, masks):
+    for ax, mask in zip(axes.flat, masks, strict=False):  # a grid can hold more panels than masks
         ax.axhline(0, color="#222222", linewidth=0.8)
         for i, name in enumerate(series, start=1):
             part = diff[(diff["mask"] == mask) & (diff["series"] == name)].sort_values("step")
@@ -405,7 +405,7 @@ def _training_figure(results: Results) -> Drawn | None:
         return None
     masks, series, fig, axes, palette = _mask_panels(training)
     annealed = False
-    for ax, mask in zip(axes.flat, masks):
+    for ax, mask in zip(axes.flat, masks, strict=False):  # a grid can hold more panels than masks
         for i, name in enumerate(series):
             part = training[(training["mask"] == mask) & (training["series"] == name)]
             main = part[part["branch"].isna()].sort_values("step")

@@ -196,7 +196,7 @@ def render_report(*, title: str, run_label: str, results: Results, overview: Run
         title=title,
         run_label=run_label,
         version=__version__,
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         s=results.summary,
         overview=overview,
         figures=figures,

@@ -64,7 +64,7 @@ def run_report(run_dir: Path | str | RunDir, config: ReportConfig | None = None)
     files |= {f"figures/{fig.key}.svg": fig.svg for fig in figures}
     files["index.html"] = html
     index = run.write_report(files)
-    run.record_stage("report", config, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    run.record_stage("report", config, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     log.info("report: %d figures, %d documents in the viewer -> %s", len(figures),
              0 if viewer is None else len(viewer.docs), index)  # fmt: skip
     return ReportResult(path=index, figures=tuple(f.key for f in figures),

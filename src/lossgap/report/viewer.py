@@ -134,7 +134,7 @@ def split_text(text: str, char_start: list[int], char_end: list[int], *, from_st
     shown = 0 if from_start else next((s for s in char_start if s >= 0), 0)
     pre: list[str] = []
     own: list[str] = []
-    for start, end in zip(char_start, char_end):
+    for start, end in zip(char_start, char_end, strict=True):
         if start < 0 or end < 0:
             pre.append("")
             own.append("")
@@ -250,7 +250,7 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
         rows = _query_tokens(con, run, windows, baseline, candidate)
         spans = rows[rows["char_start"] >= 0].groupby("doc_id").agg(char_from=("char_start", "min"),
                                                                      char_to=("char_end", "max")).reset_index()
-        spans["char_from"] = [0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"])]
+        spans["char_from"] = [0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"], strict=True)]
         texts = _texts(con, run, spans)
     finally:
         con.close()

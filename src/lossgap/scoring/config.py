@@ -71,9 +71,11 @@ class ScoreConfig:
                 raise ConfigError(f"--stride {self.stride}: must be at least 1")
             if self.max_length is not None and self.stride >= self.max_length:
                 raise ConfigError(f"--stride {self.stride}: must be smaller than --max-length {self.max_length}")
-        for option in ("batch_tokens", "loss_chunk_tokens", "flush_tokens", "flush_seconds"):
+        for option in ("batch_tokens", "loss_chunk_tokens", "flush_tokens"):
             if getattr(self, option) < 1:
                 raise ConfigError(f"--{option.replace('_', '-')} {getattr(self, option)}: must be positive")
+        if not self.flush_seconds > 0:
+            raise ConfigError(f"--flush-seconds {self.flush_seconds}: must be positive")
         if self.name is not None:
             try:
                 validate_name(self.name)

@@ -16,8 +16,8 @@ from typing import Any
 
 from lossgap.errors import ConfigError
 from lossgap.scoring.attention import use_varlen_attention
-from lossgap.scoring.hybrid import use_fast_gated_deltanet
 from lossgap.scoring.config import ScoreConfig
+from lossgap.scoring.hybrid import use_fast_gated_deltanet
 from lossgap.scoring.source import ModelSource
 
 __all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "load_model", "packing_possible", "model_context_limit",

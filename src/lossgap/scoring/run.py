@@ -28,9 +28,9 @@ from lossgap.scoring.distributed import init_ranks, shard_documents
 from lossgap.scoring.loss import CausalLMHead, batch_losses
 from lossgap.scoring.models import (
     load_model,
-    packing_possible,
     load_tokenizer,
     model_context_limit,
+    packing_possible,
     resolve_device,
     resolve_dtype,
     software_versions,
@@ -262,7 +262,7 @@ def run_score(
             n_tokens=n_tokens,
             mean_loss=mean_loss,
             versions=software_versions(),
-            time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            time=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         ))  # fmt: skip
         parts.remove()
     ranks.barrier()
