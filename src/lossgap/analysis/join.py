@@ -115,10 +115,8 @@ def token_frame(run: RunDir | Path | str, *, baseline: str, candidate: str) -> p
     """Every compared token of two scorings with both losses, the gap and every feature, in document order.
 
     gap = loss(baseline) − loss(candidate), in nats: positive where the candidate predicted the token better.
-    This holds the whole comparison in memory; `lossgap.compare` works out of core.
-
-    >>> frame = token_frame(run_dir, baseline="base", candidate="cand")   # doctest: +SKIP
-    >>> frame.groupby("word_class")["gap"].mean()                         # doctest: +SKIP
+    This holds the whole comparison in memory; `lossgap.compare` works out of core. Examples, run as doctests
+    on a committed run: docs/notebook.md.
     """
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
     with connect() as con:
