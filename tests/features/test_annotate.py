@@ -118,10 +118,25 @@ def test_annotate_config_validates() -> None:
 
 def test_annotate_small_chunks_give_the_same_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
     run = write_run(tmp_path, sample_docs())
-    run_annotate(run, AnnotateConfig())
+    run_annotate(run, AnnotateConfig(workers=1))
     whole = run.read("features")
-    run_annotate(run, AnnotateConfig(chunk_tokens=1))
+    run_annotate(run, AnnotateConfig(chunk_tokens=1, workers=1))
     assert run.read("features").equals(whole)
+
+
+def test_annotate_in_worker_processes_gives_the_table_of_one_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Document groups annotated by two spawned processes (each loading its own spaCy) and written in order:
+    the same features, byte for byte in content, as one process; the manifest counts the same documents."""
+    docs = sample_docs() * 3
+    docs = [DocumentTokens(f"{d.doc_id}-{i}", d.domain, d.text, d.token_ids, d.char_start, d.char_end)
+            for i, d in enumerate(docs)]  # fmt: skip
+    run = write_run(tmp_path, docs)
+    one = run_annotate(run, AnnotateConfig(workers=1, chunk_tokens=4))
+    single = run.read("features")
+    two = run_annotate(run, AnnotateConfig(workers=2, chunk_tokens=4))
+    assert run.read("features").equals(single)
+    assert (two.n_docs, two.n_tokens) == (one.n_docs, one.n_tokens) == (len(docs), single.num_rows)
+    assert two.seconds["lexing"] >= 0 and "words" in two.seconds
 
 
 def test_annotate_run_without_tokens_writes_an_empty_table(tmp_path) -> None:  # type: ignore[no-untyped-def]

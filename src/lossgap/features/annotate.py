@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import multiprocessing
+import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -142,6 +145,15 @@ def annotate_chunk(
     return pa.table({c: columns[c] for c in order})
 
 
+def _annotate_group(group: list[DocumentTokens], resources: Resources) -> tuple[pa.Table, dict[str, float]]:
+    """Lex and annotate one group of documents: its table, and the seconds each step took."""
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    chunk = make_chunk(group, resources.prose_domains)
+    seconds["lexing"] = time.perf_counter() - t0
+    return annotate_chunk(chunk, resources, seconds=seconds), seconds
+
+
 def _chunks(docs: Iterator[DocumentTokens], chunk_tokens: int) -> Iterator[list[DocumentTokens]]:
     group: list[DocumentTokens] = []
     size = 0
@@ -153,6 +165,43 @@ def _chunks(docs: Iterator[DocumentTokens], chunk_tokens: int) -> Iterator[list[
             group, size = [], 0
     if group:
         yield group
+
+
+_WORKER: dict[str, object] = {}  # a worker process's resources, loaded once by `_init_worker`
+
+
+def _init_worker(resources: Resources, spacy_model: str | None, needs_spacy: bool) -> None:
+    """Load a worker's resources: the parent's, with its own spaCy pipeline (spawned processes share nothing)."""
+    nlp = None
+    if needs_spacy:
+        from lossgap.features.words import load_spacy
+
+        nlp = load_spacy(spacy_model)
+    _WORKER["resources"] = dataclasses.replace(resources, nlp=nlp)
+
+
+def _annotate_in_worker(group: list[DocumentTokens]) -> tuple[pa.Table, dict[str, float]]:
+    resources = _WORKER["resources"]
+    assert isinstance(resources, Resources)
+    return _annotate_group(group, resources)
+
+
+def _in_workers(groups: Iterator[list[DocumentTokens]], workers: int, resources: Resources, config: AnnotateConfig,
+                needs_spacy: bool) -> Iterator[tuple[pa.Table, dict[str, float], int]]:  # fmt: skip
+    """(table, seconds, documents) of each group, in order, annotated by `workers` spawned processes; at most
+    two groups a worker are in flight, so memory holds a few chunks, not the run."""
+    context = multiprocessing.get_context("spawn")  # fork would copy spaCy and numba state of any age
+    resources = dataclasses.replace(resources, nlp=None)  # each worker loads its own pipeline
+    with context.Pool(workers, initializer=_init_worker, initargs=(resources, config.spacy_model, needs_spacy)) as pool:
+        pending: deque = deque()
+        for group in groups:
+            pending.append((pool.apply_async(_annotate_in_worker, (group,)), len(group)))
+            if len(pending) >= 2 * workers:
+                result, n = pending.popleft()
+                yield (*result.get(), n)
+        while pending:
+            result, n = pending.popleft()
+            yield (*result.get(), n)
 
 
 def _versions() -> dict[str, str | None]:
@@ -198,14 +247,23 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
     )
     seconds: dict[str, float] = {}
     n_docs = 0
-    # Written chunk by chunk, so memory holds one chunk's features; readers see the file only when complete.
+    # Documents are annotated in groups of about chunk_tokens tokens, each group independently of the others
+    # (rarity counts and the repeat context are the run's, prepared above), so groups can go to worker
+    # processes and come back in order: the file is the same whatever the number of workers.
+    workers = min(config.workers or os.cpu_count() or 1, max(1, -(-tokens.num_rows // config.chunk_tokens)))
+    groups = _chunks(iter_documents(corpus, tokens), config.chunk_tokens)
+    if workers > 1:
+        log.info("annotating with %d worker processes", workers)
+        done = _in_workers(groups, workers, resources, config, nlp is not None)
+    else:
+        done = ((*_annotate_group(group, resources), len(group)) for group in groups)
+    # Written chunk by chunk, so memory holds a few chunks' features; readers see the file only when complete.
     with run.features_writer() as writer:
-        for group in _chunks(iter_documents(corpus, tokens), config.chunk_tokens):
-            t0 = time.perf_counter()
-            chunk = make_chunk(group, config.prose_domains)
-            seconds["lexing"] = seconds.get("lexing", 0.0) + time.perf_counter() - t0
-            writer.write(annotate_chunk(chunk, resources, seconds=seconds))
-            n_docs += len(group)
+        for table, group_seconds, n in done:
+            writer.write(table)
+            for name, value in group_seconds.items():
+                seconds[name] = seconds.get(name, 0.0) + value
+            n_docs += n
             log.info("annotated %d documents, %d tokens", n_docs, writer.n_rows)
         if writer.n_rows == 0:  # no tokens: an empty table with every column
             writer.write(annotate_chunk(make_chunk([], config.prose_domains), resources))
