@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lossgap.features.annotate import DEFAULT_PROSE_DOMAINS, annotate_chunk, make_chunk
+from lossgap.features.annotate import annotate_chunk, make_chunk
+from lossgap.features.config import DEFAULT_PROSE_DOMAINS
 from lossgap.features.rarity import count_tokens
-from lossgap.features.records import DocumentTokens, RepeatContext, Resources
+from lossgap.features.records import DocumentTokens, Resources
 from lossgap.features.repeats import find_repeats
 from lossgap.features.words import load_spacy
+from lossgap.rundir import ContextPolicy
 
 
 def within_budget(texts: Iterable[str], max_chars: int) -> list[str]:
@@ -145,7 +147,7 @@ def main() -> None:
     flat = np.concatenate([d.token_ids for d in docs])
     for label, context in (
         ("whole documents", None),
-        ("windows 2048/1024", RepeatContext(max_length=2048, stride=1024)),
+        ("windows 2048/1024", ContextPolicy(max_length=2048, stride=1024)),
     ):
         best = min(_timed(find_repeats, flat, offsets, context) for _ in range(3))
         print(f"find_repeats ({label}): {best:.3f} s, {n_tokens / best:,.0f} tokens/s")

@@ -1,4 +1,4 @@
-"""Benchmark of `compare`: a synthetic run of 10M tokens x 2 models, default groupings, 1,000 resamples.
+"""Benchmark of `compare`: a synthetic run of 10M tokens x 2 models, default groupings and contrasts, CR2 intervals, the exact regression.
 
 Builds the run under /tmp (once; reused if present), then runs `run_compare` in a child process and reports
 its wall time and peak resident memory (ru_maxrss of the child). Usage:
@@ -24,6 +24,8 @@ import pyarrow.compute as pc
 from lossgap.rundir import FEATURES_SCHEMA, RunDir
 
 DOMAINS = ["books", "encyclopedia", "science", "news", "python", "html", "latex"]
+TYPES = {"books": "prose", "encyclopedia": "prose", "science": "prose", "news": "prose", "python": "code",
+         "html": "markup", "latex": "markup"}  # fmt: skip
 UPOS = ["NOUN", "VERB", "ADJ", "ADV", "PROPN", "DET", "ADP", "AUX", "CCONJ", "SCONJ", "PART", "PRON", "NUM", "PUNCT", "SYM", "X", "INTJ"]
 CONTENT = {"NOUN", "VERB", "ADJ", "ADV", "PROPN"}
 BRACKETS = ["round", "square", "curly", "angle", "html_tag", "latex_env"]
@@ -62,6 +64,7 @@ def build(path: Path, n_tokens: int, seed: int = 0) -> RunDir:
             "doc_id": doc_ids,
             "pos": pos,
             "domain": pc.take(pa.array(DOMAINS), pa.array(domain_idx)),
+            "domain_type": pc.take(pa.array([TYPES[d] for d in DOMAINS]), pa.array(domain_idx)),
             "token_text": pc.take(pa.array(vocab), pa.array(token_idx)),
             "upos": upos,
             "tag": _pick(rng, tags, n),
@@ -72,16 +75,25 @@ def build(path: Path, n_tokens: int, seed: int = 0) -> RunDir:
             "repeat_len": repeat_len,
             "repeat_dist": pa.array(repeat_dist, mask=repeat_len == 0),
             "log_freq": log_freq,
+            "log_pos": np.log10(pos),
             "code_class": _pick(rng, [None, "Keyword", "Name", "String", "Comment", "Punctuation"], n),
         },
         schema=FEATURES_SCHEMA,
     )
     run = RunDir(path)
-    run.write_features(features)
+    with run.features_writer() as writer:
+        writer.write(features)
     base = rng.gamma(2.0, 1.5, n).astype(np.float32)
     gap = (0.02 + rng.normal(0, 0.05, n_docs)[doc] + rng.normal(0, 0.5, n)).astype(np.float32)
+    starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+    ids = [f"doc{k:07d}" for k in range(n_docs)]
+    lengths = np.diff(np.r_[starts, n])
     for name, loss in (("baseline", base), ("candidate", base - gap)):
-        run.write_scores(name, pa.table({"doc_id": doc_ids, "pos": pos, "loss": loss}))
+        parts = run.score_parts(name)  # as scoring writes them: whole documents in parts, merged in order
+        parts.prepare({"benchmark": "compare"}, overwrite=True)
+        parts.write(0, [(d, loss[a:a + m]) for d, a, m in zip(ids, starts, lengths, strict=True)])
+        parts.merge(ids, lengths)
+        parts.remove()
     print(f"built {path}: {n:,} tokens in {n_docs:,} documents", flush=True)
     return run
 
@@ -90,7 +102,7 @@ _CHILD = """
 import logging, sys
 logging.basicConfig(level=logging.WARNING)
 from lossgap.analysis import CompareConfig, run_compare
-run_compare(sys.argv[1], CompareConfig(baseline="baseline", candidate="candidate", bootstrap=1000))
+run_compare(sys.argv[1], CompareConfig(baseline="baseline", candidate="candidate"))
 """
 
 
@@ -100,7 +112,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=Path("/tmp/lossgap-bench-compare"))
     args = parser.parse_args()
     run = RunDir(args.run)
-    if not (run.features_path.is_file() and run.scores_path("candidate").is_file()):
+    if not (run.has("features") and run.has_scores("candidate")):
         started = time.perf_counter()
         build(args.run, args.tokens)
         print(f"build: {time.perf_counter() - started:.1f} s (not part of the measurement)", flush=True)

@@ -7,7 +7,7 @@ every token, on top of documents of very different difficulty). For each interva
 the 95% interval covers the truth of: the level mean of A, the contrast A − B, the null contrast C − D, the
 paired difference, and a rare level R (tokens in 20% of documents, when the regime has it).
 
-    python benchmarks/coverage.py --corpora 2000 --out docs/benchmarks/coverage.json
+    python benchmarks/interval_coverage.py --corpora 2000 --out docs/benchmarks/coverage.json
 
 Regimes: `base` (100 documents, lengths uniform 100–300, normal document effects), `lognormal` (log-normal
 lengths), `docs8` (8 documents, as in `lossgap demo`), `docs20` (20 documents), `docs200` (200 documents), `heavy` (document effects with t(3) tails),
