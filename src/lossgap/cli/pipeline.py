@@ -89,6 +89,6 @@ def demo(
     if curve is not None:
         console.print("gap on repeated tokens by distance back to the earlier copy (tokens):", highlight=False)
         for row in curve[curve["kind"] == "repeat_dist"].sort_values("bin_order").itertuples():
-            interval = f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]" if not math.isnan(row.ci_low) else f"no interval: {row.note}"
+            interval = f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]" if not math.isnan(row.ci_low) else f"({row.note})"
             console.print(f"  {row.bin:>12}  n={row.n_tokens:>6,}  gap {row.mean_gap:+.3f}  {interval}", highlight=False)
     console.print(f"report: {RunDir(pipeline.run).report_index.resolve()}", highlight=False)

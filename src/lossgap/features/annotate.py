@@ -167,6 +167,7 @@ def _chunks(docs: Iterator[DocumentTokens], chunk_tokens: int) -> Iterator[list[
         yield group
 
 
+_MIN_WORKER_CHUNK = 20_000  # tokens: smaller groups cost more in transfers than they gain
 _WORKER: dict[str, object] = {}  # a worker process's resources, loaded once by `_init_worker`
 
 
@@ -250,8 +251,12 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
     # Documents are annotated in groups of about chunk_tokens tokens, each group independently of the others
     # (rarity counts and the repeat context are the run's, prepared above), so groups can go to worker
     # processes and come back in order: the file is the same whatever the number of workers.
-    workers = min(config.workers or os.cpu_count() or 1, max(1, -(-tokens.num_rows // config.chunk_tokens)))
-    groups = _chunks(iter_documents(corpus, tokens), config.chunk_tokens)
+    requested = config.workers or os.cpu_count() or 1
+    chunk_tokens = config.chunk_tokens
+    if requested > 1:  # about four groups a worker, so that the processes stay busy to the end
+        chunk_tokens = min(chunk_tokens, max(_MIN_WORKER_CHUNK, -(-tokens.num_rows // (4 * requested))))
+    workers = min(requested, max(1, -(-tokens.num_rows // chunk_tokens)))
+    groups = _chunks(iter_documents(corpus, tokens), chunk_tokens)
     if workers > 1:
         log.info("annotating with %d worker processes", workers)
         done = _in_workers(groups, workers, resources, config, nlp is not None)
