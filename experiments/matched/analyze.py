@@ -18,22 +18,14 @@ import re
 import shutil
 from pathlib import Path
 
+from score import lossgap  # this folder's step 3: `lossgap` commands in-process
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 MASKS = ("all", "content_nonrepeat", "function_nonrepeat", "repeated", "nonrepeated", "open_bracket", "close_bracket")
 SERIES = ("transformer", "hybrid", "recurrent")
 PAIRS = (("hybrid", "recurrent"), ("transformer", "recurrent"), ("transformer", "hybrid"))  # (baseline, candidate)
 COMPARE_TABLES = ("categories.csv", "contrasts.csv", "repeat_curve.csv", "summary.json")
-
-
-def lossgap(*argv: str) -> None:
-    from lossgap.cli import app
-
-    try:
-        app(list(argv), standalone_mode=False)
-    except SystemExit as exc:
-        if exc.code:
-            raise
 
 
 def final_step(run: Path) -> int:

@@ -25,6 +25,17 @@ def checkpoints(ckpt: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def lossgap(*argv: str) -> None:
+    """A `lossgap` command in this process (no interpreter start per checkpoint); non-zero exits propagate."""
+    from lossgap.cli import app
+
+    try:
+        app(list(argv), standalone_mode=False)
+    except SystemExit as exc:  # lossgap's commands exit non-zero on bad input
+        if exc.code:
+            raise
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", type=Path, required=True, help="train.py's --out")
@@ -33,15 +44,9 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
 
-    from lossgap.cli import app
-
     for name, folder in checkpoints(args.ckpt):
-        argv = ["score", str(folder), "--run", str(args.run), "--name", name, "--device", args.device]
-        try:
-            app([*argv, *(["--compile"] if args.compile else [])], standalone_mode=False)
-        except SystemExit as exc:  # lossgap's commands exit non-zero on bad input
-            if exc.code:
-                raise
+        lossgap("score", str(folder), "--run", str(args.run), "--name", name, "--device", args.device,
+                *(["--compile"] if args.compile else []))  # fmt: skip
 
 
 if __name__ == "__main__":

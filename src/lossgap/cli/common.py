@@ -14,11 +14,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from lossgap.analysis.config import IntervalSpec
 from lossgap.errors import LossgapError, ScoringInterrupted
 
 __all__ = [
     "console",
     "RunOption",
+    "IntervalOption",
+    "BootstrapOption",
+    "SeedOption",
+    "ConfidenceOption",
     "handles_errors",
     "with_default",
     "examples",
@@ -69,6 +74,14 @@ def with_default(text: str, config: type, field: str) -> str:
     if isinstance(value, (tuple, frozenset)):
         value = ", ".join(sorted(map(str, value)) if isinstance(value, frozenset) else map(str, value))
     return f"{text} (default: {value})"
+
+
+# The interval options compare and curves share; their defaults are IntervalSpec's, which both configs inherit.
+IntervalOption = Annotated[str | None, typer.Option(help=with_default(
+    "cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", IntervalSpec, "interval"))]  # fmt: skip
+BootstrapOption = Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", IntervalSpec, "bootstrap"))]  # fmt: skip
+SeedOption = Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", IntervalSpec, "seed"))]
+ConfidenceOption = Annotated[float | None, typer.Option(help=with_default("Interval coverage", IntervalSpec, "confidence"))]
 
 
 def examples(*lines: str) -> str:

@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from lossgap.analysis.config import CONTROLS, CompareConfig
-from lossgap.cli.common import RunOption, console, examples, given, handles_errors, print_headline, with_default
+from lossgap.cli.common import (
+    BootstrapOption,
+    ConfidenceOption,
+    IntervalOption,
+    RunOption,
+    SeedOption,
+    console,
+    examples,
+    given,
+    handles_errors,
+    print_headline,
+    with_default,
+)
 
 EPILOG = examples(
     "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid",
@@ -39,12 +51,10 @@ def compare(
         list[str] | None,
         typer.Option(help=with_default(f"What the regression holds fixed: {' | '.join(CONTROLS)}; repeatable", CompareConfig, "controls")),
     ] = None,
-    interval: Annotated[
-        str | None, typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CompareConfig, "interval"))
-    ] = None,
-    bootstrap: Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", CompareConfig, "bootstrap"))] = None,
-    seed: Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", CompareConfig, "seed"))] = None,
-    confidence: Annotated[float | None, typer.Option(help=with_default("Interval coverage", CompareConfig, "confidence"))] = None,
+    interval: IntervalOption = None,
+    bootstrap: BootstrapOption = None,
+    seed: SeedOption = None,
+    confidence: ConfidenceOption = None,
     min_eff_docs: Annotated[
         float | None, typer.Option(help=with_default("No interval below this effective number of documents", CompareConfig, "min_eff_docs"))
     ] = None,

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from lossgap.analysis.config import CurvesConfig
-from lossgap.cli.common import RunOption, console, examples, given, handles_errors, with_default
+from lossgap.cli.common import (
+    BootstrapOption,
+    ConfidenceOption,
+    IntervalOption,
+    RunOption,
+    SeedOption,
+    console,
+    examples,
+    given,
+    handles_errors,
+    with_default,
+)
 
 EPILOG = examples(
     "lossgap curves --run runs/ckpt --series transformer-1b --series hybrid-1b",
@@ -33,12 +44,10 @@ def curves(
     mask: Annotated[
         list[str] | None, typer.Option("--mask", help=with_default("A preset or SQL condition; repeatable", CurvesConfig, "masks"))
     ] = None,
-    interval: Annotated[
-        str | None, typer.Option(help=with_default("cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", CurvesConfig, "interval"))
-    ] = None,
-    bootstrap: Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", CurvesConfig, "bootstrap"))] = None,
-    seed: Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", CurvesConfig, "seed"))] = None,
-    confidence: Annotated[float | None, typer.Option(help=with_default("Interval coverage", CurvesConfig, "confidence"))] = None,
+    interval: IntervalOption = None,
+    bootstrap: BootstrapOption = None,
+    seed: SeedOption = None,
+    confidence: ConfidenceOption = None,
 ) -> None:
     """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv and curves_diff.csv."""
     from lossgap.analysis import run_curves
