@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
+from lossgap.errors import ScoringInterrupted
 from lossgap.rundir import RunDir
-from lossgap.scoring import ScoreConfig
+from lossgap.rundir.parts import ScoreParts
+from lossgap.scoring import ScoreConfig, run_score
 from tests.conftest import TEXTS, score
 from tests.scoring.reference import assert_float32_close
 
@@ -27,8 +30,9 @@ def _command(model: Path, run: Path, corpus: Path) -> list[str]:
 
 def test_sigint_keeps_scored_documents_and_the_rerun_resumes(llama_model, tmp_path) -> None:
     corpus = tmp_path / "corpus.jsonl"
-    with open(corpus, "w") as fh:  # enough documents that scoring them takes far longer than the first flush
-        for i in range(250):
+    # enough documents that scoring them takes seconds even on a fast machine, far longer than the first flush
+    with open(corpus, "w") as fh:
+        for i in range(2500):
             fh.write(json.dumps({"id": f"doc{i:04d}", "domain": "books", "text": TEXTS[i % len(TEXTS)]}) + "\n")
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -53,5 +57,37 @@ def test_sigint_keeps_scored_documents_and_the_rerun_resumes(llama_model, tmp_pa
     score(reference, ScoreConfig(model=str(llama_model), name="m", batch_tokens=64, device="cpu"), corpus)
     got = pq.read_table(run / "scores" / "m.parquet").to_pandas()
     want = pq.read_table(reference.scores_path("m")).to_pandas()
+    assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])
+    assert_float32_close(got["loss"].to_numpy(), want["loss"].to_numpy())
+
+
+@pytest.mark.parametrize("where", ["merge", "record"])
+def test_an_interruption_after_scoring_keeps_the_parts_and_the_rerun_finishes(llama_model, corpus_file, tmp_path,
+                                                                                 monkeypatch, where) -> None:  # fmt: skip
+    """Ctrl-C during the merge, or after the merge wrote scores/NAME.parquet but before the manifest recorded the
+    model: the same call again finishes from the kept parts, with the scores of an uninterrupted run."""
+    config = ScoreConfig(model=str(llama_model), name="m", batch_tokens=64, device="cpu")
+    reference = RunDir(tmp_path / "reference")
+    score(reference, config, corpus_file)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    run = RunDir(tmp_path / "run")
+    with monkeypatch.context() as patch:
+        patch.setattr(*((ScoreParts, "merge") if where == "merge" else (RunDir, "record_model")), interrupt)
+        with pytest.raises(KeyboardInterrupt) as caught:
+            score(run, config, corpus_file)
+    if where == "merge":
+        assert isinstance(caught.value, ScoringInterrupted) and caught.value.kept_docs == caught.value.total_docs
+        assert not run.has_scores("m")
+    else:
+        assert run.has_scores("m") and "m" not in run.manifest().models
+    assert run.score_parts("m").folder.is_dir()
+
+    again = run_score(run, config)
+    assert again.n_tokens == reference.manifest().models["m"].n_tokens and "m" in run.manifest().models
+    assert not run.score_parts("m").folder.exists()
+    got, want = pq.read_table(run.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
     assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])
     assert_float32_close(got["loss"].to_numpy(), want["loss"].to_numpy())

@@ -36,7 +36,13 @@ from lossgap.scoring.models import (
     software_versions,
 )
 from lossgap.scoring.source import check_model_source
-from lossgap.scoring.tokenize import check_same_tokens, prefix_policy, tokenize_documents, tokens_fingerprint
+from lossgap.scoring.tokenize import (
+    PrefixPolicy,
+    check_same_tokens,
+    prefix_policy,
+    tokenize_documents,
+    tokens_fingerprint,
+)
 
 __all__ = ["ScoreResult", "run_score", "run_tokenize", "Progress", "Status"]
 
@@ -129,11 +135,10 @@ def _score_shard(
         progress(total, total)
 
 
-def _run_tokens(rd: RunDir, tokenizer, model: str, *, write: bool) -> pa.Table:  # type: ignore[no-untyped-def]
+def _run_tokens(rd: RunDir, tokenizer, policy: PrefixPolicy, model: str, *, write: bool) -> pa.Table:  # type: ignore[no-untyped-def]
     """The run's tokens under `tokenizer`: written with the tokenizer's record the first time (when `write`),
     checked to be the same every later time."""
     corpus = rd.read("corpus", ["doc_id", "text"])
-    policy = prefix_policy(tokenizer)
     tokens = tokenize_documents(tokenizer, corpus.column("doc_id").to_pylist(), corpus.column("text").to_pylist(),
                                 policy)  # fmt: skip
     del corpus
@@ -155,7 +160,7 @@ def run_tokenize(run_dir: Path | str | RunDir, config: ScoreConfig) -> int:
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     source = check_model_source(config.model, config.revision)
     tokenizer = load_tokenizer(source, config, resolve_device("cpu"))
-    return _run_tokens(rd, tokenizer, config.model, write=True).num_rows
+    return _run_tokens(rd, tokenizer, prefix_policy(tokenizer), config.model, write=True).num_rows
 
 
 def run_score(
@@ -179,7 +184,8 @@ def run_score(
     ranks.barrier()  # under torchrun, rank 0 may just have written the corpus
 
     previous = rd.manifest().models.get(name)
-    if rd.has_scores(name) and not config.overwrite:
+    merge_unrecorded = previous is None and rd.score_parts(name).folder.is_dir()  # interrupted after the merge wrote
+    if rd.has_scores(name) and not config.overwrite and not merge_unrecorded:
         if previous is None or previous.requested != requested:
             raise ConfigError(
                 f"{rd.scores_path(name)} already holds scores of {name!r} made with other settings "
@@ -194,7 +200,7 @@ def run_score(
     tokenizer = load_tokenizer(source, config, device)
     say("tokenizing the corpus")
     policy = prefix_policy(tokenizer)
-    tokens = _run_tokens(rd, tokenizer, config.model, write=ranks.is_main)
+    tokens = _run_tokens(rd, tokenizer, policy, config.model, write=ranks.is_main)
     ranks.barrier()
     token_ids = _split_by_document(tokens)
     doc_ids = tokens.column("doc_id").filter(pa.compute.equal(tokens.column("pos"), 0)).to_pylist()
@@ -243,7 +249,11 @@ def run_score(
     n_tokens, mean_loss = 0, float("nan")
     if ranks.is_main:
         n_expected = np.array([max(len(t) - 1, 0) for t in token_ids], dtype=np.int64)
-        n_tokens, mean_loss = parts.merge(doc_ids, n_expected)
+        say(f"merging the scores of {name}")
+        try:  # the parts stay until the model is recorded, so an interrupted merge is redone by the same call
+            n_tokens, mean_loss = parts.merge(doc_ids, n_expected)
+        except KeyboardInterrupt:
+            raise ScoringInterrupted(name, parts.folder, len(doc_ids), len(doc_ids)) from None
         rd.record_model(name, ModelRecord(
             model=config.model,
             revision=config.revision,
