@@ -55,8 +55,13 @@ class PipelineConfig:
     compare: CompareConfig | None = None
     curves: CurvesConfig | None = None
     report: ReportConfig | None = None
+    unit: str = "auto"  # compare, curves and report per token, word or byte (`lossgap.units.resolve_unit`)
 
     def __post_init__(self) -> None:
+        from lossgap.units.resolve import ANALYSIS_UNITS
+
+        if self.unit not in ANALYSIS_UNITS:
+            raise ConfigError(f"unit = {self.unit!r}: choose one of {', '.join(ANALYSIS_UNITS)}")
         names = [m.resolved_name for m in self.models]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -126,7 +131,7 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         """A path relative to the file's folder if it names something there; else as given (a hub id, 'example')."""
         return str((base / value).resolve()) if (base / value).exists() else value
 
-    known = {"run", "corpus", "models", "annotate", "compare", "curves", "report"}
+    known = {"run", "unit", "corpus", "models", "annotate", "compare", "curves", "report"}
     if unknown := sorted(set(data) - known):
         raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}")
     if "run" not in data:
@@ -151,6 +156,7 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         compare=_compare(data["compare"]) if "compare" in data else None,
         curves=_curves(data["curves"]) if "curves" in data else None,
         report=_build(ReportConfig, "report", data.get("report", {})) if "compare" in data else None,
+        **({"unit": data["unit"]} if "unit" in data else {}),
     )
 
 
@@ -183,6 +189,7 @@ def run_pipeline(config: PipelineConfig, *, scoring: Scoring | None = None, stat
     from lossgap.features import run_annotate
     from lossgap.report import run_report
     from lossgap.scoring import check_model_source, run_score
+    from lossgap.units import resolve_unit
 
     rd = RunDir(config.run)
     status = status or (lambda stage: contextlib.nullcontext())
@@ -208,21 +215,32 @@ def run_pipeline(config: PipelineConfig, *, scoring: Scoring | None = None, stat
         rd, "annotate", config.annotate, ["tokens", "corpus", *scores], ["features"],
         lambda: f"{run_annotate(rd, config.annotate).n_tokens:,} tokens", status,
     ))  # fmt: skip
+    # the analyses read the run itself (token unit) or its unit run units/UNIT/, brought up to date here
+    analysed = [] if config.compare is None else [config.compare.baseline, config.compare.candidate]
+    if config.curves is not None:
+        from lossgap.analysis.curves import resolve_series
+
+        analysed += [name for series in config.curves.series for name, _ in resolve_series(rd, series)]
+    target = rd
+    if analysed:
+        with status(f"{config.unit} units"):
+            target = resolve_unit(rd, config.unit, list(dict.fromkeys(analysed)))
     if config.compare is not None:
         pair = [f"scores/{config.compare.baseline}", f"scores/{config.compare.candidate}"]
         outcomes.append(_stage(
-            rd, "compare", config.compare, [*pair, "features"], ["results/summary.json"],
-            lambda: f"mean gap {run_compare(rd, config.compare).summary.mean_gap:+.4f} nats", status,
+            target, "compare", config.compare, [*pair, "features"], ["results/summary.json"],
+            lambda: f"mean gap {run_compare(target, config.compare).summary.mean_gap:+.4f} nats", status,
         ))  # fmt: skip
     if config.curves is not None:
+        curve_scores = [f"scores/{n}" for n in target.scored_names()] if target is not rd else scores
         outcomes.append(_stage(
-            rd, "curves", config.curves, [*scores, "features"], ["results/curves.csv"],
-            lambda: f"{len(run_curves(rd, config.curves).curves)} rows", status,
+            target, "curves", config.curves, [*curve_scores, "features"], ["results/curves.csv"],
+            lambda: f"{len(run_curves(target, config.curves).curves)} rows", status,
         ))  # fmt: skip
     if config.report is not None:
         outcomes.append(_stage(
-            rd, "report", config.report, ["results"], ["report"],
-            lambda: str(run_report(rd, config.report).path), status,
+            target, "report", config.report, ["results"], ["report"],
+            lambda: str(run_report(target, config.report).path), status,
         ))  # fmt: skip
     return outcomes
 

@@ -196,3 +196,47 @@ def test_report_without_viewer_or_curves_loads_without_errors(browser, tmp_path)
     assert "lossgap curves" in page.inner_text("aside.omitted")
     page.close()
     assert problems == []
+
+
+def test_word_viewer_marks_each_models_own_token_boundaries(browser, tmp_path, llama_model, corpus_file):
+    """Models with different tokenizers compared per word: the viewer colours words, and "Token boundaries" puts a
+    mark before each of the chosen model's tokens, without changing the text."""
+    from lossgap.analysis import CompareConfig, run_compare
+    from lossgap.rundir import RunDir
+    from lossgap.scoring import ScoreConfig, run_score
+    from lossgap.units import resolve_unit
+    from tests.conftest import TEXTS, score
+    from tests.tiny_models import save_tiny_model, train_tokenizer
+
+    rd = RunDir(tmp_path / "run")
+    score(rd, ScoreConfig(model=str(llama_model), name="a"), corpus_file)
+    other_tok = train_tokenizer(tmp_path / "tok2", TEXTS, vocab_size=300, add_bos=True)
+    run_score(rd, ScoreConfig(model=str(save_tiny_model("llama", tmp_path / "other", other_tok)), name="c"))
+    words = resolve_unit(rd, "auto", ["a", "c"])
+    run_compare(words, CompareConfig(baseline="a", candidate="c", bootstrap=20))
+    path = run_report(words.path).path
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(path.as_uri())
+    page.select_option("#doc-select", label="doc0  (books)")
+    n_words = page.locator("#doc-text .tok").count()
+    assert n_words == len(words.read("tokens").filter(pa_equal(words.read("tokens"), "doc0"))) - 1  # the prefix row
+    shown = page.eval_on_selector("#doc-text", "e => e.textContent").replace("↵", "").replace("→", "")
+    assert shown == TEXTS[0] and page.locator("#doc-text .tb").count() == 0
+    for name in ("a", "c"):
+        tokens = rd.read_tokens(rd.manifest().models[name].tokenizer)
+        n_tokens = sum(1 for d, s in zip(tokens.column("doc_id").to_pylist(), tokens.column("char_start").to_pylist(),
+                                         strict=True) if d == "doc0" and s >= 0)  # fmt: skip
+        page.select_option("#cuts-select", value=name)
+        assert page.locator("#doc-text .tb").count() == n_tokens
+        assert page.eval_on_selector("#doc-text", "e => e.textContent").replace("↵", "").replace("→", "") == TEXTS[0]
+    assert n_tokens > n_words  # c's tokenizer (300 entries) cuts words into pieces: more marks than words
+    page.close()
+    assert problems == []
+
+
+def pa_equal(table, doc_id):
+    import pyarrow.compute as pc
+
+    return pc.equal(table.column("doc_id"), doc_id)

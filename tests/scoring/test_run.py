@@ -2,6 +2,8 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -76,14 +78,45 @@ def _digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_mismatched_tokenizer_is_refused_and_run_left_intact(llama_model, corpus_file, tmp_path):
+def test_a_model_with_another_tokenizer_joins_the_run_with_its_own_tokens(llama_model, corpus_file, tmp_path):
+    rd = RunDir(tmp_path / "run")
+    score(rd, ScoreConfig(model=str(llama_model), name="first"), corpus_file)
+    main_tokens = rd.path.joinpath("tokens.parquet").read_bytes()
+    other_tok = train_tokenizer(tmp_path / "other-tok", ["completely different training text, zebra quartz"] * 5)
+    other = save_tiny_model("llama", tmp_path / "other", other_tok)
+    run_score(rd, ScoreConfig(model=str(other), name="second"))
+    manifest = rd.manifest()
+    key = manifest.models["second"].tokenizer
+    assert manifest.models["first"].tokenizer == "" and key and set(manifest.tokenizers) == {key}
+    assert rd.path.joinpath("tokens.parquet").read_bytes() == main_tokens  # the first tokenization is untouched
+    from transformers import AutoTokenizer
+
+    theirs = rd.read_tokens(key)
+    want = AutoTokenizer.from_pretrained(other)(TEXTS[0], add_special_tokens=False)["input_ids"]
+    first_doc = theirs.filter(pa.compute.equal(theirs.column("doc_id"), "doc0")).column("token_id").to_pylist()
+    assert first_doc[1:] == want  # pos 0 is the prefix token
+    got = rd.read_scores("second")
+    assert got.num_rows == theirs.num_rows - len(theirs.column("doc_id").unique())
+
+    run_score(rd, ScoreConfig(model=str(other), name="third"))  # a third model with that tokenizer shares its key
+    assert rd.manifest().models["third"].tokenizer == key and set(rd.manifest().tokenizers) == {key}
+
+
+def test_a_tokenizer_with_the_runs_vocabulary_that_tokenizes_differently_is_refused(llama_model, corpus_file, tmp_path):
+    from transformers import AutoTokenizer
+
     rd = RunDir(tmp_path / "run")
     score(rd, ScoreConfig(model=str(llama_model), name="first"), corpus_file)
     before = _digest(rd.path)
-    other_tok = train_tokenizer(tmp_path / "other-tok", ["completely different training text, zebra quartz"] * 5)
-    other = save_tiny_model("llama", tmp_path / "other", other_tok)
-    with pytest.raises(TokenizerMismatchError, match=r"document 'doc0', position \d+"):
-        score(rd, ScoreConfig(model=str(other), name="second"), corpus_file)
+    lowered = AutoTokenizer.from_pretrained(llama_model)  # the same vocabulary, but it lowercases the text first
+    from tokenizers import normalizers
+
+    lowered.backend_tokenizer.normalizer = normalizers.Lowercase()
+    other = tmp_path / "lowered"
+    save_tiny_model("llama", other, llama_model)
+    lowered.save_pretrained(other)
+    with pytest.raises(TokenizerMismatchError, match=r"has the vocabulary of the run's tokens .* document 'doc\d', position \d+"):
+        run_score(rd, ScoreConfig(model=str(other), name="second"))
     assert _digest(rd.path) == before
 
 

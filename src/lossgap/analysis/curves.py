@@ -94,6 +94,7 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
     check_masks(con, masks, "features")
     _flags(con, masks)
     names = list(dict.fromkeys(n for points in series.values() for n, _ in points))
+    run.require_run_tokens(names)
     per_name = {name: _checkpoint_sums(con, run, name, len(masks)) for name in names}
     n_flags = con.execute("SELECT count(*) FROM flags").fetchall()[0][0]
     if any(int(frame["n_all"].sum()) != n_flags for frame in per_name.values()):

@@ -70,6 +70,7 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str, can
     """
     if baseline == candidate:
         raise ConfigError(f"--baseline and --candidate are both {baseline!r}: compare two different scorings")
+    run.require_run_tokens([baseline, candidate])
     run.view(con, f"scores/{baseline}", "scores_baseline")
     run.view(con, f"scores/{candidate}", "scores_candidate")
     run.view(con, "features", "features")

@@ -24,6 +24,8 @@ __all__ = [
     "BootstrapOption",
     "SeedOption",
     "ConfidenceOption",
+    "UnitOption",
+    "analysis_run",
     "handles_errors",
     "with_default",
     "examples",
@@ -82,6 +84,22 @@ IntervalOption = Annotated[str | None, typer.Option(help=with_default(
 BootstrapOption = Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", IntervalSpec, "bootstrap"))]  # fmt: skip
 SeedOption = Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", IntervalSpec, "seed"))]
 ConfidenceOption = Annotated[float | None, typer.Option(help=with_default("Interval coverage", IntervalSpec, "confidence"))]
+
+
+UnitOption = Annotated[str, typer.Option(metavar="token|word|byte|auto", help=(
+    "The unit of comparison: token (the run's tokens), word or byte (a word's or byte's loss is the sum of its "
+    "tokens' shares, for models with different tokenizers; results go to units/UNIT/ of the run), or auto: token "
+    "when the models have the run's tokens, word otherwise."))]  # fmt: skip
+
+
+def analysis_run(run: Path, unit: str, names: list[str]) -> Any:
+    """The run directory an analysis of `names` reads at `unit` (`lossgap.units.resolve_unit`), with a spinner
+    while a word or byte unit run is brought up to date."""
+    from lossgap.rundir import RunDir
+    from lossgap.units import resolve_unit
+
+    with console.status(f"{unit} units: sharing token losses among them, annotating them …"):
+        return resolve_unit(RunDir(run), unit, names)
 
 
 def examples(*lines: str) -> str:

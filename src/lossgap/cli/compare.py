@@ -13,6 +13,8 @@ from lossgap.cli.common import (
     IntervalOption,
     RunOption,
     SeedOption,
+    UnitOption,
+    analysis_run,
     console,
     examples,
     given,
@@ -26,6 +28,7 @@ EPILOG = examples(
     "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --by code_class --cross domain upos",
     "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --by upos --reference upos NOUN",
     "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --interval bootstrap --bootstrap 2000",
+    "lossgap compare --run runs/mixed --baseline olmo3 --candidate smollm2 --unit word   # different tokenizers",
 )
 
 
@@ -59,10 +62,10 @@ def compare(
         float | None, typer.Option(help=with_default("No interval below this effective number of documents", CompareConfig, "min_eff_docs"))
     ] = None,
     top_k: Annotated[int | None, typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
+    unit: UnitOption = "auto",
 ) -> None:
     """Gap between two scorings per category, contrasts raw and regression-adjusted, repeat curve, top tokens: writes results/."""
     from lossgap.analysis import run_compare
-    from lossgap.rundir import RunDir
 
     groupings = [(column,) for column in by or []] + ([tuple(cross)] if cross else [])
     config = CompareConfig(
@@ -73,14 +76,17 @@ def compare(
                 confidence=confidence, min_eff_docs=min_eff_docs, top_k=top_k),
         default_groupings=not no_default_groupings,
     )  # fmt: skip
+    target = analysis_run(run, unit, [baseline, candidate])
     with console.status("comparing: category means, contrasts, regression …"):
-        result = run_compare(run, config)
+        result = run_compare(target, config)
     print_headline(result.summary)
+    unit_record = target.manifest().unit
+    what = "tokens" if unit_record is None else f"{unit_record.unit}s"
     missing = result.missing
     if missing.baseline_only or missing.candidate_only or missing.no_features:
         console.print(
-            f"left out: {missing.baseline_only:,} tokens only in {baseline}, {missing.candidate_only:,} only in "
+            f"left out: {missing.baseline_only:,} {what} only in {baseline}, {missing.candidate_only:,} only in "
             f"{candidate}, {missing.no_features:,} without features",
             highlight=False,
         )
-    console.print(f"{result.n_tokens:,} tokens in {result.n_docs:,} documents -> {RunDir(run).results_dir}", highlight=False)
+    console.print(f"{result.n_tokens:,} {what} in {result.n_docs:,} documents -> {target.results_dir}", highlight=False)

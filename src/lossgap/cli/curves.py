@@ -13,6 +13,8 @@ from lossgap.cli.common import (
     IntervalOption,
     RunOption,
     SeedOption,
+    UnitOption,
+    analysis_run,
     console,
     examples,
     given,
@@ -48,10 +50,12 @@ def curves(
     bootstrap: BootstrapOption = None,
     seed: SeedOption = None,
     confidence: ConfidenceOption = None,
+    unit: UnitOption = "auto",
 ) -> None:
     """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv and curves_diff.csv."""
     from lossgap.analysis import run_curves
     from lossgap.analysis.config import Series
+    from lossgap.analysis.curves import resolve_series
     from lossgap.rundir import RunDir
 
     config = CurvesConfig(
@@ -59,11 +63,13 @@ def curves(
         **given(reference=reference, masks=tuple(mask) if mask else None, interval=interval, bootstrap=bootstrap,
                 seed=seed, confidence=confidence),
     )  # fmt: skip
+    names = [name for s in config.series for name, _ in resolve_series(RunDir(run), s)]
+    target = analysis_run(run, unit, names)
     with console.status("computing filtered-loss curves …"):
-        result = run_curves(run, config)
+        result = run_curves(target, config)
     console.print(
         f"{len(result.curves):,} rows ({result.curves['name'].nunique()} checkpoints x {result.curves['mask'].nunique()} "
-        f"masks), {len(result.differences):,} paired differences -> {RunDir(run).results_dir}",
+        f"masks), {len(result.differences):,} paired differences -> {target.results_dir}",
         highlight=False,
     )
     for note in result.notes:

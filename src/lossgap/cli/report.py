@@ -28,16 +28,20 @@ def report(
     ] = None,
     doc: Annotated[list[str] | None, typer.Option("--doc", help="A doc_id to show in the viewer first; repeatable.")] = None,
     title: Annotated[str | None, typer.Option(help="Report title (default: 'lossgap: CANDIDATE vs BASELINE').")] = None,
+    unit: Annotated[str, typer.Option(metavar="token|word|byte|auto", help=(
+        "Which results: token (the run's results/), word or byte (units/UNIT/results/, from compare --unit), or "
+        "auto: the run's own when it has them, else the word unit's, else the byte unit's."))] = "auto",
 ) -> None:
     """Render results/ as an offline HTML report: report/index.html with figures, tables and a token viewer."""
     from lossgap.report import run_report
+    from lossgap.units import report_run
 
     config = ReportConfig(
         **given(top_rows=top_rows, viewer_docs=viewer_docs, viewer_tokens=viewer_tokens, title=title,
                 extra_docs=tuple(doc) if doc else None)
     )  # fmt: skip
     with console.status("rendering the report …"):
-        result = run_report(run, config)
+        result = run_report(report_run(run, unit), config)
     console.print(f"report: {len(result.figures)} figures, {result.viewer_docs} documents in the viewer -> {result.path}", highlight=False)
     for why in result.omitted:
         console.print(f"  left out: {why}", highlight=False, soft_wrap=True)

@@ -52,7 +52,9 @@ class AnnotateResult:
 
 def repeat_context(manifest: Manifest) -> ContextPolicy | None:
     """The context repeats are judged in: the widest any scored model saw (`rundir.widest`); with no model
-    scored, whole documents (None)."""
+    scored, or in a unit run (whose models' windows are counted in their own tokens), whole documents (None)."""
+    if manifest.unit is not None:
+        return None
     return widest(manifest.contexts().values())
 
 
@@ -224,7 +226,9 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
     started = time.perf_counter()
     corpus = run.read("corpus", ["doc_id", "domain", "text"])
     tokens = run.read("tokens")
-    context = repeat_context(run.manifest())
+    manifest = run.manifest()
+    context = repeat_context(manifest)
+    unit = "token" if manifest.unit is None else manifest.unit.unit
 
     if config.counts is not None:
         count_ids, counts = read_counts(config.counts)
@@ -278,7 +282,7 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
         spacy_model=None if nlp is None else f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
         repeat_context=context,
         log_freq_source=(f"counts file {config.counts}" if config.counts is not None
-                         else "the run's own tokens, each document's own occurrences left out"),
+                         else f"the run's own {unit}s, each document's own occurrences left out"),
         versions=_versions(),
         columns=writer.columns,
         n_tokens=writer.n_rows,

@@ -164,7 +164,7 @@ def _viewer_payload(viewer: ViewerData) -> dict[str, object]:
         "docs": [
             {"doc_id": d.doc_id, "domain": d.domain, "n_positions": d.n_positions, "pos_start": d.pos_start,
              "pos_end": d.pos_end, "pos": d.pos, "pre": d.pre, "text": d.text, "lb": d.loss_baseline,
-             "lc": d.loss_candidate, "cat": d.categorical, "num": d.numeric, "masks": d.masks}
+             "lc": d.loss_candidate, "cat": d.categorical, "num": d.numeric, "masks": d.masks, "cuts": d.boundaries}
             for d in viewer.docs
         ],
     }

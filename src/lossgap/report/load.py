@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from lossgap.errors import RunDirError
-from lossgap.rundir import RunDir, Summary
+from lossgap.rundir import ModelRecord, RunDir, Summary, UnitRecord
 
 __all__ = ["DomainCount", "ModelInfo", "Results", "RunOverview", "read_overview", "read_results"]
 
@@ -50,6 +50,8 @@ class ModelInfo:
     stride: int | None
     n_tokens: int | None
     mean_loss: float | None
+    bits_per_byte: float | None = None  # in a unit run: the model's loss over the units kept, in bits per byte
+    tokenizer: str = ""  # in a unit run: where the model's own tokens are
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class RunOverview:
     corpus_source: str | None
     skipped: tuple[tuple[str, int], ...]
     tokenizer_policy: str | None
+    unit: UnitRecord | None = None  # a unit run: its unit ("word", "byte") and the rules that made it
 
 
 def read_results(run: RunDir) -> Results:
@@ -134,6 +137,8 @@ def read_overview(run: RunDir, summary: Summary) -> RunOverview:
             stride=None if record is None else record.context.stride,
             n_tokens=None if record is None else record.n_tokens,
             mean_loss=None if record is None else record.mean_loss,
+            bits_per_byte=None if record is None else record.requested.get("bits_per_byte"),
+            tokenizer="" if record is None or manifest.unit is None else _tokens_of(record),
         ))  # fmt: skip
     corpus = manifest.corpus
     return RunOverview(
@@ -142,4 +147,11 @@ def read_overview(run: RunDir, summary: Summary) -> RunOverview:
         corpus_source=None if corpus is None else corpus.source,
         skipped=() if corpus is None else tuple(corpus.skipped.items()),
         tokenizer_policy=None if manifest.tokenizer is None else manifest.tokenizer.policy,
+        unit=manifest.unit,
     )
+
+
+def _tokens_of(record: ModelRecord) -> str:
+    """Where a unit run's model has its own tokens, in words."""
+    key = record.requested.get("source", {}).get("tokenizer", "")
+    return "the run's tokens" if not key else f"tokenizer {key}"

@@ -7,6 +7,7 @@ the mask presets (one definition of "repeated" everywhere: repeat_len >= 2) and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -58,6 +59,9 @@ class ViewerDoc:
     categorical: dict[str, list[int]] = field(default_factory=dict)  # codes into ViewerData.vocab[feature]; -1 = null
     numeric: dict[str, list[float | None]] = field(default_factory=dict)
     masks: dict[str, list[int]] = field(default_factory=dict)  # preset mask -> 1 where the token is in it
+    # in a unit run: model -> for each unit, where that model's own tokens start within pre[i] + text[i]
+    # (offsets in characters, i.e. code points)
+    boundaries: dict[str, list[list[int]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -262,8 +266,43 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
         vocab["repeat_len_bin"] = [label for _, _, label in REPEAT_LEN_BINS if label in present]
     docs = [_viewer_doc(doc_id, domains[doc_id], sizes[doc_id], bounds[doc_id], rows[rows["doc_id"] == doc_id],
                         texts.get(doc_id, (0, "")), vocab) for doc_id, _ in picks]
+    if run.manifest().unit is not None:
+        starts = _model_token_starts(run, [baseline, candidate], [doc_id for doc_id, _ in picks])
+        docs = [dataclasses.replace(d, boundaries={name: _unit_cuts(rows[rows["doc_id"] == d.doc_id], d, found.get(d.doc_id))
+                                                   for name, found in starts.items()}) for d in docs]  # fmt: skip
     gaps = (rows["loss_baseline"] - rows["loss_candidate"]).to_numpy(dtype=float)
     return ViewerData(baseline=baseline, candidate=candidate, scale=color_scale(gaps), vocab=vocab, docs=docs)
+
+
+def _model_token_starts(run: RunDir, names: list[str], doc_ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """In a unit run (units/UNIT/ of a run): where each model's own tokens start, as character offsets, in each
+    of `doc_ids`; read from the parent run's tokens of the model's tokenizer."""
+    import pyarrow.parquet as pq
+
+    parent = RunDir(run.path.parent.parent)  # a unit run is units/UNIT/ of its run
+    models = run.manifest().models
+    found: dict[str, dict[str, np.ndarray]] = {}
+    for name in names:
+        key = models[name].requested.get("source", {}).get("tokenizer", "") if name in models else ""
+        path = parent.tokens_path(key)
+        if not path.is_file():
+            continue
+        table = pq.read_table(path, columns=["doc_id", "char_start"], filters=[("doc_id", "in", doc_ids)]).to_pandas()
+        table = table[table["char_start"] >= 0]
+        found[name] = {d: np.sort(g["char_start"].to_numpy(np.int64)) for d, g in table.groupby("doc_id")}
+    return found
+
+
+def _unit_cuts(part: pd.DataFrame, doc: ViewerDoc, starts: np.ndarray | None) -> list[list[int]]:
+    """For each unit drawn, the offsets within pre[i] + text[i] where a token of `starts` begins."""
+    if starts is None:
+        return [[] for _ in doc.pos]
+    cuts = []
+    for pre, end, own in zip(doc.pre, part["char_end"].tolist(), doc.text, strict=True):
+        begin = end - len(own) - len(pre)
+        inside = starts[(starts >= begin) & (starts < end)]
+        cuts.append([int(c - begin) for c in inside])
+    return cuts
 
 
 def _viewer_doc(doc_id: str, domain: str, n_positions: int, bounds: tuple[int, int], part: pd.DataFrame,

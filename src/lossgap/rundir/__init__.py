@@ -19,6 +19,7 @@ _WHERE = {
     "from_json": "jsonable", "to_json": "jsonable",
     "CorpusRecord": "manifest", "FeaturesRecord": "manifest", "Manifest": "manifest", "ModelContext": "manifest",
     "ModelRecord": "manifest", "PipelineRecord": "manifest", "StageRecord": "manifest", "TokenizerRecord": "manifest",
+    "UnitRecord": "manifest",
     "validate_name": "names",
     "ScoreParts": "parts",
     "RESULTS": "results", "Column": "results", "HeadlineRow": "results", "ResultsTable": "results", "Summary": "results",
@@ -53,6 +54,7 @@ __all__ = [
     "Summary",
     "TOKENS_SCHEMA",
     "TokenizerRecord",
+    "UnitRecord",
     "Window",
     "atomic_path",
     "check_masks",
@@ -92,6 +94,7 @@ if TYPE_CHECKING:
         PipelineRecord,
         StageRecord,
         TokenizerRecord,
+        UnitRecord,
     )
     from lossgap.rundir.names import validate_name
     from lossgap.rundir.parts import ScoreParts

@@ -17,6 +17,7 @@ from lossgap.rundir.jsonable import JSON, from_json, to_json
 __all__ = [
     "CorpusRecord",
     "TokenizerRecord",
+    "UnitRecord",
     "ModelContext",
     "ModelRecord",
     "FeaturesRecord",
@@ -42,13 +43,15 @@ class CorpusRecord:
 
 @dataclass(frozen=True, kw_only=True)
 class TokenizerRecord:
-    """The tokens of the run: their fingerprint, how position 0 is filled, and the model that first made them."""
+    """One tokenization of the corpus: its fingerprint, how position 0 is filled, the model that first made it,
+    and the fingerprint of the tokenizer's vocabulary (what a tokenizer *claims* to be; empty in older runs)."""
 
     fingerprint: str
     prefix_token_id: int
     policy: str
     first_model: str
     n_tokens: int
+    vocab: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +89,18 @@ class ModelRecord:
     world_size: int = 1
     versions: dict[str, Any] = field(default_factory=dict)
     time: str = ""
+    tokenizer: str = ""  # the key of its tokenization: "" is tokens.parquet, others tokenizers/KEY/tokens.parquet
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitRecord:
+    """A unit run (units/UNIT/ of a run): words or bytes in place of tokens, and the rule that gave them loss."""
+
+    unit: str  # "word" or "byte"
+    segmentation: str  # how the text is cut into units, in words
+    attribution: str  # how a token's loss is shared among the units it covers, in words
+    corpus: str  # the fingerprint of the corpus the units were cut from
+    n_units: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,8 +139,10 @@ class Manifest:
     """Everything run.json records. An empty run has an empty manifest."""
 
     corpus: CorpusRecord | None = None
-    tokenizer: TokenizerRecord | None = None
+    tokenizer: TokenizerRecord | None = None  # the run's first tokenization (tokens.parquet)
+    tokenizers: dict[str, TokenizerRecord] = field(default_factory=dict)  # every other one, by key
     models: dict[str, ModelRecord] = field(default_factory=dict)
+    unit: UnitRecord | None = None  # set in a unit run (units/UNIT/): its tokens are words or bytes
     features: FeaturesRecord | None = None
     stages: dict[str, StageRecord] = field(default_factory=dict)
     pipeline: dict[str, PipelineRecord] = field(default_factory=dict)

@@ -2,12 +2,15 @@
 
     run.json                 the manifest (typed records, `lossgap.rundir.manifest`)
     corpus.parquet           one row per document            CORPUS_SCHEMA
-    tokens.parquet           one row per token               TOKENS_SCHEMA
+    tokens.parquet           one row per token               TOKENS_SCHEMA (the run's first tokenizer)
+    tokenizers/KEY/tokens.parquet                            the same, for every other tokenizer in the run
     scores/NAME.parquet      one row per scored token        SCORES_SCHEMA
     scores/.NAME.parts/      an unfinished scoring           `ScoreParts`
     features.parquet         one row per token               FEATURES_SCHEMA (+ any annotator's columns)
     results/                 tables of compare and curves    `RESULTS`, summary.json, regression.txt
     report/                  the HTML report                 index.html, assets/, figures/
+    units/UNIT/              a unit run: words or bytes as its tokens (`lossgap.units`), the same layout
+                             with the parent's corpus
 
 Tables are read validated (a missing or mistyped column is a SchemaError naming the file and column) and
 written atomically; large tables can be read column by column or queried in place through DuckDB views.
@@ -27,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lossgap.errors import RunDirError, SchemaError
+from lossgap.errors import ConfigError, RunDirError, SchemaError
 from lossgap.rundir.atomic import atomic_path, write_text_atomic
 from lossgap.rundir.jsonable import from_json, to_json
 from lossgap.rundir.manifest import (
@@ -38,6 +41,7 @@ from lossgap.rundir.manifest import (
     PipelineRecord,
     StageRecord,
     TokenizerRecord,
+    UnitRecord,
 )
 from lossgap.rundir.names import validate_name
 from lossgap.rundir.parts import ScoreParts
@@ -93,9 +97,24 @@ class RunDir:
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
 
+    @property
+    def is_unit_run(self) -> bool:
+        """Whether this is units/UNIT/ of a run (a unit run reads its parent's corpus)."""
+        return self.path.parent.name == "units" and (self.path.parent.parent / "corpus.parquet").is_file()
+
     # -- where things are (for messages; stages read and write through the methods below) -------------------
     def _table_path(self, table: Table) -> Path:
+        if table == "corpus" and self.is_unit_run:
+            return self.path.parent.parent / "corpus.parquet"
         return self.path / f"{table}.parquet"
+
+    def tokens_path(self, tokenizer: str = "") -> Path:
+        """tokens.parquet for the run's first tokenizer (key ""), tokenizers/KEY/tokens.parquet for another."""
+        return self._table_path("tokens") if not tokenizer else self.path / "tokenizers" / validate_name(tokenizer) / "tokens.parquet"
+
+    def unit(self, unit: str) -> RunDir:
+        """The unit run units/UNIT/ (words or bytes as its tokens), reading this run's corpus."""
+        return RunDir(self.path / "units" / validate_name(unit))
 
     @property
     def scores_dir(self) -> Path:
@@ -163,10 +182,29 @@ class RunDir:
         """Write corpus or tokens (exactly the schema's columns); features go through `features_writer`."""
         if table == "features":
             raise RunDirError("features.parquet is written chunk by chunk: use RunDir.features_writer()")
-        path = self._table_path(table)
-        data = check_schema(data, _SCHEMAS[table], path).select(_SCHEMAS[table].names)
+        self._write_parquet(self._table_path(table), _SCHEMAS[table], data)
+
+    @staticmethod
+    def _write_parquet(path: Path, schema: pa.Schema, data: pa.Table) -> None:
+        data = check_schema(data, schema, path).select(schema.names)
         with atomic_path(path) as tmp:
             pq.write_table(data, tmp, compression="zstd")
+
+    def has_tokens(self, tokenizer: str = "") -> bool:
+        return self.tokens_path(tokenizer).is_file()
+
+    def read_tokens(self, tokenizer: str = "", columns: list[str] | None = None) -> pa.Table:
+        """The tokens of one tokenizer of the run (key "": tokens.parquet, the same as `read("tokens")`)."""
+        if not tokenizer:
+            return self.read("tokens", columns)
+        path = self.tokens_path(tokenizer)
+        if not path.is_file():
+            raise RunDirError(f"{path} does not exist: no model with tokenizer {tokenizer!r} was scored in this run")
+        return self._read_parquet(path, TOKENS_SCHEMA, columns, ())
+
+    def write_tokens(self, tokenizer: str, data: pa.Table) -> None:
+        """Write the tokens of one tokenizer (key "": tokens.parquet)."""
+        self._write_parquet(self.tokens_path(tokenizer), TOKENS_SCHEMA, data)
 
     @contextlib.contextmanager
     def features_writer(self) -> Iterator[FeaturesWriter]:
@@ -217,6 +255,23 @@ class RunDir:
     def read_scores(self, name: str, columns: list[str] | None = None, *, dictionary: Iterable[str] = ()) -> pa.Table:
         return self._read_parquet(self._require_scores(name), SCORES_SCHEMA, columns, dictionary)
 
+    def write_scores(self, name: str, data: pa.Table) -> None:
+        """Write scores/NAME.parquet whole (derived scores, such as a unit run's; scoring writes through
+        `score_parts`, resumably)."""
+        self._write_parquet(self.scores_path(name), SCORES_SCHEMA, data)
+
+    def require_run_tokens(self, names: Iterable[str]) -> None:
+        """Token-level analysis joins scores and features on (doc_id, pos) of tokens.parquet: raise ConfigError
+        naming any of `names` scored with another tokenizer (compare those per word or byte)."""
+        models = self.manifest().models
+        other = {n: models[n].tokenizer for n in names if n in models and models[n].tokenizer}
+        if other:
+            which = ", ".join(f"{n} (tokens in {self.tokens_path(k)})" for n, k in other.items())
+            raise ConfigError(
+                f"{which}: scored with another tokenizer than the run's tokens.parquet, so its tokens are not the "
+                f"run's; compare per word or byte: --unit word (or --unit byte)"
+            )
+
     def score_parts(self, name: str) -> ScoreParts:
         """The part files of an unfinished scoring of `name` (scores/.NAME.parts/)."""
         return ScoreParts(self.scores_dir / f".{validate_name(name)}.parts", self.scores_path(name), name)
@@ -262,8 +317,15 @@ class RunDir:
     def record_corpus(self, record: CorpusRecord) -> None:
         self._update(lambda m: m.replace(corpus=record))
 
-    def record_tokenizer(self, record: TokenizerRecord) -> None:
-        self._update(lambda m: m.replace(tokenizer=record))
+    def record_tokenizer(self, record: TokenizerRecord, key: str = "") -> None:
+        """Record a tokenization: key "" is the run's first (tokens.parquet), any other key one more."""
+        if not key:
+            self._update(lambda m: m.replace(tokenizer=record))
+        else:
+            self._update(lambda m: m.replace(tokenizers={**m.tokenizers, validate_name(key): record}))
+
+    def record_unit(self, record: UnitRecord) -> None:
+        self._update(lambda m: m.replace(unit=record))
 
     def record_model(self, name: str, record: ModelRecord) -> None:
         self._update(lambda m: m.replace(models={**m.models, validate_name(name): record}))

@@ -1,6 +1,7 @@
 """`run_score`: score a run's corpus with one model, resumably, on one or several processes.
 
-Reads corpus.parquet, writes tokens.parquet (once per run), scores/NAME.parquet and the model's record in
+Reads corpus.parquet, writes the tokens of each tokenizer (once per run: tokens.parquet for the first,
+tokenizers/KEY/tokens.parquet for others), scores/NAME.parquet and the model's record in
 run.json. Finished documents go to part files (`RunDir.score_parts`) as they complete; a re-run with the same
 settings skips them, and the parts are merged into scores/NAME.parquet only when every document is scored
 exactly once.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from lossgap.scoring.tokenize import (
     prefix_policy,
     tokenize_documents,
     tokens_fingerprint,
+    vocab_fingerprint,
 )
 
 __all__ = ["ScoreResult", "run_score", "run_tokenize", "Progress", "Status"]
@@ -135,22 +138,53 @@ def _score_shard(
         progress(total, total)
 
 
-def _run_tokens(rd: RunDir, tokenizer, policy: PrefixPolicy, model: str, *, write: bool) -> pa.Table:  # type: ignore[no-untyped-def]
-    """The run's tokens under `tokenizer`: written with the tokenizer's record the first time (when `write`),
-    checked to be the same every later time."""
+def _tokenizer_key(tokenizer, vocab: str, taken: set[str]) -> str:  # type: ignore[no-untyped-def]
+    """The key of a tokenizer new to the run: its name's last part and the start of its vocabulary's hash."""
+    base = re.sub(r"[^A-Za-z0-9._+=-]+", "-", str(getattr(tokenizer, "name_or_path", "") or "").rstrip("/").split("/")[-1])
+    key = f"{base.strip('-.') or 'tokenizer'}-{vocab[:8]}"
+    return key if key not in taken else f"{key}-{len(taken)}"
+
+
+def _run_tokens(rd: RunDir, tokenizer, policy: PrefixPolicy, model: str, *, write: bool) -> tuple[str, pa.Table]:  # type: ignore[no-untyped-def]
+    """The run's tokens under `tokenizer`, and the key of its tokenization ("": tokens.parquet).
+
+    The same tokens as a tokenization already in the run: that one's key. A tokenizer with the vocabulary of one
+    in the run but other tokens: TokenizerMismatchError naming the first difference (it claims to be that
+    tokenizer). Otherwise a new tokenization, written with its record (when `write`): the run's first goes
+    to tokens.parquet, every later one to tokenizers/KEY/tokens.parquet."""
     corpus = rd.read("corpus", ["doc_id", "text"])
     tokens = tokenize_documents(tokenizer, corpus.column("doc_id").to_pylist(), corpus.column("text").to_pylist(),
                                 policy)  # fmt: skip
     del corpus
-    if rd.has("tokens"):
+    fingerprint, vocab = tokens_fingerprint(tokens), vocab_fingerprint(tokenizer)
+    manifest = rd.manifest()
+    known = {"": manifest.tokenizer} if manifest.tokenizer is not None else {}
+    known.update(manifest.tokenizers)
+    for key, record in known.items():
+        if record.fingerprint == fingerprint:
+            return key, tokens
+    for key, record in known.items():
+        if record.vocab == vocab:
+            where = rd.tokens_path(key)
+            check_same_tokens(rd.read_tokens(key, ["doc_id", "pos", "token_id"]), tokens, model, claim=(
+                f"the tokenizer of {model} has the vocabulary of the run's tokens in {where} (first made by "
+                f"{record.first_model}) but tokenizes the corpus differently (another normalizer, pre-tokenizer or "
+                f"special tokens?); a tokenizer with another vocabulary may join the run, compared per word or byte"
+            ))  # fmt: skip
+    if not known and rd.has("tokens"):  # tokens without a record: written by hand or by an older lossgap
         check_same_tokens(rd.read("tokens", ["doc_id", "pos", "token_id"]), tokens, model)
-    elif write:
-        rd.write("tokens", tokens)
+        return "", tokens
+    key = "" if not known else _tokenizer_key(tokenizer, vocab, set(known))
+    if write:
+        rd.write_tokens(key, tokens)
         rd.record_tokenizer(TokenizerRecord(
-            fingerprint=tokens_fingerprint(tokens), prefix_token_id=policy.token_id, policy=policy.description,
-            first_model=model, n_tokens=tokens.num_rows,
-        ))  # fmt: skip
-    return tokens
+            fingerprint=fingerprint, prefix_token_id=policy.token_id, policy=policy.description, first_model=model,
+            n_tokens=tokens.num_rows, vocab=vocab,
+        ), key)  # fmt: skip
+        if key:
+            log.info("%s has a tokenizer new to the run: its tokens are in %s; compare it per word or byte",
+                     model, rd.tokens_path(key))  # fmt: skip
+    return key, tokens
 
 
 def run_tokenize(run_dir: Path | str | RunDir, config: ScoreConfig) -> int:
@@ -160,7 +194,7 @@ def run_tokenize(run_dir: Path | str | RunDir, config: ScoreConfig) -> int:
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     source = check_model_source(config.model, config.revision)
     tokenizer = load_tokenizer(source, config, resolve_device("cpu"))
-    return _run_tokens(rd, tokenizer, prefix_policy(tokenizer), config.model, write=True).num_rows
+    return _run_tokens(rd, tokenizer, prefix_policy(tokenizer), config.model, write=True)[1].num_rows
 
 
 def run_score(
@@ -200,7 +234,7 @@ def run_score(
     tokenizer = load_tokenizer(source, config, device)
     say("tokenizing the corpus")
     policy = prefix_policy(tokenizer)
-    tokens = _run_tokens(rd, tokenizer, policy, config.model, write=ranks.is_main)
+    tokenizer_key, tokens = _run_tokens(rd, tokenizer, policy, config.model, write=ranks.is_main)
     ranks.barrier()
     token_ids = _split_by_document(tokens)
     doc_ids = tokens.column("doc_id").filter(pa.compute.equal(tokens.column("pos"), 0)).to_pylist()
@@ -222,7 +256,8 @@ def run_score(
     if stride >= max_length:
         raise ConfigError(f"--stride {stride}: must be smaller than the context limit {max_length}")
     context = ContextPolicy(max_length=max_length, stride=stride)
-    tokenizer_record = rd.manifest().tokenizer
+    manifest = rd.manifest()
+    tokenizer_record = manifest.tokenizers.get(tokenizer_key) if tokenizer_key else manifest.tokenizer
     settings = {**requested, "resolved_max_length": max_length, "resolved_stride": stride,
                 "tokens": None if tokenizer_record is None else tokenizer_record.fingerprint}  # fmt: skip
 
@@ -273,6 +308,7 @@ def run_score(
             mean_loss=mean_loss,
             versions=software_versions(),
             time=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            tokenizer=tokenizer_key,
         ))  # fmt: skip
         parts.remove()
     ranks.barrier()

@@ -18,7 +18,8 @@ import pyarrow as pa
 from lossgap.errors import ConfigError, TokenizerMismatchError
 from lossgap.rundir import TOKENS_SCHEMA
 
-__all__ = ["PrefixPolicy", "prefix_policy", "tokenize_documents", "tokens_fingerprint", "check_same_tokens"]
+__all__ = ["PrefixPolicy", "prefix_policy", "tokenize_documents", "tokens_fingerprint", "vocab_fingerprint",
+           "check_same_tokens"]
 
 _ENCODE_BATCH = 256
 
@@ -119,8 +120,19 @@ def tokens_fingerprint(tokens: pa.Table) -> str:
     return h.hexdigest()
 
 
-def check_same_tokens(expected: pa.Table, actual: pa.Table, model: str) -> None:
-    """Raise TokenizerMismatchError naming the first document and position whose token ids differ."""
+def vocab_fingerprint(tokenizer) -> str:  # type: ignore[no-untyped-def]
+    """sha256 over the tokenizer's vocabulary (every token string with its id, added tokens included): what a
+    tokenizer claims to be. Two tokenizers with the same vocabulary must tokenize a corpus the same way."""
+    h = hashlib.sha256()
+    for token, token_id in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]):
+        h.update(f"{token_id}\t{token}\n".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def check_same_tokens(expected: pa.Table, actual: pa.Table, model: str, claim: str = "") -> None:
+    """Raise TokenizerMismatchError naming the first document and position whose token ids differ; `claim` says
+    why they had to be the same (the message's first words)."""
+    claim = claim or f"the tokenizer of {model} does not match this run's tokens"
     exp_docs = expected.column("doc_id").to_numpy(zero_copy_only=False)
     act_docs = actual.column("doc_id").to_numpy(zero_copy_only=False)
     exp_ids = expected.column("token_id").to_numpy()
@@ -136,11 +148,8 @@ def check_same_tokens(expected: pa.Table, actual: pa.Table, model: str) -> None:
         same_doc = i < len(act_ids) and act_docs[i] == doc
         got = f"token id {int(act_ids[i])}" if same_doc else "the end of the document"
         raise TokenizerMismatchError(
-            f"the tokenizer of {model} does not match this run's tokens: document {doc!r}, position {pos}: "
-            f"run has token id {int(exp_ids[i])}, {model} gives {got}. Token-level comparison needs identical "
-            f"tokenizations; score this model in a separate run"
+            f"{claim}: document {doc!r}, position {pos}: run has token id {int(exp_ids[i])}, {model} gives {got}"
         )
     raise TokenizerMismatchError(
-        f"the tokenizer of {model} does not match this run's tokens: document {act_docs[i]!r} has more tokens "
-        f"({model} gives token id {int(act_ids[i])} at position {i}); score this model in a separate run"
+        f"{claim}: document {act_docs[i]!r} has more tokens ({model} gives token id {int(act_ids[i])} at position {i})"
     )

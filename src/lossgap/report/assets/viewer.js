@@ -9,6 +9,7 @@
   var WINS = [103, 169, 207], LOSES = [239, 138, 98];
   var docSelect = document.getElementById("doc-select");
   var filterSelect = document.getElementById("filter-select");
+  var cutsSelect = document.getElementById("cuts-select");  // unit runs only: whose token boundaries to mark
   var stats = document.getElementById("filter-stats");
   var meta = document.getElementById("doc-meta");
   var textBox = document.getElementById("doc-text");
@@ -166,6 +167,20 @@
     tip.style.top = Math.max(4, y) + "px";
   }
 
+  // Append `text` (characters [from, from + its length) of a unit's pre + text) to `parent`, with a boundary mark
+  // before each character offset in `cuts`. Offsets count code points, as Python's do.
+  function appendCut(parent, text, from, cuts) {
+    var chars = Array.from(text), at = 0;
+    cuts.forEach(function (c) {
+      var k = c - from;
+      if (k < 0 || k >= chars.length) { return; }
+      if (k > at) { appendVisible(parent, chars.slice(at, k).join("")); }
+      parent.appendChild(el("span", "tb"));
+      at = k;
+    });
+    if (at < chars.length) { appendVisible(parent, chars.slice(at).join("")); }
+  }
+
   // -- document ----------------------------------------------------------------------------------------
   function render(index) {
     current = index;
@@ -177,14 +192,17 @@
     spans = [];
     if (doc.pos_start > 1) { textBox.appendChild(el("span", "cut", "[\u2026 " + (doc.pos_start - 1) + " tokens before]\n")); }
     var frag = document.createDocumentFragment();
+    var model = cutsSelect ? cutsSelect.value : "";
+    var cuts = model && doc.cuts ? doc.cuts[model] : null;
     for (var i = 0; i < doc.pos.length; i++) {
-      if (doc.pre[i]) { var pre = el("span", "pre"); appendVisible(pre, doc.pre[i]); frag.appendChild(pre); }
+      var here = cuts ? cuts[i] : [], preLength = Array.from(doc.pre[i]).length;
+      if (doc.pre[i]) { var pre = el("span", "pre"); appendCut(pre, doc.pre[i], 0, here); frag.appendChild(pre); }
       var span = el("span", "tok");
       span.dataset.i = String(i);
       span.dataset.pos = String(doc.pos[i]);
       var g = gapOf(doc, i);
       if (g === null) { span.classList.add("nogap"); } else { span.style.backgroundColor = colour(g); }
-      if (doc.text[i] === "") { span.classList.add("empty"); } else { appendVisible(span, doc.text[i]); }
+      if (doc.text[i] === "") { span.classList.add("empty"); } else { appendCut(span, doc.text[i], preLength, here); }
       frag.appendChild(span);
       spans.push(span);
     }
@@ -225,6 +243,7 @@
   });
   buildFilterMenu();
   docSelect.addEventListener("change", function () { render(Number(docSelect.value)); });
+  if (cutsSelect) { cutsSelect.addEventListener("change", function () { render(current); }); }
   filterSelect.addEventListener("change", applyFilter);
   textBox.addEventListener("mouseover", function (e) {
     var span = e.target.closest ? e.target.closest(".tok") : null;
