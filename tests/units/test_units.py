@@ -232,3 +232,35 @@ viewer_docs = 2
     path.write_text(path.read_text().replace('run = "run"', 'run = "run"\nunit = "token"'))
     with pytest.raises(ConfigError, match="--unit word"):
         run_pipeline(load_pipeline_config(path))
+
+
+def test_checkpoint_curves_of_two_tokenizers_per_word_and_compare_per_byte(tmp_path, llama_model, corpus_file_module):
+    """Two series of checkpoints with different tokenizers: curves per word (the mean loss over all words of
+    each checkpoint is its unit scores' mean); and compare runs per byte, its mean gap the byte scores' gap."""
+    from lossgap.analysis import CurvesConfig, run_curves
+    from lossgap.analysis.config import Series
+
+    rd = RunDir(tmp_path / "run")
+    score(rd, ScoreConfig(model=str(llama_model), name="x@1"), corpus_file_module)
+    run_score(rd, ScoreConfig(model=str(save_tiny_model("llama", tmp_path / "x2", llama_model, seed=5)), name="x@2"))
+    other_tok = train_tokenizer(tmp_path / "tok2", TEXTS, vocab_size=300, add_bos=True)
+    for step, seed in ((1, 1), (2, 2)):
+        model = save_tiny_model("llama", tmp_path / f"y{step}", other_tok, seed=seed)
+        run_score(rd, ScoreConfig(model=str(model), name=f"y@{step}"))
+    names = ["x@1", "x@2", "y@1", "y@2"]
+    with pytest.raises(ConfigError, match="--unit word"):
+        run_curves(rd, CurvesConfig(series=(Series("x"), Series("y"))))
+    words = resolve_unit(rd, "auto", names)
+    result = run_curves(words, CurvesConfig(series=(Series("x"), Series("y")), masks=("all",), bootstrap=20))
+    curves = result.curves.set_index("name")
+    for name in names:
+        want = words.read_scores(name).column("loss").to_numpy().astype(np.float64).mean()
+        assert curves.loc[name, "mean_loss"] == pytest.approx(want, rel=1e-6)
+    assert set(result.differences["series"]) == {"y"} and len(result.differences) == 2
+
+    byte_run = resolve_unit(rd, "byte", ["x@1", "y@2"])
+    summary = run_compare(byte_run, CompareConfig(baseline="x@1", candidate="y@2", bootstrap=20)).summary
+    a = byte_run.read_scores("x@1").column("loss").to_numpy().astype(np.float64)
+    b = byte_run.read_scores("y@2").column("loss").to_numpy().astype(np.float64)
+    assert summary.n_tokens == len(a) == sum(len(t.encode()) for t in TEXTS)
+    assert summary.mean_gap == pytest.approx(a.mean() - b.mean(), rel=1e-5)

@@ -14,9 +14,11 @@ from lossgap.analysis.join import JOINED, quote_ident
 from lossgap.errors import ConfigError
 from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
 
-__all__ = ["Grouping", "column_grouping", "quantile_thresholds", "bin_sql", "default_groupings", "DECILES"]
+__all__ = ["Grouping", "column_grouping", "quantile_thresholds", "bin_sql", "default_groupings", "DECILES",
+           "PROBE_GROUPING"]
 
 DECILES = tuple(str(d) for d in range(1, 11))
+PROBE_GROUPING = "probe+probe_level"  # categories.csv rows of a probe run: marked tokens by probe and difficulty
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,4 +87,11 @@ def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
         Grouping(name="domain+bracket_side", expr=f"{bracket}domain || '|' || bracket_side END",
                  columns=("domain", "bracket_side")),
     ]  # fmt: skip
+    columns = {row[0] for row in con.execute(f"DESCRIBE {JOINED}").fetchall()}
+    if {"probe", "probe_mark", "probe_level"} <= columns:  # a probe run: the marked tokens by probe and difficulty
+        found = con.execute(f"SELECT DISTINCT probe, probe_level FROM {JOINED} WHERE probe_mark").fetchall()
+        known = ("copy", "recall", "tracking", "pronoun", "brackets")
+        found.sort(key=lambda r: (known.index(r[0]) if r[0] in known else len(known), str(r[0]), r[1]))
+        groupings.append(Grouping(name=PROBE_GROUPING, expr="CASE WHEN probe_mark THEN probe || '|' || probe_level END",
+                                  order=tuple(f"{p}|{lvl}" for p, lvl in found), columns=("probe", "probe_level")))  # fmt: skip
     return groupings

@@ -12,13 +12,13 @@ from typing import Annotated
 
 import typer
 
-from lossgap.cli import annotate, compare, corpus, curves, masks, pipeline, report, score
+from lossgap.cli import annotate, compare, corpus, curves, masks, pipeline, probes, report, score
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="lossgap",
-    help="Compare causal language models token by token: corpus, score, annotate, compare, curves, report.",
+    help="Compare causal language models token by token: corpus (or probes), score, annotate, compare, curves, report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -37,6 +37,7 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deb
 
 for _command, _epilog in (
     (corpus.corpus, corpus.EPILOG),
+    (probes.probes, probes.EPILOG),
     (score.score, score.EPILOG),
     (score.tokenize, score.TOKENIZE_EPILOG),
     (annotate.annotate, annotate.EPILOG),

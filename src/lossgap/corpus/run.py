@@ -11,7 +11,7 @@ from lossgap.corpus.table import Corpus, corpus_fingerprint
 from lossgap.errors import CorpusError, RunDirError
 from lossgap.rundir import CorpusRecord, RunDir, to_json
 
-__all__ = ["corpus_record", "run_corpus"]
+__all__ = ["corpus_record", "run_corpus", "store_corpus"]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ def run_corpus(run_dir: Path | str | RunDir, source: str | Path, config: CorpusC
     A run that already has tokens keeps its corpus: writing a different one would orphan the scores
     (an error that says to use a new run directory); writing the same one again is allowed.
     """
+    return store_corpus(run_dir, read_corpus(source, config), config)
+
+
+def store_corpus(run_dir: Path | str | RunDir, corpus: Corpus, config: CorpusConfig) -> Corpus:
+    """Write `corpus` as the run's corpus.parquet with its manifest record (see `run_corpus`)."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
-    corpus = read_corpus(source, config)
     fingerprint = corpus_fingerprint(corpus.table)
     record = corpus_record(corpus, config, fingerprint)
     if run.has("tokens"):

@@ -134,6 +134,8 @@ def annotate_chunk(
         ),
     }
     for annotator in annotators:
+        if annotator.applies is not None and not annotator.applies(resources):
+            continue
         t0 = time.perf_counter()
         produced = annotator.fn(chunk, resources)
         if seconds is not None:
@@ -220,6 +222,17 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
+def _probe_marks(run: RunDir) -> dict[str, list[tuple[str, int, int, int, int, int, bool]]]:
+    """probes.parquet by document, in file order."""
+    marks: dict[str, list[tuple[str, int, int, int, int, int, bool]]] = {}
+    table = run.read("probes")
+    columns = [table.column(c).to_pylist() for c in ("probe", "level", "char_start", "char_end", "src_start",
+                                                       "src_end", "skip_first")]  # fmt: skip
+    for doc_id, *row in zip(table.column("doc_id").to_pylist(), *columns, strict=True):
+        marks.setdefault(doc_id, []).append(tuple(row))  # type: ignore[arg-type]
+    return marks
+
+
 def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> AnnotateResult:
     """Annotate every token of the run and write its features (atomically); record them in the manifest."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
@@ -249,6 +262,7 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
         repeat_context=context,
         spacy_batch_size=config.spacy_batch_size,
         leave_document_out=config.counts is None,
+        probe_marks=_probe_marks(run) if run.has("probes") else None,
     )
     seconds: dict[str, float] = {}
     n_docs = 0

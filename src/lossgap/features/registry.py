@@ -10,6 +10,7 @@ import pyarrow as pa
 from lossgap.features.brackets import annotate_brackets
 from lossgap.features.code import annotate_code
 from lossgap.features.position import annotate_position
+from lossgap.features.probes import PROBE_COLUMNS, annotate_probes
 from lossgap.features.rarity import annotate_rarity
 from lossgap.features.records import Chunk, Resources
 from lossgap.features.repeats import annotate_repeats
@@ -21,11 +22,13 @@ __all__ = ["Annotator", "ANNOTATORS", "annotator_names"]
 
 @dataclass(frozen=True)
 class Annotator:
-    """`fn(chunk, resources)` returns one array per name in `columns`, each with one entry per token."""
+    """`fn(chunk, resources)` returns one array per name in `columns`, each with one entry per token; an annotator
+    with `applies` runs only where `applies(resources)` (its columns exist only in such runs)."""
 
     name: str
     columns: tuple[str, ...]
     fn: Callable[[Chunk, Resources], dict[str, pa.Array]]
+    applies: Callable[[Resources], bool] | None = None
 
 
 # To add an annotator: write a module with one such function and list it here; its column names become
@@ -38,6 +41,7 @@ ANNOTATORS: tuple[Annotator, ...] = (
     Annotator("repeats", ("repeat_len", "repeat_dist"), annotate_repeats),
     Annotator("rarity", ("log_freq",), annotate_rarity),
     Annotator("code", ("code_class", "code_type"), annotate_code),
+    Annotator("probes", PROBE_COLUMNS, annotate_probes, applies=lambda r: r.probe_marks is not None),
 )
 
 

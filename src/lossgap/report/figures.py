@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from lossgap.analysis.groupings import PROBE_GROUPING
 from lossgap.report.load import Results
 
 __all__ = ["Drawn", "SvgFigure", "draw_figures", "build_figures", "split_values", "contrast_label"]
@@ -319,6 +320,40 @@ def _domain_figure(results: Results) -> Drawn | None:
                  + _intervals(results), fig)  # fmt: skip
 
 
+def _probes_figure(results: Results) -> Drawn | None:
+    frame = _category(results, PROBE_GROUPING)
+    if frame is None:
+        return None
+    frame = split_values(frame, ["probe", "level"])
+    frame["level"] = frame["level"].astype(int)
+    probes = list(dict.fromkeys(frame["probe"]))
+    fig, axes = _panels(len(probes))
+    s = results.summary
+    for ax, probe in zip(axes.flat, probes, strict=False):  # a grid can hold more panels than probes
+        part = frame[frame["probe"] == probe].sort_values("level")
+        for column, name, colour in (("mean_loss_baseline", s.baseline, LOSES), ("mean_loss_candidate", s.candidate, WINS)):
+            ax.plot(part["level"], part[column], color=colour, marker="o", markersize=3, linewidth=1.3, label=name)
+        levels = part["level"].to_numpy(float)
+        if (levels > 0).all() and levels.max() / levels.min() >= 16:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(levels, [str(int(v)) for v in levels])
+        ax.minorticks_off()
+        ax.set_title(f"{probe}  (n={_n(part['n_tokens'].sum())})", loc="left")
+        ax.set_xlabel(_PROBE_LEVELS.get(probe, "level"))
+    _finish_panels(fig, axes, "mean loss on marked tokens (nats)")
+    return Drawn("probes", "Probes: loss on the marked tokens by difficulty",
+                 "Mean loss (nats, lower is better) of each model on the tokens each probe marks (the copied string after "
+                 "its first token, the recalled value, the tracked container, the possessive pronoun, each closing "
+                 "bracket), at each difficulty; n in each title is the number of marked tokens. Where a line rises with "
+                 "difficulty and the other stays low, one model's mechanism breaks and the other's does not "
+                 "(docs/probes.md). The gap per level, with intervals, is in categories.csv "
+                 f"(feature {PROBE_GROUPING}).", fig)  # fmt: skip
+
+
+_PROBE_LEVELS = {"copy": "words in the string", "recall": "key-value pairs", "tracking": "moves",
+                 "pronoun": "filler sentences", "brackets": "nesting depth"}  # fmt: skip
+
+
 def _panels(n: int, width: float = 2.6, height: float = 2.3) -> tuple[Figure, np.ndarray]:
     cols = min(3, n)
     rows = -(-n // cols)
@@ -427,8 +462,8 @@ def _training_figure(results: Results) -> Drawn | None:
 
 
 _MAKERS: tuple[Callable[[Results], Drawn | None], ...] = (
-    _contrasts_figure, _pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _curves_figure, _curves_diff_figure,
-    _training_figure,
+    _contrasts_figure, _pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _probes_figure, _curves_figure,
+    _curves_diff_figure, _training_figure,
 )
 
 

@@ -25,6 +25,7 @@ _WHERE = {
     "RESULTS": "results", "Column": "results", "HeadlineRow": "results", "ResultsTable": "results", "Summary": "results",
     "FeaturesWriter": "rundir", "RunDir": "rundir",
     "CORPUS_SCHEMA": "schemas", "FEATURES_SCHEMA": "schemas", "SCORES_SCHEMA": "schemas", "TOKENS_SCHEMA": "schemas",
+    "PROBES_SCHEMA": "schemas",
     "check_schema": "schemas",
 }  # fmt: skip
 
@@ -43,6 +44,7 @@ __all__ = [
     "ModelContext",
     "ModelRecord",
     "PRESETS",
+    "PROBES_SCHEMA",
     "PipelineRecord",
     "REPEAT_LEN_BINS",
     "RESULTS",
@@ -100,4 +102,11 @@ if TYPE_CHECKING:
     from lossgap.rundir.parts import ScoreParts
     from lossgap.rundir.results import RESULTS, Column, HeadlineRow, ResultsTable, Summary
     from lossgap.rundir.rundir import FeaturesWriter, RunDir
-    from lossgap.rundir.schemas import CORPUS_SCHEMA, FEATURES_SCHEMA, SCORES_SCHEMA, TOKENS_SCHEMA, check_schema
+    from lossgap.rundir.schemas import (
+        CORPUS_SCHEMA,
+        FEATURES_SCHEMA,
+        PROBES_SCHEMA,
+        SCORES_SCHEMA,
+        TOKENS_SCHEMA,
+        check_schema,
+    )

@@ -7,6 +7,7 @@
     scores/NAME.parquet      one row per scored token        SCORES_SCHEMA
     scores/.NAME.parts/      an unfinished scoring           `ScoreParts`
     features.parquet         one row per token               FEATURES_SCHEMA (+ any annotator's columns)
+    probes.parquet           one row per probe mark          PROBES_SCHEMA (runs made by `lossgap probes`)
     results/                 tables of compare and curves    `RESULTS`, summary.json, regression.txt
     report/                  the HTML report                 index.html, assets/, figures/
     units/UNIT/              a unit run: words or bytes as its tokens (`lossgap.units`), the same layout
@@ -46,19 +47,27 @@ from lossgap.rundir.manifest import (
 from lossgap.rundir.names import validate_name
 from lossgap.rundir.parts import ScoreParts
 from lossgap.rundir.results import RESULTS, Summary, json_text, table_from_csv, table_to_csv
-from lossgap.rundir.schemas import CORPUS_SCHEMA, FEATURES_SCHEMA, SCORES_SCHEMA, TOKENS_SCHEMA, check_schema
+from lossgap.rundir.schemas import (
+    CORPUS_SCHEMA,
+    FEATURES_SCHEMA,
+    PROBES_SCHEMA,
+    SCORES_SCHEMA,
+    TOKENS_SCHEMA,
+    check_schema,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["RunDir", "FeaturesWriter", "Table"]
 
-Table = Literal["corpus", "tokens", "features"]
-_SCHEMAS = {"corpus": CORPUS_SCHEMA, "tokens": TOKENS_SCHEMA, "features": FEATURES_SCHEMA}
+Table = Literal["corpus", "tokens", "features", "probes"]
+_SCHEMAS = {"corpus": CORPUS_SCHEMA, "tokens": TOKENS_SCHEMA, "features": FEATURES_SCHEMA, "probes": PROBES_SCHEMA}
 _HINTS = {
     "corpus": "run `lossgap corpus SOURCE --run DIR` first, or give `lossgap score` a --corpus",
     "tokens": "score a model first (`lossgap score MODEL --run DIR`)",
     "features": "run `lossgap annotate --run DIR` first",
+    "probes": "generate probe documents first (`lossgap probes --run DIR`)",
 }
 _REGRESSION = "regression.txt"
 _SUMMARY = "summary.json"
@@ -104,8 +113,8 @@ class RunDir:
 
     # -- where things are (for messages; stages read and write through the methods below) -------------------
     def _table_path(self, table: Table) -> Path:
-        if table == "corpus" and self.is_unit_run:
-            return self.path.parent.parent / "corpus.parquet"
+        if table in ("corpus", "probes") and self.is_unit_run:  # what the text is belongs to the parent
+            return self.path.parent.parent / f"{table}.parquet"
         return self.path / f"{table}.parquet"
 
     def tokens_path(self, tokenizer: str = "") -> Path:

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from lossgap.errors import SchemaError
 
-__all__ = ["CORPUS_SCHEMA", "TOKENS_SCHEMA", "SCORES_SCHEMA", "FEATURES_SCHEMA", "check_schema"]
+__all__ = ["CORPUS_SCHEMA", "TOKENS_SCHEMA", "SCORES_SCHEMA", "FEATURES_SCHEMA", "PROBES_SCHEMA", "check_schema"]
 
 CORPUS_SCHEMA = pa.schema(
     [
@@ -33,6 +33,19 @@ SCORES_SCHEMA = pa.schema(
         ("doc_id", pa.string()),
         ("pos", pa.int32()),
         ("loss", pa.float32()),  # nats, -log p(token at pos | tokens before it)
+    ]
+)
+# The marks of generated probe documents (`lossgap probes`): character spans of a document's text.
+PROBES_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("probe", pa.string()),  # copy, recall, tracking, pronoun, brackets
+        ("level", pa.int32()),  # the mark's difficulty (what it means depends on the probe)
+        ("char_start", pa.int32()),  # the target: the characters the model must predict
+        ("char_end", pa.int32()),
+        ("src_start", pa.int32()),  # the source: the characters the target depends on
+        ("src_end", pa.int32()),
+        ("skip_first", pa.bool_()),  # the target's first token is not marked (a copy's first word)
     ]
 )
 # The contract's feature columns. Annotators may add more columns; these must be present with these types.

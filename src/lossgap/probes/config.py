@@ -1,0 +1,44 @@
+"""Options of `lossgap probes` (no heavy imports: the CLI reads it for its help)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lossgap.errors import ConfigError
+
+__all__ = ["PROBE_NAMES", "ProbesConfig"]
+
+PROBE_NAMES = ("copy", "recall", "tracking", "pronoun", "brackets")
+_DEFAULT_LEVELS = {"copy": (4, 16, 64, 256), "recall": (4, 16, 64), "tracking": (1, 4, 16), "pronoun": (0, 4, 16),
+                   "brackets": (2, 4, 8)}  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbesConfig:
+    """Which probes, at which levels, how many documents of each (probe, level), from which seed.
+
+    levels: per probe, the difficulties to generate (copy: words in the string; recall: key-value pairs;
+    tracking: moves; pronoun: filler sentences between a person's pronouns and their use; brackets: nesting
+    depth). Probes not named keep their default levels.
+    """
+
+    probes: tuple[str, ...] = PROBE_NAMES
+    docs: int = 20
+    seed: int = 0
+    levels: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [p for p in (*self.probes, *self.levels) if p not in PROBE_NAMES]
+        if unknown:
+            raise ConfigError(f"unknown probe(s) {', '.join(unknown)}: choose from {', '.join(PROBE_NAMES)}")
+        if not self.probes:
+            raise ConfigError("--probe: name at least one probe")
+        if self.docs < 1:
+            raise ConfigError(f"--docs {self.docs}: must be at least 1")
+        for probe, levels in self.levels.items():
+            smallest = 1 if probe in ("copy", "recall", "brackets") else 0
+            if not levels or any(not isinstance(v, int) or v < smallest for v in levels):
+                raise ConfigError(f"--levels {probe}: give integers >= {smallest}, e.g. {probe}=4,16")
+
+    def levels_of(self, probe: str) -> tuple[int, ...]:
+        return tuple(self.levels.get(probe, _DEFAULT_LEVELS[probe]))

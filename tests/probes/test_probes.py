@@ -1,0 +1,217 @@
+"""Probes: generation is deterministic, every mark points at what docs/probes.md says (checked by parsing the
+text by hand), marks land on the right tokens (a hand-made tokenization, and real tokenizers), and through
+compare an induction oracle scores near zero on copy marks while a uniform model scores log(vocabulary)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from lossgap.analysis import CompareConfig, run_compare
+from lossgap.errors import ConfigError
+from lossgap.features import AnnotateConfig, run_annotate
+from lossgap.features.probes import annotate_probes
+from lossgap.features.records import Chunk, DocumentTokens, Resources
+from lossgap.probes import PROBE_NAMES, ProbesConfig, generate_probes, run_probes
+from lossgap.rundir import RunDir
+from lossgap.scoring import ScoreConfig, run_tokenize
+from tests.conftest import TEXTS
+from tests.tiny_models import train_tokenizer
+
+SMALL = ProbesConfig(docs=3, levels={"copy": (4, 32), "recall": (3, 12), "tracking": (2, 8), "pronoun": (0, 3),
+                                     "brackets": (2, 5)})  # fmt: skip
+
+
+def test_generation_is_deterministic_and_each_document_independent_of_the_others():
+    first = generate_probes(SMALL)
+    assert [(i, p, d.text, d.marks) for i, p, d in first] == [(i, p, d.text, d.marks) for i, p, d in generate_probes(SMALL)]
+    alone = generate_probes(ProbesConfig(probes=("recall",), docs=3, levels={"recall": (12,)}))
+    want = {i: d.text for i, p, d in first if p == "recall" and d.level == 12}
+    assert {i: d.text for i, _, d in alone} == want
+    other_seed = generate_probes(ProbesConfig(docs=3, seed=1, levels=SMALL.levels))
+    assert [d.text for _, _, d in other_seed] != [d.text for _, _, d in first]
+    assert {p for _, p, _ in first} == set(PROBE_NAMES) and len(first) == 5 * 2 * 3
+
+
+def _brackets_by_hand(text: str) -> list[tuple[int, int, int, int, int]]:
+    """(close start, close end, open start, open end, depth) of every bracket pair, by a stack over the text."""
+    token = re.compile(r"</(?:b|i|span)>|<(?:b|i|span)>|f\(|x\[|[()\[\]{}]")  # <p> wraps the markup: no group
+    stack, pairs = [], []
+    for m in token.finditer(text):
+        if m.group().startswith("</") or m.group() in (")", "]", "}"):
+            start, end = stack.pop()
+            pairs.append((m.start(), m.end(), start, end, len(stack) + 1))
+        else:
+            stack.append((m.start(), m.end()))
+    assert not stack
+    return pairs
+
+
+def test_every_mark_points_at_what_it_should():
+    for _doc_id, probe, doc in generate_probes(SMALL):
+        text = doc.text
+        target = [text[m.start:m.end] for m in doc.marks]
+        source = [text[m.src_start:m.src_end] for m in doc.marks]
+        if probe == "copy":
+            (m,) = doc.marks
+            assert target == source and len(target[0].split()) == doc.level and m.skip_first and m.src_end < m.start
+        elif probe == "recall":
+            assert len(doc.marks) == min(8, doc.level)
+            for t, s in zip(target, source, strict=True):  # the queried key's value, as its pair listed it
+                key, value = s.split(": ")
+                assert t == " " + value and text.count(f"\n{key}:") == 2
+        elif probe == "tracking":
+            where = {}  # replay the story by hand: where each object is at the end
+            for obj, box in re.findall(r"The (\w+) is in the (\w+)\.", text.split("\nNow:")[0]):
+                where[obj] = box
+            for obj, box in re.findall(r"Move the (\w+) to the (\w+)\.", text):
+                where[obj] = box
+            answers = re.findall(r"The (\w+) is in the (\w+)\.", text.split("\nNow:")[1])
+            assert [t.strip() for t in target] == [box for _, box in answers]
+            assert all(where[obj] == box for obj, box in answers) and all(s.endswith(f" {t.strip()}.") for t, s in zip(target, source, strict=True))
+        elif probe == "pronoun":
+            stated = dict(re.findall(r"(\w+) uses (\w+/\w+)\.", text))
+            possessive = {"she/her": "her", "he/him": "his", "they/them": "their"}
+            for m, t, s in zip(doc.marks, target, source, strict=True):
+                person = s.split(" uses ")[0]
+                assert t == " " + possessive[stated[person]]
+                assert text[: m.start].rstrip().split(".")[-1].strip().startswith(person)  # the sentence is about them
+            assert len(re.findall(r"[.] ", text.split(source[0])[1])) >= doc.level
+        else:
+            pairs = _brackets_by_hand(text)
+            got = sorted((m.start, m.end, m.src_start, m.src_end, m.level) for m in doc.marks)
+            assert got == sorted(pairs) and max(m.level for m in doc.marks) == doc.level
+
+
+def _doc(text: str, spans: list[tuple[int, int]]) -> DocumentTokens:
+    starts = np.array([-1] + [a for a, _ in spans])
+    ends = np.array([-1] + [b for _, b in spans])
+    return DocumentTokens(doc_id="d", domain="probe-copy", text=text, token_ids=np.arange(len(starts)),
+                          char_start=starts, char_end=ends)  # fmt: skip
+
+
+def _resources(marks) -> Resources:
+    return Resources(nlp=None, prose_domains=frozenset(), count_ids=np.zeros(0, np.int64), counts=np.zeros(0),
+                     repeat_context=None, probe_marks={"d": marks})  # fmt: skip
+
+
+def test_marks_on_a_hand_made_tokenization():
+    # "ab cd. ab cd.": tokens "ab", " c", "d.", " ab", " cd", "." ; the second "ab cd" is a copy of the first
+    text = "ab cd. ab cd."
+    spans = [(0, 2), (2, 4), (4, 6), (6, 9), (9, 12), (12, 13)]
+    doc = _doc(text, spans)
+    out = annotate_probes(Chunk(docs=(doc,), lexed=(None,)), _resources([("copy", 2, 7, 12, 0, 5, True)]))
+    assert out["probe"].to_pylist() == ["copy"] * 7
+    # " ab" (pos 4) starts the copy and is left out; " cd" (pos 5) is marked, 4 tokens after "ab" (pos 1)
+    assert out["probe_mark"].to_pylist() == [False, False, False, False, False, True, False]
+    assert out["probe_level"].to_pylist() == [None] * 5 + [2, None]
+    assert out["probe_distance"].to_pylist() == [None] * 5 + [4, None]
+    # without skip_first both tokens of the copy are marked; a span's trailing "." is another token
+    out = annotate_probes(Chunk(docs=(doc,), lexed=(None,)), _resources([("copy", 2, 7, 12, 0, 5, False)]))
+    assert out["probe_mark"].to_pylist() == [False, False, False, False, True, True, False]
+
+
+@pytest.fixture(scope="module")
+def tokenizers(tmp_path_factory):
+    root = tmp_path_factory.mktemp("probe-tokenizers")
+    return {"bpe-400": train_tokenizer(root / "a", TEXTS), "bpe-300-bos": train_tokenizer(root / "b", TEXTS, 300, add_bos=True)}
+
+
+@pytest.mark.parametrize("which", ["bpe-400", "bpe-300-bos"])
+def test_marked_tokens_are_the_targets_under_real_tokenizers(tokenizers, tmp_path, which):
+    run = RunDir(tmp_path / "run")
+    run_probes(run, SMALL)
+    run_tokenize(run, ScoreConfig(model=str(tokenizers[which])))
+    run_annotate(run, AnnotateConfig(workers=1))
+    features = run.read("features", ["doc_id", "pos", "probe", "probe_mark", "probe_level"]).to_pandas()
+    tokens = run.read("tokens").to_pandas()
+    frame = tokens.merge(features, on=["doc_id", "pos"])
+    texts = dict(zip(*(run.read("corpus").column(c).to_pylist() for c in ("doc_id", "text")), strict=True))
+    marks = run.read("probes").to_pandas()
+    for doc_id, doc_marks in marks.groupby("doc_id"):
+        toks = frame[frame.doc_id == doc_id].sort_values("pos")
+        text = texts[doc_id]
+        marked = toks[toks.probe_mark]
+        assert (toks.probe == doc_marks.probe.iloc[0]).all()
+        want = set()
+        for m in doc_marks.itertuples():
+            # by hand: the tokens whose first non-space character lies in the target, minus the first if asked
+            inside = [t.pos for t in toks.itertuples() if t.char_start >= 0 and
+                      (first := next((c for c in range(t.char_start, t.char_end) if not text[c].isspace()), None)) is not None
+                      and m.char_start <= first < m.char_end]  # fmt: skip
+            assert inside, (doc_id, m)
+            want |= set(inside[1:] if m.skip_first else inside)
+        assert set(marked.pos) == want, doc_id
+        # the marked tokens spell the targets (less a copy's first word piece)
+        spelled = "".join(text[t.char_start:t.char_end] for t in marked.itertuples())
+        assert all(text[m.char_start:m.char_end].strip()[-2:] in spelled for m in doc_marks.itertuples())
+
+
+def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_log_vocabulary(tokenizers, tmp_path):
+    run = RunDir(tmp_path / "run")
+    run_probes(run, ProbesConfig(probes=("copy", "recall"), docs=4, levels={"copy": (8, 64), "recall": (8,)}))
+    run_tokenize(run, ScoreConfig(model=str(tokenizers["bpe-400"])))
+    run_annotate(run, AnnotateConfig(workers=1))
+    tokens = run.read("tokens").to_pandas()
+    vocab = 400
+    oracle, uniform = [], []
+    for _doc_id, doc in tokens.groupby("doc_id", sort=False):
+        ids = doc.sort_values("pos").token_id.to_numpy()
+        losses = []
+        for i in range(1, len(ids)):  # predict ids[i] from ids[:i]: continue the longest earlier match
+            guess = None
+            for k in range(min(i, 24), 0, -1):
+                suffix = tuple(ids[i - k : i])
+                ends = [j for j in range(k, i) if tuple(ids[j - k : j]) == suffix]
+                if ends:
+                    guess = ids[ends[-1]]
+                    break
+            losses.append(1e-3 if guess == ids[i] else math.log(vocab))
+        oracle.append(losses)
+        uniform.append([math.log(vocab)] * (len(ids) - 1))
+    for name, per_doc in (("oracle", oracle), ("uniform", uniform)):
+        docs = tokens.groupby("doc_id", sort=False)
+        rows = [(d, p, v) for (d, _), losses in zip(docs, per_doc, strict=True) for p, v in enumerate(losses, start=1)]
+        run.write_scores(name, pa.table({"doc_id": [r[0] for r in rows], "pos": np.array([r[1] for r in rows], np.int32),
+                                         "loss": np.array([r[2] for r in rows], np.float32)}))  # fmt: skip
+    run_compare(run, CompareConfig(baseline="uniform", candidate="oracle", bootstrap=20))
+    cats = run.read_results("categories.csv")
+    probes = cats[cats.feature == "probe+probe_level"].set_index("value")
+    assert set(probes.index) == {"copy|8", "copy|64", "recall|8"}
+    # copying, and recall by looking the key up where the pairs were listed, are (nearly) free to the oracle
+    for level in ("copy|8", "copy|64", "recall|8"):
+        assert probes.loc[level, "mean_loss_candidate"] < 0.05 * math.log(vocab)
+        assert probes.loc[level, "mean_loss_baseline"] == pytest.approx(math.log(vocab), rel=1e-6)
+    # while on the text around the marks (the filler, the first copy, the keys) it mostly cannot copy
+    overall = run.read_summary().mean_loss_candidate
+    assert overall > 0.3 * math.log(vocab)
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(ConfigError, match="unknown probe"):
+        ProbesConfig(probes=("copy", "sorting"))
+    with pytest.raises(ConfigError, match="--levels copy"):
+        ProbesConfig(levels={"copy": (0,)})
+    with pytest.raises(ConfigError, match="--docs"):
+        ProbesConfig(docs=0)
+
+
+def test_the_command_writes_the_corpus_and_marks_and_refuses_bad_levels(tmp_path):
+    from typer.testing import CliRunner
+
+    from lossgap.cli import app
+
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["probes", "--run", str(run), "--probe", "copy", "--probe", "brackets",
+                                      "--level", "copy=4,8", "--level", "brackets=3", "--docs", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "6 documents (copy 4, brackets 2)" in " ".join(result.output.split())
+    rd = RunDir(run)
+    assert rd.manifest().corpus.domains == {"probe-brackets": 2, "probe-copy": 4}
+    assert set(rd.read("probes").column("probe").to_pylist()) == {"copy", "brackets"}
+    bad = CliRunner().invoke(app, ["probes", "--run", str(tmp_path / "other"), "--level", "copy=four"])
+    assert bad.exit_code == 2 and "--level copy=four" in bad.output and not (tmp_path / "other").exists()
