@@ -124,6 +124,24 @@ def test_annotate_small_chunks_give_the_same_table(tmp_path) -> None:  # type: i
     assert run.read("features").equals(whole)
 
 
+def test_annotate_reading_tokens_and_corpus_in_small_pieces_gives_the_same_table(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Tokens are read a few rows at a time (documents cut across pieces are put back together) and the corpus
+    one document at a time, also when the corpus is in another order than the tokens."""
+    import lossgap.features.annotate as annotate
+
+    run = write_run(tmp_path, sample_docs())
+    run_annotate(run, AnnotateConfig(workers=1))
+    whole = run.read("features")
+    monkeypatch.setattr(annotate, "_TOKEN_ROWS", 3)
+    monkeypatch.setattr(annotate, "_CORPUS_ROWS", 1)
+    run_annotate(run, AnnotateConfig(workers=1))
+    assert run.read("features").equals(whole)
+    corpus = run.read("corpus")
+    run.write("corpus", corpus.take(pa.array(list(range(corpus.num_rows))[::-1])))  # read ahead, then found
+    run_annotate(run, AnnotateConfig(workers=1))
+    assert run.read("features").equals(whole)
+
+
 def test_annotate_in_worker_processes_gives_the_table_of_one_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Document groups annotated by two spawned processes (each loading its own spaCy) and written in order:
     the same features, byte for byte in content, as one process; the manifest counts the same documents."""

@@ -249,9 +249,9 @@ def test_checkpoint_curves_of_two_tokenizers_per_word_and_compare_per_byte(tmp_p
         run_score(rd, ScoreConfig(model=str(model), name=f"y@{step}"))
     names = ["x@1", "x@2", "y@1", "y@2"]
     with pytest.raises(ConfigError, match="--unit word"):
-        run_curves(rd, CurvesConfig(series=(Series("x"), Series("y"))))
+        run_curves(rd, CurvesConfig(series=(Series(label="x"), Series(label="y"))))
     words = resolve_unit(rd, "auto", names)
-    result = run_curves(words, CurvesConfig(series=(Series("x"), Series("y")), masks=("all",), bootstrap=20))
+    result = run_curves(words, CurvesConfig(series=(Series(label="x"), Series(label="y")), masks=("all",), bootstrap=20))
     curves = result.curves.set_index("name")
     for name in names:
         want = words.read_scores(name).column("loss").to_numpy().astype(np.float64).mean()

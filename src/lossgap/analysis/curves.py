@@ -89,12 +89,12 @@ def _mask_sums(doc: np.ndarray, n: np.ndarray, s: np.ndarray, n_all: np.ndarray,
 def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesConfig) -> CurvesResult:
     """curves.csv and curves_diff.csv rows (see the module docstring)."""
     series = {s.label: resolve_series(run, s) for s in config.series}
+    names = list(dict.fromkeys(n for points in series.values() for n, _ in points))
+    run.require_run_tokens(names)
     masks = [resolve_mask(m) for m in config.masks]
     run.view(con, "features", "features")
     check_masks(con, masks, "features")
     _flags(con, masks)
-    names = list(dict.fromkeys(n for points in series.values() for n, _ in points))
-    run.require_run_tokens(names)
     per_name = {name: _checkpoint_sums(con, run, name, len(masks)) for name in names}
     n_flags = con.execute("SELECT count(*) FROM flags").fetchall()[0][0]
     if any(int(frame["n_all"].sum()) != n_flags for frame in per_name.values()):

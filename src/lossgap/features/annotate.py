@@ -23,15 +23,25 @@ import pyarrow.compute as pc
 from lossgap.errors import RunDirError, SchemaError
 from lossgap.features.config import AnnotateConfig
 from lossgap.features.lexing import lex_text, lexer_for_domain
-from lossgap.features.rarity import count_tokens, read_counts
+from lossgap.features.rarity import read_counts
 from lossgap.features.records import Chunk, DocumentTokens, LexedText, Resources
 from lossgap.features.registry import ANNOTATORS, Annotator
-from lossgap.rundir import FEATURES_SCHEMA, ContextPolicy, FeaturesRecord, Manifest, RunDir, to_json, widest
+from lossgap.rundir import (
+    FEATURES_SCHEMA,
+    TOKENS_SCHEMA,
+    ContextPolicy,
+    FeaturesRecord,
+    Manifest,
+    RunDir,
+    to_json,
+    widest,
+)
 
 __all__ = [
     "AnnotateResult",
     "repeat_context",
     "iter_documents",
+    "whole_documents",
     "make_chunk",
     "annotate_chunk",
     "run_annotate",
@@ -58,55 +68,89 @@ def repeat_context(manifest: Manifest) -> ContextPolicy | None:
     return widest(manifest.contexts().values())
 
 
-def iter_documents(corpus: pa.Table, tokens: pa.Table) -> Iterator[DocumentTokens]:
-    """The documents of the token table in its row order, joined with their domain and text.
+class _CorpusTexts:
+    """The corpus read piece by piece as documents are asked for: the tokens come in corpus order, so only a
+    piece of it is held at a time (documents asked for out of order read ahead and wait in memory)."""
+
+    def __init__(self, pieces: Iterator[pa.Table]) -> None:
+        self._pieces = pieces
+        self._waiting: dict[str, tuple[str, str]] = {}
+
+    def pop(self, doc_id: str) -> tuple[str, str] | None:
+        """(domain, text) of `doc_id`, or None if the corpus does not have it."""
+        while doc_id not in self._waiting:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return None
+            columns = [piece.column(c).to_pylist() for c in ("doc_id", "domain", "text")]
+            self._waiting.update({d: (dom or "unknown", text or "") for d, dom, text in zip(*columns, strict=True)})
+        return self._waiting.pop(doc_id)
+
+
+def whole_documents(pieces: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """Token tables cut at document boundaries: a piece's last document waits for the rest of its rows."""
+    carry: pa.Table | None = None
+    for piece in pieces:
+        table = piece if carry is None else pa.concat_tables([carry, piece])
+        if table.num_rows == 0:
+            continue
+        doc_col = table.column("doc_id")
+        same = pc.equal(doc_col, doc_col[table.num_rows - 1]).to_numpy(zero_copy_only=False)
+        other = np.flatnonzero(~same)
+        start = int(other[-1]) + 1 if other.size else 0
+        if start:
+            yield table.slice(0, start)
+        carry = table.slice(start)
+    if carry is not None and carry.num_rows:
+        yield carry
+
+
+def iter_documents(tokens: Iterator[pa.Table], texts: _CorpusTexts) -> Iterator[DocumentTokens]:
+    """The documents of the token tables (whole documents each, `whole_documents`) in their row order, joined
+    with their domain and text.
 
     Raises SchemaError if a document's rows are not contiguous, its positions are not 0, 1, 2, …, or an
     offset falls outside its text; RunDirError if a document is missing from the corpus."""
-    n = tokens.num_rows
-    if n == 0:
-        return
-    doc_col = tokens.column("doc_id").combine_chunks()
-    change = pc.not_equal(doc_col.slice(1), doc_col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    starts = np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
-    run_ids = doc_col.take(pa.array(starts[:-1])).to_pylist()
-    if len(set(run_ids)) != len(run_ids):
-        dup = next(d for d, count in Counter(run_ids).items() if count > 1)
-        raise SchemaError(f"tokens: the rows of document {dup!r} are not contiguous")
-    pos = tokens.column("pos").to_numpy().astype(np.int64)
-    expected = np.arange(n) - np.repeat(starts[:-1], np.diff(starts))
-    if (bad := np.flatnonzero(pos != expected)).size:
-        i = int(bad[0])
-        raise SchemaError(
-            f"tokens: document {doc_col[i].as_py()!r} row {i}: pos {pos[i]} where {expected[i]} was "
-            "expected (positions must run 0, 1, 2, … within each document)"
-        )
-    token_ids = tokens.column("token_id").to_numpy().astype(np.int64)
-    char_start = tokens.column("char_start").to_numpy().astype(np.int64)
-    char_end = tokens.column("char_end").to_numpy().astype(np.int64)
-    texts = dict(zip(corpus.column("doc_id").to_pylist(), corpus.column("text").to_pylist(), strict=True))
-    domains = dict(zip(corpus.column("doc_id").to_pylist(), corpus.column("domain").to_pylist(), strict=True))
-    for doc_id, a, b in zip(run_ids, starts[:-1].tolist(), starts[1:].tolist(), strict=True):
-        if doc_id not in texts:
-            raise RunDirError(f"tokens: document {doc_id!r} is not in the corpus; re-run scoring")
-        text = texts[doc_id] or ""
-        cs, ce = char_start[a:b], char_end[a:b]
-        special = (cs == -1) & (ce == -1)
-        bad_span = ~special & ((cs < 0) | (ce < cs) | (ce > len(text)))
-        if bad_span.any():
-            p = int(np.flatnonzero(bad_span)[0])
+    seen: set[str] = set()
+    for table in tokens:
+        n = table.num_rows
+        if n == 0:
+            continue
+        doc_col = table.column("doc_id").combine_chunks()
+        change = pc.not_equal(doc_col.slice(1), doc_col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        starts = np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
+        run_ids = doc_col.take(pa.array(starts[:-1])).to_pylist()
+        if len(set(run_ids)) != len(run_ids) or seen.intersection(run_ids):
+            dup = next((d for d, count in Counter(run_ids).items() if count > 1), None) or next(iter(seen.intersection(run_ids)))
+            raise SchemaError(f"tokens: the rows of document {dup!r} are not contiguous")
+        seen.update(run_ids)
+        pos = table.column("pos").to_numpy().astype(np.int64)
+        expected = np.arange(n) - np.repeat(starts[:-1], np.diff(starts))
+        if (bad := np.flatnonzero(pos != expected)).size:
+            i = int(bad[0])
             raise SchemaError(
-                f"tokens: document {doc_id!r} pos {p}: offsets [{cs[p]}, {ce[p]}) do not fit its text "
-                f"of {len(text)} characters; the tokens were made from another corpus — re-run scoring"
+                f"tokens: document {doc_col[i].as_py()!r} row {i}: pos {pos[i]} where {expected[i]} was "
+                "expected (positions must run 0, 1, 2, … within each document)"
             )
-        yield DocumentTokens(
-            doc_id=doc_id,
-            domain=domains[doc_id] or "unknown",
-            text=text,
-            token_ids=token_ids[a:b],
-            char_start=cs,
-            char_end=ce,
-        )
+        token_ids = table.column("token_id").to_numpy().astype(np.int64)
+        char_start = table.column("char_start").to_numpy().astype(np.int64)
+        char_end = table.column("char_end").to_numpy().astype(np.int64)
+        for doc_id, a, b in zip(run_ids, starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+            found = texts.pop(doc_id)
+            if found is None:
+                raise RunDirError(f"tokens: document {doc_id!r} is not in the corpus; re-run scoring")
+            domain, text = found
+            cs, ce = char_start[a:b], char_end[a:b]
+            special = (cs == -1) & (ce == -1)
+            bad_span = ~special & ((cs < 0) | (ce < cs) | (ce > len(text)))
+            if bad_span.any():
+                p = int(np.flatnonzero(bad_span)[0])
+                raise SchemaError(
+                    f"tokens: document {doc_id!r} pos {p}: offsets [{cs[p]}, {ce[p]}) do not fit its text "
+                    f"of {len(text)} characters; the tokens were made from another corpus — re-run scoring"
+                )
+            yield DocumentTokens(doc_id=doc_id, domain=domain, text=text, token_ids=token_ids[a:b], char_start=cs,
+                                 char_end=ce)  # fmt: skip
 
 
 def make_chunk(docs: Sequence[DocumentTokens], prose_domains: frozenset[str]) -> Chunk:
@@ -222,6 +266,30 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
+_TOKEN_ROWS = 1 << 20  # tokens read at a time
+_CORPUS_ROWS = 1 << 10  # documents read at a time
+
+
+def _run_counts(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted token ids of the run's tokens (special tokens left out) and their counts, counted by DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        run.view(con, "tokens", "tokens")
+        ids, counts = con.execute(
+            "SELECT token_id, count(*) FROM tokens WHERE char_start >= 0 GROUP BY token_id ORDER BY token_id"
+        ).fetchnumpy().values()
+    finally:
+        con.close()
+    return np.asarray(ids, np.int64), np.asarray(counts, np.float64)
+
+
+def _domains(run: RunDir) -> set[str]:
+    """The corpus's domains (a document without one is "unknown")."""
+    return {d or "unknown" for piece in run.iter_tables("corpus", ["domain"]) for d in pc.unique(piece.column("domain")).to_pylist()}
+
+
 def _probe_marks(run: RunDir) -> dict[str, list[tuple[str, int, int, int, int, int, bool]]]:
     """probes.parquet by document, in file order."""
     marks: dict[str, list[tuple[str, int, int, int, int, int, bool]]] = {}
@@ -237,8 +305,8 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
     """Annotate every token of the run and write its features (atomically); record them in the manifest."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     started = time.perf_counter()
-    corpus = run.read("corpus", ["doc_id", "domain", "text"])
-    tokens = run.read("tokens")
+    used_domains = _domains(run)  # the corpus first: without it there are no tokens either
+    n_rows = run.n_rows("tokens")
     manifest = run.manifest()
     context = repeat_context(manifest)
     unit = "token" if manifest.unit is None else manifest.unit.unit
@@ -246,9 +314,7 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
     if config.counts is not None:
         count_ids, counts = read_counts(config.counts)
     else:
-        ids = tokens.column("token_id").to_numpy()
-        count_ids, counts = count_tokens(ids[tokens.column("char_start").to_numpy() >= 0])
-    used_domains = set(pc.unique(corpus.column("domain")).to_pylist())
+        count_ids, counts = _run_counts(run)
     nlp = None
     if used_domains & config.prose_domains:
         from lossgap.features.words import load_spacy
@@ -272,9 +338,12 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
     requested = config.workers or os.cpu_count() or 1
     chunk_tokens = config.chunk_tokens
     if requested > 1:  # about four groups a worker, so that the processes stay busy to the end
-        chunk_tokens = min(chunk_tokens, max(_MIN_WORKER_CHUNK, -(-tokens.num_rows // (4 * requested))))
-    workers = min(requested, max(1, -(-tokens.num_rows // chunk_tokens)))
-    groups = _chunks(iter_documents(corpus, tokens), chunk_tokens)
+        chunk_tokens = min(chunk_tokens, max(_MIN_WORKER_CHUNK, -(-n_rows // (4 * requested))))
+    workers = min(requested, max(1, -(-n_rows // chunk_tokens)))
+    # tokens and corpus are read piece by piece: memory holds a few groups, not the run
+    texts = _CorpusTexts(run.iter_tables("corpus", ["doc_id", "domain", "text"], rows=_CORPUS_ROWS))
+    tokens = whole_documents(run.iter_tables("tokens", list(TOKENS_SCHEMA.names), rows=_TOKEN_ROWS))
+    groups = _chunks(iter_documents(tokens, texts), chunk_tokens)
     if workers > 1:
         log.info("annotating with %d worker processes", workers)
         done = _in_workers(groups, workers, resources, config, nlp is not None)

@@ -187,6 +187,19 @@ class RunDir:
         to read dictionary-encoded (much less memory for repeated values such as doc_id)."""
         return self._read_parquet(self._require(table), _SCHEMAS[table], columns, dictionary)
 
+    def n_rows(self, table: Table) -> int:
+        """Rows of a table, from its file's metadata."""
+        return pq.ParquetFile(self._require(table)).metadata.num_rows
+
+    def iter_tables(self, table: Table, columns: list[str], rows: int = 1 << 20) -> Iterator[pa.Table]:
+        """Some columns of a table in pieces of about `rows` rows, in file order, each checked and cast like
+        `read`: memory holds one piece, whatever the table's size."""
+        path = self._require(table)
+        wanted = pa.schema([f for f in _SCHEMAS[table] if f.name in columns])
+        check_schema(pq.read_schema(path), wanted, path, cast=False)
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+            yield check_schema(pa.Table.from_batches([batch]), wanted, path)
+
     def write(self, table: Table, data: pa.Table) -> None:
         """Write corpus or tokens (exactly the schema's columns); features go through `features_writer`."""
         if table == "features":
