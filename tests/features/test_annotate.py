@@ -183,3 +183,30 @@ def test_annotate_contract_check_names_the_broken_column(tmp_path) -> None:  # t
     with pytest.raises(SchemaError, match="'repeat_len' has type double, expected int32"), run.features_writer() as writer:
         writer.write(table)
     assert not run.has("features")
+
+
+def test_annotate_in_shards_merges_into_the_table_of_one_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Three shards (as on three machines sharing the run): no features.parquet until the last one, then the same
+    file one process writes, and the manifest's record of the whole run."""
+    run = write_run(tmp_path, sample_docs())
+    run_annotate(run, AnnotateConfig(workers=1))
+    whole = run.read("features")
+    record = run.manifest().features
+    run.path.joinpath("features.parquet").unlink()
+    results = [run_annotate(run, AnnotateConfig(workers=1), shard=(i, 3)) for i in (2, 0)]
+    assert not run.has("features") and sum(r.n_tokens for r in results) < whole.num_rows
+    last = run_annotate(run, AnnotateConfig(workers=1), shard=(1, 3))
+    assert run.read("features").equals(whole) and last.n_tokens == whole.num_rows
+    assert run.manifest().features.n_docs == record.n_docs and not run.feature_shards_dir.exists()
+    with pytest.raises(ConfigError, match="--shard 3/3"):
+        run_annotate(run, AnnotateConfig(), shard=(3, 3))
+
+
+def test_shard_ranges_cover_every_document_once_in_order() -> None:
+    from lossgap.features.annotate import shard_range
+
+    lengths = np.array([5, 100, 3, 3, 40, 7, 1, 60])
+    for n in (1, 2, 3, 5, 8, 12):
+        ranges = [shard_range(lengths, i, n) for i in range(n)]
+        covered = [k for r in ranges for k in r]
+        assert covered == list(range(len(lengths)))

@@ -14,7 +14,20 @@ EPILOG = examples(
     "lossgap annotate --run runs/olmo",
     "lossgap annotate --run runs/olmo --counts pretraining_counts.parquet      # columns token_id,count",
     "lossgap annotate --run runs/olmo --spacy-model en_core_web_sm --prose-domain books --prose-domain news",
+    "lossgap annotate --run /shared/runs/olmo --shard 0/4     # on machine 0 of 4; the last one to finish merges",
 )
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    from lossgap.errors import ConfigError
+
+    if value is None:
+        return None
+    index, _, count = value.partition("/")
+    try:
+        return int(index), int(count)
+    except ValueError:
+        raise ConfigError(f"--shard {value}: write I/N, e.g. 0/4 for the first of four parts") from None
 
 
 @handles_errors
@@ -34,6 +47,11 @@ def annotate(
     workers: Annotated[
         int | None, typer.Option(help="Processes annotating document shards at once (default: every core).")
     ] = None,
+    shard: Annotated[
+        str | None, typer.Option(metavar="I/N", help="Annotate only part I of N (from 0) of the documents, e.g. one "
+                                 "per machine sharing the run directory; the part that completes the set writes "
+                                 "features.parquet.")
+    ] = None,
 ) -> None:
     """Annotate every token of the run: writes its features table."""
     from lossgap.features import run_annotate
@@ -43,7 +61,7 @@ def annotate(
                 prose_domains=frozenset(prose_domain) if prose_domain else None)
     )  # fmt: skip
     with console.status("annotating tokens (spaCy, Pygments, repeats) …"):
-        result = run_annotate(run, config)
+        result = run_annotate(run, config, shard=_shard(shard))
     context = (
         "whole documents"
         if result.repeat_context is None

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lossgap.errors import RunDirError, SchemaError
+from lossgap.errors import ConfigError, RunDirError, SchemaError
 from lossgap.features.config import AnnotateConfig
 from lossgap.features.lexing import lex_text, lexer_for_domain
 from lossgap.features.rarity import read_counts
@@ -301,9 +301,51 @@ def _probe_marks(run: RunDir) -> dict[str, list[tuple[str, int, int, int, int, i
     return marks
 
 
-def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> AnnotateResult:
-    """Annotate every token of the run and write its features (atomically); record them in the manifest."""
+def _document_lengths(run: RunDir) -> np.ndarray:
+    """Tokens of each document, in the token table's order (read piece by piece)."""
+    lengths: list[int] = []
+    previous = None
+    for piece in run.iter_tables("tokens", ["doc_id"], rows=_TOKEN_ROWS):
+        col = piece.column("doc_id").combine_chunks()
+        if not len(col):
+            continue
+        change = np.flatnonzero(pc.not_equal(col.slice(1), col.slice(0, len(col) - 1)).to_numpy(zero_copy_only=False)) + 1
+        starts = np.concatenate([[0], change, [len(col)]])
+        runs = np.diff(starts).tolist()
+        if previous is not None and col[0].as_py() == previous:
+            lengths[-1] += runs.pop(0)
+        lengths += runs
+        previous = col[len(col) - 1].as_py()
+    return np.asarray(lengths, np.int64)
+
+
+def shard_range(lengths: np.ndarray, shard: int, of: int) -> range:
+    """The documents of shard `shard` of `of`: consecutive documents, about as many tokens in each shard (a
+    document goes to the shard its first token falls in), so the shards in order are the run in order."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else np.zeros(0, np.int64)
+    total = int(lengths.sum())
+    owner = np.minimum(starts * of // max(total, 1), of - 1)
+    chosen = np.flatnonzero(owner == shard)
+    return range(int(chosen[0]), int(chosen[-1]) + 1) if chosen.size else range(0)
+
+
+def _only(docs: Iterator[DocumentTokens], keep: range) -> Iterator[DocumentTokens]:
+    for k, doc in enumerate(docs):
+        if k in keep:
+            yield doc
+        elif k >= keep.stop:
+            return
+
+
+def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig, *, shard: tuple[int, int] | None = None) -> AnnotateResult:
+    """Annotate every token of the run and write its features (atomically); record them in the manifest.
+
+    `shard` = (i, n): annotate only the i-th of n consecutive parts of the documents (about equal in tokens)
+    into features.shards/; the shard that completes the set merges them into features.parquet, the same file
+    one process writes. Shards can run on different machines sharing the run directory."""
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise ConfigError(f"--shard {shard[0]}/{shard[1]}: write I/N with 0 <= I < N")
     started = time.perf_counter()
     used_domains = _domains(run)  # the corpus first: without it there are no tokens either
     n_rows = run.n_rows("tokens")
@@ -343,14 +385,19 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
     # tokens and corpus are read piece by piece: memory holds a few groups, not the run
     texts = _CorpusTexts(run.iter_tables("corpus", ["doc_id", "domain", "text"], rows=_CORPUS_ROWS))
     tokens = whole_documents(run.iter_tables("tokens", list(TOKENS_SCHEMA.names), rows=_TOKEN_ROWS))
-    groups = _chunks(iter_documents(tokens, texts), chunk_tokens)
+    documents = iter_documents(tokens, texts)
+    if shard is not None:
+        keep = shard_range(_document_lengths(run), *shard)
+        documents = _only(documents, keep)
+        log.info("annotating shard %d of %d: documents %d to %d", shard[0], shard[1], keep.start, keep.stop - 1)
+    groups = _chunks(documents, chunk_tokens)
     if workers > 1:
         log.info("annotating with %d worker processes", workers)
         done = _in_workers(groups, workers, resources, config, nlp is not None)
     else:
         done = ((*_annotate_group(group, resources), len(group)) for group in groups)
     # Written chunk by chunk, so memory holds a few chunks' features; readers see the file only when complete.
-    with run.features_writer() as writer:
+    with run.features_writer(shard) as writer:
         for table, group_seconds, n in done:
             writer.write(table)
             for name, value in group_seconds.items():
@@ -360,6 +407,13 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
         if writer.n_rows == 0:  # no tokens: an empty table with every column
             writer.write(annotate_chunk(make_chunk([], config.prose_domains), resources))
     seconds["total"] = time.perf_counter() - started
+    n_tokens, columns = writer.n_rows, writer.columns
+    if shard is not None:
+        merged = run.merge_feature_shards(shard[1])
+        if merged is None:  # other shards are still to come: the last one records the features
+            return AnnotateResult(path=run.feature_shard_path(*shard), n_tokens=n_tokens, n_docs=n_docs,
+                                  repeat_context=context, seconds=seconds)  # fmt: skip
+        (n_tokens, columns), n_docs = merged, run.n_rows("corpus")
     run.record_features(FeaturesRecord(
         config=to_json(config),
         spacy_model=None if nlp is None else f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}",
@@ -367,11 +421,11 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig) -> Annota
         log_freq_source=(f"counts file {config.counts}" if config.counts is not None
                          else f"the run's own {unit}s, each document's own occurrences left out"),
         versions=_versions(),
-        columns=writer.columns,
-        n_tokens=writer.n_rows,
+        columns=columns,
+        n_tokens=n_tokens,
         n_docs=n_docs,
         time=datetime.now(UTC).isoformat(timespec="seconds"),
     ))  # fmt: skip
     return AnnotateResult(
-        path=run.describe("features"), n_tokens=writer.n_rows, n_docs=n_docs, repeat_context=context, seconds=seconds
+        path=run.describe("features"), n_tokens=n_tokens, n_docs=n_docs, repeat_context=context, seconds=seconds
     )

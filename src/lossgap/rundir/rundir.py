@@ -228,10 +228,40 @@ class RunDir:
         """Write the tokens of one tokenizer (key "": tokens.parquet)."""
         self._write_parquet(self.tokens_path(tokenizer), TOKENS_SCHEMA, data)
 
+    @property
+    def feature_shards_dir(self) -> Path:
+        return self.path / "features.shards"
+
+    def feature_shard_path(self, shard: int, of: int) -> Path:
+        return self.feature_shards_dir / f"shard-{shard:04d}-of-{of:04d}.parquet"
+
+    def merge_feature_shards(self, of: int) -> tuple[int, tuple[str, ...]] | None:
+        """When all `of` shards of an annotation are written: concatenate them in shard order into features.parquet
+        (streamed, atomically; under a lock, so that two shards finishing at once merge once), remove them and
+        return (rows, columns); otherwise None."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".features.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            shards = [self.feature_shard_path(i, of) for i in range(of)]
+            if not all(p.is_file() for p in shards):
+                return None
+            n_rows = 0
+            with self.features_writer() as writer:
+                for shard in shards:
+                    for batch in pq.ParquetFile(shard).iter_batches(batch_size=1 << 20):
+                        writer.write(pa.Table.from_batches([batch]))
+                n_rows, columns = writer.n_rows, writer.columns
+            for shard in shards:
+                shard.unlink()
+            with contextlib.suppress(OSError):
+                self.feature_shards_dir.rmdir()
+            return n_rows, columns
+
     @contextlib.contextmanager
-    def features_writer(self) -> Iterator[FeaturesWriter]:
-        """Stream features.parquet chunk by chunk; nothing is visible until the block completes."""
-        path = self._table_path("features")
+    def features_writer(self, shard: tuple[int, int] | None = None) -> Iterator[FeaturesWriter]:
+        """Stream features.parquet (or one shard of it, `shard` = (index, count)) chunk by chunk; nothing is
+        visible until the block completes."""
+        path = self._table_path("features") if shard is None else self.feature_shard_path(*shard)
         with atomic_path(path) as tmp:
             writer = FeaturesWriter(tmp, path)
             try:
