@@ -3,8 +3,8 @@
 The run is built in pieces of documents (memory bounded while building too): documents of about 1,000 tokens
 whose text is " lorem" per token (so offsets are arithmetic and the report's viewer has text to show), random
 features with realistic category frequencies (as benchmarks/compare.py), and two checkpoints `m@1` and `m@2`
-whose losses differ by a planted gap. Each stage runs in its own child process, which prints its own peak
-resident set (ru_maxrss of itself), so the figures do not mix. Usage:
+whose losses differ by a planted gap. Each stage runs in its own child process, its memory sampled from outside
+(`measure.run_measured`: the peak resident set of the child, which starts none). Usage:
 
     PYTHONPATH=src python benchmarks/analysis_scale.py --tokens 10000000 --out docs/benchmarks/analysis-scale-10m.json
 """
@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from lossgap.rundir import CORPUS_SCHEMA, FEATURES_SCHEMA, TOKENS_SCHEMA, RunDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import BRACKETS, CONTENT, DOMAINS, TYPES, UPOS, _pick  # noqa: E402  (the same synthetic features)
+from measure import run_measured  # noqa: E402
 
 WORD = " lorem"
 PIECE_DOCS = 5_000  # documents built at a time
@@ -101,10 +101,9 @@ def build(path: Path, n_tokens: int, seed: int = 0) -> tuple[int, int]:
 
 
 _CHILD = """
-import json, logging, resource, sys, time
+import logging, sys
 logging.basicConfig(level=logging.WARNING)
 stage, run = sys.argv[1], sys.argv[2]
-started = time.perf_counter()
 if stage == "compare":
     from lossgap.analysis import CompareConfig, run_compare
     run_compare(run, CompareConfig(baseline="m@1", candidate="m@2"))
@@ -115,8 +114,6 @@ elif stage == "curves":
 else:
     from lossgap.report import run_report
     run_report(run)
-print(json.dumps({"stage": stage, "wall_s": time.perf_counter() - started,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -139,11 +136,11 @@ def main() -> None:
           f"{os.cpu_count()} CPUs", flush=True)  # fmt: skip
     rows = []
     for stage in args.stages:
-        out = subprocess.run([sys.executable, "-c", _CHILD, stage, str(path)], check=True, capture_output=True,
-                             text=True, env={**os.environ})  # fmt: skip
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+        row = {"stage": stage, **run_measured([sys.executable, "-c", _CHILD, stage, str(path)], env={**os.environ})}
+        row.pop("stdout")
         rows.append(row)
-        print(f"{stage}: {row['wall_s']:.1f} s, peak RSS {row['peak_rss_mib']:,.0f} MiB", flush=True)
+        print(f"{stage}: {row['wall_s']:.1f} s (child process, imports included), peak RSS {row['peak_rss_mib']:,.0f} MiB",
+              flush=True)  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps({"tokens": n, "docs": n_docs, "machine": platform.platform(),
                                         "cpus": os.cpu_count(), "rows": rows}, indent=2) + "\n")  # fmt: skip

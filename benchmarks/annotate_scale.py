@@ -2,8 +2,9 @@
 
 The run is the matched experiment's held-out corpus and its tokens (`experiments/matched/run`: 257 documents,
 298,426 tokens of books, documentation, FOLDOC, HTML, LaTeX, Python and statistics papers), copied --copies times
-under new document ids, so the text is real and the size chosen. Each annotate runs in a child process; peak
-memory is the largest resident set of the child and its workers (ru_maxrss of the children). Usage:
+under new document ids, so the text is real and the size chosen. Each annotate runs in a child process, its
+memory sampled from outside (`measure.run_measured`): the peak resident set of any one process (the child or a
+worker) and of all of them together. Usage:
 
     PYTHONPATH=src python benchmarks/annotate_scale.py --copies 34 --workers 1 2 [--out result.json]
 """
@@ -14,16 +15,16 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lossgap.rundir import RunDir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import run_measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "experiments/matched/run"
@@ -53,13 +54,10 @@ def build(path: Path, copies: int) -> int:
 
 
 def measure(path: Path, workers: int) -> dict[str, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    subprocess.run([sys.executable, "-c", _CHILD, str(path), str(workers)], check=True, env=env)
-    wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"workers": workers, "wall_s": wall, "peak_rss_mib_children": max(peak, before) / 1024}
+    row = run_measured([sys.executable, "-c", _CHILD, str(path), str(workers)], env=env)
+    row.pop("stdout")
+    return {"workers": workers, **row}  # type: ignore[dict-item]
 
 
 def main() -> None:
@@ -78,7 +76,8 @@ def main() -> None:
         row["tokens_per_s"] = n / row["wall_s"]
         rows.append(row)
         print(f"workers {workers}: {row['wall_s']:.1f} s wall (child process, imports included), "
-              f"{row['tokens_per_s']:,.0f} tokens/s, peak RSS so far {row['peak_rss_mib_children']:,.0f} MiB", flush=True)  # fmt: skip
+              f"{row['tokens_per_s']:,.0f} tokens/s, peak RSS {row['peak_rss_mib']:,.0f} MiB one process, "
+              f"{row['peak_rss_sum_mib']:,.0f} MiB all", flush=True)  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps({"tokens": n, "copies": args.copies, "rows": rows}, indent=2) + "\n")
 

@@ -1,7 +1,7 @@
 """Benchmark of `compare`: a synthetic run of 10M tokens x 2 models, default groupings and contrasts, CR2 intervals, the exact regression.
 
 Builds the run under /tmp (once; reused if present), then runs `run_compare` in a child process and reports
-its wall time and peak resident memory (ru_maxrss of the child). Usage:
+its wall time and peak resident memory (sampled from outside: `measure.py`). Usage:
 
     PYTHONPATH=src python benchmarks/compare.py [--tokens 10000000] [--run /tmp/lossgap-bench-compare]
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lossgap.rundir import FEATURES_SCHEMA, RunDir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import run_measured  # noqa: E402
 
 DOMAINS = ["books", "encyclopedia", "science", "news", "python", "html", "latex"]
 TYPES = {"books": "prose", "encyclopedia": "prose", "science": "prose", "news": "prose", "python": "code",
@@ -116,11 +117,8 @@ def main() -> None:
         started = time.perf_counter()
         build(args.run, args.tokens)
         print(f"build: {time.perf_counter() - started:.1f} s (not part of the measurement)", flush=True)
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", _CHILD, str(args.run)], check=True, env={**os.environ})
-    wall = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
-    print(f"compare: {wall:.1f} s wall (child process, imports included), peak RSS {peak_mib:,.0f} MiB")
+    row = run_measured([sys.executable, "-c", _CHILD, str(args.run)], env={**os.environ})
+    print(f"compare: {row['wall_s']:.1f} s wall (child process, imports included), peak RSS {row['peak_rss_mib']:,.0f} MiB")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
 
 

@@ -98,7 +98,7 @@ def analysis_run(run: Path, unit: str, names: list[str]) -> Any:
     from lossgap.rundir import RunDir
     from lossgap.units import resolve_unit
 
-    with console.status(f"{unit} units: sharing token losses among them, annotating them …"):
+    with console.status("checking the models' tokenizers (word or byte units are built and annotated when needed) …"):
         return resolve_unit(RunDir(run), unit, names)
 
 
