@@ -43,12 +43,27 @@ def column_grouping(columns: Sequence[str], available: Sequence[str]) -> Groupin
 
 
 def quantile_thresholds(con: duckdb.DuckDBPyConnection, column: str, bins: int) -> list[float]:
-    """The inner quantiles (1/bins … (bins-1)/bins) of a numeric column over the compared tokens (ties repeat)."""
-    qs = ", ".join(f"{i / bins!r}" for i in range(1, bins))
-    row = con.execute(f"SELECT quantile_cont({quote_ident(column)}, [{qs}]) FROM {JOINED}").fetchall()[0]
-    if row is None or row[0] is None:
+    """The inner quantiles (1/bins … (bins-1)/bins) of a numeric column over the compared tokens (ties repeat).
+
+    Exact, as DuckDB's quantile_cont (linear between order statistics), but from the column's distinct values and
+    their counts: memory grows with the distinct values (one per token id and count), not with the tokens."""
+    found = con.execute(
+        f"SELECT CAST({quote_ident(column)} AS DOUBLE) AS v, count(*) AS n FROM {JOINED} "
+        f"WHERE {quote_ident(column)} IS NOT NULL AND isfinite(CAST({quote_ident(column)} AS DOUBLE)) GROUP BY v ORDER BY v"
+    ).fetchnumpy()
+    values, counts = np.asarray(found["v"], np.float64), np.asarray(found["n"], np.int64)
+    total = int(counts.sum())
+    if total == 0:
         return []
-    return sorted(float(x) for x in row[0] if x is not None and np.isfinite(x))
+    last_rank = np.cumsum(counts) - 1  # the rank (0-based) of each value's last occurrence
+    out = []
+    for i in range(1, bins):
+        h = (total - 1) * i / bins
+        low = int(np.floor(h))
+        below = values[np.searchsorted(last_rank, low)]
+        above = values[np.searchsorted(last_rank, min(low + 1, total - 1))]
+        out.append(float(below + (h - low) * (above - below)))
+    return sorted(out)
 
 
 def bin_sql(column: str, thresholds: Sequence[float]) -> str:
