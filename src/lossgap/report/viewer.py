@@ -162,6 +162,13 @@ def color_scale(gaps: np.ndarray) -> float:
     raise AssertionError("unreachable: 10 × 10^floor(log10 q) >= q")
 
 
+def _chosen(view: str) -> str:
+    """The rows of `view` in the viewer's documents: filtered while the table streams past, so that every join
+    after it holds a few documents, not the run (a join straight onto the run's features built a hash table of
+    every token: 14 GiB at 100M tokens)."""
+    return f"SELECT * FROM {view} WHERE doc_id IN (SELECT doc_id FROM windows)"
+
+
 def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataFrame, baseline: str,
                   candidate: str) -> pd.DataFrame:
     """Tokens, both losses, the features and the preset masks of the positions inside `windows`."""
@@ -172,15 +179,15 @@ def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataF
         joins = []
         for alias, name, role in (("sb", baseline, "baseline"), ("sc", candidate, "candidate")):
             if run.has_scores(name):
-                run.view(con, f"scores/{name}", alias)
-                joins.append(f"LEFT JOIN {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos")
+                run.view(con, f"scores/{name}", f"{alias}_all")
+                joins.append(f"LEFT JOIN ({_chosen(f'{alias}_all')}) {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos")
                 selects.append(f"{alias}.loss AS loss_{role}")
             else:
                 selects.append(f"NULL::FLOAT AS loss_{role}")
         if run.has("features"):
             present = set(run.columns("features"))
-            run.view(con, "features", "f")
-            joins.append("LEFT JOIN f ON f.doc_id = t.doc_id AND f.pos = t.pos")
+            run.view(con, "features", "f_all")
+            joins.append(f"LEFT JOIN ({_chosen('f_all')}) f ON f.doc_id = t.doc_id AND f.pos = t.pos")
             selects += [f'f."{c}"' for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES) if c in present and c != "repeat_len_bin"]
             if "repeat_len" in present:
                 selects.append(f"{repeat_len_bin_sql('f.repeat_len')} AS repeat_len_bin")
@@ -188,7 +195,7 @@ def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataF
                         for m in _MASKS]  # fmt: skip
         query = f"""
             SELECT {', '.join(selects)}
-            FROM windows w JOIN tokens t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
+            FROM windows w JOIN ({_chosen('tokens')}) t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
             {' '.join(joins)}
             ORDER BY t.doc_id, t.pos
         """
