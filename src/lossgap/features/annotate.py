@@ -33,6 +33,7 @@ from lossgap.rundir import (
     FeaturesRecord,
     Manifest,
     RunDir,
+    document_runs,
     to_json,
     widest,
 )
@@ -117,9 +118,7 @@ def iter_documents(tokens: Iterator[pa.Table], texts: _CorpusTexts) -> Iterator[
         if n == 0:
             continue
         doc_col = table.column("doc_id").combine_chunks()
-        change = pc.not_equal(doc_col.slice(1), doc_col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-        starts = np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
-        run_ids = doc_col.take(pa.array(starts[:-1])).to_pylist()
+        run_ids, starts = document_runs(doc_col)
         if len(set(run_ids)) != len(run_ids) or seen.intersection(run_ids):
             dup = next((d for d, count in Counter(run_ids).items() if count > 1), None) or next(iter(seen.intersection(run_ids)))
             raise SchemaError(f"tokens: the rows of document {dup!r} are not contiguous")
@@ -306,16 +305,14 @@ def _document_lengths(run: RunDir) -> np.ndarray:
     lengths: list[int] = []
     previous = None
     for piece in run.iter_tables("tokens", ["doc_id"], rows=_TOKEN_ROWS):
-        col = piece.column("doc_id").combine_chunks()
-        if not len(col):
+        ids, starts = document_runs(piece.column("doc_id"))
+        if not ids:
             continue
-        change = np.flatnonzero(pc.not_equal(col.slice(1), col.slice(0, len(col) - 1)).to_numpy(zero_copy_only=False)) + 1
-        starts = np.concatenate([[0], change, [len(col)]])
         runs = np.diff(starts).tolist()
-        if previous is not None and col[0].as_py() == previous:
+        if ids[0] == previous:  # a document cut between two pieces
             lengths[-1] += runs.pop(0)
         lengths += runs
-        previous = col[len(col) - 1].as_py()
+        previous = ids[-1]
     return np.asarray(lengths, np.int64)
 
 

@@ -286,7 +286,9 @@ def _model_token_starts(run: RunDir, names: list[str], doc_ids: list[str]) -> di
     of `doc_ids`; read from the parent run's tokens of the model's tokenizer."""
     import pyarrow.parquet as pq
 
-    parent = RunDir(run.path.parent.parent)  # a unit run is units/UNIT/ of its run
+    parent = run.parent
+    if parent is None:
+        return {}
     models = run.manifest().models
     found: dict[str, dict[str, np.ndarray]] = {}
     for name in names:

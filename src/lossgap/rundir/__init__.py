@@ -15,6 +15,7 @@ _WHERE = {
     "atomic_path": "atomic", "write_text_atomic": "atomic",
     "PRESETS": "categories", "HEADLINE": "categories", "REPEAT_LEN_BINS": "categories",
     "repeat_len_bin_sql": "categories", "Mask": "categories", "resolve_mask": "categories", "check_masks": "categories",
+    "document_runs": "documents",
     "ContextPolicy": "context", "Window": "context", "visible_segments": "context", "widest": "context",
     "from_json": "jsonable", "to_json": "jsonable",
     "CorpusRecord": "manifest", "FeaturesRecord": "manifest", "Manifest": "manifest", "ModelContext": "manifest",
@@ -61,6 +62,7 @@ __all__ = [
     "atomic_path",
     "check_masks",
     "check_schema",
+    "document_runs",
     "from_json",
     "repeat_len_bin_sql",
     "resolve_mask",
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
         resolve_mask,
     )
     from lossgap.rundir.context import ContextPolicy, Window, visible_segments, widest
+    from lossgap.rundir.documents import document_runs
     from lossgap.rundir.jsonable import from_json, to_json
     from lossgap.rundir.manifest import (
         CorpusRecord,

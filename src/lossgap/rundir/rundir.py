@@ -107,14 +107,15 @@ class RunDir:
         object.__setattr__(self, "path", Path(self.path))
 
     @property
-    def is_unit_run(self) -> bool:
-        """Whether this is units/UNIT/ of a run (a unit run reads its parent's corpus)."""
-        return self.path.parent.name == "units" and (self.path.parent.parent / "corpus.parquet").is_file()
+    def parent(self) -> RunDir | None:
+        """The run this is units/UNIT/ of (a unit run reads its parent's corpus and probes), else None."""
+        above = self.path.parent.parent
+        return RunDir(above) if self.path.parent.name == "units" and (above / "corpus.parquet").is_file() else None
 
     # -- where things are (for messages; stages read and write through the methods below) -------------------
     def _table_path(self, table: Table) -> Path:
-        if table in ("corpus", "probes") and self.is_unit_run:  # what the text is belongs to the parent
-            return self.path.parent.parent / f"{table}.parquet"
+        if table in ("corpus", "probes") and (parent := self.parent) is not None:  # the text belongs to the parent
+            return parent._table_path(table)
         return self.path / f"{table}.parquet"
 
     def tokens_path(self, tokenizer: str = "") -> Path:

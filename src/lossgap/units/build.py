@@ -29,10 +29,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lossgap.errors import ConfigError, RunDirError
-from lossgap.rundir import SCORES_SCHEMA, TOKENS_SCHEMA, ModelRecord, RunDir, TokenizerRecord, UnitRecord
+from lossgap.rundir import (
+    SCORES_SCHEMA,
+    TOKENS_SCHEMA,
+    ModelRecord,
+    RunDir,
+    TokenizerRecord,
+    UnitRecord,
+    document_runs,
+)
 from lossgap.units.attribution import ATTRIBUTION, unit_losses
 from lossgap.units.segmentation import SEGMENTATION, UNITS, char_to_byte, segment
 
@@ -82,13 +89,7 @@ def unit_tokens(doc_ids: Sequence[str], texts: Sequence[str | None], unit: str) 
 
 def _doc_bounds(doc_col: pa.ChunkedArray) -> dict[str, tuple[int, int]]:
     """Row range of each document in a table whose rows are grouped by document."""
-    col = doc_col.combine_chunks()
-    n = len(col)
-    if n == 0:
-        return {}
-    change = pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    starts = np.concatenate([[0], np.flatnonzero(change) + 1, [n]]).astype(np.int64)
-    ids = col.take(pa.array(starts[:-1])).to_pylist()
+    ids, starts = document_runs(doc_col)
     return {d: (int(a), int(b)) for d, a, b in zip(ids, starts[:-1], starts[1:], strict=True)}
 
 
