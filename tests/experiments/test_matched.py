@@ -69,3 +69,43 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
     both = ends.merge(curves, left_on=["series", "branch", "mask"], right_on=["series", "step", "mask"])
     assert len(both) == len(ends) == 3 * 2 * len(set(ends["mask"]))
     assert (both["mean_loss_x"] - both["mean_loss_y"]).abs().max() < 1e-4
+
+    # the probes (docs/experiments/matched.md, "Probes"): a probe run scored by the same checkpoints, then analysed
+    probes = tmp_path / "probes"
+    _lossgap("probes", "--run", str(probes), "--docs", "2", "--level", "copy=4,16")
+    _lossgap("tokenize", str(data / "tokenizer"), "--run", str(probes))
+    _lossgap("annotate", "--run", str(probes))
+    _python(str(HERE / "score.py"), "--ckpt", str(ckpt), "--run", str(probes), "--device", "cpu")
+    _python(str(HERE / "analyze_probes.py"), "--runs", str(probes), "--out", str(logs), "--figures", str(tmp_path / "figures"))
+    assert (tmp_path / "figures/matched-probes.png").is_file() and (probes / "report/index.html").is_file()
+    pairs = pd.read_csv(logs / "probes-probes.csv")
+    assert set(pairs["value"]) >= {"copy|4", "copy|16", "recall|4", "tracking|1", "pronoun|0", "brackets|1"}
+    assert len(pairs) == 3 * pairs["value"].nunique()  # every pair of the three series
+    check = pd.read_csv(logs / "probes-copy-probes.csv").set_index(["model", "level"])
+    assert sorted(check.index) == sorted((f"{a}@step23", lv) for a in ("transformer", "hybrid", "recurrent") for lv in (4, 16))
+    # brute force: a token's first visible character places it in the first copy (its first token left out) or not;
+    # a token of white space alone has none
+    rd = RunDir(probes)
+    texts = dict(zip(*rd.read("corpus", ["doc_id", "text"]).to_pydict().values(), strict=True))
+    marks = rd.read("probes").to_pandas().query("probe == 'copy'").set_index("doc_id")
+    tokens = rd.read_tokens().to_pandas().merge(rd.read("features", ["doc_id", "pos", "probe_mark"]).to_pandas())
+    for name in check.index.get_level_values(0).unique():
+        scored = tokens.merge(rd.read_scores(name).to_pandas(), on=["doc_id", "pos"])
+        first: dict[int, list[float]] = {}
+        second: dict[int, list[float]] = {}
+        for doc_id, rows in scored[scored["doc_id"].isin(marks.index)].groupby("doc_id"):
+            mark = marks.loc[doc_id]
+            in_source = []
+            for row in rows.sort_values("pos").itertuples():
+                piece = texts[doc_id][row.char_start : row.char_end]
+                visible = row.char_start + len(piece) - len(piece.lstrip())
+                if piece.strip() and mark.src_start <= visible < mark.src_end:
+                    in_source.append(row.loss)
+                if row.probe_mark:
+                    second.setdefault(mark.level, []).append(row.loss)
+            first.setdefault(mark.level, []).extend(in_source[1:])
+        for level in (4, 16):
+            got = check.loc[(name, level)]
+            assert got["n_first"] == len(first[level]) and got["n_second"] == len(second[level])
+            assert abs(got["loss_first"] - sum(first[level]) / len(first[level])) < 1e-5
+            assert abs(got["loss_second"] - sum(second[level]) / len(second[level])) < 1e-5
