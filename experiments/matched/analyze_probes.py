@@ -9,8 +9,9 @@ For each probe run (`lossgap probes` documents scored by score.py; docs/experime
   each categories.csv (both models' loss on the marked tokens, the gap and its interval) go to
   --out/probes-RUN.csv with the pair's names;
 - the copying check, --out/probes-copy-RUN.csv: per model and string length, the mean loss on the tokens of the
-  first copy and on the marked tokens of the second (both without their first token). A model that copies
-  predicts the second copy far better than the first; equal losses mean it does not copy at all;
+  first copy (the marks' sources) and on the marked tokens of the second (both without their first token), from
+  the same categories.csv. A model that copies predicts the second copy far better than the first; equal losses
+  mean it does not copy at all;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
   tokens), and the report, whose probe figure is saved as --figures/matched-probes.png.
 """
@@ -24,49 +25,27 @@ import pandas as pd
 from analyze import PAIRS, SERIES, final_step
 from score import lossgap  # this folder's step 3: `lossgap` commands in-process
 
+from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 RUNS = (HERE / "probes-run", HERE / "probes-mix-run")
 
 
-def copy_check(run: Path, names: list[str]) -> pd.DataFrame:
-    """Per model and copy level: tokens and mean loss of the first copy and of the second (the marked tokens).
-
-    The first copy's tokens are those whose first visible (not white-space) character lies in the mark's source
-    span, as the marks are placed (`lossgap.features.probes`); its first token is left out as the mark leaves out
-    the second copy's first token (neither can be predicted)."""
-    import duckdb
-
-    from lossgap.rundir import RunDir
-
-    rd, con = RunDir(run), duckdb.connect()
-    for table, view in (("tokens", "tokens"), ("features", "features"), ("probes", "marks"), ("corpus", "corpus")):
-        rd.view(con, table, view)
-    frames = []
-    for name in names:
-        rd.view(con, f"scores/{name}", "scores")
-        frames.append(con.sql(f"""
-            WITH tok AS (
-                SELECT t.doc_id, t.pos, s.loss, f.probe_mark, m.level, m.src_start, m.src_end,
-                       substr(c.text, t.char_start + 1, t.char_end - t.char_start) AS piece,
-                       ltrim(piece, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)) AS rest,
-                       -- the first visible character: the token's start moved past leading white space
-                       t.char_start + length(piece) - length(rest) AS first
-                FROM tokens t JOIN scores s USING (doc_id, pos) JOIN features f USING (doc_id, pos)
-                JOIN marks m ON m.doc_id = t.doc_id AND m.probe = 'copy' JOIN corpus c ON c.doc_id = t.doc_id
-            ), source AS (
-                SELECT *, row_number() OVER (PARTITION BY doc_id ORDER BY pos) AS k FROM tok
-                WHERE length(rest) > 0 AND first >= src_start AND first < src_end  -- not all white space
-            )
-            SELECT '{name}' AS model, level,
-                   (SELECT count(*) FROM source s WHERE s.level = l.level AND k > 1) AS n_first,
-                   (SELECT avg(loss) FROM source s WHERE s.level = l.level AND k > 1) AS loss_first,
-                   count(*) AS n_second, avg(loss) AS loss_second
-            FROM tok l WHERE probe_mark GROUP BY level ORDER BY level
-        """).df())  # fmt: skip
-    out = pd.concat(frames, ignore_index=True)
+def copy_check(categories: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
+    """Per model and string length, from one comparison's categories.csv: tokens and mean loss of the first copy
+    (the marks' sources, `probe_source`) and of the second (the marked tokens), both without their first token."""
+    rows = []
+    for grouping, which in ((PROBE_SOURCE_GROUPING, "first"), (PROBE_GROUPING, "second")):
+        part = categories[(categories["feature"] == grouping) & categories["value"].str.startswith("copy|")]
+        for side, model in (("baseline", baseline), ("candidate", candidate)):
+            rows += [{"model": model, "level": int(r.value.split("|")[1]), "which": which, "n": r.n_tokens,
+                      "loss": getattr(r, f"mean_loss_{side}")} for r in part.itertuples()]  # fmt: skip
+    wide = pd.DataFrame(rows).pivot_table(index=["model", "level"], columns="which", values=["n", "loss"])
+    out = pd.DataFrame({"n_first": wide[("n", "first")], "loss_first": wide[("loss", "first")],
+                        "n_second": wide[("n", "second")], "loss_second": wide[("loss", "second")]}).reset_index()  # fmt: skip
     out["second_minus_first"] = out["loss_second"] - out["loss_first"]
-    return out
+    return out.astype({"n_first": int, "n_second": int})
 
 
 def main() -> None:
@@ -79,14 +58,17 @@ def main() -> None:
     for run in args.runs:
         step = final_step(run)
         finals = [f"{s}@step{step}" for s in SERIES]
-        rows = []
+        rows, checks = [], []
         for baseline, candidate in PAIRS:
             b, c = f"{baseline}@step{step}", f"{candidate}@step{step}"
             lossgap("compare", "--run", str(run), "--baseline", b, "--candidate", c)
             table = pd.read_csv(run / "results/categories.csv")
-            rows.append(table[table["feature"] == "probe+probe_level"].assign(baseline=b, candidate=c))
+            rows.append(table[table["feature"] == PROBE_GROUPING].assign(baseline=b, candidate=c))
+            checks.append(copy_check(table, b, c))
         pd.concat(rows).to_csv(args.out / f"probes-{run.name}.csv", index=False)
-        copy_check(run, finals).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
+        check = pd.concat(checks).drop_duplicates(["model", "level"])  # each model is in two pairs
+        check["model"] = pd.Categorical(check["model"], finals, ordered=True)
+        check.sort_values(["model", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
         steps = {p.stem for p in (run / "scores").glob("*@step*.parquet")}
         if len(steps) > len(SERIES):  # a series of checkpoints: curves of each probe's marked tokens, the report
             masks = [a for p in ("copy", "recall", "tracking", "pronoun", "brackets")

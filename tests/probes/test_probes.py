@@ -108,11 +108,14 @@ def test_marks_on_a_hand_made_tokenization():
     assert out["probe"].to_pylist() == ["copy"] * 7
     # " ab" (pos 4) starts the copy and is left out; " cd" (pos 5) is marked, 4 tokens after "ab" (pos 1)
     assert out["probe_mark"].to_pylist() == [False, False, False, False, False, True, False]
-    assert out["probe_level"].to_pylist() == [None] * 5 + [2, None]
     assert out["probe_distance"].to_pylist() == [None] * 5 + [4, None]
-    # without skip_first both tokens of the copy are marked; a span's trailing "." is another token
+    # the source, the first "ab cd" (pos 1-3: "d." starts inside it), likewise without its first token
+    assert out["probe_source"].to_pylist() == [False, False, True, True, False, False, False]
+    assert out["probe_level"].to_pylist() == [None, None, 2, 2, None, 2, None]
+    # without skip_first both tokens of the copy are marked, and the whole source; a trailing "." is another token
     out = annotate_probes(Chunk(docs=(doc,), lexed=(None,)), _resources([("copy", 2, 7, 12, 0, 5, False)]))
     assert out["probe_mark"].to_pylist() == [False, False, False, False, True, True, False]
+    assert out["probe_source"].to_pylist() == [False, True, True, True, False, False, False]
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +130,7 @@ def test_marked_tokens_are_the_targets_under_real_tokenizers(tokenizers, tmp_pat
     run_probes(run, SMALL)
     run_tokenize(run, ScoreConfig(model=str(tokenizers[which])))
     run_annotate(run, AnnotateConfig(workers=1))
-    features = run.read("features", ["doc_id", "pos", "probe", "probe_mark", "probe_level"]).to_pandas()
+    features = run.read("features", ["doc_id", "pos", "probe", "probe_mark", "probe_level", "probe_source"]).to_pandas()
     tokens = run.read("tokens").to_pandas()
     frame = tokens.merge(features, on=["doc_id", "pos"])
     texts = dict(zip(*(run.read("corpus").column(c).to_pylist() for c in ("doc_id", "text")), strict=True))
@@ -137,15 +140,18 @@ def test_marked_tokens_are_the_targets_under_real_tokenizers(tokenizers, tmp_pat
         text = texts[doc_id]
         marked = toks[toks.probe_mark]
         assert (toks.probe == doc_marks.probe.iloc[0]).all()
-        want = set()
+        want, want_source = set(), set()
         for m in doc_marks.itertuples():
             # by hand: the tokens whose first non-space character lies in the target, minus the first if asked
-            inside = [t.pos for t in toks.itertuples() if t.char_start >= 0 and
-                      (first := next((c for c in range(t.char_start, t.char_end) if not text[c].isspace()), None)) is not None
-                      and m.char_start <= first < m.char_end]  # fmt: skip
-            assert inside, (doc_id, m)
+            firsts = [(t.pos, next((c for c in range(t.char_start, t.char_end) if not text[c].isspace()), None))
+                      for t in toks.itertuples() if t.char_start >= 0]  # fmt: skip
+            inside = [p for p, first in firsts if first is not None and m.char_start <= first < m.char_end]
+            sourced = [p for p, first in firsts if first is not None and m.src_start <= first < m.src_end]
+            assert inside and sourced, (doc_id, m)
             want |= set(inside[1:] if m.skip_first else inside)
+            want_source |= set(sourced[1:] if m.skip_first else sourced)
         assert set(marked.pos) == want, doc_id
+        assert set(toks[toks.probe_source].pos) == want_source, doc_id
         # the marked tokens spell the targets (less a copy's first word piece)
         spelled = "".join(text[t.char_start:t.char_end] for t in marked.itertuples())
         assert all(text[m.char_start:m.char_end].strip()[-2:] in spelled for m in doc_marks.itertuples())

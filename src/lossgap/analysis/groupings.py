@@ -15,10 +15,11 @@ from lossgap.errors import ConfigError
 from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
 
 __all__ = ["Grouping", "column_grouping", "quantile_thresholds", "bin_sql", "default_groupings", "DECILES",
-           "PROBE_GROUPING"]
+           "PROBE_GROUPING", "PROBE_SOURCE_GROUPING"]
 
 DECILES = tuple(str(d) for d in range(1, 11))
 PROBE_GROUPING = "probe+probe_level"  # categories.csv rows of a probe run: marked tokens by probe and difficulty
+PROBE_SOURCE_GROUPING = "probe_source+probe_level"  # the same for the marks' sources (a copy's first copy)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +108,10 @@ def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
         found = con.execute(f"SELECT DISTINCT probe, probe_level FROM {JOINED} WHERE probe_mark").fetchall()
         known = ("copy", "recall", "tracking", "pronoun", "brackets")
         found.sort(key=lambda r: (known.index(r[0]) if r[0] in known else len(known), str(r[0]), r[1]))
+        order = tuple(f"{p}|{lvl}" for p, lvl in found)
         groupings.append(Grouping(name=PROBE_GROUPING, expr="CASE WHEN probe_mark THEN probe || '|' || probe_level END",
-                                  order=tuple(f"{p}|{lvl}" for p, lvl in found), columns=("probe", "probe_level")))  # fmt: skip
+                                  order=order, columns=("probe", "probe_level")))  # fmt: skip
+        if "probe_source" in columns:  # annotated since the column exists
+            groupings.append(Grouping(name=PROBE_SOURCE_GROUPING, columns=("probe", "probe_level"), order=order,
+                                      expr="CASE WHEN probe_source AND NOT probe_mark THEN probe || '|' || probe_level END"))  # fmt: skip
     return groupings

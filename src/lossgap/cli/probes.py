@@ -47,7 +47,7 @@ def probes(
     seed: Annotated[int | None, typer.Option(help=with_default("Seed of the generators", ProbesConfig, "seed"))] = None,
 ) -> None:
     """Generate probe documents as the run's corpus, with their marks in probes.parquet; annotate adds the marks
-    as feature columns (probe, probe_mark, probe_level, probe_distance)."""
+    as feature columns (probe, probe_mark, probe_level, probe_distance, probe_source)."""
     from lossgap.probes import run_probes
 
     config = ProbesConfig(**given(probes=tuple(probe) if probe else None, levels=_levels(level), docs=docs, seed=seed))

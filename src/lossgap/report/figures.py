@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lossgap.analysis.groupings import PROBE_GROUPING
+from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
 from lossgap.report.load import Results
 
 __all__ = ["Drawn", "SvgFigure", "draw_figures", "build_figures", "split_values", "contrast_label"]
@@ -326,6 +326,10 @@ def _probes_figure(results: Results) -> Drawn | None:
         return None
     frame = split_values(frame, ["probe", "level"])
     frame["level"] = frame["level"].astype(int)
+    sources = _category(results, PROBE_SOURCE_GROUPING)  # absent in runs annotated before the column existed
+    if sources is not None:
+        sources = split_values(sources, ["probe", "level"])
+        sources["level"] = sources["level"].astype(int)
     probes = list(dict.fromkeys(frame["probe"]))
     fig, axes = _panels(len(probes))
     s = results.summary
@@ -333,6 +337,10 @@ def _probes_figure(results: Results) -> Drawn | None:
         part = frame[frame["probe"] == probe].sort_values("level")
         for column, name, colour in (("mean_loss_baseline", s.baseline, LOSES), ("mean_loss_candidate", s.candidate, WINS)):
             ax.plot(part["level"], part[column], color=colour, marker="o", markersize=3, linewidth=1.3, label=name)
+            if probe == "copy" and sources is not None:  # the first copy: what the second costs without copying
+                first = sources[sources["probe"] == "copy"].sort_values("level")
+                ax.plot(first["level"], first[column], color=colour, linestyle="--", linewidth=1.0,
+                        label=f"{name}, first copy")  # fmt: skip
         levels = part["level"].to_numpy(float)
         if (levels > 0).all() and levels.max() / levels.min() >= 16:
             ax.set_xscale("log", base=2)
@@ -346,8 +354,10 @@ def _probes_figure(results: Results) -> Drawn | None:
                  "its first token, the recalled value, the tracked container, the possessive pronoun, each closing "
                  "bracket), at each difficulty; n in each title is the number of marked tokens. Where a line rises with "
                  "difficulty and the other stays low, one model's mechanism breaks and the other's does not "
-                 "(docs/probes.md). The gap per level, with intervals, is in categories.csv "
-                 f"(feature {PROBE_GROUPING}).", fig)  # fmt: skip
+                 "(docs/probes.md). Dashed, in the copy panel: the same model's loss on the first copy of the string, "
+                 "which cannot be copied; a model that copies stays far below it, one that does not lies on it. The "
+                 f"gap per level, with intervals, is in categories.csv (feature {PROBE_GROUPING}; the sources: "
+                 f"{PROBE_SOURCE_GROUPING}).", fig)  # fmt: skip
 
 
 _PROBE_LEVELS = {"copy": "words in the string", "recall": "key-value pairs", "tracking": "moves",
