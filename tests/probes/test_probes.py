@@ -195,6 +195,21 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
     # while on the text around the marks (the filler, the first copy, the keys) it mostly cannot copy
     overall = run.read_summary().mean_loss_candidate
     assert overall > 0.3 * math.log(vocab)
+    # the first copy cannot be copied: the oracle pays there (its sources' rows), and the report draws it dashed
+    sources = cats[cats.feature == "probe_source+probe_level"].set_index("value")
+    assert {"copy|8", "copy|64"} <= set(sources.index)
+    for level in ("copy|8", "copy|64"):
+        assert sources.loc[level, "mean_loss_candidate"] > 10 * probes.loc[level, "mean_loss_candidate"]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lossgap.report.figures import draw_figures
+    from lossgap.report.load import read_results
+
+    figure = next(d for d in draw_figures(read_results(run)) if d.key == "probes").figure
+    dashed = [line for line in figure.axes[0].lines if line.get_linestyle() == "--"]
+    assert [line.get_label() for line in dashed] == ["uniform, first copy", "oracle, first copy"]
+    assert list(dashed[1].get_ydata()) == pytest.approx([sources.loc[v, "mean_loss_candidate"] for v in ("copy|8", "copy|64")])
 
 
 def test_bad_options_are_clear_errors():

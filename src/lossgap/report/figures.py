@@ -354,10 +354,13 @@ def _probes_figure(results: Results) -> Drawn | None:
                  "its first token, the recalled value, the tracked container, the possessive pronoun, each closing "
                  "bracket), at each difficulty; n in each title is the number of marked tokens. Where a line rises with "
                  "difficulty and the other stays low, one model's mechanism breaks and the other's does not "
-                 "(docs/probes.md). Dashed, in the copy panel: the same model's loss on the first copy of the string, "
-                 "which cannot be copied; a model that copies stays far below it, one that does not lies on it. The "
-                 f"gap per level, with intervals, is in categories.csv (feature {PROBE_GROUPING}; the sources: "
+                 "(docs/probes.md). " + (_FIRST_COPY if sources is not None and "copy" in probes else "")
+                 + f"The gap per level, with intervals, is in categories.csv (feature {PROBE_GROUPING}; the sources: "
                  f"{PROBE_SOURCE_GROUPING}).", fig)  # fmt: skip
+
+
+_FIRST_COPY = ("Dashed, in the copy panel: the same model's loss on the first copy of the string, which cannot be "
+               "copied; a model that copies stays far below it, one that does not lies on it. ")  # fmt: skip
 
 
 _PROBE_LEVELS = {"copy": "words in the string", "recall": "key-value pairs", "tracking": "moves",
