@@ -26,6 +26,7 @@ from analyze import PAIRS, SERIES, final_step
 from score import lossgap  # this folder's step 3: `lossgap` commands in-process
 
 from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
+from lossgap.rundir import RunDir
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -55,39 +56,39 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=ROOT / "docs/experiments")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    # transformer vs recurrent last: its results stay in the run for the report
+    pairs = sorted(PAIRS, key=lambda pair: pair == ("transformer", "recurrent"))
     for run in args.runs:
+        rd = RunDir(run)
         step = final_step(run)
         finals = [f"{s}@step{step}" for s in SERIES]
-        rows, checks = [], []
-        for baseline, candidate in PAIRS:
+        rows, checks = {}, []
+        for baseline, candidate in pairs:
             b, c = f"{baseline}@step{step}", f"{candidate}@step{step}"
             lossgap("compare", "--run", str(run), "--baseline", b, "--candidate", c)
-            table = pd.read_csv(run / "results/categories.csv")
-            rows.append(table[table["feature"] == PROBE_GROUPING].assign(baseline=b, candidate=c))
+            table = rd.read_results("categories.csv")
+            rows[baseline, candidate] = table[table["feature"] == PROBE_GROUPING].assign(baseline=b, candidate=c)
             checks.append(copy_check(table, b, c))
-        pd.concat(rows).to_csv(args.out / f"probes-{run.name}.csv", index=False)
+        pd.concat(rows[pair] for pair in PAIRS).to_csv(args.out / f"probes-{run.name}.csv", index=False)
         check = pd.concat(checks).drop_duplicates(["model", "level"])  # each model is in two pairs
         check["model"] = pd.Categorical(check["model"], finals, ordered=True)
         check.sort_values(["model", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
-        steps = {p.stem for p in (run / "scores").glob("*@step*.parquet")}
-        if len(steps) > len(SERIES):  # a series of checkpoints: curves of each probe's marked tokens, the report
+        if len(rd.scored_names()) > len(SERIES):  # a series of checkpoints: curves of each probe's marks, the report
             masks = [a for p in ("copy", "recall", "tracking", "pronoun", "brackets")
                      for a in ("--mask", f"probe = '{p}' AND probe_mark")]  # fmt: skip
             series = [a for s in SERIES for a in ("--series", s)]
             lossgap("curves", "--run", str(run), *series, *masks, "--reference", "transformer")
             for name in ("curves.csv", "curves_diff.csv"):
-                (args.out / f"probes-{name}").write_bytes((run / "results" / name).read_bytes())
-            lossgap("compare", "--run", str(run), "--baseline", finals[0], "--candidate", finals[2])
+                (args.out / f"probes-{name}").write_bytes((rd.results_dir / name).read_bytes())
             lossgap("report", "--run", str(run))
             import matplotlib
 
             matplotlib.use("Agg")
             from lossgap.report.figures import draw_figures
             from lossgap.report.load import read_results
-            from lossgap.rundir import RunDir
 
             args.figures.mkdir(parents=True, exist_ok=True)
-            for drawn in draw_figures(read_results(RunDir(run))):
+            for drawn in draw_figures(read_results(rd)):
                 if drawn.key == "probes":
                     drawn.figure.savefig(args.figures / "matched-probes.png", dpi=110, bbox_inches="tight")
     print(f"tables: {args.out}/probes-*.csv")
