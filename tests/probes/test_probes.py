@@ -17,13 +17,14 @@ from lossgap.features import AnnotateConfig, run_annotate
 from lossgap.features.probes import annotate_probes
 from lossgap.features.records import Chunk, DocumentTokens, Resources
 from lossgap.probes import PROBE_NAMES, ProbesConfig, generate_probes, run_probes
+from lossgap.probes.generate import COPY_DISTANCE_WORDS
 from lossgap.rundir import RunDir
 from lossgap.scoring import ScoreConfig, run_tokenize
 from tests.conftest import TEXTS
 from tests.tiny_models import train_tokenizer
 
 SMALL = ProbesConfig(docs=3, levels={"copy": (4, 32), "recall": (3, 12), "tracking": (2, 8), "pronoun": (0, 3),
-                                     "brackets": (2, 5)})  # fmt: skip
+                                     "brackets": (2, 5), "copy_distance": (0, 12)})  # fmt: skip
 
 
 def test_generation_is_deterministic_and_each_document_independent_of_the_others():
@@ -34,7 +35,7 @@ def test_generation_is_deterministic_and_each_document_independent_of_the_others
     assert {i: d.text for i, _, d in alone} == want
     other_seed = generate_probes(ProbesConfig(docs=3, seed=1, levels=SMALL.levels))
     assert [d.text for _, _, d in other_seed] != [d.text for _, _, d in first]
-    assert {p for _, p, _ in first} == set(PROBE_NAMES) and len(first) == 5 * 2 * 3
+    assert {p for _, p, _ in first} == set(PROBE_NAMES) and len(first) == 6 * 2 * 3
 
 
 def _brackets_by_hand(text: str) -> list[tuple[int, int, int, int, int]]:
@@ -59,6 +60,12 @@ def test_every_mark_points_at_what_it_should():
         if probe == "copy":
             (m,) = doc.marks
             assert target == source and len(target[0].split()) == doc.level and m.skip_first and m.src_end < m.start
+        elif probe == "copy_distance":  # a string of fixed length; `level` filler sentences between its copies
+            (m,) = doc.marks
+            assert target == source and len(target[0].split()) == COPY_DISTANCE_WORDS and m.skip_first
+            between = text[m.src_end : m.start]
+            assert between.startswith("\n") and between.endswith("\nAgain:\n")
+            assert len(re.findall(r"[.]", between)) == doc.level
         elif probe == "recall":
             assert len(doc.marks) == min(8, doc.level)
             for t, s in zip(target, source, strict=True):  # the queried key's value, as its pair listed it
@@ -159,7 +166,8 @@ def test_marked_tokens_are_the_targets_under_real_tokenizers(tokenizers, tmp_pat
 
 def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_log_vocabulary(tokenizers, tmp_path):
     run = RunDir(tmp_path / "run")
-    run_probes(run, ProbesConfig(probes=("copy", "recall"), docs=4, levels={"copy": (8, 64), "recall": (8,)}))
+    run_probes(run, ProbesConfig(probes=("copy", "recall", "copy_distance"), docs=4,
+                                 levels={"copy": (8, 64), "recall": (8,), "copy_distance": (0, 8)}))  # fmt: skip
     run_tokenize(run, ScoreConfig(model=str(tokenizers["bpe-400"])))
     run_annotate(run, AnnotateConfig(workers=1))
     tokens = run.read("tokens").to_pandas()
@@ -187,9 +195,10 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
     run_compare(run, CompareConfig(baseline="uniform", candidate="oracle", bootstrap=20))
     cats = run.read_results("categories.csv")
     probes = cats[cats.feature == "probe+probe_level"].set_index("value")
-    assert set(probes.index) == {"copy|8", "copy|64", "recall|8"}
-    # copying, and recall by looking the key up where the pairs were listed, are (nearly) free to the oracle
-    for level in ("copy|8", "copy|64", "recall|8"):
+    copies = ("copy|8", "copy|64", "copy_distance|0", "copy_distance|8")
+    assert set(probes.index) == {*copies, "recall|8"}
+    # copying (at any distance), and recall by looking the key up where the pairs were listed, are (nearly) free
+    for level in (*copies, "recall|8"):
         assert probes.loc[level, "mean_loss_candidate"] < 0.05 * math.log(vocab)
         assert probes.loc[level, "mean_loss_baseline"] == pytest.approx(math.log(vocab), rel=1e-6)
     # while on the text around the marks (the filler, the first copy, the keys) it mostly cannot copy
@@ -197,8 +206,8 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
     assert overall > 0.3 * math.log(vocab)
     # the first copy cannot be copied: the oracle pays there (its sources' rows), and the report draws it dashed
     sources = cats[cats.feature == "probe_source+probe_level"].set_index("value")
-    assert {"copy|8", "copy|64"} <= set(sources.index)
-    for level in ("copy|8", "copy|64"):
+    assert set(copies) <= set(sources.index)
+    for level in copies:
         assert sources.loc[level, "mean_loss_candidate"] > 10 * probes.loc[level, "mean_loss_candidate"]
     import matplotlib
 
@@ -207,9 +216,11 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
     from lossgap.report.load import read_results
 
     figure = next(d for d in draw_figures(read_results(run)) if d.key == "probes").figure
-    dashed = [line for line in figure.axes[0].lines if line.get_linestyle() == "--"]
-    assert [line.get_label() for line in dashed] == ["uniform, first copy", "oracle, first copy"]
-    assert list(dashed[1].get_ydata()) == pytest.approx([sources.loc[v, "mean_loss_candidate"] for v in ("copy|8", "copy|64")])
+    for ax, levels in ((figure.axes[0], copies[:2]), (figure.axes[1], copies[2:])):  # the panels copy, copy_distance
+        dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+        assert [line.get_label() for line in dashed] == ["uniform, first copy", "oracle, first copy"]
+        assert list(dashed[1].get_ydata()) == pytest.approx([sources.loc[v, "mean_loss_candidate"] for v in levels])
+    assert not [line for line in figure.axes[2].lines if line.get_linestyle() == "--"]  # recall: no first copy
 
 
 def test_bad_options_are_clear_errors():

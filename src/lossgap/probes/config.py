@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 
 from lossgap.errors import ConfigError
 
-__all__ = ["PROBE_NAMES", "ProbesConfig"]
+__all__ = ["COPY_PROBES", "PROBE_NAMES", "ProbesConfig"]
 
-PROBE_NAMES = ("copy", "recall", "tracking", "pronoun", "brackets")
+# appended to, never reordered: a probe's index seeds its documents
+PROBE_NAMES = ("copy", "recall", "tracking", "pronoun", "brackets", "copy_distance")
 _DEFAULT_LEVELS = {"copy": (4, 16, 64, 256), "recall": (4, 16, 64), "tracking": (1, 4, 16), "pronoun": (0, 4, 16),
-                   "brackets": (2, 4, 8)}  # fmt: skip
+                   "brackets": (2, 4, 8), "copy_distance": (0, 4, 16, 64)}  # fmt: skip
+COPY_PROBES = ("copy", "copy_distance")  # probes whose marks are a second copy of their source
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,7 +21,7 @@ class ProbesConfig:
 
     levels: per probe, the difficulties to generate (copy: words in the string; recall: key-value pairs;
     tracking: moves; pronoun: filler sentences between a person's pronouns and their use; brackets: nesting
-    depth). Probes not named keep their default levels.
+    depth; copy_distance: filler sentences between the two copies). Probes not named keep their default levels.
     """
 
     probes: tuple[str, ...] = PROBE_NAMES

@@ -9,6 +9,9 @@ predicted: only after it does the copy become recognisable).
 - copy: a string of `level` random pseudo-words, a short filler, the same string again. Marked: the second copy
   after its first token. Source: the first copy. Attention copies; a fixed-size recurrent state holds only so
   many words (Jelassi et al. 2024, "Repeat After Me").
+- copy_distance: the same with a string of COPY_DISTANCE_WORDS words and `level` filler sentences between the
+  copies: the distance to copy from, at a string length fixed. A recurrent state must carry the string across
+  the filler; attention looks it up at any distance.
 - recall: `level` key–value pairs of pseudo-words, then eight keys queried. Marked: each queried value. Source:
   that pair. The multi-query associative recall of Zoology (Arora et al. 2023).
 - tracking: three objects in four containers, `level` moves, then where each object is. Marked: the answered
@@ -92,16 +95,28 @@ def _distinct_words(rng: np.random.Generator, n: int) -> list[str]:
     return list(seen)
 
 
-def copy_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
+def _copy_doc(level: int, words: list[str], filler: list[str]) -> ProbeDoc:
     doc = ProbeDoc(level)
-    words = [pseudo_word(rng) for _ in range(level)]
     doc.add("Copy the list exactly.\n")
     source = doc.add(" ".join(words))
-    doc.add("\n" + " ".join(FILLER[i] for i in rng.permutation(len(FILLER))[:2]) + "\nAgain:\n")
+    doc.add("\n" + " ".join(filler) + "\nAgain:\n")
     target = doc.add(" ".join(words))
     doc.add("\n")
     doc.marks.append(Mark(*target, *source, level, skip_first=True))
     return doc
+
+
+def copy_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
+    words = [pseudo_word(rng) for _ in range(level)]
+    return _copy_doc(level, words, [FILLER[i] for i in rng.permutation(len(FILLER))[:2]])
+
+
+COPY_DISTANCE_WORDS = 32
+
+
+def copy_distance_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
+    words = [pseudo_word(rng) for _ in range(COPY_DISTANCE_WORDS)]
+    return _copy_doc(level, words, [FILLER[i] for i in rng.integers(len(FILLER), size=level)])
 
 
 def recall_probe(rng: np.random.Generator, level: int, queries: int = 8) -> ProbeDoc:
@@ -206,6 +221,7 @@ def brackets_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
 
 PROBES: dict[str, Callable[[np.random.Generator, int], ProbeDoc]] = {
     "copy": copy_probe,
+    "copy_distance": copy_distance_probe,
     "recall": recall_probe,
     "tracking": tracking_probe,
     "pronoun": pronoun_probe,

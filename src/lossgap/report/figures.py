@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
+from lossgap.probes.config import COPY_PROBES
 from lossgap.report.load import Results
 
 __all__ = ["Drawn", "SvgFigure", "draw_figures", "build_figures", "split_values", "contrast_label"]
@@ -337,8 +338,8 @@ def _probes_figure(results: Results) -> Drawn | None:
         part = frame[frame["probe"] == probe].sort_values("level")
         for column, name, colour in (("mean_loss_baseline", s.baseline, LOSES), ("mean_loss_candidate", s.candidate, WINS)):
             ax.plot(part["level"], part[column], color=colour, marker="o", markersize=3, linewidth=1.3, label=name)
-            if probe == "copy" and sources is not None:  # the first copy: what the second costs without copying
-                first = sources[sources["probe"] == "copy"].sort_values("level")
+            if probe in COPY_PROBES and sources is not None:  # the first copy: what the second costs without copying
+                first = sources[sources["probe"] == probe].sort_values("level")
                 ax.plot(first["level"], first[column], color=colour, linestyle="--", linewidth=1.0,
                         label=f"{name}, first copy")  # fmt: skip
         levels = part["level"].to_numpy(float)
@@ -354,17 +355,18 @@ def _probes_figure(results: Results) -> Drawn | None:
                  "its first token, the recalled value, the tracked container, the possessive pronoun, each closing "
                  "bracket), at each difficulty; n in each title is the number of marked tokens. Where a line rises with "
                  "difficulty and the other stays low, one model's mechanism breaks and the other's does not "
-                 "(docs/probes.md). " + (_FIRST_COPY if sources is not None and "copy" in probes else "")
+                 "(docs/probes.md). " + (_FIRST_COPY if sources is not None and set(COPY_PROBES) & set(probes) else "")
                  + f"The gap per level, with intervals, is in categories.csv (feature {PROBE_GROUPING}; the sources: "
                  f"{PROBE_SOURCE_GROUPING}).", fig)  # fmt: skip
 
 
-_FIRST_COPY = ("Dashed, in the copy panel: the same model's loss on the first copy of the string, which cannot be "
+_FIRST_COPY = ("Dashed, in the copy panels: the same model's loss on the first copy of the string, which cannot be "
                "copied; a model that copies stays far below it, one that does not lies on it. ")  # fmt: skip
 
 
 _PROBE_LEVELS = {"copy": "words in the string", "recall": "key-value pairs", "tracking": "moves",
-                 "pronoun": "filler sentences", "brackets": "nesting depth"}  # fmt: skip
+                 "pronoun": "filler sentences", "brackets": "nesting depth",
+                 "copy_distance": "filler sentences between the copies"}  # fmt: skip
 
 
 def _panels(n: int, width: float = 2.6, height: float = 2.3) -> tuple[Figure, np.ndarray]:
