@@ -8,10 +8,12 @@ of prepare.py whose stream interleaves `lossgap probes` documents (another seed 
 levels) with the natural documents at random document boundaries:
 
     python experiments/matched/probe_mix.py --data .matched/data --out .matched/mixed [--fraction 0.2] \
-        [--tokens 11.5e6]
+        [--tokens 11.5e6] [--probes copy recall] [--docs 1000]
 
 --fraction is the share of the written stream's tokens that are probe documents; --tokens cuts the stream (the
-training run reads only its start). MANIFEST.json records the probe levels, seed, documents and tokens.
+training run reads only its start); --probes mixes in only the probes named (all five by default); --docs is the
+number of distinct documents per probe and level, drawn again in a new order when the share needs more.
+MANIFEST.json records the probes, levels, seed, documents and tokens.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ LEVELS = {"copy": (4, 8, 16, 32, 64, 128), "recall": (4, 8, 16, 32, 64), "tracki
 SEED = 1
 
 
-def probe_ids(tokenizer, docs: int) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
-    """Token ids (uint16) of `docs` documents per probe and level, each followed by the end-of-text id."""
+def probe_ids(tokenizer, docs: int, probes: tuple[str, ...] = tuple(LEVELS)) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    """Token ids (uint16) of `docs` documents per probe and level of `probes`, each followed by the end-of-text id."""
     from lossgap.probes import ProbesConfig
     from lossgap.probes.run import generate_probes
 
-    texts = [d.text for _, _, d in generate_probes(ProbesConfig(docs=docs, seed=SEED, levels=dict(LEVELS)))]
+    config = ProbesConfig(probes=probes, docs=docs, seed=SEED, levels={p: LEVELS[p] for p in probes})
+    texts = [d.text for _, _, d in generate_probes(config)]
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
     return [np.array([*x, tokenizer.eos_token_id], dtype=np.uint16) for x in ids]
 
@@ -82,6 +85,8 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.2, help="share of probe tokens in the stream")
     parser.add_argument("--tokens", type=float, default=11.5e6, help="tokens of the written stream")
     parser.add_argument("--docs", type=int, default=1000, help="documents per probe and level to draw from")
+    parser.add_argument("--probes", nargs="+", choices=tuple(LEVELS), default=list(LEVELS),
+                        help="the probes to mix in (default: all)")
     parser.add_argument("--parts", type=int, default=2)
     args = parser.parse_args()
     if not 0 < args.fraction < 1:
@@ -90,7 +95,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(args.data / "tokenizer")
-    probes = probe_ids(tokenizer, args.docs)
+    probes = probe_ids(tokenizer, args.docs, tuple(dict.fromkeys(args.probes)))
     stream, n_docs, n_tokens = mix(read_stream(args.data), probes, tokenizer.eos_token_id, args.fraction,
                                    int(args.tokens), np.random.default_rng(SEED))  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
@@ -99,8 +104,8 @@ def main() -> None:
     manifest.update({
         "built_by": "experiments/matched/probe_mix.py", "natural_from": str(args.data), "train_tokens": int(len(stream)),
         "train_parts": write_parts(stream, args.out, args.parts),
-        "probe_mix": {"seed": SEED, "levels": LEVELS, "fraction": args.fraction, "docs_per_level": args.docs,
-                      "probe_docs": n_docs, "probe_tokens": n_tokens},
+        "probe_mix": {"seed": SEED, "levels": {p: LEVELS[p] for p in dict.fromkeys(args.probes)},
+                      "fraction": args.fraction, "docs_per_level": args.docs, "probe_docs": n_docs, "probe_tokens": n_tokens},
     })  # fmt: skip
     (args.out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     print(f"{len(stream):,} tokens, {n_tokens:,} of them in {n_docs:,} probe documents "

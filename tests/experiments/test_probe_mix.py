@@ -43,3 +43,17 @@ def test_mix_refuses_a_stream_too_short() -> None:
     natural = np.array([5, 6, EOS] * 10)
     with pytest.raises(SystemExit, match="too few tokens"):
         mix(natural, [np.array([150, EOS])], EOS, 0.2, 1_000, np.random.default_rng(0))
+
+
+def test_probe_ids_mix_in_only_the_probes_named(tokenizer_dir) -> None:
+    from probe_mix import LEVELS, probe_ids
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    ids = probe_ids(tokenizer, 2, ("copy", "recall"))
+    assert len(ids) == 2 * (len(LEVELS["copy"]) + len(LEVELS["recall"]))
+    texts = [tokenizer.decode(x[:-1]) for x in ids]
+    assert all(x[-1] == tokenizer.eos_token_id for x in ids)
+    # the documents' first lines name their probe: copy's instruction, then recall's list of pairs
+    assert sum(t.startswith("Copy the list exactly.") for t in texts) == 2 * len(LEVELS["copy"])
+    assert sum(t.startswith("Pairs:") for t in texts) == 2 * len(LEVELS["recall"])
