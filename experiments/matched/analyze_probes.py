@@ -3,17 +3,22 @@
     python experiments/matched/analyze_probes.py [--runs experiments/matched/probes-run ...] \
         [--out experiments/matched/results] [--figures docs/experiments]
 
-For each probe run (`lossgap probes` documents scored by score.py; docs/experiments/matched.md, "Probes"):
+For each probe run (`lossgap probes` documents scored by score.py; docs/experiments/matched.md, "Probes"), over
+the series of the trio it holds (a run may hold two of them):
 
-- `lossgap compare` of the final checkpoints, every pair of the three series; the `probe+probe_level` rows of
-  each categories.csv (both models' loss on the marked tokens, the gap and its interval) go to
-  --out/probes-RUN.csv with the pair's names;
-- the copying check, --out/probes-copy-RUN.csv: per model and string length, the mean loss on the tokens of the
-  first copy (the marks' sources) and on the marked tokens of the second (both without their first token), from
-  the same categories.csv. A model that copies predicts the second copy far better than the first; equal losses
+- `lossgap compare` of the final checkpoints, every pair of series; the `probe+probe_level` rows of each
+  categories.csv (both models' loss on the marked tokens, the gap and its interval) go to --out/probes-RUN.csv
+  with the pair's names;
+- the copying check, --out/probes-copy-RUN.csv: per model, copy probe (copy, copy_distance) and level, the mean
+  loss on the tokens of the first copy (the marks' sources) and on the marked tokens of the second (both without
+  their first token), from the same categories.csv. A model that copies predicts the second copy far better than the first; equal losses
   mean it does not copy at all;
+- copying by distance, --out/probes-distance-RUN.csv: per final checkpoint, string length and bin of
+  `probe_distance` (tokens back to the first token of the first copy), the mean loss on the copy's marked tokens;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
-  tokens), and the report, whose probe figure is saved as --figures/matched-probes.png.
+  tokens), --out/STEM-curves.csv and STEM-curves_diff.csv, and the report (STEM: the run's name less "-run");
+- the report's probe figure of the final transformer against the final recurrent model,
+  --figures/matched-STEM.png (probes-run gives matched-probes.png).
 """
 
 from __future__ import annotations
@@ -21,32 +26,56 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from analyze import PAIRS, SERIES, final_step
 from score import lossgap  # this folder's step 3: `lossgap` commands in-process
 
 from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
+from lossgap.probes.config import COPY_PROBES
 from lossgap.rundir import RunDir
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-RUNS = (HERE / "probes-run", HERE / "probes-mix-run")
+RUNS = tuple(HERE / f"probes-{name}run" for name in ("", "mix-", "mix-copy-", "mix-copy-long-", "distance-"))
+DISTANCE_BINS = (0, 64, 128, 256, 512, float("inf"))  # probe_distance bins [from, to) of copying by distance
 
 
 def copy_check(categories: pd.DataFrame, baseline: str, candidate: str) -> pd.DataFrame:
-    """Per model and string length, from one comparison's categories.csv: tokens and mean loss of the first copy
-    (the marks' sources, `probe_source`) and of the second (the marked tokens), both without their first token."""
+    """Per model, copy probe (copy, copy_distance) and level, from one comparison's categories.csv: tokens and
+    mean loss of the first copy (the marks' sources, `probe_source`) and of the second (the marked tokens), both
+    without their first token."""
     rows = []
     for grouping, which in ((PROBE_SOURCE_GROUPING, "first"), (PROBE_GROUPING, "second")):
-        part = categories[(categories["feature"] == grouping) & categories["value"].str.startswith("copy|")]
+        part = categories[(categories["feature"] == grouping) & categories["value"].str.split("|").str[0].isin(COPY_PROBES)]
         for side, model in (("baseline", baseline), ("candidate", candidate)):
-            rows += [{"model": model, "level": int(r.value.split("|")[1]), "which": which, "n": r.n_tokens,
-                      "loss": getattr(r, f"mean_loss_{side}")} for r in part.itertuples()]  # fmt: skip
-    wide = pd.DataFrame(rows).pivot_table(index=["model", "level"], columns="which", values=["n", "loss"])
+            rows += [{"model": model, "probe": r.value.split("|")[0], "level": int(r.value.split("|")[1]),
+                      "which": which, "n": r.n_tokens, "loss": getattr(r, f"mean_loss_{side}")}
+                     for r in part.itertuples()]  # fmt: skip
+    wide = pd.DataFrame(rows).pivot_table(index=["model", "probe", "level"], columns="which", values=["n", "loss"])
     out = pd.DataFrame({"n_first": wide[("n", "first")], "loss_first": wide[("loss", "first")],
                         "n_second": wide[("n", "second")], "loss_second": wide[("loss", "second")]}).reset_index()  # fmt: skip
     out["second_minus_first"] = out["loss_second"] - out["loss_first"]
     return out.astype({"n_first": int, "n_second": int})
+
+
+def copy_by_distance(rd: RunDir, names: list[str]) -> pd.DataFrame:
+    """Per model of `names`, copy probe, level and bin [distance_from, distance_to) of probe_distance: the marked
+    tokens, the documents they lie in and their mean loss."""
+    con = duckdb.connect()
+    con.register("f", rd.read("features", ["doc_id", "pos", "probe", "probe_mark", "probe_level", "probe_distance"]))
+    parts = []
+    for name in names:
+        con.register("s", rd.read_scores(name, ["doc_id", "pos", "loss"]))
+        marked = con.execute("SELECT doc_id, probe, probe_level AS level, probe_distance, loss FROM f JOIN s "
+                             f"USING (doc_id, pos) WHERE probe IN {COPY_PROBES} AND probe_mark").df()  # fmt: skip
+        bins = pd.cut(marked["probe_distance"], DISTANCE_BINS, right=False)
+        table = marked.groupby(["probe", "level", bins], observed=True).agg(
+            n=("loss", "size"), n_docs=("doc_id", "nunique"), loss=("loss", "mean")).reset_index()  # fmt: skip
+        parts.append(table.assign(model=name, distance_from=[int(i.left) for i in table["probe_distance"]],
+                                  distance_to=[i.right for i in table["probe_distance"]]))  # fmt: skip
+    columns = ["model", "probe", "level", "distance_from", "distance_to", "n", "n_docs", "loss"]
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def main() -> None:
@@ -61,36 +90,39 @@ def main() -> None:
     for run in args.runs:
         rd = RunDir(run)
         step = final_step(run)
-        finals = [f"{s}@step{step}" for s in SERIES]
+        series = [s for s in SERIES if rd.has_scores(f"{s}@step{step}")]
+        finals = [f"{s}@step{step}" for s in series]
+        stem = run.name.removesuffix("-run")
         rows, checks = {}, []
-        for baseline, candidate in pairs:
+        for baseline, candidate in [p for p in pairs if set(p) <= set(series)]:
             b, c = f"{baseline}@step{step}", f"{candidate}@step{step}"
             lossgap("compare", "--run", str(run), "--baseline", b, "--candidate", c)
             table = rd.read_results("categories.csv")
             rows[baseline, candidate] = table[table["feature"] == PROBE_GROUPING].assign(baseline=b, candidate=c)
             checks.append(copy_check(table, b, c))
-        pd.concat(rows[pair] for pair in PAIRS).to_csv(args.out / f"probes-{run.name}.csv", index=False)
-        check = pd.concat(checks).drop_duplicates(["model", "level"])  # each model is in two pairs
+        pd.concat(rows[pair] for pair in PAIRS if pair in rows).to_csv(args.out / f"probes-{run.name}.csv", index=False)
+        check = pd.concat(checks).drop_duplicates(["model", "probe", "level"])  # a model is in up to two pairs
         check["model"] = pd.Categorical(check["model"], finals, ordered=True)
-        check.sort_values(["model", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
-        if len(rd.scored_names()) > len(SERIES):  # a series of checkpoints: curves of each probe's marks, the report
-            masks = [a for p in ("copy", "recall", "tracking", "pronoun", "brackets")
-                     for a in ("--mask", f"probe = '{p}' AND probe_mark")]  # fmt: skip
-            series = [a for s in SERIES for a in ("--series", s)]
-            lossgap("curves", "--run", str(run), *series, *masks, "--reference", "transformer")
+        check.sort_values(["model", "probe", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
+        copy_by_distance(rd, finals).to_csv(args.out / f"probes-distance-{run.name}.csv", index=False)
+        if len(rd.scored_names()) > len(series):  # a series of checkpoints: curves of each probe's marks, the report
+            probes = dict.fromkeys(rd.read("probes", ["probe"]).column("probe").to_pylist())
+            masks = [a for p in probes for a in ("--mask", f"probe = '{p}' AND probe_mark")]
+            named = [a for s in series for a in ("--series", s)]
+            lossgap("curves", "--run", str(run), *named, *masks, "--reference", "transformer")
             for name in ("curves.csv", "curves_diff.csv"):
-                (args.out / f"probes-{name}").write_bytes((rd.results_dir / name).read_bytes())
+                (args.out / f"{stem}-{name}").write_bytes((rd.results_dir / name).read_bytes())
             lossgap("report", "--run", str(run))
-            import matplotlib
+        import matplotlib
 
-            matplotlib.use("Agg")
-            from lossgap.report.figures import draw_figures
-            from lossgap.report.load import read_results
+        matplotlib.use("Agg")
+        from lossgap.report.figures import draw_figures
+        from lossgap.report.load import read_results
 
-            args.figures.mkdir(parents=True, exist_ok=True)
-            for drawn in draw_figures(read_results(rd)):
-                if drawn.key == "probes":
-                    drawn.figure.savefig(args.figures / "matched-probes.png", dpi=110, bbox_inches="tight")
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for drawn in draw_figures(read_results(rd)):  # the last pair compared: transformer vs recurrent
+            if drawn.key == "probes":
+                drawn.figure.savefig(args.figures / f"matched-{stem}.png", dpi=110, bbox_inches="tight")
     print(f"tables: {args.out}/probes-*.csv")
 
 

@@ -81,18 +81,20 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
     pairs = pd.read_csv(logs / "probes-probes.csv")
     assert set(pairs["value"]) >= {"copy|4", "copy|16", "recall|4", "tracking|1", "pronoun|0", "brackets|1"}
     assert len(pairs) == 3 * pairs["value"].nunique()  # every pair of the three series
-    check = pd.read_csv(logs / "probes-copy-probes.csv").set_index(["model", "level"])
-    assert sorted(check.index) == sorted((f"{a}@step23", lv) for a in ("transformer", "hybrid", "recurrent") for lv in (4, 16))
+    check = pd.read_csv(logs / "probes-copy-probes.csv").set_index(["model", "probe", "level"])
+    levels = [("copy", 4), ("copy", 16), *(("copy_distance", lv) for lv in (0, 4, 16, 64))]  # the default levels
+    assert sorted(check.index) == sorted((f"{a}@step23", *k) for a in ("transformer", "hybrid", "recurrent") for k in levels)
     # brute force: a token's first visible character places it in the first copy (its first token left out) or not;
     # a token of white space alone has none
     rd = RunDir(probes)
     texts = dict(zip(*rd.read("corpus", ["doc_id", "text"]).to_pydict().values(), strict=True))
-    marks = rd.read("probes").to_pandas().query("probe == 'copy'").set_index("doc_id")
+    marks = rd.read("probes").to_pandas().query("probe in ('copy', 'copy_distance')").set_index("doc_id")
     tokens = rd.read_tokens().to_pandas().merge(rd.read("features", ["doc_id", "pos", "probe_mark"]).to_pandas())
+    by_distance = pd.read_csv(logs / "probes-distance-probes.csv").groupby(["model", "probe", "level"])
     for name in check.index.get_level_values(0).unique():
         scored = tokens.merge(rd.read_scores(name).to_pandas(), on=["doc_id", "pos"])
-        first: dict[int, list[float]] = {}
-        second: dict[int, list[float]] = {}
+        first: dict[tuple[str, int], list[float]] = {}
+        second: dict[tuple[str, int], list[float]] = {}
         for doc_id, rows in scored[scored["doc_id"].isin(marks.index)].groupby("doc_id"):
             mark = marks.loc[doc_id]
             in_source = []
@@ -102,10 +104,15 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
                 if piece.strip() and mark.src_start <= visible < mark.src_end:
                     in_source.append(row.loss)
                 if row.probe_mark:
-                    second.setdefault(mark.level, []).append(row.loss)
-            first.setdefault(mark.level, []).extend(in_source[1:])
-        for level in (4, 16):
-            got = check.loc[(name, level)]
-            assert got["n_first"] == len(first[level]) and got["n_second"] == len(second[level])
-            assert abs(got["loss_first"] - sum(first[level]) / len(first[level])) < 1e-5
-            assert abs(got["loss_second"] - sum(second[level]) / len(second[level])) < 1e-5
+                    second.setdefault((mark.probe, mark.level), []).append(row.loss)
+            first.setdefault((mark.probe, mark.level), []).extend(in_source[1:])
+        assert sorted(first) == sorted(second) == sorted(levels)
+        for key in levels:
+            got = check.loc[(name, *key)]
+            assert got["n_first"] == len(first[key]) and got["n_second"] == len(second[key])
+            assert abs(got["loss_first"] - sum(first[key]) / len(first[key])) < 1e-5
+            assert abs(got["loss_second"] - sum(second[key]) / len(second[key])) < 1e-5
+            # the distance bins split the same marked tokens
+            bins = by_distance.get_group((name, *key))
+            assert bins["n"].sum() == len(second[key])
+            assert abs((bins["n"] * bins["loss"]).sum() / bins["n"].sum() - sum(second[key]) / len(second[key])) < 1e-5
