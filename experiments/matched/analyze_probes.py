@@ -11,10 +11,10 @@ the series of the trio it holds (a run may hold two of them):
   with the pair's names;
 - the copying check, --out/probes-copy-RUN.csv: per model, copy probe (copy, copy_distance) and level, the mean
   loss on the tokens of the first copy (the marks' sources) and on the marked tokens of the second (both without
-  their first token), from the same categories.csv. A model that copies predicts the second copy far better than the first; equal losses
-  mean it does not copy at all;
-- copying by distance, --out/probes-distance-RUN.csv: per final checkpoint, string length and bin of
-  `probe_distance` (tokens back to the first token of the first copy), the mean loss on the copy's marked tokens;
+  their first token), from the same categories.csv. A model that copies predicts the second copy far better than
+  the first; equal losses mean it does not copy at all;
+- copying by distance, --out/probes-distance-RUN.csv: per final checkpoint, copy probe, level and bin of
+  `probe_distance` (tokens back to the first token of the first copy), the mean loss on the marked tokens;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
   tokens), --out/STEM-curves.csv and STEM-curves_diff.csv, and the report (STEM: the run's name less "-run");
 - the report's probe figure of the final transformer against the final recurrent model,
@@ -68,7 +68,7 @@ def copy_by_distance(rd: RunDir, names: list[str]) -> pd.DataFrame:
     for name in names:
         con.register("s", rd.read_scores(name, ["doc_id", "pos", "loss"]))
         marked = con.execute("SELECT doc_id, probe, probe_level AS level, probe_distance, loss FROM f JOIN s "
-                             f"USING (doc_id, pos) WHERE probe IN {COPY_PROBES} AND probe_mark").df()  # fmt: skip
+                             "USING (doc_id, pos) WHERE probe_mark AND list_contains(?, probe)", [list(COPY_PROBES)]).df()  # fmt: skip
         bins = pd.cut(marked["probe_distance"], DISTANCE_BINS, right=False)
         table = marked.groupby(["probe", "level", bins], observed=True).agg(
             n=("loss", "size"), n_docs=("doc_id", "nunique"), loss=("loss", "mean")).reset_index()  # fmt: skip
@@ -85,6 +85,13 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=ROOT / "docs/experiments")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    args.figures.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lossgap.report.figures import draw_figures
+    from lossgap.report.load import read_results
+
     # transformer vs recurrent last: its results stay in the run for the report
     pairs = sorted(PAIRS, key=lambda pair: pair == ("transformer", "recurrent"))
     for run in args.runs:
@@ -113,13 +120,6 @@ def main() -> None:
             for name in ("curves.csv", "curves_diff.csv"):
                 (args.out / f"{stem}-{name}").write_bytes((rd.results_dir / name).read_bytes())
             lossgap("report", "--run", str(run))
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from lossgap.report.figures import draw_figures
-        from lossgap.report.load import read_results
-
-        args.figures.mkdir(parents=True, exist_ok=True)
         for drawn in draw_figures(read_results(rd)):  # the last pair compared: transformer vs recurrent
             if drawn.key == "probes":
                 drawn.figure.savefig(args.figures / f"matched-{stem}.png", dpi=110, bbox_inches="tight")

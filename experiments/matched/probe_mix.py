@@ -95,7 +95,8 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(args.data / "tokenizer")
-    probes = probe_ids(tokenizer, args.docs, tuple(dict.fromkeys(args.probes)))
+    chosen = tuple(dict.fromkeys(args.probes))  # in the order given, once each
+    probes = probe_ids(tokenizer, args.docs, chosen)
     stream, n_docs, n_tokens = mix(read_stream(args.data), probes, tokenizer.eos_token_id, args.fraction,
                                    int(args.tokens), np.random.default_rng(SEED))  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
@@ -104,7 +105,7 @@ def main() -> None:
     manifest.update({
         "built_by": "experiments/matched/probe_mix.py", "natural_from": str(args.data), "train_tokens": int(len(stream)),
         "train_parts": write_parts(stream, args.out, args.parts),
-        "probe_mix": {"seed": SEED, "levels": {p: LEVELS[p] for p in dict.fromkeys(args.probes)},
+        "probe_mix": {"seed": SEED, "levels": {p: LEVELS[p] for p in chosen},
                       "fraction": args.fraction, "docs_per_level": args.docs, "probe_docs": n_docs, "probe_tokens": n_tokens},
     })  # fmt: skip
     (args.out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")

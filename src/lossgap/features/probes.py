@@ -2,18 +2,20 @@
 
 Reads the run's probes.parquet (character spans; `lossgap.probes.generate` says what each probe marks) and writes:
 
-- `probe`: the probe of the token's document (copy, recall, tracking, pronoun, brackets), null elsewhere;
+- `probe`: the probe of the token's document (copy, recall, tracking, pronoun, brackets, copy_distance), null
+  elsewhere;
 - `probe_mark`: true for the tokens that test the ability: a token whose first visible character lies in a
   mark's target span (the first such token left out where the mark says so: a copy's first word);
 - `probe_level`: the mark's difficulty on marked tokens and on its source's tokens (copy: words in the string;
-  recall: pairs; tracking: moves; pronoun: filler sentences; brackets: the bracket's nesting depth), null
-  elsewhere;
+  recall: pairs; tracking: moves; pronoun: filler sentences; brackets: the bracket's nesting depth;
+  copy_distance: filler sentences between the copies), null elsewhere;
 - `probe_distance`: on marked tokens, tokens back from the mark's first token to the token where its source
   starts (what the target depends on: the first copy, the queried pair, the last move, the pronoun statement,
   the opening bracket), in the model's own tokens;
 - `probe_source`: true for the tokens of a mark's source, by the same rule as `probe_mark` (a copy's first token
-  left out likewise). For `copy` the source is the first copy of the string: the same words as the marked
-  tokens, met for the first time, so the loss on them is what the second copy costs a model that does not copy.
+  left out likewise). For `copy` and `copy_distance` the source is the first copy of the string: the same words
+  as the marked tokens, met for the first time, so the loss on them is what the second copy costs a model that
+  does not copy.
 """
 
 from __future__ import annotations
