@@ -41,10 +41,10 @@ class CorpusError(LossgapError):
 
 
 class ScoringInterrupted(KeyboardInterrupt):
-    """Scoring was interrupted (Ctrl-C); the documents finished so far were kept and the same call resumes."""
+    """Scoring was interrupted (Ctrl-C); the windows finished so far were kept and the same call resumes."""
 
-    def __init__(self, name: str, parts: object, kept_docs: int, total_docs: int) -> None:
+    def __init__(self, name: str, parts: object, kept_tokens: int, total_tokens: int) -> None:
         super().__init__(
-            f"interrupted: {kept_docs:,} of {total_docs:,} documents of {name!r} are scored and kept in {parts}"
+            f"interrupted: {kept_tokens:,} of {total_tokens:,} tokens of {name!r} are scored and kept in {parts}"
         )
-        self.name, self.parts, self.kept_docs, self.total_docs = name, parts, kept_docs, total_docs
+        self.name, self.parts, self.kept_tokens, self.total_tokens = name, parts, kept_tokens, total_tokens

@@ -88,9 +88,9 @@ def test_scores_read_validated_and_parts_merge_in_corpus_order(tmp_path) -> None
     run = RunDir(tmp_path / "run")
     parts = run.score_parts("m")
     parts.prepare({"model": "x"}, overwrite=False)
-    parts.write(0, [("b", np.array([1.0, 2.0], np.float32))])
-    parts.write(1, [("a", np.array([3.0], np.float32))])
-    assert parts.done_documents() == {"a", "b"}
+    parts.write(0, [("b", 1, np.array([1.0, 2.0], np.float32))])
+    parts.write(1, [("a", 1, np.array([3.0], np.float32))])
+    assert parts.done_pieces() == {"a": [(1, 1)], "b": [(1, 2)]} and parts.done_tokens() == 3
     n_tokens, mean_loss = parts.merge(["a", "b"], np.array([1, 2]))
     assert (n_tokens, mean_loss) == (3, 2.0)
     scores = run.read_scores("m").to_pydict()
@@ -100,6 +100,18 @@ def test_scores_read_validated_and_parts_merge_in_corpus_order(tmp_path) -> None
         run.read_scores("bad")
     with pytest.raises(RunDirError, match="invalid model name"):
         run.scores_path("../escape")
+
+
+def test_parts_record_pieces_and_read_whole_document_parts_of_older_versions(tmp_path) -> None:
+    parts = RunDir(tmp_path / "run").score_parts("m")
+    parts.prepare({"model": "x"}, overwrite=False)
+    parts.write(0, [("a", 4, np.array([4.0, 5.0], np.float32)), ("a", 1, np.array([1.0, 2.0, 3.0], np.float32))])
+    # a part as lossgap wrote them before pieces: whole documents, no piece column
+    pq.write_table(pa.table({"doc_id": ["b", "b"], "pos": pa.array([1, 2], pa.int32()),
+                             "loss": pa.array([6.0, 7.0], pa.float32())}), parts.folder / "part-r0000-old.parquet")  # fmt: skip
+    assert {d: sorted(p) for d, p in parts.done_pieces().items()} == {"a": [(1, 3), (4, 5)], "b": [(1, 2)]}
+    assert parts.merge(["a", "b"], np.array([5, 2])) == (7, 4.0)
+    assert RunDir(tmp_path / "run").read_scores("m").column("loss").to_pylist() == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_manifest_records_round_trip_and_a_bad_record_names_its_key(tmp_path) -> None:

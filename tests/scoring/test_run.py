@@ -129,9 +129,9 @@ def test_interrupted_run_resumes_without_rescoring(llama_model, corpus_file, tmp
     real_write = ScoreParts.write
     written: list[list[str]] = []
 
-    def write_then_die(parts, rank, docs):
-        real_write(parts, rank, docs)
-        written.append([d for d, _ in docs])
+    def write_then_die(parts, rank, pieces):
+        real_write(parts, rank, pieces)
+        written.append([d for d, _, _ in pieces])
         if len(written) == 2:
             raise KeyboardInterrupt  # killed mid-run, after two part files
 
@@ -142,16 +142,67 @@ def test_interrupted_run_resumes_without_rescoring(llama_model, corpus_file, tmp
     # A half-written part (as a kill during a write leaves it) is never read.
     (rd.score_parts("m").folder / ".part-r0000-x.parquet.tmp-1-abc").write_bytes(b"garbage")
 
+    kept = [d for part in written for d in part]
+    kept_tokens = rd.score_parts("m").done_tokens()
     written.clear()
-    monkeypatch.setattr(ScoreParts, "write", lambda parts, rank, docs: (written.append([d for d, _ in docs]), real_write(parts, rank, docs)))
+    monkeypatch.setattr(ScoreParts, "write", lambda parts, rank, pieces: (written.append([d for d, _, _ in pieces]), real_write(parts, rank, pieces)))
     result = run_score(rd.path, config)
-    assert result.resumed_docs == 2
+    assert result.resumed_tokens == kept_tokens > 0
     rescored = [d for part in written for d in part]
-    assert len(rescored) == len(TEXTS) - 2 and len(set(rescored)) == len(rescored)
+    assert sorted(kept + rescored) == sorted(f"doc{i}" for i in range(len(TEXTS)))  # each document's one window once
     got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
     assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])
     assert_float32_close(got["loss"].to_numpy(), want["loss"].to_numpy())
     assert not rd.score_parts("m").folder.exists()
+
+
+def test_an_interrupted_long_document_keeps_its_finished_windows(llama_model, tmp_path, monkeypatch):
+    """One document in many windows, interrupted after three batches: the windows scored are kept, the rerun scores
+    only the others, and the result equals an uninterrupted run."""
+    import json
+
+    corpus = tmp_path / "one.jsonl"
+    corpus.write_text(json.dumps({"id": "long", "text": " ".join(TEXTS * 3)}) + "\n")
+    config = ScoreConfig(model=str(llama_model), name="m", max_length=16, stride=8, batch_tokens=16, flush_tokens=1)
+    reference = RunDir(tmp_path / "reference")
+    score(reference, config, corpus)
+    n_windows = len(ContextPolicy(max_length=16, stride=8).windows(reference.manifest().tokenizer.n_tokens))
+    assert n_windows > 10
+
+    rd = RunDir(tmp_path / "run")
+    real_write = ScoreParts.write
+    pieces_written: list[tuple[str, int]] = []
+
+    def write_then_interrupt(parts, rank, pieces):
+        real_write(parts, rank, pieces)
+        pieces_written.extend((d, first) for d, first, _ in pieces)
+        if len(pieces_written) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ScoreParts, "write", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        score(rd, config, corpus)
+    assert caught.value.kept_tokens == rd.score_parts("m").done_tokens() > 0  # the three windows are kept
+    assert len(rd.score_parts("m").done_pieces()["long"]) == 3
+
+    pieces_written.clear()
+    monkeypatch.setattr(ScoreParts, "write", lambda parts, rank, pieces: (pieces_written.extend((d, f) for d, f, _ in pieces), real_write(parts, rank, pieces)))
+    result = run_score(rd.path, config)
+    assert len(pieces_written) == n_windows - 3 and result.resumed_tokens == caught.value.kept_tokens
+    got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
+    assert got[["doc_id", "pos"]].equals(want[["doc_id", "pos"]])
+    assert_float32_close(got["loss"].to_numpy(), want["loss"].to_numpy())
+
+
+def test_progress_moves_within_a_batch_on_the_cpu(llama_model, corpus_file, tmp_path):
+    """One batch holds every window: the progress callback still hears of it after each decoder layer."""
+    calls: list[tuple[int, int]] = []
+    run_corpus(tmp_path / "run", corpus_file, CorpusConfig())
+    result = run_score(tmp_path / "run", ScoreConfig(model=str(llama_model), name="m", batch_tokens=1 << 20, device="cpu"),
+                       progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {result.n_tokens} and done[-1] == result.n_tokens
+    assert done == sorted(done) and len({d for d in done if 0 < d < result.n_tokens}) >= 2  # the tiny model has 2 layers
 
 
 def test_rescoring_same_settings_is_a_no_op_and_other_settings_are_refused(llama_model, corpus_file, tmp_path):
@@ -195,8 +246,9 @@ def test_killed_process_resumes(llama_model, tmp_path):
     done_before = len({d for p in parts.glob("part-*.parquet") for d in pq.read_table(p).column("doc_id").to_pylist()})
     assert 3 <= done_before < 300
 
+    kept_tokens = rd.score_parts("m").done_tokens()
     result = run_score(rd.path, ScoreConfig(model=str(llama_model), name="m", batch_tokens=32, flush_tokens=1))
-    assert result.resumed_docs == done_before
+    assert result.resumed_tokens == kept_tokens
     reference = RunDir(tmp_path / "reference")
     score(reference, ScoreConfig(model=str(llama_model), name="m"), corpus)
     got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()

@@ -79,7 +79,7 @@ def test_an_interruption_after_scoring_keeps_the_parts_and_the_rerun_finishes(ll
         with pytest.raises(KeyboardInterrupt) as caught:
             score(run, config, corpus_file)
     if where == "merge":
-        assert isinstance(caught.value, ScoringInterrupted) and caught.value.kept_docs == caught.value.total_docs
+        assert isinstance(caught.value, ScoringInterrupted) and caught.value.kept_tokens == caught.value.total_tokens
         assert not run.has_scores("m")
     else:
         assert run.has_scores("m") and "m" not in run.manifest().models

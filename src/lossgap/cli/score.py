@@ -52,10 +52,10 @@ def score(
         int | None,
         typer.Option(help="Window stride for long documents; each later window keeps max_length - stride tokens of context (default: max_length // 2)."),
     ] = None,
-    batch_tokens: Annotated[int | None, typer.Option(help=with_default("Token budget of one batch, padding included", ScoreConfig, "batch_tokens"))] = None,
+    batch_tokens: Annotated[int | None, typer.Option(help="Token budget of one batch, padding included (default: 16384 on a GPU, 2048 on a CPU).")] = None,
     flush_seconds: Annotated[
         float | None,
-        typer.Option(help=with_default("Write finished documents to disk at least this often, in seconds (what Ctrl-C can lose)", ScoreConfig, "flush_seconds")),
+        typer.Option(help=with_default("Write finished windows to disk at least this often, in seconds (what a killed process can lose; Ctrl-C loses only the batch in flight)", ScoreConfig, "flush_seconds")),
     ] = None,
     compile: Annotated[
         bool, typer.Option("--compile", help="torch.compile the model's layers (tens of seconds of compiling; faster on long GPU runs).")

@@ -1,5 +1,6 @@
-"""The part files of an unfinished scoring (scores/.NAME.parts/): finished documents written as they complete,
-the settings a resumption must match, and the merge into scores/NAME.parquet once every document is there."""
+"""The part files of an unfinished scoring (scores/.NAME.parts/): finished pieces (a context window's scored
+tokens, or a whole document) written as they complete, the settings a resumption must match, and the merge into
+scores/NAME.parquet once every token is there."""
 
 from __future__ import annotations
 
@@ -51,19 +52,32 @@ class ScoreParts:
     def _files(self) -> list[Path]:
         return sorted(self.folder.glob("part-*.parquet"))
 
-    def done_documents(self) -> set[str]:
-        """Documents whose losses are in a part file."""
-        done: set[str] = set()
+    def done_pieces(self) -> dict[str, list[tuple[int, int]]]:
+        """The scored positions in the part files: for each document, its pieces as (first, last) positions.
+
+        Parts written before pieces were recorded hold whole documents: one piece per document."""
+        done: dict[str, list[tuple[int, int]]] = {}
         for part in self._files():
-            done.update(pq.read_table(part, columns=["doc_id"]).column("doc_id").unique().to_pylist())
+            table = pq.read_table(part)
+            keys = ["doc_id", "piece"] if "piece" in table.column_names else ["doc_id"]
+            spans = table.group_by(keys, use_threads=False).aggregate([("pos", "min"), ("pos", "max")])
+            for doc, first, last in zip(spans.column("doc_id").to_pylist(), spans.column("pos_min").to_pylist(),
+                                        spans.column("pos_max").to_pylist(), strict=True):  # fmt: skip
+                done.setdefault(doc, []).append((first, last))
         return done
 
-    def write(self, rank: int, docs: Sequence[tuple[str, np.ndarray]]) -> None:
-        """One part file holding whole documents: (doc_id, losses of positions 1..L-1)."""
-        doc_col = pa.array([d for d, losses in docs for _ in range(len(losses))], pa.string())
-        pos = np.concatenate([np.arange(1, len(losses) + 1, dtype=np.int32) for _, losses in docs])
-        loss = np.concatenate([losses for _, losses in docs]).astype(np.float32)
-        table = pa.table({"doc_id": doc_col, "pos": pos, "loss": loss})
+    def done_tokens(self) -> int:
+        """How many scored positions the part files hold."""
+        return sum(pq.read_metadata(part).num_rows for part in self._files())
+
+    def write(self, rank: int, pieces: Sequence[tuple[str, int, np.ndarray]]) -> None:
+        """One part file of pieces (doc_id, first position, losses of positions first .. first+len-1): the
+        scored tokens of context windows, or whole documents (first position 1)."""
+        doc_col = pa.array([d for d, _, losses in pieces for _ in range(len(losses))], pa.string())
+        pos = np.concatenate([np.arange(first, first + len(losses), dtype=np.int32) for _, first, losses in pieces])
+        piece = np.concatenate([np.full(len(losses), first, np.int32) for _, first, losses in pieces])
+        loss = np.concatenate([losses for _, _, losses in pieces]).astype(np.float32)
+        table = pa.table({"doc_id": doc_col, "pos": pos, "loss": loss, "piece": piece})
         with atomic_path(self.folder / f"part-r{rank:04d}-{uuid.uuid4().hex}.parquet") as tmp:
             pq.write_table(table, tmp)
 
@@ -85,7 +99,7 @@ class ScoreParts:
         try:
             con.register("expected", expected)
             if files:
-                con.execute(f"CREATE VIEW parts AS SELECT * FROM read_parquet({files!r})")
+                con.execute(f"CREATE VIEW parts AS SELECT doc_id, pos, loss FROM read_parquet({files!r}, union_by_name = true)")
             else:
                 con.execute("CREATE VIEW parts AS SELECT NULL::VARCHAR doc_id, NULL::INTEGER pos, NULL::FLOAT loss WHERE false")
             found = con.execute(

@@ -42,8 +42,9 @@ class ScoreConfig:
     device: str = "auto"
     max_length: int | None = None
     stride: int | None = None
-    # 16k tokens: a batch of 4 × 4096 or 128 × 128; bounded activations for a 7B model on one GPU.
-    batch_tokens: int = 16384
+    # None: 16k tokens on a GPU (a batch of 4 × 4096 or 128 × 128; bounded activations for a 7B model on one GPU),
+    # 2k on a CPU, where larger batches are no faster and the progress bar would move once a minute.
+    batch_tokens: int | None = None
     # Rows of logits materialised at once in float32: 1024 × 100k vocabulary = 400 MB at most.
     loss_chunk_tokens: int = 1024
     # Finished documents are written to a part file every this many scored tokens or this many seconds, whichever
@@ -72,7 +73,7 @@ class ScoreConfig:
             if self.max_length is not None and self.stride >= self.max_length:
                 raise ConfigError(f"--stride {self.stride}: must be smaller than --max-length {self.max_length}")
         for option in ("batch_tokens", "loss_chunk_tokens", "flush_tokens"):
-            if getattr(self, option) < 1:
+            if getattr(self, option) is not None and getattr(self, option) < 1:
                 raise ConfigError(f"--{option.replace('_', '-')} {getattr(self, option)}: must be positive")
         if not self.flush_seconds > 0:
             raise ConfigError(f"--flush-seconds {self.flush_seconds}: must be positive")
@@ -85,4 +86,10 @@ class ScoreConfig:
     @property
     def resolved_name(self) -> str:
         return self.name or default_name(self.model, self.revision)
+
+    def resolved_batch_tokens(self, device_type: str) -> int:
+        """`batch_tokens`, or the default for the device (see the field's comment)."""
+        if self.batch_tokens is not None:
+            return self.batch_tokens
+        return 2048 if device_type == "cpu" else 16384
 

@@ -12,7 +12,8 @@ vocabulary) never exist at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -67,6 +68,24 @@ class CausalLMHead:
                         part.compile(dynamic=True)
             else:
                 layer.compile(dynamic=True)
+
+    @contextlib.contextmanager
+    def layer_progress(self, report: Callable[[float], None] | None) -> Iterator[None]:
+        """While open, `report(fraction)` after each decoder layer's forward pass: the share of the trunk done.
+
+        For progress inside a long batch on a CPU (a GPU's layers return before their kernels finish, so the
+        fractions would say nothing there). A trunk without a `layers` list reports nothing."""
+        layers = getattr(self.trunk, "layers", None) if report is not None else None
+        if not layers:
+            yield
+            return
+        n = len(layers)
+        handles = [layer.register_forward_hook(lambda *_, i=i: report((i + 1) / (n + 1))) for i, layer in enumerate(layers)]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """float32 logits [rows, vocab] of hidden states [rows, hidden]."""
@@ -134,11 +153,27 @@ def batch_losses(
     width: int,
     chunk: int,
     device: torch.device,
+    progress: Callable[[int], None] | None = None,
 ) -> list[np.ndarray]:
     """For each window, float32 losses (nats) of its tokens [score_from, end), in order.
 
     `width` is the padded layout's row width (the longest window); the packed layout (`head.packed`) ignores it.
+    `progress(tokens)`, on a CPU, is told after each decoder layer the share of the batch's scored tokens done.
     """
+    n_scored = sum(w.end - w.score_from for w in windows)
+    report = None if progress is None or device.type != "cpu" else (lambda share: progress(int(share * n_scored)))
+    with head.layer_progress(report):
+        return _batch_losses(head, token_ids, windows, width, chunk, device)
+
+
+def _batch_losses(
+    head: CausalLMHead,
+    token_ids: Sequence[np.ndarray],
+    windows: Sequence[Window],
+    width: int,
+    chunk: int,
+    device: torch.device,
+) -> list[np.ndarray]:
     if head.packed:
         ids, positions, segments, offsets = _packed(token_ids, windows, device)
         hidden = head.trunk(input_ids=ids, position_ids=positions, use_cache=False, **segments).last_hidden_state

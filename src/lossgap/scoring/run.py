@@ -2,8 +2,8 @@
 
 Reads corpus.parquet, writes the tokens of each tokenizer (once per run: tokens.parquet for the first,
 tokenizers/KEY/tokens.parquet for others), scores/NAME.parquet and the model's record in
-run.json. Finished documents go to part files (`RunDir.score_parts`) as they complete; a re-run with the same
-settings skips them, and the parts are merged into scores/NAME.parquet only when every document is scored
+run.json. Finished context windows go to part files (`RunDir.score_parts`) as they complete; a re-run with the
+same settings skips them, and the parts are merged into scores/NAME.parquet only when every token is scored
 exactly once.
 """
 
@@ -23,7 +23,16 @@ import pyarrow as pa
 import torch
 
 from lossgap.errors import ConfigError, ScoringInterrupted
-from lossgap.rundir import ContextPolicy, ModelContext, ModelRecord, RunDir, ScoreParts, TokenizerRecord, to_json
+from lossgap.rundir import (
+    ContextPolicy,
+    ModelContext,
+    ModelRecord,
+    RunDir,
+    ScoreParts,
+    TokenizerRecord,
+    Window,
+    to_json,
+)
 from lossgap.scoring.batches import plan_batches, plan_packed_batches
 from lossgap.scoring.config import ScoreConfig
 from lossgap.scoring.distributed import init_ranks, shard_documents
@@ -67,7 +76,7 @@ class ScoreResult:
     n_docs: int
     n_tokens: int
     mean_loss: float
-    resumed_docs: int
+    resumed_tokens: int
     already_complete: bool
     is_main_process: bool
 
@@ -84,47 +93,52 @@ def _split_by_document(tokens: pa.Table) -> list[np.ndarray]:
     return np.split(ids, starts[1:])
 
 
-def _score_shard(
+def _windows_to_score(
+    token_ids: list[np.ndarray], doc_ids: list[str], docs: np.ndarray, context: ContextPolicy,
+    done: dict[str, list[tuple[int, int]]],
+) -> list[Window]:
+    """The windows of `docs` whose scored tokens are not already in a part file."""
+
+    def scored(w: Window) -> bool:
+        return any(first <= w.score_from and w.end - 1 <= last for first, last in done.get(doc_ids[w.doc], ()))
+
+    return [w for d in docs for w in context.windows(len(token_ids[d]), doc=int(d)) if not scored(w)]
+
+
+def _score_windows(
     head: CausalLMHead,
     token_ids: list[np.ndarray],
     doc_ids: list[str],
-    docs: np.ndarray,
+    windows: list[Window],
     *,
-    context: ContextPolicy,
     config: ScoreConfig,
     device,  # type: ignore[no-untyped-def]
     parts: ScoreParts,
     rank: int,
     progress: Progress | None,
 ) -> None:
-    """Score the documents `docs`, writing finished ones to a part file every `flush_tokens` or `flush_seconds`.
+    """Score `windows`, writing the finished ones to a part file every `flush_tokens` or `flush_seconds`.
 
-    On KeyboardInterrupt the documents finished so far are written before it propagates.
+    On KeyboardInterrupt the windows finished so far are written before it propagates: an interruption loses at
+    most the batch in flight.
     """
-    windows = [w for d in docs for w in context.windows(len(token_ids[d]), doc=int(d))]
-    pending = {int(d): 0 for d in docs}
-    for w in windows:
-        pending[w.doc] += 1
-    losses = {int(d): np.empty(len(token_ids[d]) - 1, np.float32) for d in docs}
-    total = sum(len(token_ids[d]) - 1 for d in docs)
+    total = sum(w.end - w.score_from for w in windows)
     done_tokens, finished, finished_tokens = 0, [], 0
     last_flush = time.monotonic()
     try:
         plan = plan_packed_batches if head.packed else plan_batches
-        for batch in plan(windows, config.batch_tokens):
-            out = batch_losses(head, token_ids, batch.windows, batch.width, config.loss_chunk_tokens, device)
+        for batch in plan(windows, config.resolved_batch_tokens(device.type)):
+            out = batch_losses(head, token_ids, batch.windows, batch.width, config.loss_chunk_tokens, device,
+                               progress=None if progress is None else lambda rows: progress(done_tokens + rows, total))  # fmt: skip
             for w, window_losses in zip(batch.windows, out, strict=True):
-                losses[w.doc][w.score_from - 1 : w.end - 1] = window_losses
-                pending[w.doc] -= 1
+                finished.append((doc_ids[w.doc], w.score_from, window_losses))
+                finished_tokens += len(window_losses)
                 done_tokens += len(window_losses)
-                if pending[w.doc] == 0:
-                    finished.append((doc_ids[w.doc], losses.pop(w.doc)))
-                    finished_tokens += len(finished[-1][1])
             due = finished_tokens >= config.flush_tokens or time.monotonic() - last_flush >= config.flush_seconds
             if finished and due:
                 # handed over before writing, so that an interruption during the write never writes them twice
-                batch_docs, finished, finished_tokens = finished, [], 0
-                parts.write(rank, batch_docs)
+                batch_pieces, finished, finished_tokens = finished, [], 0
+                parts.write(rank, batch_pieces)
                 last_flush = time.monotonic()
             if progress is not None:
                 progress(done_tokens, total)
@@ -207,7 +221,7 @@ def run_score(
     """Score every token of the run's corpus with `config.model` (see the module docstring).
 
     The model's location is checked and its tokenizer loaded before anything is written. Ctrl-C keeps the
-    documents scored so far and raises `ScoringInterrupted`; the same call again resumes.
+    windows scored so far and raises `ScoringInterrupted`; the same call again resumes.
     """
     rd = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     name = config.resolved_name
@@ -265,20 +279,23 @@ def run_score(
     if ranks.is_main:
         parts.prepare(settings, config.overwrite)
     ranks.barrier()
-    done = parts.done_documents()
+    done = parts.done_pieces()
+    resumed_tokens = parts.done_tokens() if done else 0
     ranks.barrier()  # every rank has read the done set before anyone writes a new part
-    todo = np.array([i for i, d in enumerate(doc_ids) if d not in done and len(token_ids[i]) >= 2], dtype=np.int64)
-    if done:
-        log.info("resuming %s: %d of %d documents already scored", name, len(done), len(doc_ids))
+    n_scored = sum(max(len(t) - 1, 0) for t in token_ids)
+    todo = np.array([i for i, t in enumerate(token_ids) if len(t) >= 2], dtype=np.int64)
     shard = todo[shard_documents(np.array([len(token_ids[i]) for i in todo]), ranks.world_size)[ranks.rank]]
+    windows = _windows_to_score(token_ids, doc_ids, shard, context, done)
+    if done:
+        log.info("resuming %s: %s of %s tokens already scored", name, f"{resumed_tokens:,}", f"{n_scored:,}")
     say(f"scoring {name}")
     try:
-        _score_shard(
-            head, token_ids, doc_ids, shard, context=context, config=config, device=device, parts=parts,
-            rank=ranks.rank, progress=progress if ranks.is_main else None,
+        _score_windows(
+            head, token_ids, doc_ids, windows, config=config, device=device, parts=parts, rank=ranks.rank,
+            progress=progress if ranks.is_main else None,
         )  # fmt: skip
     except KeyboardInterrupt:
-        raise ScoringInterrupted(name, parts.folder, len(parts.done_documents()), len(doc_ids)) from None
+        raise ScoringInterrupted(name, parts.folder, parts.done_tokens(), n_scored) from None
     ranks.barrier()
 
     n_tokens, mean_loss = 0, float("nan")
@@ -288,7 +305,7 @@ def run_score(
         try:  # the parts stay until the model is recorded, so an interrupted merge is redone by the same call
             n_tokens, mean_loss = parts.merge(doc_ids, n_expected)
         except KeyboardInterrupt:
-            raise ScoringInterrupted(name, parts.folder, len(doc_ids), len(doc_ids)) from None
+            raise ScoringInterrupted(name, parts.folder, n_scored, n_scored) from None
         rd.record_model(name, ModelRecord(
             model=config.model,
             revision=config.revision,
@@ -301,7 +318,7 @@ def run_score(
             context=ModelContext(max_length=max_length, stride=stride, prefix=policy.description,
                                  policy=context.describe(max(map(len, token_ids), default=0))),
             requested=requested,
-            batch_tokens=config.batch_tokens,
+            batch_tokens=config.resolved_batch_tokens(device.type),
             world_size=ranks.world_size,
             n_docs=len(doc_ids),
             n_tokens=n_tokens,
@@ -312,4 +329,5 @@ def run_score(
         ))  # fmt: skip
         parts.remove()
     ranks.barrier()
-    return ScoreResult(name, rd.scores_path(name), len(doc_ids), n_tokens, mean_loss, len(done), False, ranks.is_main)
+    return ScoreResult(name, rd.scores_path(name), len(doc_ids), n_tokens, mean_loss, resumed_tokens, False,
+                       ranks.is_main)  # fmt: skip
