@@ -199,6 +199,7 @@ def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResul
     """Join the two scorings and the features, compare, then write results/; nothing is written on error."""
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
     manifest = run.manifest()
+    run.check_writable()
     features = manifest.features
     with connect() as con:
         missing = join_pair(con, run, baseline=config.baseline, candidate=config.candidate)

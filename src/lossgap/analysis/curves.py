@@ -167,6 +167,7 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
 def run_curves(run: RunDir | Path | str, config: CurvesConfig) -> CurvesResult:
     """Compute the curves and their paired differences, then write them; nothing is written on error."""
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    run.check_writable()
     with connect() as con:
         result = compute_curves(con, run, config)
     run.write_results({"curves.csv": result.curves, "curves_diff.csv": result.differences})

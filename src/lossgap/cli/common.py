@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,6 +48,19 @@ RunOption = Annotated[
 
 F = TypeVar("F", bound=Callable[..., None])
 
+# a full disk, a read-only file system, a missing permission: the user's to fix, told in one line
+_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+_WRITE_MESSAGES = ("No space left on device", "Read-only file system", "Disk quota exceeded")
+
+
+def _is_write_error(exc: Exception) -> bool:
+    """An OSError of the kinds above, or pyarrow's or DuckDB's I/O error for one (their messages carry the
+    system's words but no errno)."""
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRORS:
+        return True
+    io_error = isinstance(exc, OSError) or type(exc).__name__ == "IOException"
+    return io_error and any(m in str(exc) for m in _WRITE_MESSAGES)
+
 
 def handles_errors(fn: F) -> F:
     """A LossgapError becomes one line on stderr and exit code 2; Ctrl-C says what was kept, exit code 130."""
@@ -57,6 +71,14 @@ def handles_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except LossgapError as exc:
             console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        except Exception as exc:
+            if not _is_write_error(exc):
+                raise
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            said = f"cannot write{where}: {reason}; files already complete were kept, none was left half-written"
+            console.print(f"[bold red]error:[/] {escape(said)}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except KeyboardInterrupt as exc:
             if isinstance(exc, ScoringInterrupted):

@@ -345,6 +345,7 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig, *, shard:
         raise ConfigError(f"--shard {shard[0]}/{shard[1]}: write I/N with 0 <= I < N")
     started = time.perf_counter()
     used_domains = _domains(run)  # the corpus first: without it there are no tokens either
+    run.check_writable()
     n_rows = run.n_rows("tokens")
     manifest = run.manifest()
     context = repeat_context(manifest)

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lossgap.errors import ConfigError, RunDirError, SchemaError
-from lossgap.rundir.atomic import atomic_path, write_text_atomic
+from lossgap.rundir.atomic import atomic_path, check_writable, write_text_atomic, write_texts_atomic
 from lossgap.rundir.jsonable import from_json, to_json
 from lossgap.rundir.manifest import (
     CorpusRecord,
@@ -111,6 +111,15 @@ class RunDir:
         """The run this is units/UNIT/ of (a unit run reads its parent's corpus and probes), else None."""
         above = self.path.parent.parent
         return RunDir(above) if self.path.parent.name == "units" and (above / "corpus.parquet").is_file() else None
+
+    def check_writable(self) -> None:
+        """Fail now, with one clear line, when this run's files cannot be written (read-only file system, full
+        disk, no permission): what a stage calls before its heavy work."""
+        try:
+            check_writable(self.path)
+        except OSError as exc:
+            raise RunDirError(f"cannot write in {self.path}: {exc.strerror or exc}; make it writable, free some "
+                              f"space, or give another --run") from None  # fmt: skip
 
     # -- where things are (for messages; stages read and write through the methods below) -------------------
     def _table_path(self, table: Table) -> Path:
@@ -403,8 +412,8 @@ class RunDir:
             texts[_SUMMARY] = json_text(to_json(summary))
         if regression is not None:
             texts[_REGRESSION] = regression
-        for filename, text in texts.items():  # all computed first: an error above leaves the old results
-            write_text_atomic(self.results_dir / filename, text)
+        # all computed first, then written as one set: an error on the way leaves the old results
+        write_texts_atomic(self.results_dir, texts)
 
     def read_results(self, name: str) -> pd.DataFrame | None:
         """A results table typed by its `RESULTS` entry, or None if it was never written."""
@@ -433,10 +442,9 @@ class RunDir:
 
     # -- report ---------------------------------------------------------------------------------------------
     def write_report(self, files: dict[str, str]) -> Path:
-        """Write the report's files (relative paths under report/), index.html last; stale figures removed."""
+        """Write the report's files (relative paths under report/) as one set; stale figures removed."""
         figures = {Path(f).name for f in files if f.startswith("figures/")}
-        for relative, text in sorted(files.items(), key=lambda item: item[0] == "index.html"):
-            write_text_atomic(self.report_dir / relative, text)
+        write_texts_atomic(self.report_dir, files)
         for stale in (self.report_dir / "figures").glob("*.svg"):
             if stale.name not in figures:
                 stale.unlink()

@@ -244,6 +244,7 @@ def run_score(
                            ranks.is_main)  # fmt: skip
 
     source = check_model_source(config.model, config.revision)
+    rd.check_writable()  # before minutes of loading
     say(f"loading the tokenizer of {config.model}")
     tokenizer = load_tokenizer(source, config, device)
     say("tokenizing the corpus")
