@@ -95,5 +95,5 @@ def test_config_validation_names_the_option() -> None:
 
 
 def test_domain_map_may_not_map_a_domain_twice() -> None:
-    with pytest.raises(ConfigError, match="maps a domain twice"):
+    with pytest.raises(ConfigError, match="--domain-from names a domain twice"):
         CorpusConfig(domain_map=(("a", "b"), ("a", "c")))

@@ -140,6 +140,39 @@ def test_report_without_optional_files_lists_what_it_left_out(synthetic_run):
     assert not any(a.get("src") for a, _ in page.scripts)
 
 
+def _parses_as_a_command(hint: str) -> None:
+    """`lossgap SUB ...` as printed: click parses it with every required option present (or raises)."""
+    import re
+    import shlex
+
+    import typer
+
+    from lossgap.cli import app
+
+    args = shlex.split(hint)
+    assert args[0] == "lossgap", hint
+    group = typer.main.get_command(app)
+    sub = group.get_command(None, args[1])  # type: ignore[attr-defined]
+    assert sub is not None, hint
+    sub.make_context(args[1], [a for a in args[2:] if not re.fullmatch(r"\(.*\)", a)])
+
+
+def test_commands_the_report_and_its_errors_suggest_are_complete(synthetic_run, tmp_path):
+    import re
+
+    run, _ = synthetic_run
+    for name in ("curves.csv", "categories.csv"):
+        (run.results_dir / name).unlink()
+    result = run_report(run.path)
+    text = " ".join(result.omitted) + " " + result.path.read_text()
+    with pytest.raises(RunDirError) as caught:
+        run_report(tmp_path)
+    hints = re.findall(r"`(lossgap [^`]+)`", text + str(caught.value)) + re.findall(r"<code>(lossgap [^<]+)</code>", text)
+    assert {h.split()[1] for h in hints} >= {"compare", "curves", "report"}, hints
+    for hint in hints:
+        _parses_as_a_command(hint)
+
+
 def test_rerun_removes_figure_files_whose_table_is_gone(synthetic_run):
     run, _ = synthetic_run
     run_report(run.path)

@@ -56,7 +56,7 @@ class CorpusConfig:
         if self.min_chars is not None and self.max_chars is not None and self.min_chars > self.max_chars:
             raise ConfigError(f"--min-chars {self.min_chars} is larger than --max-chars {self.max_chars}")
         if self.domain is not None and self.domain_map:
-            raise ConfigError("--domain sets every document's domain; it cannot be combined with --domain-map")
+            raise ConfigError("--domain sets every document's domain; it cannot be combined with --domain-from/--domain-to")
         for name in ("text_field", "domain_field", "hf_split"):
             if not getattr(self, name):
                 raise ConfigError(f"--{name.replace('_', '-')} must not be empty")
@@ -64,4 +64,4 @@ class CorpusConfig:
             raise ConfigError("--domain must not be empty")
         sources = [src for src, _ in self.domain_map]
         if len(set(sources)) != len(sources):
-            raise ConfigError(f"--domain-map maps a domain twice: {sources}")
+            raise ConfigError(f"--domain-from names a domain twice: {sources}")

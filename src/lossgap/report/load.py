@@ -74,7 +74,7 @@ class RunOverview:
 def read_results(run: RunDir) -> Results:
     """Read results/ of `run`; summary.json is required, every other file is optional."""
     if not run.results_dir.is_dir():
-        raise RunDirError(f"{run.results_dir} does not exist: run `lossgap compare --run {run.path}` before the report")
+        raise RunDirError(f"{run.results_dir} does not exist: run `lossgap compare --run {run.path} --baseline NAME --candidate NAME` (or `lossgap curves --run {run.path} --series NAME`) before the report")
     table = run.read_results
     return Results(
         summary=run.read_summary(),

@@ -32,12 +32,12 @@ class ReportResult:
 
 def omitted_sections(results: Results) -> list[str]:
     """What the report leaves out because its results file is absent, with the command that makes it."""
-    compare = "run `lossgap compare --run DIR`"
+    compare = "run `lossgap compare --run DIR --baseline NAME --candidate NAME`"
     wanted = (
         (results.categories, f"category figures (word class, brackets, domains): no results/categories.csv; {compare}"),
         (results.contrasts, f"contrasts: no results/contrasts.csv; {compare}"),
         (results.repeat_curve, f"gap vs repeats: no results/repeat_curve.csv; {compare}"),
-        (results.curves, "checkpoint curves: no results/curves.csv; run `lossgap curves --run DIR` on a run with checkpoints"),
+        (results.curves, "checkpoint curves: no results/curves.csv; run `lossgap curves --run DIR --series NAME` on a run with checkpoints (NAME@STEP)"),
         (results.top_tokens, "top tokens table: no results/top_tokens.csv"),
         (results.top_segments, "top segments table: no results/top_segments.csv"),
         (results.top_documents, "top documents table: no results/top_documents.csv"),

@@ -425,7 +425,7 @@ class RunDir:
     def read_summary(self) -> Summary:
         path = self.results_dir / _SUMMARY
         if not path.is_file():
-            raise RunDirError(f"{path} does not exist: run `lossgap compare --run {self.path}` first")
+            raise RunDirError(f"{path} does not exist: run `lossgap compare --run {self.path} --baseline NAME --candidate NAME` first")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
