@@ -1,5 +1,6 @@
 """CLI smoke tests: each subcommand runs through typer and turns lossgap errors into one line and exit 2."""
 
+import re
 import subprocess
 import sys
 
@@ -46,5 +47,18 @@ def test_help_renders_examples_verbatim_and_flags_as_flags():
     for command in [c.name or c.callback.__name__ for c in app.registered_commands]:
         text = runner.invoke(app, [command, "--help"], terminal_width=120).output
         assert "Usage: lossgap" in text and "<bool>" not in text, command
+        # values read as plain placeholders (PATH, N, TEXT, MODEL), not Python types (`<list[str]>`, `{source}`)
+        assert not re.search(r"<[a-z_\[\]]+>|\{[a-z_]+\}", text), (command, text)
     overwrite = runner.invoke(app, ["score", "--help"], terminal_width=120).output
     assert "--overwrite " in overwrite and "--overwrite <" not in overwrite
+
+
+def test_output_to_a_pipe_is_not_wrapped(tmp_path):
+    """Not a terminal: a line longer than 80 columns stays one line (rich would wrap it at 80)."""
+    run = tmp_path / ("a-run-directory-with-a-long-name-" * 3)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "COLUMNS"}
+    proc = subprocess.run([sys.executable, "-m", "lossgap", "corpus", "example", "--run", str(run), "--only-domain",
+                           "python", "--max-docs-per-domain", "1"], capture_output=True, text=True, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("corpus:"))
+    assert len(line) > 120 and line.endswith(str(run / "corpus.parquet")), proc.stderr

@@ -36,6 +36,23 @@ def test_cli_curves_writes_both_tables(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert len(run.read_results("curves.csv")) == 4 * 2
     assert len(run.read_results("curves_diff.csv")) == 2 * 2  # hy against tf at two steps, two masks
+    # two documents: no interval, and the terminal says so once, with the option that lowers the threshold
+    assert run.read_results("curves.csv")["ci_low"].isna().all()
+    assert result.output.count("only 2 documents") == 1 and "8 of 8 curve points have no interval" in result.output
+    assert "--min-eff-docs" in result.output
+
+
+def test_cli_curves_take_min_eff_docs_and_the_headline_says_why_an_interval_is_missing(tmp_path: Path) -> None:
+    run = write_checkpoint_run(tmp_path)
+    result = runner.invoke(app, ["curves", "--run", str(run.path), "--series", "tf", "--mask", "all",
+                                 "--min-eff-docs", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert run.manifest().stages["curves"].config["min_eff_docs"] == 2
+    assert (run.read_results("curves.csv")["note"] == "1.8 effective documents (< 2): no interval").all()
+    hand = write_hand_run(tmp_path / "hand")
+    result = runner.invoke(app, ["compare", "--run", str(hand.path), "--baseline", "base", "--candidate", "cand"])
+    assert result.exit_code == 0, result.output
+    assert "effective documents (< 10): no interval" in result.output  # the reason, not a bare "-"
 
 
 @pytest.mark.parametrize(

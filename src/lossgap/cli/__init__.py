@@ -6,11 +6,16 @@ Options default to None; the real defaults live in each stage's config, and the 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
+import types
+import typing
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.models import ArgumentInfo, OptionInfo
 
 from lossgap.cli import annotate, compare, corpus, curves, masks, pipeline, probes, report, score
 
@@ -49,6 +54,40 @@ for _command, _epilog in (
     (pipeline.demo, pipeline.DEMO_EPILOG),
 ):
     app.command(epilog=_epilog)(_command)
+
+
+def _metavar(annotation: object) -> str | None:
+    """A plain placeholder for an option's value: PATH, N, NUMBER or TEXT (None for a flag)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is list:
+        annotation = typing.get_args(annotation)[0]
+    return {Path: "PATH", int: "N", float: "NUMBER", str: "TEXT", bool: None}.get(annotation, "VALUE")  # type: ignore[call-overload]
+
+
+def _plain_metavars() -> None:
+    """typer would show each value's Python type (`<list[str]>`, `{source}`): give every option and argument
+    without a metavar of its own a plain one (arguments by name, in capitals). The handlers' annotations are
+    strings (`from __future__ import annotations`) that typer would evaluate afresh: they are replaced by the
+    evaluated ones carrying the metavars."""
+    for info in app.registered_commands:
+        hints = typing.get_type_hints(info.callback, include_extras=True)
+        for fn in {info.callback, inspect.unwrap(info.callback)}:
+            fn.__annotations__ = hints
+        for name, hint in hints.items():
+            if typing.get_origin(hint) is not Annotated:
+                continue
+            base, *extras = typing.get_args(hint)
+            for extra in extras:
+                if isinstance(extra, ArgumentInfo) and extra.metavar is None:
+                    # typer prints an argument's type beside it whatever its metavar: its help joins the command's
+                    extra.metavar, extra.hidden = name.upper(), True
+                    info.help = f"{info.help or inspect.getdoc(info.callback)}\n\n{name.upper()}: {extra.help}"
+                elif isinstance(extra, OptionInfo) and extra.metavar is None:
+                    extra.metavar = _metavar(base)
+
+
+_plain_metavars()
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ import contextlib
 import dataclasses
 import errno
 import functools
+import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,6 +27,7 @@ __all__ = [
     "BootstrapOption",
     "SeedOption",
     "ConfidenceOption",
+    "MinEffDocsOption",
     "UnitOption",
     "analysis_run",
     "handles_errors",
@@ -35,7 +38,15 @@ __all__ = [
     "print_headline",
 ]
 
-console = Console(stderr=True)
+def _console(*, stderr: bool) -> Console:
+    """A console for stderr or stdout. On a terminal, rich fits its width; elsewhere (a pipe, a log file) lines are
+    not wrapped (rich would wrap them at 80 columns) and tables get room for their columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = stream.isatty() or "COLUMNS" in os.environ
+    return Console(stderr=stderr, width=None if terminal else 200, soft_wrap=not terminal)
+
+
+console = _console(stderr=True)
 
 RunOption = Annotated[
     Path,
@@ -106,6 +117,8 @@ IntervalOption = Annotated[str | None, typer.Option(help=with_default(
 BootstrapOption = Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", IntervalSpec, "bootstrap"))]  # fmt: skip
 SeedOption = Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", IntervalSpec, "seed"))]
 ConfidenceOption = Annotated[float | None, typer.Option(help=with_default("Interval coverage", IntervalSpec, "confidence"))]
+MinEffDocsOption = Annotated[float | None, typer.Option(help=with_default(
+    "No interval below this effective number of documents", IntervalSpec, "min_eff_docs"))]  # fmt: skip
 
 
 UnitOption = Annotated[str, typer.Option(metavar="token|word|byte|auto", help=(
@@ -188,10 +201,10 @@ def print_headline(summary: Any) -> None:
     for column in ("n", "mean gap", "interval", "minus overall"):
         table.add_column(column, justify="right")
     for row in summary.headline:
-        interval = "-" if math.isnan(row.ci_low) else f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
+        interval = (row.note or "-") if math.isnan(row.ci_low) else f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]"
         gap = "-" if math.isnan(row.mean_gap) else f"{row.mean_gap:+.4f}"
         did = "" if row.label == "all" or math.isnan(row.did_estimate) else f"{row.did_estimate:+.4f}"
         table.add_row(row.label, f"{row.n_tokens:,}", gap, interval, did)
-    Console().print(table)
+    _console(stderr=False).print(table)
     for note in summary.notes:
         console.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)

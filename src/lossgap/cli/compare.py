@@ -11,6 +11,7 @@ from lossgap.cli.common import (
     BootstrapOption,
     ConfidenceOption,
     IntervalOption,
+    MinEffDocsOption,
     RunOption,
     SeedOption,
     UnitOption,
@@ -58,9 +59,7 @@ def compare(
     bootstrap: BootstrapOption = None,
     seed: SeedOption = None,
     confidence: ConfidenceOption = None,
-    min_eff_docs: Annotated[
-        float | None, typer.Option(help=with_default("No interval below this effective number of documents", CompareConfig, "min_eff_docs"))
-    ] = None,
+    min_eff_docs: MinEffDocsOption = None,
     top_k: Annotated[int | None, typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
     unit: UnitOption = "auto",
 ) -> None:

@@ -11,6 +11,7 @@ from lossgap.cli.common import (
     BootstrapOption,
     ConfidenceOption,
     IntervalOption,
+    MinEffDocsOption,
     RunOption,
     SeedOption,
     UnitOption,
@@ -50,6 +51,7 @@ def curves(
     bootstrap: BootstrapOption = None,
     seed: SeedOption = None,
     confidence: ConfidenceOption = None,
+    min_eff_docs: MinEffDocsOption = None,
     unit: UnitOption = "auto",
 ) -> None:
     """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv and curves_diff.csv."""
@@ -61,7 +63,7 @@ def curves(
     config = CurvesConfig(
         series=tuple(Series(label=label) for label in series),
         **given(reference=reference, masks=tuple(mask) if mask else None, interval=interval, bootstrap=bootstrap,
-                seed=seed, confidence=confidence),
+                seed=seed, confidence=confidence, min_eff_docs=min_eff_docs),
     )  # fmt: skip
     names = [name for s in config.series for name, _ in resolve_series(RunDir(run), s)]
     target = analysis_run(run, unit, names)

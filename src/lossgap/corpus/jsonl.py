@@ -35,7 +35,10 @@ def iter_jsonl(path: Path, config: CorpusConfig) -> Iterator[RawDoc]:
                 try:
                     obj = json.loads(line)
                 except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or "nested too deeply"
+                    if isinstance(exc, json.JSONDecodeError):  # its msg alone can end mid-sentence ("... at")
+                        msg = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+                    else:
+                        msg = str(exc) or "nested too deeply"
                     raise CorpusError(f"{path}:{lineno}: not valid JSON ({msg}); fix or remove the line") from None
                 if not isinstance(obj, dict):
                     raise CorpusError(

@@ -129,7 +129,7 @@ def _score_windows(
         plan = plan_packed_batches if head.packed else plan_batches
         for batch in plan(windows, config.resolved_batch_tokens(device.type)):
             out = batch_losses(head, token_ids, batch.windows, batch.width, config.loss_chunk_tokens, device,
-                               progress=None if progress is None else lambda rows: progress(done_tokens + rows, total))  # fmt: skip
+                               progress=None if progress is None else lambda rows, before=done_tokens: progress(before + rows, total))  # fmt: skip
             for w, window_losses in zip(batch.windows, out, strict=True):
                 finished.append((doc_ids[w.doc], w.score_from, window_losses))
                 finished_tokens += len(window_losses)

@@ -104,6 +104,11 @@ def _check_hub(model: str, revision: str | None) -> ModelSource:
 def check_model_source(model: str, revision: str | None = None) -> ModelSource:
     """Check that `model` can be loaded, without loading it (see the module docstring)."""
     path = Path(model).expanduser()
+    if revision is not None and (path.is_dir() or path.is_file()):
+        raise ConfigError(
+            f"--revision {revision}: {model} is a local {'folder' if path.is_dir() else 'file'}, which has no "
+            f"revisions; point at the checkpoint's own folder or file, named with --name (e.g. --name model@step1000)"
+        )
     if path.is_dir():
         return _check_folder(path, model)
     if path.is_file():
