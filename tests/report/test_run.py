@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lossgap.cli import app
-from lossgap.errors import RunDirError
+from lossgap.errors import ConfigError, RunDirError
 from lossgap.report import ReportConfig, run_report
 from lossgap.report.html import visible_whitespace
 
@@ -211,3 +211,27 @@ def test_cli_report_errors_in_one_line_with_exit_2(tmp_path):
     assert "lossgap compare" in result.output
     result = CliRunner().invoke(app, ["report", "--run", str(tmp_path), "--viewer-tokens", "2"])
     assert result.exit_code == 2 and "viewer_tokens" in result.output
+
+
+def test_sentences_of_the_model_note_are_separated(synthetic_run):
+    import re
+
+    run, _ = synthetic_run
+    summary = run.results_dir / "summary.json"
+    summary.write_text(summary.read_text().replace('"log_freq_source": ""', '"log_freq_source": "the run\'s own tokens"'))
+    html = run_report(run.path).path.read_text()
+    note = re.search(r"Tokenizer policy:.*?</p>", html, re.S)
+    assert note and "Rarity (log_freq) counts" in note.group(0), note
+    assert re.search(r"\.\s+Rarity", note.group(0)) and ".Rarity" not in note.group(0)
+
+
+def test_notes_of_the_report_config_lead_the_keep_in_mind_box(synthetic_run):
+    import re
+
+    run, _ = synthetic_run
+    html = run_report(run.path, ReportConfig(notes=("One model at two contexts: <not> about architectures.",))).path.read_text()
+    box = re.search(r'<div class="caveats" id="caveats">(.*?)</div>', html, re.S).group(1)
+    items = re.findall(r"<li>(.*?)</li>", box, re.S)
+    assert items[0] == "One model at two contexts: &lt;not&gt; about architectures." and len(items) >= 2
+    with pytest.raises(ConfigError, match="notes"):
+        ReportConfig(notes=("",))

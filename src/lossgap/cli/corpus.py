@@ -48,6 +48,9 @@ def corpus(
     seed: Annotated[int | None, typer.Option(help=with_default("Seed of --sample", CorpusConfig, "seed"))] = None,
     min_chars: Annotated[int | None, typer.Option(help="Skip documents shorter than this (characters).")] = None,
     max_chars: Annotated[int | None, typer.Option(help="Skip documents longer than this (characters).")] = None,
+    truncate_chars: Annotated[int | None, typer.Option(help=(
+        "Keep only each document's first passage of at most this many characters (cut at a line break or space); "
+        "many short documents give tighter intervals than a few long ones."))] = None,  # fmt: skip
     domain: Annotated[str | None, typer.Option(help="Set every document's domain to NAME.")] = None,
     domain_from: Annotated[
         list[str] | None, typer.Option(help="Rename this (source) domain to the --domain-to in the same place; repeatable.")
@@ -77,6 +80,7 @@ def corpus(
     config = CorpusConfig(
         **given(
             format=format, max_docs=max_docs, sample=sample, seed=seed, min_chars=min_chars, max_chars=max_chars,
+            truncate_chars=truncate_chars,
             domain=domain, domain_map=_pairs(domain_from, domain_to),
             only_domains=tuple(only_domain) if only_domain else None, max_tokens_per_domain=max_tokens_per_domain,
             max_docs_per_domain=max_docs_per_domain, text_field=text_field, domain_field=domain_field,

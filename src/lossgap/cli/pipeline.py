@@ -31,7 +31,7 @@ RUN_EPILOG = examples(
 )
 DEMO_EPILOG = examples(
     "lossgap demo                          # writes ./lossgap-demo, prints where the report is",
-    "lossgap demo --run /tmp/demo --tokens-per-domain 3000 --short-context 128",
+    "lossgap demo --run /tmp/demo --docs-per-domain 20 --passage-chars 3000 --short-context 128",
 )
 
 
@@ -69,8 +69,11 @@ def run(config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run d
 @handles_errors
 def demo(
     run: Annotated[Path, typer.Option("--run", help="Run directory of the demo.")] = Path("lossgap-demo"),
-    tokens_per_domain: Annotated[
-        int | None, typer.Option(help="About this many tokens per domain of the bundled corpus (default: 1000).")
+    docs_per_domain: Annotated[
+        int | None, typer.Option(help="Documents of each domain of the bundled corpus (default: 12).")
+    ] = None,
+    passage_chars: Annotated[
+        int | None, typer.Option(help="Each document cut to its first passage of at most this many characters (default: 1000).")
     ] = None,
     short_context: Annotated[int | None, typer.Option(help="Context window of the baseline, in tokens (default: 64).")] = None,
 ) -> None:
@@ -78,7 +81,8 @@ def demo(
     from lossgap.pipeline import demo_config
     from lossgap.rundir import RunDir
 
-    pipeline = demo_config(run, **given(tokens_per_domain=tokens_per_domain, short_context=short_context))
+    pipeline = demo_config(run, **given(docs_per_domain=docs_per_domain, passage_chars=passage_chars,
+                                        short_context=short_context))  # fmt: skip
     console.print(
         f"lossgap demo: candidate {pipeline.compare.candidate} (full context) vs baseline {pipeline.compare.baseline} "
         f"(windows of {pipeline.models[0].max_length} tokens) on the bundled corpus -> {pipeline.run}",

@@ -18,6 +18,7 @@ _WHERE = {
     "corpus_record": "run",
     "example_corpus": "example",
     "example_manifest": "example",
+    "first_passage": "table",
     "read_corpus": "read",
     "run_corpus": "run",
 }
@@ -32,6 +33,7 @@ __all__ = [
     "corpus_record",
     "example_corpus",
     "example_manifest",
+    "first_passage",
     "read_corpus",
     "run_corpus",
 ]
@@ -42,4 +44,4 @@ if TYPE_CHECKING:
     from lossgap.corpus.example import EXAMPLE_DOMAINS, example_corpus, example_manifest
     from lossgap.corpus.read import read_corpus
     from lossgap.corpus.run import corpus_record, run_corpus
-    from lossgap.corpus.table import Corpus, RawDoc, build_corpus, corpus_fingerprint
+    from lossgap.corpus.table import Corpus, RawDoc, build_corpus, corpus_fingerprint, first_passage

@@ -20,7 +20,7 @@ class CorpusConfig:
     """How to read a corpus source and which documents to keep; validated on creation.
 
     Documents pass, in order: text checks (missing, not a string, empty) -> duplicate ids -> length filters
-    -> `only_domains` -> domain set/map -> per-domain budgets -> `max_docs` (reading stops) -> `sample`.
+    -> truncation (`truncate_chars`, counted as repaired) -> `only_domains` -> domain set/map -> per-domain budgets -> `max_docs` (reading stops) -> `sample`.
     Every document read and not kept is counted under one reason.
     """
 
@@ -34,6 +34,7 @@ class CorpusConfig:
     only_domains: tuple[str, ...] = ()  # keep only these domains (after reading, before set/map)
     min_chars: int | None = None
     max_chars: int | None = None
+    truncate_chars: int | None = None  # keep each document's first passage of at most this many characters
     max_tokens_per_domain: int | None = None  # estimated as characters / 4, in source order
     max_docs_per_domain: int | None = None  # the first this many of each domain, in source order
     max_docs: int | None = None  # stop after this many kept documents
@@ -48,7 +49,8 @@ class CorpusConfig:
         if self.format not in get_args(CorpusFormat):
             raise ConfigError(f"--format {self.format!r}: use one of {', '.join(get_args(CorpusFormat))}")
         for name in (
-            "min_chars", "max_chars", "max_docs", "sample", "max_tokens_per_domain", "max_docs_per_domain"
+            "min_chars", "max_chars", "truncate_chars", "max_docs", "sample", "max_tokens_per_domain",
+            "max_docs_per_domain",
         ):
             value = getattr(self, name)
             if value is not None and value < (0 if name == "min_chars" else 1):

@@ -16,7 +16,7 @@ from lossgap.corpus.config import CHARS_PER_TOKEN, CorpusConfig
 from lossgap.errors import CorpusError
 from lossgap.rundir import CORPUS_SCHEMA
 
-__all__ = ["Corpus", "RawDoc", "build_corpus", "corpus_fingerprint", "fix_unicode"]
+__all__ = ["Corpus", "RawDoc", "build_corpus", "corpus_fingerprint", "first_passage", "fix_unicode"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,27 @@ def fix_unicode(text: str) -> tuple[str, bool]:
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text), True
     return text, False
+
+
+def first_passage(text: str, max_chars: int) -> str:
+    """The start of `text`, at most `max_chars` long, cut after the last line break in its second half (else
+    after the last space there, else at `max_chars`), so that a passage ends with a whole line or word.
+
+    >>> first_passage("one two\\nthree four\\nfive", 20)
+    'one two\\nthree four\\n'
+    >>> first_passage("one two three four", 12)
+    'one two '
+    >>> first_passage("abcdefgh", 5)
+    'abcde'
+    """
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    for sep in ("\n", " "):
+        cut = head.rfind(sep)
+        if cut >= max_chars // 2:
+            return head[: cut + 1]
+    return head
 
 
 def corpus_fingerprint(table: pa.Table) -> str:
@@ -128,6 +149,9 @@ def build_corpus(records: Iterable[RawDoc], config: CorpusConfig, *, source: str
         if config.max_chars is not None and len(text) > config.max_chars:
             skipped["too_long"] += 1
             continue
+        if config.truncate_chars is not None and len(text) > config.truncate_chars:
+            text = first_passage(text, config.truncate_chars)
+            repaired["truncated"] += 1
         domain = fix_unicode(rec.domain)[0] if rec.domain else config.default_domain
         if config.only_domains and domain not in config.only_domains:
             skipped["domain_not_selected"] += 1

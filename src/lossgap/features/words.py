@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from lossgap.corpus import first_passage
 from lossgap.errors import ConfigError
 from lossgap.features.records import Chunk, DocumentTokens, Resources
 
@@ -91,21 +92,39 @@ class TaggedWords:
     tags: tuple[str, ...]
 
 
-def tag_texts(nlp: Language, texts: list[str], batch_size: int = 64) -> list[TaggedWords]:
-    """Tag `texts` with `nlp.pipe` in batches; long texts are allowed by raising nlp.max_length (the tagger
-    needs memory linear in the text, unlike the excluded parser and NER that the limit guards)."""
-    longest = max((len(t) for t in texts), default=0)
-    if longest >= nlp.max_length:
+# A text longer than this is tagged in pieces cut at line breaks (or spaces): the tagger's memory grows with the
+# text it is given at once (a 2 MB document took 8 GB whole), and a word's tag depends on a few words around it.
+PIECE_CHARS = 50_000
+
+
+def _pieces(text: str, limit: int) -> list[int]:
+    """Start offsets of consecutive pieces of `text`, each at most `limit` characters, cut after a line break
+    (else a space) in a piece's second half."""
+    starts, at = [0], 0
+    while len(text) - at > limit:
+        at += len(first_passage(text[at : at + limit + 1], limit))
+        starts.append(at)
+    return starts
+
+
+def tag_texts(nlp: Language, texts: list[str], batch_size: int = 64, piece_chars: int = PIECE_CHARS) -> list[TaggedWords]:
+    """Tag `texts` with `nlp.pipe` in batches, a long text in pieces of at most `piece_chars` characters (see
+    PIECE_CHARS) whose words are put back at their offsets in the whole text."""
+    bounds = [_pieces(t, piece_chars) for t in texts]
+    pieces = [t[a:b] for t, starts in zip(texts, bounds, strict=True) for a, b in zip(starts, [*starts[1:], len(t)], strict=True)]
+    longest = max((len(p) for p in pieces), default=0)
+    if longest >= nlp.max_length:  # only when piece_chars is raised past spaCy's limit
         nlp.max_length = longest + 1
+    docs = iter(nlp.pipe(pieces, batch_size=batch_size))
     tagged = []
-    for doc in nlp.pipe(texts, batch_size=batch_size):
-        words = [w for w in doc if not w.is_space]
+    for starts in bounds:
+        words = [(offset + w.idx, w) for offset in starts for w in next(docs) if not w.is_space]
         tagged.append(
             TaggedWords(
-                starts=np.array([w.idx for w in words], dtype=np.int64),
-                ends=np.array([w.idx + len(w.text) for w in words], dtype=np.int64),
-                upos=tuple(w.pos_ for w in words),
-                tags=tuple(w.tag_ for w in words),
+                starts=np.array([at for at, _ in words], dtype=np.int64),
+                ends=np.array([at + len(w.text) for at, w in words], dtype=np.int64),
+                upos=tuple(w.pos_ for _, w in words),
+                tags=tuple(w.tag_ for _, w in words),
             )
         )
     return tagged

@@ -17,6 +17,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
 from lossgap.probes.config import COPY_PROBES
@@ -149,10 +150,12 @@ def _intervals(results: Results) -> str:
             "no interval is drawn for it.")  # fmt: skip
 
 
-def _sign_words(results: Results) -> str:
+def _sign_words(results: Results, *, vertical: bool = False) -> str:
+    """The sign convention in words, for a gap on the horizontal axis (right of zero) or the vertical (above)."""
     s = results.summary
-    return (f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: right of zero, {s.candidate} "
-            f"predicts better; blue/red when the interval lies wholly right/left of zero.")
+    where, sides = ("above zero", "above/below") if vertical else ("right of zero", "right/left of")
+    return (f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: {where}, {s.candidate} "
+            f"predicts better; blue/red when the interval lies wholly {sides} zero.")
 
 
 _FAMILY_WORDS = {
@@ -193,7 +196,7 @@ def _contrasts_figure(results: Results) -> Drawn | None:
     ax.set_xlabel(f"difference in gap (nats); right of zero: {results.summary.candidate}'s lead is larger on the first")
     ax.scatter([], [], marker="o", color=NEUTRAL, label="raw means")
     ax.scatter([], [], marker="s", color=NEUTRAL, label="holding rarity, position, repetition, word piece, domain fixed")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12 - 1.2 / (1.0 + 0.34 * len(raw))), fontsize=8)
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8, borderaxespad=0.3)
     fig.tight_layout()
     return Drawn("contrasts", "Where the lead differs: the study's contrasts",
                  "Each row compares the gap on two kinds of tokens, e.g. content words minus function words: a positive "
@@ -219,7 +222,7 @@ def _pos_figure(results: Results) -> Drawn | None:
                 frame["ci_high"].to_numpy(float))  # fmt: skip
         ax.set_ylim(-0.7, len(frame) - 0.3)
         ax.set_title(title, loc="left")
-    axes[-1, 0].set_xlabel(_gap_label(results))
+        ax.set_xlabel(_gap_label(results))
     fig.tight_layout()
     return Drawn("word-class", "Gap by word class",
                  "Mean gap per token for each Universal POS tag and for content vs function words (prose only). "
@@ -261,7 +264,7 @@ def _bracket_figure(results: Results) -> Drawn | None:
         ax.set_ylim(-0.6, len(places) - 0.4)
         ax.grid(axis="y", visible=False)
         ax.set_title(title, loc="left")
-    axes[-1, 0].set_xlabel(_gap_label(results))
+        ax.set_xlabel(_gap_label(results))
     axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return Drawn("brackets", "Opening vs closing brackets",
@@ -294,7 +297,8 @@ def _repeat_figure(results: Results) -> Drawn | None:
         ax.scatter(x, mean, c=[WINS if s else WITHHELD for s in shown], s=12, zorder=3)
         step = -(-len(part) // 8)  # at most 8 labels
         ticks = [f"{b}\nn={_n(n)}" for b, n in zip(part["bin"], part["n_tokens"], strict=True)]
-        ax.set_xticks(x[::step], ticks[::step], fontsize=7)
+        # rotated: a bin's range and count ("1024-4095 / n=1,234") are wider than the space between two bins
+        ax.set_xticks(x[::step], ticks[::step], fontsize=7, rotation=90)
         ax.set_title(title, loc="left")
         ax.set_ylabel("gap (nats)")
     fig.tight_layout()
@@ -302,7 +306,7 @@ def _repeat_figure(results: Results) -> Drawn | None:
                  "Mean gap on tokens that end an n-gram seen earlier in the context, by the length of that n-gram (left) "
                  "and by how far back its latest copy lies (right); n under each bin is its number of tokens. The two "
                  "panels have their own vertical scales. Shaded: intervals, where there are enough documents for one; "
-                 "grey points have none. " + _sign_words(results).split(";")[0] + ".", fig)  # fmt: skip
+                 "grey points have none. " + _sign_words(results, vertical=True).split(";")[0] + ".", fig)  # fmt: skip
 
 
 def _domain_figure(results: Results) -> Drawn | None:
@@ -388,6 +392,20 @@ def _finish_panels(fig: Figure, axes: np.ndarray, ylabel: str) -> None:
     fig.tight_layout()
 
 
+def _step_axis(ax, *, log: bool) -> None:  # type: ignore[no-untyped-def]
+    """A training-step axis: log-scaled, or ticks at whole steps only (no step 1.5 between checkpoints 1 and 2)."""
+    ax.set_xlabel("training step")
+    if log:
+        ax.set_xscale("log")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+# A caption's words for a series figure drawn without any interval.
+_NO_INTERVALS = ("No intervals are drawn: no point has enough effective documents for one (the reason is in each row's "
+                 "note column of the results file; `lossgap curves --min-eff-docs` lowers the threshold).")
+
+
 def _mask_panels(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
     """One panel per mask of a series table: (masks, series in order, figure, axes, palette)."""
     masks = list(dict.fromkeys(frame["mask"]))
@@ -411,15 +429,15 @@ def _curves_figure(results: Results) -> Drawn | None:
             ax.plot(part["step"], part["mean_loss"], color=palette(i), marker="o", markersize=2.5, linewidth=1.3, label=name)
         n = curves[curves["mask"] == mask]["n_tokens"].iloc[0]
         ax.set_title(f"{mask}  (n={_n(n)})", loc="left")
-        ax.set_xlabel("training step")
-        if log_steps:
-            ax.set_xscale("log")
+        _step_axis(ax, log=log_steps)
     _finish_panels(fig, axes, "mean loss (nats)")
+    shading = ("Shaded: intervals of each checkpoint's loss alone; these are wide because documents differ in difficulty, "
+               "so compare series with the paired differences in the next figure."
+               if curves["ci_low"].notna().any() else _NO_INTERVALS)  # fmt: skip
     return Drawn("curves", "Filtered losses across checkpoints",
                  "Mean loss (nats, lower is better) of each model series at each training checkpoint, on the tokens each "
                  f"filter selects (one panel per filter, n tokens in its title{'; steps on a log scale' if log_steps else ''}). "
-                 "Shaded: intervals of each checkpoint's loss alone; these are wide because documents differ in difficulty, "
-                 "so compare series with the paired differences in the next figure.", fig)  # fmt: skip
+                 + shading, fig)  # fmt: skip
 
 
 def _curves_diff_figure(results: Results) -> Drawn | None:
@@ -440,13 +458,15 @@ def _curves_diff_figure(results: Results) -> Drawn | None:
             if mask != "all":
                 ax.plot(part["step"], part["did_estimate"], color=palette(i), linestyle=":", linewidth=1.1)
         ax.set_title(mask, loc="left")
-        ax.set_xlabel("training step")
+        _step_axis(ax, log=False)
     _finish_panels(fig, axes, "loss difference (nats)")
+    shading = ("Shaded: paired intervals, which are narrow because the documents' difficulty cancels out of a difference."
+               if diff["ci_low"].notna().any() else _NO_INTERVALS)  # fmt: skip
     return Drawn("curves-diff", "Paired differences between series",
                  f"Mean loss of {reference} minus that of each other series at the same step, on the same tokens (above "
-                 f"zero: the other series is better). Shaded: paired intervals, which are narrow because the documents' "
-                 "difficulty cancels out of a difference. Dotted: the difference-in-differences, the filtered difference "
-                 "minus the difference over all tokens (above zero: the lead is larger on these tokens than overall).", fig)  # fmt: skip
+                 f"zero: the other series is better). {shading} Dotted: the difference-in-differences, the filtered "
+                 "difference minus the difference over all tokens (above zero: the lead is larger on these tokens than "
+                 "overall).", fig)  # fmt: skip
 
 
 def _training_figure(results: Results) -> Drawn | None:
@@ -466,7 +486,7 @@ def _training_figure(results: Results) -> Drawn | None:
                 ax.plot(branches["step"], branches["mean_loss"], linestyle="none", marker="D", markersize=3.5,
                         color=palette(i))  # fmt: skip
         ax.set_title(mask, loc="left")
-        ax.set_xlabel("training step")
+        _step_axis(ax, log=False)
     _finish_panels(fig, axes, "mean loss (nats)")
     return Drawn("training", "Filtered losses while training",
                  "The in-loop evaluator's mean loss (nats, lower is better) of each series on the tokens each filter "

@@ -188,7 +188,7 @@ def _environment() -> jinja2.Environment:
 
 
 def render_report(*, title: str, run_label: str, results: Results, overview: RunOverview, figures: list[SvgFigure],
-                  viewer: ViewerData | None, top: int, omitted: list[str]) -> str:
+                  viewer: ViewerData | None, top: int, omitted: list[str], notes: tuple[str, ...] = ()) -> str:
     """The complete index.html; every value passes through autoescape except the figures' SVG and the
     viewer's JSON, which `script_json` has made safe for a script element."""
     template = _environment().get_template("index.html.j2")
@@ -206,6 +206,7 @@ def render_report(*, title: str, run_label: str, results: Results, overview: Run
         viewer=viewer,
         viewer_json=None if viewer is None else script_json(_viewer_payload(viewer)),
         omitted=omitted,
+        caveats=(*notes, *results.summary.notes),
         wins_color=WINS,
         loses_color=LOSES,
     )

@@ -59,7 +59,7 @@ def run_report(run_dir: Path | str | RunDir, config: ReportConfig | None = None)
         omitted.append("token viewer: the run has no corpus or tokens, or no documents to show")
     title = config.title or f"lossgap: {results.summary.candidate} vs {results.summary.baseline}"
     html = render_report(title=title, run_label=str(run.path), results=results, overview=overview, figures=figures,
-                         viewer=viewer, top=config.top_rows, omitted=omitted)  # fmt: skip
+                         viewer=viewer, top=config.top_rows, omitted=omitted, notes=config.notes)  # fmt: skip
     assets = resources.files("lossgap.report") / "assets"
     files = {f"assets/{name}": (assets / name).read_text(encoding="utf-8") for name in _ASSETS}
     files |= {f"figures/{fig.key}.svg": fig.svg for fig in figures}
