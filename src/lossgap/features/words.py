@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -92,9 +93,11 @@ class TaggedWords:
     tags: tuple[str, ...]
 
 
-# A text longer than this is tagged in pieces cut at line breaks (or spaces): the tagger's memory grows with the
-# text it is given at once (a 2 MB document took 8 GB whole), and a word's tag depends on a few words around it.
+# The tagger's memory grows with the characters of a batch (a 2 MB document, tagged whole or as one batch of
+# pieces, took 7 GB): a text longer than PIECE_CHARS is tagged in pieces cut at line breaks (or spaces), and the
+# pieces go to spaCy in batches of at most BATCH_CHARS characters. A word's tag depends on a few words around it.
 PIECE_CHARS = 50_000
+BATCH_CHARS = 100_000
 
 
 def _pieces(text: str, limit: int) -> list[int]:
@@ -107,6 +110,20 @@ def _pieces(text: str, limit: int) -> list[int]:
     return starts
 
 
+def _batches(texts: list[str], batch_size: int) -> Iterator[list[str]]:
+    """Consecutive groups of at most `batch_size` texts and (beyond one text) BATCH_CHARS characters."""
+    batch: list[str] = []
+    chars = 0
+    for text in texts:
+        if batch and (len(batch) >= batch_size or chars + len(text) > BATCH_CHARS):
+            yield batch
+            batch, chars = [], 0
+        batch.append(text)
+        chars += len(text)
+    if batch:
+        yield batch
+
+
 def tag_texts(nlp: Language, texts: list[str], batch_size: int = 64, piece_chars: int = PIECE_CHARS) -> list[TaggedWords]:
     """Tag `texts` with `nlp.pipe` in batches, a long text in pieces of at most `piece_chars` characters (see
     PIECE_CHARS) whose words are put back at their offsets in the whole text."""
@@ -115,7 +132,7 @@ def tag_texts(nlp: Language, texts: list[str], batch_size: int = 64, piece_chars
     longest = max((len(p) for p in pieces), default=0)
     if longest >= nlp.max_length:  # only when piece_chars is raised past spaCy's limit
         nlp.max_length = longest + 1
-    docs = iter(nlp.pipe(pieces, batch_size=batch_size))
+    docs = (doc for batch in _batches(pieces, batch_size) for doc in nlp.pipe(batch, batch_size=len(batch)))
     tagged = []
     for starts in bounds:
         words = [(offset + w.idx, w) for offset in starts for w in next(docs) if not w.is_space]
