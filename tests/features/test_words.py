@@ -91,20 +91,25 @@ def test_words_missing_model_says_how_to_install() -> None:
         load_spacy("no_such_spacy_model_xyz")
 
 
-def test_words_a_long_text_is_tagged_in_pieces_at_its_own_offsets(nlp) -> None:  # type: ignore[no-untyped-def]
-    """A text longer than the piece size goes to spaCy in pieces no longer than it (the tagger's memory grows
-    with what it is given at once); the words come back at their offsets in the whole text, the same words as
-    tagging it whole, with the same tags but near the cuts."""
+def test_words_a_long_text_is_tagged_in_pieces_at_its_own_offsets(nlp, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A text longer than the piece size goes to spaCy in pieces no longer than it, in batches of bounded
+    characters (the tagger's memory grows with what it is given at once); the words come back at their offsets in
+    the whole text, the same words as tagging it whole, with the same tags but near the cuts."""
+    from lossgap.features import words
     from lossgap.features.words import tag_texts
+
+    monkeypatch.setattr(words, "BATCH_CHARS", 1200)
 
     sentences = ["There is a cat on the mat.", "The dog (a large one) barked at 3 birds!", "She said: 'no'."]
     text = "\n".join(" ".join(sentences[(i + k) % 3] for k in range(3)) for i in range(60))
     seen: list[int] = []
+    batches: list[int] = []
     real_pipe = nlp.pipe
 
     def pipe(texts, **kwargs):  # type: ignore[no-untyped-def]
         texts = list(texts)
         seen.extend(map(len, texts))
+        batches.append(sum(map(len, texts)))
         return real_pipe(texts, **kwargs)
 
     nlp.pipe = pipe
@@ -114,6 +119,7 @@ def test_words_a_long_text_is_tagged_in_pieces_at_its_own_offsets(nlp) -> None: 
         nlp.pipe = real_pipe
     whole = tag_texts(nlp, [text], piece_chars=len(text))[0]
     assert max(seen[:-1]) <= 500 and len(seen) > len(text) // 500
+    assert max(batches) <= 1200 and len(batches) > len(text) // 1200
     assert (pieces.starts == whole.starts).all() and (pieces.ends == whole.ends).all()
     assert all(text[a:b].strip() == text[a:b] != "" for a, b in zip(pieces.starts, pieces.ends, strict=True))
     same = sum(p == w for p, w in zip(pieces.upos, whole.upos, strict=True))
