@@ -41,8 +41,11 @@ def test_compare_summary_hand_numbers(hand: RunDir) -> None:
     assert headline["repeated"].mean_gap == pytest.approx((1.0 + 0.0 - 0.5) / 3)
     assert headline["nonrepeated"].mean_gap == pytest.approx((0.5 - 0.25 + 1.0) / 3)
     assert headline["open_bracket"].mean_gap == 1.0 and headline["close_bracket"].mean_gap == 0.0
-    # difference-in-differences: the mask's gap minus the overall gap
-    assert headline["content"].did_estimate == pytest.approx(0.75 - MEAN_GAP)
+    # difference-in-differences: the mask's gap minus the gap on the other four tokens (1.75 - 1.5 = 0.25 in all)
+    assert headline["content"].did_estimate == pytest.approx(0.75 - 0.25 / 4)
+    # a mask and its complement: equal and opposite
+    assert headline["repeated"].did_estimate == pytest.approx(-headline["nonrepeated"].did_estimate)
+    assert headline["repeated"].did_estimate == pytest.approx(0.5 / 3 - 1.25 / 3)
     assert "effective documents" in headline["content"].note
 
 
@@ -230,3 +233,40 @@ def test_compare_document_without_any_features_is_counted_not_compared(tmp_path:
     run = write_run(tmp_path, TOKENS.drop(columns=["base", "cand"]), {"base": base, "cand": cand})
     result = run_compare(run, CompareConfig(baseline="base", candidate="cand"))
     assert result.n_docs == 2 and result.missing.no_features == 3
+
+
+def test_marginal_means_withhold_intervals_below_min_eff_docs(tmp_path: Path) -> None:
+    """A level held by 3 of 60 documents gets no interval in marginal_means.csv (as in categories.csv), with its
+    support and the reason; a level in every document keeps its interval."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for d in range(60):
+        for pos in range(1, 41):
+            upos = "INTJ" if d < 3 and pos % 4 == 0 else ("NOUN" if pos % 2 else "VERB")
+            rows.append((f"d{d:02d}", pos, upos, "content" if upos != "INTJ" else "other", rng.normal(0, 1)))
+    tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "upos", "word_class", "gap"])
+    tokens["pos"] = tokens["pos"].astype(np.int32)
+    tokens["tag"] = tokens["upos"]
+    keys = tokens[["doc_id", "pos"]]
+    run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
+    run_compare(run, CompareConfig(baseline="b", candidate="c"))
+    means = run.read_results("marginal_means.csv").set_index(["factor", "level"])
+    intj, noun = means.loc[("upos", "INTJ")], means.loc[("upos", "NOUN")]
+    assert intj["n_docs"] == 3 and intj["n_eff_docs"] == pytest.approx(3.0)
+    assert np.isnan(intj["ci_low"]) and np.isnan(intj["p"]) and "effective documents (< 10)" in intj["note"]
+    assert noun["n_docs"] == 60 and noun["ci_low"] < noun["estimate"] < noun["ci_high"] and noun["note"] == ""
+
+
+def test_compare_frame_takes_gaps_alone_and_refuses_a_frame_without_them() -> None:
+    from lossgap.analysis import compare_frame
+    from tests.analysis.analysis_runs import FEATURE_DEFAULTS
+
+    frame = TOKENS.assign(gap=TOKENS["base"] - TOKENS["cand"], tag=TOKENS["upos"]).drop(columns=["base", "cand"])
+    frame = frame.assign(**{c: v for c, v in FEATURE_DEFAULTS.items() if c not in frame})
+    frame["domain_type"] = frame["domain"].map({"books": "prose", "python": "code"})
+    frame["log_pos"] = np.log10(frame["pos"])
+    result = compare_frame(frame, CompareConfig(baseline="b", candidate="c"))
+    assert result.summary.mean_gap == pytest.approx(MEAN_GAP)
+    assert np.isnan(result.summary.mean_loss_baseline) and np.isnan(result.summary.mean_loss_candidate)
+    with pytest.raises(ConfigError, match="needs a gap column"):
+        compare_frame(frame.drop(columns="gap"), CompareConfig(baseline="b", candidate="c"))

@@ -75,10 +75,15 @@ def test_curves_paired_differences_and_difference_in_differences(hand_curves) ->
     assert (diff["series"] == "hy").all() and (diff["reference"] == "tf").all()
     # step 200: tf - 0.5 and hy x 0.5 -> (12.5 - 3) - 10.75 / 2 over 6 tokens
     assert diff.loc[(200, "all"), "estimate"] == pytest.approx((12.5 - 3.0 - 10.75 / 2) / 6)
-    # content_nonrepeat at 100: tokens A1 (2 vs 1.5) and B1 (4 vs 3): 0.75; minus overall 1.75/6
+    # content_nonrepeat at 100: tokens A1 (2 vs 1.5) and B1 (4 vs 3): 0.75; the other four tokens differ by
+    # 1.75 - 1.5 = 0.25 in all, 0.0625 each: the difference-in-differences is mask minus rest
     assert diff.loc[(100, "content_nonrepeat"), "estimate"] == pytest.approx(0.75)
-    assert diff.loc[(100, "content_nonrepeat"), "did_estimate"] == pytest.approx(0.75 - 1.75 / 6)
+    assert diff.loc[(100, "content_nonrepeat"), "did_estimate"] == pytest.approx(0.75 - 0.25 / 4)
     assert np.isnan(diff.loc[(100, "all"), "did_estimate"])
+    # python tokens are all in document B, none in A: A's tokens count in the complement alone. B1, B2 differ by
+    # (4 - 3) + (2 - 2.5) = 0.5 over 2 tokens; A's four by 1.75 - 0.5 = 1.25 over 4
+    python = diff.loc[(100, "domain = 'python'")]
+    assert python["estimate"] == pytest.approx(0.25) and python["did_estimate"] == pytest.approx(0.25 - 1.25 / 4)
 
 
 def test_paired_difference_is_narrow_where_marginal_intervals_overlap(tmp_path: Path) -> None:
@@ -127,3 +132,30 @@ def test_curves_unscored_checkpoint_or_series_writes_nothing(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="no scored name gpt@STEP"):
         run_curves(run, CurvesConfig(series=(Series(label="gpt"),)))
     assert not run.results_dir.exists()
+
+
+def test_difference_in_differences_with_a_code_share_is_mask_minus_complement(tmp_path: Path) -> None:
+    """Planted: the second series leads by 0.03 nats more on repeated tokens than on the others; a fifth of the
+    documents are code, with no content word at all. Every default mask gets its difference-in-differences (none
+    is missing for want of a document with the mask's tokens), repeated and nonrepeated get equal and opposite
+    ones, and the repeated one's interval covers the planted 0.03."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for d in range(80):
+        code = d % 5 == 0
+        for pos in range(1, 61):
+            repeated = rng.random() < 0.3
+            rows.append((f"d{d:02d}", pos, "python" if code else "books", None if code else ("content" if rng.random() < 0.5 else "function"),
+                         2 if repeated else 0))  # fmt: skip
+    tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "domain", "word_class", "repeat_len"])
+    tokens["pos"] = tokens["pos"].astype(np.int32)
+    base = rng.normal(3.0, 0.5, 80)[tokens["doc_id"].str[1:].astype(int)] + rng.normal(0, 1.0, len(tokens))
+    lead = 0.01 + 0.03 * (tokens["repeat_len"] >= 2) + rng.normal(0, 0.05, len(tokens))
+    keys = tokens[["doc_id", "pos"]]
+    run = write_run(tmp_path, tokens, {"tf@step1": keys.assign(loss=base), "hy@step1": keys.assign(loss=base - lead)})
+    result = run_curves(run, CurvesConfig(series=(Series(label="tf"), Series(label="hy"))))
+    diff = result.differences.set_index("mask")
+    assert diff.drop(index="all")["did_estimate"].notna().all(), diff["note"]
+    assert diff.loc["repeated", "did_estimate"] == pytest.approx(-diff.loc["nonrepeated", "did_estimate"])
+    assert diff.loc["repeated", "did_ci_low"] <= 0.03 <= diff.loc["repeated", "did_ci_high"]
+    assert diff.loc["repeated", "did_ci_low"] > 0

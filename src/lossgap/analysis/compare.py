@@ -69,7 +69,7 @@ class CompareResult:
 
 
 def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig) -> tuple[HeadlineRow, ...]:
-    """Each headline mask's mean gap, and how much larger it is than the overall gap (mask − all)."""
+    """Each headline mask's mean gap, and how much larger it is than the gap on the other tokens (mask − rest)."""
     groupings = [Grouping(name=m, expr=f"CASE WHEN coalesce(CAST(({PRESETS[m]}) AS BOOLEAN), false) THEN 'in' ELSE 'out' END")
                  for m in HEADLINE]  # fmt: skip
     sums = document_sums(con, groupings)
@@ -82,7 +82,7 @@ def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig
         inside = ls.names.index("in")
         contrasts = [Contrast((inside,))]
         if mask != "all" and len(ls.names) == 2:
-            contrasts.append(Contrast((inside,), (0, 1)))
+            contrasts.append(Contrast((inside,), (1 - inside,)))
         got = estimate(ls, contrasts, config)
         did = (got.estimate[1], got.ci_low[1], got.ci_high[1]) if len(contrasts) == 2 else (np.nan,) * 3
         rows.append(HeadlineRow(label=mask, n_tokens=int(got.n_tokens[0]), n_docs=int(got.n_docs[0]),
@@ -90,6 +90,11 @@ def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig
                                 ci_low=float(got.ci_low[0]), ci_high=float(got.ci_high[0]), did_estimate=float(did[0]),
                                 did_ci_low=float(did[1]), did_ci_high=float(did[2]), note=got.note[0]))  # fmt: skip
     return tuple(rows)
+
+
+def _float(value: object) -> float:
+    """A SQL aggregate as a float: NULL (no values, e.g. a frame given only gaps) is NaN."""
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _describe(fits: tuple[Fit, ...], config: CompareConfig) -> str:
@@ -156,7 +161,7 @@ def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, mi
     missing = missing or MissingTokens(baseline_only=0, candidate_only=0, no_features=0)
     summary = Summary(
         baseline=config.baseline, candidate=config.candidate, n_tokens=int(n_tokens), n_docs=int(n_present),
-        mean_loss_baseline=float(base), mean_loss_candidate=float(cand), mean_gap=overall.mean_gap,
+        mean_loss_baseline=_float(base), mean_loss_candidate=_float(cand), mean_gap=overall.mean_gap,
         ci_low=overall.ci_low, ci_high=overall.ci_high, macro_mean_gap=float(macro),
         missing=dataclasses.asdict(missing), interval=config.interval, bootstrap=config.bootstrap, seed=config.seed,
         confidence=config.confidence, min_eff_docs=config.min_eff_docs, headline=headline, notes=tuple(notes),
@@ -180,8 +185,13 @@ def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, mi
 
 def compare_frame(tokens: pd.DataFrame, config: CompareConfig) -> CompareResult:
     """`compare` on a table of tokens (a notebook's `token_frame`, filtered or not): columns doc_idx (or
-    doc_id), pos, gap (or loss_baseline and loss_candidate) and the feature columns."""
+    doc_id), pos, gap (or loss_baseline and loss_candidate) and the feature columns. Given the gap alone, the
+    summary's mean losses are NaN."""
     frame = tokens.copy()
+    if "gap" not in frame and not {"loss_baseline", "loss_candidate"} <= set(frame.columns):
+        raise ConfigError("compare_frame needs a gap column, or loss_baseline and loss_candidate to make one")
+    if "doc_idx" not in frame and "doc_id" not in frame:
+        raise ConfigError("compare_frame needs doc_id (or doc_idx): intervals treat documents as the units")
     if "doc_idx" not in frame:
         frame["doc_idx"] = pd.factorize(frame["doc_id"], sort=True)[0]
     if "gap" not in frame:

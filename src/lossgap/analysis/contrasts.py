@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lossgap.analysis.config import CompareConfig
-from lossgap.analysis.estimate import Contrast, estimate, holm
+from lossgap.analysis.estimate import Contrast, Estimates, estimate, holm
 from lossgap.analysis.groupings import Grouping, bin_sql, quantile_thresholds
 from lossgap.analysis.levels import document_sums, level_sums
 from lossgap.analysis.regression import Control, Fit, fit_factor
@@ -215,7 +215,9 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
             adjusted[kind] = values
             if kind == "flexible" and fit is not None:
                 fits.append(fit)
-                mean_frames.append(_marginal_means(fit, factor, list(ls.names), config.confidence))
+                # each level's own support (documents, effective documents), as categories.csv has it
+                alone = estimate(ls, [Contrast((i,)) for i in range(ls.n_levels)], config)
+                mean_frames.append(_marginal_means(fit, factor, list(ls.names), config, alone))
         notes = pd.Series(raw.note, name="note")
         contrast_frames += [
             _rows(specs, "raw", raw_values, support.assign(note=notes)),
@@ -235,13 +237,18 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
                           fits=tuple(fits))  # fmt: skip
 
 
-def _marginal_means(fit: Fit, factor: Factor, levels: list[str], confidence: float) -> pd.DataFrame:
+def _marginal_means(fit: Fit, factor: Factor, levels: list[str], config: CompareConfig, alone: Estimates) -> pd.DataFrame:
+    """Each level's marginal mean; no interval (NaN, with the reason in `note`) where the level's tokens sit in
+    fewer than `min_eff_docs` effective documents, as for its raw mean."""
     rows = []
-    for level in levels:
+    for i, level in enumerate(levels):
         population = factor.population_of(level)
         if population not in fit.population_means or level not in fit.design.factor_levels:
             continue
-        est, low, high, p = fit.interval(fit.marginal_vector(level, population), confidence)
+        est, low, high, p = fit.interval(fit.marginal_vector(level, population), config.confidence)
+        if alone.note[i]:
+            low, high, p = np.nan, np.nan, np.nan
         rows.append({"factor": factor.name, "level": level, "population": population, "estimate": est,
-                     "ci_low": low, "ci_high": high, "p": p, "n_tokens": fit.level_tokens.get((population, level), 0)})  # fmt: skip
+                     "ci_low": low, "ci_high": high, "p": p, "n_tokens": fit.level_tokens.get((population, level), 0),
+                     "n_docs": int(alone.n_docs[i]), "n_eff_docs": float(alone.n_eff_docs[i]), "note": alone.note[i]})  # fmt: skip
     return pd.DataFrame(rows)

@@ -1,6 +1,7 @@
 """`curves`: filtered losses (mean loss over a token mask) of checkpoint series, and the paired differences
-between each series and a reference series at every step, with the difference-in-differences (the filtered
-difference minus the overall difference). Reads every checkpoint's scores and the features; writes
+between each series and a reference series at every step, with the difference-in-differences (the difference on
+the mask's tokens minus the difference on the other tokens: a mask and its complement get equal and opposite
+values, whatever share of the tokens the mask holds). Reads every checkpoint's scores and the features; writes
 results/curves.csv and results/curves_diff.csv.
 
 Every checkpoint is measured on the same tokens, so a difference between two series at a step is a paired
@@ -64,7 +65,9 @@ def _flags(con: duckdb.DuckDBPyConnection, masks: list[Mask]) -> None:
 def _checkpoint_sums(con: duckdb.DuckDBPyConnection, run: RunDir, name: str, n_masks: int) -> pd.DataFrame:
     """Per document: loss sum and token count within each mask (m0…) and over every token (all)."""
     run.view(con, f"scores/{name}", "checkpoint")
-    sums = ", ".join(f"sum(s.loss) FILTER (WHERE f.m{i}) AS s{i}, count(*) FILTER (WHERE f.m{i}) AS n{i}" for i in range(n_masks))
+    # coalesce: a document with no token in a mask has a sum of 0 there (SQL's NULL would make its complement NaN)
+    sums = ", ".join(f"coalesce(sum(s.loss) FILTER (WHERE f.m{i}), 0) AS s{i}, count(*) FILTER (WHERE f.m{i}) AS n{i}"
+                     for i in range(n_masks))  # fmt: skip
     return con.execute(
         f"""SELECT f.doc_idx, {sums}, sum(s.loss) AS s_all, count(*) AS n_all
             FROM checkpoint s JOIN flags f USING (doc_id, pos) GROUP BY f.doc_idx ORDER BY f.doc_idx"""
@@ -149,14 +152,22 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
                 n = first[f"n{j}"].to_numpy(np.float64)
                 s = (ref[f"s{j}"] - other[f"s{j}"]).to_numpy(np.float64)
                 sums = _mask_sums(doc, n, s, n_all, s_all, n_docs)
-                contrasts = [Contrast((0,))] + ([Contrast((0,), (0, 1))] if sums.n_levels == 2 and (n_all > n).any() else [])
+                # the difference-in-differences: the mask's difference minus that of the other tokens
+                has_rest = bool((n_all > n).any()) and bool(n.any())
+                contrasts = [Contrast((0,))] + ([Contrast((0,), (1,))] if has_rest else [])
                 got = estimate(sums, contrasts, config)
-                did = [got.estimate[1], got.ci_low[1], got.ci_high[1], got.p[1]] if len(contrasts) == 2 else [np.nan] * 4
+                did = [got.estimate[1], got.ci_low[1], got.ci_high[1], got.p[1]] if has_rest else [np.nan] * 4
+                notes_here = [got.note[0]] if got.note[0] else []
+                if not has_rest and mask.name != "all":
+                    notes_here.append("no difference-in-differences: the mask holds every token (no other tokens to "
+                                      "compare with)" if n.any() else "no token in the mask")  # fmt: skip
+                elif has_rest and got.note[1] and got.note[1] != got.note[0]:
+                    notes_here.append(f"difference-in-differences: {got.note[1]}")
                 diff_rows.append({"step": step, "mask": mask.name, "series": label, "reference": reference,
                                   "n_tokens": int(got.n_tokens[0]), "n_eff_docs": got.n_eff_docs[0],
                                   "estimate": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0],
                                   "p": got.p[0], "did_estimate": did[0], "did_ci_low": did[1], "did_ci_high": did[2],
-                                  "did_p": did[3], "note": got.note[0]})  # fmt: skip
+                                  "did_p": did[3], "note": "; ".join(notes_here)})  # fmt: skip
     for what, rows in (("curve points", curve_rows), ("paired differences", diff_rows)):
         withheld = sum(1 for row in rows if np.isnan(row["ci_low"]) and row["note"])
         if withheld:

@@ -198,7 +198,7 @@ def print_headline(summary: Any) -> None:
         title=f"gap = loss({summary.baseline}) - loss({summary.candidate}), nats; {summary.confidence:.0%} intervals",
     )
     table.add_column("tokens", justify="left")
-    for column in ("n", "mean gap", "interval", "minus overall"):
+    for column in ("n", "mean gap", "interval", "minus the rest"):
         table.add_column(column, justify="right")
     for row in summary.headline:
         interval = (row.note or "-") if math.isnan(row.ci_low) else f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]"

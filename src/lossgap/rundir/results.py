@@ -58,7 +58,7 @@ RESULTS: dict[str, ResultsTable] = {
         _table("contrasts.csv", "compare",
                f"{_CONTRAST} method:t estimate:f {_INTERVAL} p:f p_adjusted:f {_SUPPORT} note:t"),
         _table("sensitivity.csv", "compare", f"{_CONTRAST} controls:t estimate:f {_INTERVAL} p:f"),
-        _table("marginal_means.csv", "compare", f"factor:t level:t population:t estimate:f {_INTERVAL} p:f n_tokens:i"),
+        _table("marginal_means.csv", "compare", f"factor:t level:t population:t estimate:f {_INTERVAL} p:f {_SUPPORT} note:t"),
         _table("repeat_curve.csv", "compare", f"kind:t bin:t bin_order:i {_SUPPORT} mean_gap:f {_INTERVAL} note:t"),
         _table("top_tokens.csv", "compare",
                "direction:t rank:i doc_id:t pos:i domain:t token_text:t loss_baseline:f loss_candidate:f gap:f"),
@@ -79,7 +79,8 @@ RESULTS: dict[str, ResultsTable] = {
 @dataclass(frozen=True, kw_only=True)
 class HeadlineRow:
     """One headline figure of a comparison: the mean gap over a preset mask, with its interval, and the
-    difference-in-differences: the mask's gap minus the overall gap (how much more the candidate leads there)."""
+    difference-in-differences: the mask's gap minus the gap on every other token (how much more the candidate
+    leads there than elsewhere)."""
 
     label: str
     n_tokens: int
