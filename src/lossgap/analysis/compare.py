@@ -100,8 +100,10 @@ def _float(value: object) -> float:
 def _describe(fits: tuple[Fit, ...], config: CompareConfig) -> str:
     """regression.txt: each model behind the adjusted contrasts, what it fitted on, what was left out."""
     lines = [
-        "The adjusted contrasts and marginal means come from these least-squares fits of the per-token gap, on every",
-        "compared token, standard errors clustered by document (CR1), t intervals with G - 1 degrees of freedom.",
+        "The adjusted contrasts and marginal means come from these least-squares fits of the per-token gap, each on",
+        "its factor's own population (the compared tokens with a level of the factor), standard errors clustered by",
+        "document (CR1), t intervals with G - 1 degrees of freedom. Overlap: the share of the tokens whose cell of the",
+        "controls holds more than one level; a contrast between levels that never share a cell rests on the model.",
         f"Controls: {', '.join(config.controls)}; log_freq and log_pos in {config.control_bins} quantile bins "
         "(sensitivity.csv: also as lines). A control on a column the factor reads is left out.",
         "",

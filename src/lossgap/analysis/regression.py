@@ -1,5 +1,7 @@
 """The gap regressed on a factor (the levels a family of contrasts compares) and controls, fitted exactly on
-every compared token from sufficient statistics that DuckDB streams, with standard errors clustered by document.
+the factor's own population (every compared token with a level of the factor: prose tokens for the word-class
+family, brackets for the bracket family) from sufficient statistics that DuckDB streams, with standard errors
+clustered by document.
 
     gap ~ 0 + C(factor) + C(log_freq bin) + C(log_pos bin) + C(repeat_len bin) + C(word_piece) + C(domain)
 
@@ -112,6 +114,13 @@ class Fit:
         return est, est - half, est + half, float(2 * stats.t.sf(abs(est) / se, self.df))
 
 
+def _fitted_tokens(factor: str, numeric: Sequence[Control]) -> str:
+    """SQL selecting the tokens a factor's regression is fitted on: its own population, the tokens that have a
+    level of the factor (code tokens have no word class: their rarity effects must not set the prose family's
+    controls), with every numeric control present."""
+    return " AND ".join([f"({factor}) IS NOT NULL", *(f"({c.sql}) IS NOT NULL" for c in numeric)])
+
+
 def _cells(con: duckdb.DuckDBPyConnection, factor: str, population: str, controls: Sequence[Control]) -> pd.DataFrame:
     """Pass 1: counts and sums per (factor level, control levels, population); numeric controls summed too."""
     categorical = [c for c in controls if not c.numeric]
@@ -124,7 +133,7 @@ def _cells(con: duckdb.DuckDBPyConnection, factor: str, population: str, control
     sums += [f"sum(z{i}) AS z{i}" for i in range(len(numeric))]
     sums += [f"sum(z{i} * z{j}) AS z{i}_{j}" for i, j in itertools.combinations_with_replacement(range(len(numeric)), 2)]
     sums += [f"sum(z{i} * gap) AS zy{i}" for i in range(len(numeric))]
-    where = " AND ".join([f"({c.sql}) IS NOT NULL" for c in numeric] or ["TRUE"])
+    where = _fitted_tokens(factor, numeric)
     keys = ["f", *(f"c{i}" for i in range(len(categorical))), "pop"]
     return con.execute(
         f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM (SELECT doc_idx, {', '.join(select)} FROM {JOINED} "
@@ -200,8 +209,15 @@ def fit_factor(
     kept = _independent(gram, len(factor_levels))
     dropped = tuple(names[j] for j in range(len(names)) if j not in kept)
     notes = [f"aliased with the factor and earlier controls, left out: {', '.join(dropped)}"] if dropped else []
+    if categorical and len(factor_levels) > 1:
+        # overlap: the tokens whose cell of the controls (all crossed) holds more than one level of the factor; a
+        # contrast of levels that never share a cell rests on the model's additivity, not on comparisons
+        keys = [f"c{i}" for i in range(len(categorical))]
+        shared = cells.groupby(keys)["f"].transform("nunique") > 1
+        notes.append(f"overlap: {n[shared.to_numpy()].sum() / total:.0%} of the tokens sit in a cell of the controls "
+                     "that holds more than one level of the factor")  # fmt: skip
     gram_k = gram[np.ix_(kept, kept)]
-    n_docs = int(con.execute(f"SELECT count(DISTINCT doc_idx) FROM {JOINED}").fetchall()[0][0])
+    n_docs = int(con.execute(f"SELECT count(DISTINCT doc_idx) FROM {JOINED} WHERE {_fitted_tokens(factor, numeric)}").fetchall()[0][0])
     p = len(kept)
     if n_docs < 2 or total <= p + 1:
         return None
@@ -259,7 +275,7 @@ def _scores(
     select = [f"coalesce(CAST(({factor}) AS VARCHAR), {quote_literal(_NONE)}) AS f"]
     select += [f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)]
     select += [f"CAST({c.sql} AS DOUBLE) - {float(z_mean[i])!r} AS z{i}" for i, c in enumerate(numeric)]
-    where = " AND ".join([f"({c.sql}) IS NOT NULL" for c in numeric] or ["TRUE"])
+    where = _fitted_tokens(factor, numeric)
     linear = " ".join(f"- {float(gamma[i])!r} * t.z{i}" for i in range(len(numeric)))
     residual = f"""(SELECT t.doc_idx, {', '.join(f't.{k}' for k in keys)}, {', '.join([f't.z{i}' for i in range(len(numeric))] + ['t.gap - c.yhat ' + linear + ' AS e'])}
                     FROM (SELECT doc_idx, gap, {', '.join(select)} FROM {JOINED} WHERE {where}) t
