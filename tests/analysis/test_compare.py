@@ -301,3 +301,28 @@ def test_adjusted_contrast_is_fitted_on_its_own_population(tmp_path: Path) -> No
     regression = run.read_regression()
     # fitted on the 40 prose documents' 3,200 tokens; half of them (rarity 2 and 3) where both classes occur
     assert "3,200 tokens in 40 documents" in regression and "overlap: 50% of the tokens" in regression
+
+
+def test_macro_means_come_with_intervals_over_documents(tmp_path: Path) -> None:
+    """The document-weighted mean (each document's own mean gap, averaged) beside the token-weighted one, with a t
+    interval over documents: equal to scipy's on the per-document means, overall and for a category."""
+    from scipy import stats
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for d in range(25):
+        for pos in range(1, int(rng.integers(10, 200))):
+            rows.append((f"d{d:02d}", pos, "content" if rng.random() < 0.4 else "function", rng.normal(0.1 + 0.01 * d, 1)))
+    tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "word_class", "gap"])
+    tokens["pos"] = tokens["pos"].astype(np.int32)
+    keys = tokens[["doc_id", "pos"]]
+    run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
+    run_compare(run, CompareConfig(baseline="b", candidate="c"))
+    gaps = tokens.assign(gap=3.0 - (3.0 - tokens["gap"]).astype(np.float32).astype(np.float64))
+    for frame, got in ((gaps, run.read_summary()),
+                       (gaps[gaps["word_class"] == "content"], run.read_results("categories.csv").set_index(["feature", "value"]).loc[("word_class", "content")])):  # fmt: skip
+        per_doc = frame.groupby("doc_id")["gap"].mean()
+        low, high = stats.t.interval(0.95, len(per_doc) - 1, loc=per_doc.mean(), scale=stats.sem(per_doc))
+        # a Summary and a pandas row both read by attribute
+        assert got.macro_mean_gap == pytest.approx(per_doc.mean(), abs=1e-6)
+        assert (got.macro_ci_low, got.macro_ci_high) == pytest.approx((low, high), abs=1e-6)

@@ -20,7 +20,7 @@ from lossgap.analysis.contrasts import contrast_tables, default_factors, user_fa
 from lossgap.analysis.estimate import Contrast, estimate
 from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
 from lossgap.analysis.join import JOINED, MissingTokens, connect, join_pair
-from lossgap.analysis.levels import document_sums, level_sums, level_table
+from lossgap.analysis.levels import document_sums, level_sums, level_table, macro_means
 from lossgap.analysis.regression import Fit
 from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
 from lossgap.analysis.top import top_documents, top_segments, top_tokens
@@ -159,12 +159,14 @@ def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, mi
     headline = _headline(con, n_docs, config)
     overall = headline[0]
     base, cand = con.execute(f"SELECT avg(loss_baseline), avg(loss_candidate) FROM {JOINED}").fetchall()[0]
-    macro = con.execute(f"SELECT avg(g) FROM (SELECT avg(gap) AS g FROM {JOINED} GROUP BY doc_idx)").fetchall()[0][0]
+    doc_means = con.execute(f"SELECT avg(gap) FROM {JOINED} GROUP BY doc_idx").fetchnumpy()["avg(gap)"].astype(np.float64)
+    macro, macro_low, macro_high = (float(v[0]) for v in macro_means(doc_means, np.zeros(len(doc_means), np.int64), 1, config))
     missing = missing or MissingTokens(baseline_only=0, candidate_only=0, no_features=0)
     summary = Summary(
         baseline=config.baseline, candidate=config.candidate, n_tokens=int(n_tokens), n_docs=int(n_present),
         mean_loss_baseline=_float(base), mean_loss_candidate=_float(cand), mean_gap=overall.mean_gap,
-        ci_low=overall.ci_low, ci_high=overall.ci_high, macro_mean_gap=float(macro),
+        ci_low=overall.ci_low, ci_high=overall.ci_high, macro_mean_gap=macro,
+        macro_ci_low=macro_low, macro_ci_high=macro_high,
         missing=dataclasses.asdict(missing), interval=config.interval, bootstrap=config.bootstrap, seed=config.seed,
         confidence=config.confidence, min_eff_docs=config.min_eff_docs, headline=headline, notes=tuple(notes),
         log_freq_source=log_freq_source,

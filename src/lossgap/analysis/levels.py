@@ -9,16 +9,35 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from lossgap.analysis.config import IntervalSpec
 from lossgap.analysis.estimate import Contrast, Estimates, LevelSums, estimate
 from lossgap.analysis.groupings import Grouping
 from lossgap.analysis.join import JOINED
 
-__all__ = ["document_sums", "level_sums", "level_table", "LEVEL_COLUMNS"]
+__all__ = ["document_sums", "level_sums", "level_table", "macro_means", "LEVEL_COLUMNS"]
 
 LEVEL_COLUMNS = ["n_tokens", "n_docs", "n_eff_docs", "mean_loss_baseline", "mean_loss_candidate", "mean_gap",
-                 "ci_low", "ci_high", "p", "macro_mean_gap", "note"]  # fmt: skip
+                 "ci_low", "ci_high", "p", "macro_mean_gap", "macro_ci_low", "macro_ci_high", "note"]  # fmt: skip
+
+
+def macro_means(doc_means: np.ndarray, level: np.ndarray, n_levels: int, spec: IntervalSpec) -> tuple[np.ndarray, ...]:
+    """The document-weighted (macro) mean of each level: the mean of its documents' own mean gaps, with a t interval
+    over those documents (each document one unit, all weighted alike); NaN below `min_eff_docs` documents.
+
+    >>> m, lo, hi = macro_means(np.array([1.0, 2.0, 3.0, 5.0]), np.array([0, 0, 0, 1]), 2, IntervalSpec(min_eff_docs=2))
+    >>> float(m[0]), round(float(hi[0] - m[0]), 3), float(m[1]), bool(np.isnan(lo[1]))
+    (2.0, 2.484, 5.0, True)
+    """
+    count = np.bincount(level, minlength=n_levels).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(level, weights=doc_means, minlength=n_levels) / count
+        squares = np.bincount(level, weights=(doc_means - mean[level]) ** 2, minlength=n_levels)
+        se = np.sqrt(squares / (count - 1) / count)
+        half = stats.t.ppf(1 - (1 - spec.confidence) / 2, np.maximum(count - 1, 1)) * se
+    shown = count >= max(2.0, spec.min_eff_docs)
+    return mean, np.where(shown, mean - half, np.nan), np.where(shown, mean + half, np.nan)
 
 
 def document_sums(con: duckdb.DuckDBPyConnection, groupings: Sequence[Grouping], where: str = "TRUE") -> pd.DataFrame:
@@ -68,12 +87,12 @@ def level_table(sums: pd.DataFrame, groupings: Sequence[Grouping], n_docs: int, 
         level = rows["level"].map(index).to_numpy()
         base = np.bincount(level, weights=rows["sum_baseline"].to_numpy(), minlength=ls.n_levels) / tokens
         cand = np.bincount(level, weights=rows["sum_candidate"].to_numpy(), minlength=ls.n_levels) / tokens
-        macro = np.bincount(level, weights=ls.s / ls.n, minlength=ls.n_levels) / np.bincount(level, minlength=ls.n_levels)
+        macro, macro_low, macro_high = macro_means(ls.s / ls.n, ls.level, ls.n_levels, spec)
         frames.append(pd.DataFrame({
             "feature": grouping.name, "value": list(ls.names), "n_tokens": got.n_tokens, "n_docs": got.n_docs,
             "n_eff_docs": got.n_eff_docs, "mean_loss_baseline": base, "mean_loss_candidate": cand,
             "mean_gap": got.estimate, "ci_low": got.ci_low, "ci_high": got.ci_high, "p": got.p,
-            "macro_mean_gap": macro, "note": got.note,
+            "macro_mean_gap": macro, "macro_ci_low": macro_low, "macro_ci_high": macro_high, "note": got.note,
         }))  # fmt: skip
     columns = ["feature", "value", *LEVEL_COLUMNS]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)

@@ -54,7 +54,7 @@ RESULTS: dict[str, ResultsTable] = {
     for t in (
         _table("categories.csv", "compare",
                f"feature:t value:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f "
-               "macro_mean_gap:f note:t"),
+               "macro_mean_gap:f macro_ci_low:f macro_ci_high:f note:t"),
         _table("contrasts.csv", "compare",
                f"{_CONTRAST} method:t estimate:f {_INTERVAL} p:f p_adjusted:f {_SUPPORT} note:t"),
         _table("sensitivity.csv", "compare", f"{_CONTRAST} controls:t estimate:f {_INTERVAL} p:f"),
@@ -112,6 +112,8 @@ class Summary:
     ci_low: float
     ci_high: float
     macro_mean_gap: float
+    macro_ci_low: float = float("nan")  # t interval over documents of the macro (document-weighted) mean gap
+    macro_ci_high: float = float("nan")
     missing: dict[str, int] = field(default_factory=dict)
     interval: str = "bootstrap"
     bootstrap: int = 1000
