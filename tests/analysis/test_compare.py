@@ -11,7 +11,7 @@ import pytest
 from lossgap.analysis import CompareConfig, run_compare
 from lossgap.errors import ConfigError, RunDirError
 from lossgap.rundir import ModelContext, ModelRecord, RunDir
-from tests.analysis.analysis_runs import planted_tokens, scores_of, write_run
+from tests.analysis.analysis_runs import FEATURE_DEFAULTS, planted_tokens, scores_of, write_run
 from tests.analysis.hand_run import MEAN_GAP, TOKENS, write_hand_run
 
 
@@ -259,7 +259,6 @@ def test_marginal_means_withhold_intervals_below_min_eff_docs(tmp_path: Path) ->
 
 def test_compare_frame_takes_gaps_alone_and_refuses_a_frame_without_them() -> None:
     from lossgap.analysis import compare_frame
-    from tests.analysis.analysis_runs import FEATURE_DEFAULTS
 
     frame = TOKENS.assign(gap=TOKENS["base"] - TOKENS["cand"], tag=TOKENS["upos"]).drop(columns=["base", "cand"])
     frame = frame.assign(**{c: v for c, v in FEATURE_DEFAULTS.items() if c not in frame})
@@ -326,3 +325,64 @@ def test_macro_means_come_with_intervals_over_documents(tmp_path: Path) -> None:
         # a Summary and a pandas row both read by attribute
         assert got.macro_mean_gap == pytest.approx(per_doc.mean(), abs=1e-6)
         assert (got.macro_ci_low, got.macro_ci_high) == pytest.approx((low, high), abs=1e-6)
+
+
+def _null_tokens(rng: np.random.Generator, n_docs: int = 40) -> pd.DataFrame:
+    """Tokens with parts of speech, word classes and brackets, and a gap that depends on nothing (a global null)."""
+    rows = []
+    for d in range(n_docs):
+        effect = 0.0
+        for pos in range(1, 61):
+            upos = rng.choice(["NOUN", "VERB", "ADJ", "DET", "ADP", "PRON", "ADV"])
+            side = rng.choice(["none", "open", "close"], p=[0.8, 0.1, 0.1])
+            rows.append((f"d{d:02d}", pos, "books", upos, "content" if upos in ("NOUN", "VERB", "ADJ", "ADV") else "function",
+                         None if side == "none" else "round", side, effect + rng.normal(0, 1)))  # fmt: skip
+    tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "domain", "upos", "word_class", "bracket_kind", "bracket_side", "gap"])
+    tokens["pos"] = tokens["pos"].astype(np.int32)
+    tokens["tag"] = tokens["upos"]
+    return tokens
+
+
+def test_report_wide_q_and_declared_primary_contrasts(tmp_path: Path) -> None:
+    """q is Benjamini–Hochberg over every p-value the comparison writes (categories, contrasts, marginal means),
+    p_primary Holm over the declared families' contrasts: both equal statsmodels' on the written p-values."""
+    from statsmodels.stats.multitest import multipletests
+
+    tokens = _null_tokens(np.random.default_rng(8))
+    keys = tokens[["doc_id", "pos"]]
+    run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
+    run_compare(run, CompareConfig(baseline="b", candidate="c", primary=("word_class", "brackets")))
+    tables = [run.read_results(f) for f in ("categories.csv", "contrasts.csv", "marginal_means.csv")]
+    p = np.concatenate([t["p"].to_numpy(float) for t in tables])
+    q = np.concatenate([t["q"].to_numpy(float) for t in tables])
+    ok = np.isfinite(p)
+    assert ok.sum() == run.read_summary().n_tests > 50
+    np.testing.assert_allclose(q[ok], multipletests(p[ok], method="fdr_bh")[1], rtol=1e-9)
+    assert np.isnan(q[~ok]).all()
+    contrasts = tables[1]
+    for method in ("raw", "adjusted"):
+        chosen = contrasts[contrasts["family"].isin(["word_class", "brackets"]) & (contrasts["method"] == method)]
+        np.testing.assert_allclose(chosen["p_primary"], multipletests(chosen["p"], method="holm")[1], rtol=1e-9)
+    assert contrasts[~contrasts["family"].isin(["word_class", "brackets"])]["p_primary"].isna().all()
+    with pytest.raises(ConfigError, match="--primary colour: no such family"):
+        run_compare(run, CompareConfig(baseline="b", candidate="c", primary=("colour",)))
+
+
+def test_under_a_global_null_q_rarely_flags_anything_while_raw_p_often_does(tmp_path: Path) -> None:
+    """20 corpora where the gap depends on nothing: some raw p < 0.05 in 8 of them (about 70 correlated tests each,
+    where 1 in 20 would be nominal), some q < 0.05 in none (Benjamini–Hochberg controls the family-wise error under
+    a global null)."""
+    from lossgap.analysis import compare_frame
+
+    rng = np.random.default_rng(9)
+    any_p, any_q = 0, 0
+    for _ in range(20):
+        tokens = _null_tokens(rng, n_docs=30)
+        frame = tokens.assign(**{c: v for c, v in FEATURE_DEFAULTS.items() if c not in tokens})
+        frame["domain_type"], frame["log_pos"] = "prose", np.log10(frame["pos"])
+        result = compare_frame(frame, CompareConfig(baseline="b", candidate="c", control_bins=4))
+        p = np.concatenate([result.categories["p"], result.contrasts["p"], result.marginal_means["p"]])
+        q = np.concatenate([result.categories["q"], result.contrasts["q"], result.marginal_means["q"]])
+        any_p += bool(np.nanmin(p) < 0.05)
+        any_q += bool(np.nanmin(q) < 0.05)
+    assert any_p >= 6 and any_q <= 2, (any_p, any_q)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from lossgap.analysis.config import CompareConfig
 from lossgap.analysis.contrasts import contrast_tables, default_factors, user_factor
-from lossgap.analysis.estimate import Contrast, estimate
+from lossgap.analysis.estimate import Contrast, benjamini_hochberg, estimate
 from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
 from lossgap.analysis.join import JOINED, MissingTokens, connect, join_pair
 from lossgap.analysis.levels import document_sums, level_sums, level_table, macro_means
@@ -92,6 +92,19 @@ def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig
     return tuple(rows)
 
 
+def report_wide_q(tables: list[pd.DataFrame]) -> int:
+    """Give every table a `q` column: Benjamini–Hochberg over every p-value the tables hold together (the
+    whole comparison's tests at once, so a reader scanning all of them is covered). Returns the number of tests."""
+    ps = np.concatenate([t["p"].to_numpy(np.float64) for t in tables if "p" in t]) if tables else np.zeros(0)
+    q = benjamini_hochberg(ps)
+    at = 0
+    for table in tables:
+        if "p" in table:
+            table["q"] = q[at : at + len(table)]
+            at += len(table)
+    return int(np.isfinite(ps).sum())
+
+
 def _float(value: object) -> float:
     """A SQL aggregate as a float: NULL (no values, e.g. a frame given only gaps) is NaN."""
     return float("nan") if value is None else float(value)  # type: ignore[arg-type]
@@ -156,6 +169,8 @@ def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, mi
     repeat_names = {g.name for g in repeat_groupings()}
     factors = default_factors() + [user_factor(g, references.get(g.name)) for g in user]
     contrasts = contrast_tables(con, factors, config, n_docs)
+    categories = table[~table["feature"].isin(repeat_names)].reset_index(drop=True)
+    n_tests = report_wide_q([categories, contrasts.contrasts, contrasts.marginal_means])
     headline = _headline(con, n_docs, config)
     overall = headline[0]
     base, cand = con.execute(f"SELECT avg(loss_baseline), avg(loss_candidate) FROM {JOINED}").fetchall()[0]
@@ -169,13 +184,13 @@ def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, mi
         macro_ci_low=macro_low, macro_ci_high=macro_high,
         missing=dataclasses.asdict(missing), interval=config.interval, bootstrap=config.bootstrap, seed=config.seed,
         confidence=config.confidence, min_eff_docs=config.min_eff_docs, headline=headline, notes=tuple(notes),
-        log_freq_source=log_freq_source,
+        log_freq_source=log_freq_source, n_tests=n_tests,
     )  # fmt: skip
     return CompareResult(
         config=config,
         missing=missing,
         summary=summary,
-        categories=table[~table["feature"].isin(repeat_names)].reset_index(drop=True),
+        categories=categories,
         contrasts=contrasts.contrasts,
         sensitivity=contrasts.sensitivity,
         marginal_means=contrasts.marginal_means,

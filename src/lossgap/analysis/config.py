@@ -71,6 +71,8 @@ class CompareConfig(IntervalSpec):
     references: (grouping, level) pairs naming the reference level of a grouping's contrasts (default: its
         most frequent level). A grouping is named by its columns joined with '+', e.g. `domain+upos`.
     controls: what the regression holds fixed (CONTROLS); `control_bins`: quantile bins of log_freq and log_pos.
+    primary: families of contrasts declared before looking (e.g. word_class, brackets): contrasts.csv's
+        `p_primary` adjusts their p-values together (Holm), the claims a study rests on.
     """
 
     baseline: str
@@ -83,6 +85,7 @@ class CompareConfig(IntervalSpec):
     top_k: int = 50
     segment_tokens: int = 32
     top_min_doc_tokens: int = 50
+    primary: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,6 +94,8 @@ class CompareConfig(IntervalSpec):
                 validate_name(getattr(self, option))
             except LossgapError as exc:
                 raise ConfigError(f"--{option}: {exc}") from None
+        if len(set(self.primary)) != len(self.primary) or not all(isinstance(f, str) and f for f in self.primary):
+            raise ConfigError(f"--primary: give each family of contrasts once, got {list(self.primary)}")
         if self.baseline == self.candidate:
             raise ConfigError(f"--baseline and --candidate are both {self.baseline!r}: compare two different scorings")
         for columns in self.by:

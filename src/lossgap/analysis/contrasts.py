@@ -21,13 +21,14 @@ from lossgap.analysis.estimate import Contrast, Estimates, estimate, holm
 from lossgap.analysis.groupings import Grouping, bin_sql, quantile_thresholds
 from lossgap.analysis.levels import document_sums, level_sums
 from lossgap.analysis.regression import Control, Fit, fit_factor
+from lossgap.errors import ConfigError
 from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
 
 __all__ = ["CONTRAST_COLUMNS", "ContrastSpec", "ContrastTables", "Factor", "default_factors", "user_factor", "controls_for",
            "contrast_tables"]
 
 CONTRAST_COLUMNS = ["family", "contrast", "level", "reference", "scope", "method", "estimate", "ci_low", "ci_high",
-                    "p", "p_adjusted", "n_tokens", "n_docs", "n_eff_docs", "note"]  # fmt: skip
+                    "p", "p_adjusted", "p_primary", "q", "n_tokens", "n_docs", "n_eff_docs", "note"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,16 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
     contrasts["p_adjusted"] = np.nan
     for _, idx in contrasts.groupby(["family", "method"], sort=False).groups.items():
         contrasts.loc[idx, "p_adjusted"] = holm(contrasts.loc[idx, "p"].to_numpy(np.float64))
+    # the declared primary contrasts: Holm over all of them at once (per method), the claims a study stands on
+    contrasts["p_primary"] = np.nan
+    unknown = sorted(set(config.primary) - set(contrasts["family"]))
+    if unknown:
+        raise ConfigError(f"--primary {', '.join(unknown)}: no such family of contrasts in this comparison "
+                          f"(families: {', '.join(dict.fromkeys(contrasts['family']))})")  # fmt: skip
+    for method in ("raw", "adjusted"):
+        chosen = contrasts.index[contrasts["family"].isin(config.primary) & (contrasts["method"] == method)]
+        contrasts.loc[chosen, "p_primary"] = holm(contrasts.loc[chosen, "p"].to_numpy(np.float64))
+    contrasts["q"] = np.nan  # filled over every p-value of the comparison (`compare.report_wide_q`)
     sensitivity = pd.concat(sensitivity_frames, ignore_index=True).rename(columns={"method": "controls"}) if sensitivity_frames else pd.DataFrame()
     means = pd.concat(mean_frames, ignore_index=True) if mean_frames else pd.DataFrame()
     return ContrastTables(contrasts=contrasts[CONTRAST_COLUMNS], sensitivity=sensitivity, marginal_means=means,

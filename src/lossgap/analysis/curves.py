@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lossgap.analysis.config import CurvesConfig, Series, step_of
-from lossgap.analysis.estimate import Contrast, LevelSums, estimate
+from lossgap.analysis.estimate import Contrast, LevelSums, benjamini_hochberg, estimate
 from lossgap.analysis.join import connect
 from lossgap.errors import ConfigError
 from lossgap.rundir import RESULTS, RunDir
@@ -168,6 +168,12 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
                                   "estimate": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0],
                                   "p": got.p[0], "did_estimate": did[0], "did_ci_low": did[1], "did_ci_high": did[2],
                                   "did_p": did[3], "note": "; ".join(notes_here)})  # fmt: skip
+    # Benjamini–Hochberg over every p-value of the paired differences and their difference-in-differences at once
+    # (steps × masks × series): a reader scanning the table for small p-values is covered
+    ps = np.array([row[k] for row in diff_rows for k in ("p", "did_p")], dtype=np.float64)
+    q = benjamini_hochberg(ps)
+    for i, row in enumerate(diff_rows):
+        row["q"], row["did_q"] = q[2 * i], q[2 * i + 1]
     for what, rows in (("curve points", curve_rows), ("paired differences", diff_rows)):
         withheld = sum(1 for row in rows if np.isnan(row["ci_low"]) and row["note"])
         if withheld:

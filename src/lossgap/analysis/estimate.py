@@ -28,7 +28,7 @@ from scipy import sparse, stats
 
 from lossgap.analysis.config import IntervalSpec
 
-__all__ = ["LevelSums", "Contrast", "Estimates", "estimate", "document_weights", "holm"]
+__all__ = ["LevelSums", "Contrast", "Estimates", "estimate", "document_weights", "holm", "benjamini_hochberg"]
 
 _CHUNK = 64  # bootstrap resamples per weights block: bounds memory at chunk × documents counts
 
@@ -265,4 +265,21 @@ def holm(p: np.ndarray) -> np.ndarray:
     m = order.size
     adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
     out[order] = np.minimum(1.0, adjusted)
+    return out
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg q-values of p-values (NaN stays NaN; statsmodels' `fdr_bh`): the false discovery rate
+    at which each would be declared, over every test given at once.
+
+    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03, np.nan])).round(3).tolist()
+    [0.03, 0.04, 0.04, nan]
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="fdr_bh")[1]
     return out

@@ -60,6 +60,10 @@ def compare(
     seed: SeedOption = None,
     confidence: ConfidenceOption = None,
     min_eff_docs: MinEffDocsOption = None,
+    primary: Annotated[list[str] | None, typer.Option("--primary", help=(
+        "A family of contrasts declared before looking (word_class, existential_there, brackets, repetition, "
+        "repeat_len_bin, upos, by COLUMN); repeatable. contrasts.csv's p_primary adjusts the declared ones together "
+        "(Holm)."))] = None,  # fmt: skip
     top_k: Annotated[int | None, typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
     unit: UnitOption = "auto",
 ) -> None:
@@ -72,7 +76,8 @@ def compare(
         candidate=candidate,
         **given(by=tuple(groupings) or None, references=(tuple(reference),) if reference else None,
                 controls=tuple(control) if control else None, interval=interval, bootstrap=bootstrap, seed=seed,
-                confidence=confidence, min_eff_docs=min_eff_docs, top_k=top_k),
+                confidence=confidence, min_eff_docs=min_eff_docs, top_k=top_k,
+                primary=tuple(primary) if primary else None),
         default_groupings=not no_default_groupings,
     )  # fmt: skip
     target = analysis_run(run, unit, [baseline, candidate])

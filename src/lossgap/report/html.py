@@ -132,6 +132,8 @@ class ContrastRow:
     raw: tuple[float, float, float]  # estimate, ci_low, ci_high
     adjusted: tuple[float, float, float]
     p_adjusted: float  # Holm, of the adjusted contrast within its family
+    q: float  # Benjamini–Hochberg over every p-value of the comparison, of the adjusted contrast
+    p_primary: float  # Holm over the declared primary contrasts (NaN where not declared)
     n_tokens: int
     n_eff_docs: float
     note: str
@@ -148,7 +150,8 @@ def contrast_rows(results: Results, families: tuple[str, ...] = ("word_class", "
     rows = []
     for r, a in zip(raw.itertuples(index=False), adjusted.itertuples(index=False), strict=True):
         rows.append(ContrastRow(label=contrast_label(r), raw=(r.estimate, r.ci_low, r.ci_high),
-                                adjusted=(a.estimate, a.ci_low, a.ci_high), p_adjusted=a.p_adjusted,
+                                adjusted=(a.estimate, a.ci_low, a.ci_high), p_adjusted=a.p_adjusted, q=a.q,
+                                p_primary=a.p_primary,
                                 n_tokens=int(r.n_tokens), n_eff_docs=float(r.n_eff_docs), note=r.note))  # fmt: skip
     return rows
 
@@ -202,6 +205,7 @@ def render_report(*, title: str, run_label: str, results: Results, overview: Run
         figures=figures,
         tables=top_tables(results, viewer, top),
         contrasts=contrast_rows(results),
+        primary=results.contrasts is not None and bool(results.contrasts["p_primary"].notna().any()),
         regression=results.regression,
         viewer=viewer,
         viewer_json=None if viewer is None else script_json(_viewer_payload(viewer)),

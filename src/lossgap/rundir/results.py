@@ -53,12 +53,12 @@ RESULTS: dict[str, ResultsTable] = {
     t.filename: t
     for t in (
         _table("categories.csv", "compare",
-               f"feature:t value:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f "
+               f"feature:t value:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f q:f "
                "macro_mean_gap:f macro_ci_low:f macro_ci_high:f note:t"),
         _table("contrasts.csv", "compare",
-               f"{_CONTRAST} method:t estimate:f {_INTERVAL} p:f p_adjusted:f {_SUPPORT} note:t"),
+               f"{_CONTRAST} method:t estimate:f {_INTERVAL} p:f p_adjusted:f p_primary:f q:f {_SUPPORT} note:t"),
         _table("sensitivity.csv", "compare", f"{_CONTRAST} controls:t estimate:f {_INTERVAL} p:f"),
-        _table("marginal_means.csv", "compare", f"factor:t level:t population:t estimate:f {_INTERVAL} p:f {_SUPPORT} note:t"),
+        _table("marginal_means.csv", "compare", f"factor:t level:t population:t estimate:f {_INTERVAL} p:f q:f {_SUPPORT} note:t"),
         _table("repeat_curve.csv", "compare", f"kind:t bin:t bin_order:i {_SUPPORT} mean_gap:f {_INTERVAL} note:t"),
         _table("top_tokens.csv", "compare",
                "direction:t rank:i doc_id:t pos:i domain:t token_text:t loss_baseline:f loss_candidate:f gap:f"),
@@ -67,8 +67,8 @@ RESULTS: dict[str, ResultsTable] = {
         _table("top_documents.csv", "compare", "direction:t rank:i doc_id:t domain:t n_tokens:i mean_gap:f sum_gap:f"),
         _table("curves.csv", "curves", f"series:t step:i name:t mask:t {_SUPPORT} mean_loss:f {_INTERVAL} note:t"),
         _table("curves_diff.csv", "curves",
-               f"step:i mask:t series:t reference:t n_tokens:i n_eff_docs:f estimate:f {_INTERVAL} p:f "
-               f"did_estimate:f did_ci_low:f did_ci_high:f did_p:f note:t"),
+               f"step:i mask:t series:t reference:t n_tokens:i n_eff_docs:f estimate:f {_INTERVAL} p:f q:f "
+               f"did_estimate:f did_ci_low:f did_ci_high:f did_p:f did_q:f note:t"),
         # the in-loop evaluator's log (lossgap.inloop.write_training_curves): branch is the main-run step an
         # annealing branch left from, empty on the main run
         _table("training.csv", "training", "series:t step:i branch:i mask:t mean_loss:f"),
@@ -123,6 +123,7 @@ class Summary:
     headline: tuple[HeadlineRow, ...] = ()
     notes: tuple[str, ...] = ()  # what a reader must know: few documents, models that saw different contexts, …
     log_freq_source: str = ""  # what log_freq counts (features.rarity)
+    n_tests: int = 0  # p-values the comparison's tables hold; their `q` is Benjamini–Hochberg over all of them
 
 
 def table_to_csv(table: ResultsTable, frame: pd.DataFrame) -> str:
