@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from scipy import stats
 
 from lossgap.analysis.join import JOINED, connect
 from lossgap.analysis.regression import Control, fit_factor
@@ -86,3 +87,62 @@ def test_reported_contrast_does_not_depend_on_which_aliased_column_goes() -> Non
         results.append(fit.interval(a, 0.95))
     assert results[0][0] == pytest.approx(results[1][0], abs=1e-10)
     assert results[0][1] < 0.02 < results[0][2]
+
+
+def _dense_cr2(x: np.ndarray, y: np.ndarray, cluster: np.ndarray, a: np.ndarray) -> tuple[float, float, float]:
+    """Estimate, CR2 standard error and Bell–McCaffrey degrees of freedom of a'beta, from full token-level
+    matrices (N × N hat matrix; the textbook formulas, nothing shared with lossgap's streamed version)."""
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ x.T @ y
+    e = y - x @ beta
+    h = x @ xtx_inv @ x.T
+    n = len(y)
+    groups = [np.flatnonzero(cluster == g) for g in np.unique(cluster)]
+    meat = np.zeros((x.shape[1], x.shape[1]))
+    g_cols = []
+    for idx in groups:
+        vals, vecs = np.linalg.eigh(np.eye(len(idx)) - h[np.ix_(idx, idx)])
+        inv_sqrt = vecs @ np.diag(np.where(vals > 1e-10, 1 / np.sqrt(np.clip(vals, 1e-300, None)), 0.0)) @ vecs.T
+        u = x[idx].T @ inv_sqrt @ e[idx]
+        meat += np.outer(u, u)
+        column = (np.eye(n) - h)[:, idx] @ inv_sqrt @ x[idx] @ xtx_inv @ a  # G's column for this cluster
+        g_cols.append(column)
+    cov = xtx_inv @ meat @ xtx_inv
+    gmat = np.column_stack(g_cols)
+    b = gmat.T @ gmat
+    return float(a @ beta), float(np.sqrt(a @ cov @ a)), float(np.trace(b) ** 2 / np.trace(b @ b))
+
+
+def test_categorical_fit_has_cr2_errors_and_bell_mccaffrey_df_of_the_dense_formulas() -> None:
+    """Flexible (all categorical) controls: the standard errors are CR2 and the degrees of freedom
+    Bell–McCaffrey's, equal to the textbook N × N computation on the same tokens, for a contrast and a level;
+    uneven documents, a control level held by one document (leverage 1 in its block), few clusters."""
+    rng = np.random.default_rng(12)
+    rows = []
+    for d in range(9):
+        for _ in range(int(rng.integers(5, 30))):
+            wc = rng.choice(["content", "function", "other"], p=[0.5, 0.3, 0.2])
+            piece = rng.choice(["single", "first", "last"], p=[0.6, 0.25, 0.15])
+            domain = "rare" if d == 4 else ("books" if d % 2 else "news")
+            rows.append((d, domain, wc, piece, rng.normal(0.1 * d, 1)))
+    frame = pd.DataFrame(rows, columns=["doc_idx", "domain", "word_class", "word_piece", "gap"])
+    with connect() as con:
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {JOINED} AS SELECT * FROM frame")
+        fit = fit_factor(con, name="word_class", factor="word_class", population="'scope'",
+                         controls=[Control("word_piece", "word_piece"), Control("domain", "domain")], kind="flexible")  # fmt: skip
+    assert fit is not None and fit.cr2 is not None and not fit.design.dropped
+    # the same design built by hand: every word class; word_piece and domain without their most frequent level
+    columns = [frame["word_class"] == v for v in fit.design.factor_levels]
+    for control, levels in fit.design.control_levels:
+        columns += [frame[control] == v for v in levels]
+    x = np.column_stack(columns).astype(float)
+    y, cluster = frame["gap"].to_numpy(), frame["doc_idx"].to_numpy()
+    for a in (np.r_[1.0, -1.0, 0.0, np.zeros(x.shape[1] - 3)], fit.marginal_vector("other", "scope")):
+        est, se, df = _dense_cr2(x, y, cluster, a)
+        got_est, low, high, _ = fit.interval(a, 0.95)
+        assert got_est == pytest.approx(est, rel=1e-9, abs=1e-12)
+        assert fit.degrees_of_freedom(a[None])[0] == pytest.approx(df, rel=1e-8)
+        half = stats.t.ppf(0.975, df) * se
+        assert (low, high) == pytest.approx((est - half, est + half), rel=1e-8, abs=1e-12)
+        assert df < fit.n_docs - 1  # fewer than CR1's G − 1 with uneven documents

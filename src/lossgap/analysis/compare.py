@@ -115,8 +115,9 @@ def _describe(fits: tuple[Fit, ...], config: CompareConfig) -> str:
     lines = [
         "The adjusted contrasts and marginal means come from these least-squares fits of the per-token gap, each on",
         "its factor's own population (the compared tokens with a level of the factor), standard errors clustered by",
-        "document (CR1), t intervals with G - 1 degrees of freedom. Overlap: the share of the tokens whose cell of the",
-        "controls holds more than one level; a contrast between levels that never share a cell rests on the model.",
+        "document (CR2), t intervals with Bell-McCaffrey degrees of freedom (sensitivity.csv's linear controls: CR1,",
+        "G - 1). Overlap: the share of the tokens whose cell of the controls holds more than one level; a contrast",
+        "between levels that never share a cell rests on the model.",
         f"Controls: {', '.join(config.controls)}; log_freq and log_pos in {config.control_bins} quantile bins "
         "(sensitivity.csv: also as lines). A control on a column the factor reads is left out.",
         "",

@@ -204,14 +204,16 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
             kept = [c for c in controls if _CONTROL_COLUMNS.get(c.name) not in factor.columns]
             fit = fit_factor(con, name=factor.name, factor=factor.expr, population=factor.population,
                              controls=kept, kind=kind)  # fmt: skip
+            vectors = [None if fit is None else fit.combination([(factor.population_of(v), v) for v in spec.plus],
+                                                                [(factor.population_of(v), v) for v in spec.minus])
+                       for spec in specs]  # fmt: skip
+            done = iter(fit.intervals([a for a in vectors if a is not None], config.confidence) if fit is not None else [])
             values = []
-            for spec, withheld in zip(specs, blocked, strict=True):
-                a = None if fit is None else fit.combination([(factor.population_of(v), v) for v in spec.plus],
-                                                             [(factor.population_of(v), v) for v in spec.minus])  # fmt: skip
+            for a, withheld in zip(vectors, blocked, strict=True):
                 if a is None:
                     values.append((np.nan,) * 4)
                     continue
-                est, low, high, p = fit.interval(a, config.confidence)  # type: ignore[union-attr]
+                est, low, high, p = next(done)
                 values.append((est, np.nan, np.nan, np.nan) if withheld else (est, low, high, p))
             adjusted[kind] = values
             if kind == "flexible" and fit is not None:
@@ -252,11 +254,10 @@ def _marginal_means(fit: Fit, factor: Factor, levels: list[str], config: Compare
     """Each level's marginal mean; no interval (NaN, with the reason in `note`) where the level's tokens sit in
     fewer than `min_eff_docs` effective documents, as for its raw mean."""
     rows = []
-    for i, level in enumerate(levels):
-        population = factor.population_of(level)
-        if population not in fit.population_means or level not in fit.design.factor_levels:
-            continue
-        est, low, high, p = fit.interval(fit.marginal_vector(level, population), config.confidence)
+    shown = [(i, level, factor.population_of(level)) for i, level in enumerate(levels)
+             if factor.population_of(level) in fit.population_means and level in fit.design.factor_levels]  # fmt: skip
+    intervals = fit.intervals([fit.marginal_vector(level, population) for _, level, population in shown], config.confidence)
+    for (i, level, population), (est, low, high, p) in zip(shown, intervals, strict=True):
         if alone.note[i]:
             low, high, p = np.nan, np.nan, np.nan
         rows.append({"factor": factor.name, "level": level, "population": population, "estimate": est,

@@ -11,12 +11,16 @@ table). Two passes over the tokens, none of them held in memory:
 
 1. cells: token counts and sums per combination of factor and control levels (and, for the linear controls,
    sums of their values and products) give X'X and X'y, hence the coefficients;
-2. scores: each document's sum of x·residual, from which the cluster-robust (CR1) covariance follows.
+2. scores: each document's sum of x·residual, from which the cluster-robust (CR1) covariance follows; for the
+   categorical design (`flexible`, what contrasts.csv and marginal_means.csv report) each document's residual
+   sums per cell instead, from which the bias-reduced CR2 covariance and the Bell–McCaffrey degrees of freedom of
+   every reported combination follow (`_cr2_documents`, `Fit.degrees_of_freedom`).
 
 What is reported are never coefficients, which depend on the coding and on which aliased column was dropped,
 but *marginal means*: the mean predicted gap over a population of tokens (a family's scope, e.g. all prose
 tokens) with the factor set to one level; and contrasts of marginal means. Both are linear in the
-coefficients, with t intervals on G − 1 degrees of freedom (G documents).
+coefficients, with t intervals on the Bell–McCaffrey degrees of freedom (CR2), or on G − 1 (G documents) for the
+linear controls of the sensitivity table (CR1).
 """
 
 from __future__ import annotations
@@ -67,6 +71,21 @@ class Design:
 
 
 @dataclass(frozen=True)
+class Cr2Documents:
+    """What CR2 and the Bell–McCaffrey degrees of freedom need of each document of a categorical design: its
+    cells (distinct design rows, as indices into `rows`), their token counts' square roots, and the thin
+    eigen-decomposition of its leverage block H_gg (`basis`, and `shrink` = 1/sqrt(1 − λ) − 1 per eigenvalue λ,
+    −1 where λ = 1: the pseudo-inverse square root). Cells and tokens of one document with one design row share
+    everything, so (I − H_gg)^(-1/2) acts on them through this block alone (see `_cr2_documents`)."""
+
+    rows: np.ndarray  # [cells, p_kept] distinct design rows
+    cells: list[np.ndarray]  # per document: indices into rows
+    sqrt_n: list[np.ndarray]  # per document: sqrt of each cell's tokens
+    basis: list[np.ndarray]  # per document: [cells_g, r] orthonormal
+    shrink: list[np.ndarray]  # per document: [r]
+
+
+@dataclass(frozen=True)
 class Fit:
     """A fitted factor regression: coefficients, their clustered covariance, and each population's means of the
     design's control columns (to form marginal means)."""
@@ -82,6 +101,10 @@ class Fit:
     population_means: dict[str, np.ndarray]  # population -> mean design row over its tokens (factor part zero)
     level_tokens: dict[tuple[str, str], int]  # (population, level) -> tokens
     notes: tuple[str, ...] = field(default=())
+    kept: np.ndarray | None = None  # design columns kept (not aliased)
+    inverse: np.ndarray | None = None  # (X'X)^-1 on the kept columns
+    cr2: Cr2Documents | None = None  # set for categorical designs: then `cov` is CR2, with Bell–McCaffrey df
+    cov_cr1: np.ndarray | None = None  # CR1 (small-sample factor, for G − 1 df), kept for comparison
 
     def marginal_vector(self, level: str, population: str) -> np.ndarray:
         """a with a'beta = mean predicted gap over `population` with the factor set to `level`."""
@@ -106,12 +129,53 @@ class Fit:
 
     def interval(self, a: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
         """(estimate, ci_low, ci_high, p) of a'beta."""
-        est = float(a @ self.beta)
-        se = float(np.sqrt(max(a @ self.cov @ a, 0.0)))
-        if not se > 0 or self.df < 1:
-            return est, float("nan"), float("nan"), float("nan")
-        half = stats.t.ppf(1 - (1 - confidence) / 2, self.df) * se
-        return est, est - half, est + half, float(2 * stats.t.sf(abs(est) / se, self.df))
+        return self.intervals([a], confidence)[0]
+
+    def intervals(self, vectors: Sequence[np.ndarray], confidence: float) -> list[tuple[float, float, float, float]]:
+        """(estimate, ci_low, ci_high, p) of each a'beta: t intervals with the Bell–McCaffrey degrees of freedom of
+        each vector under CR2, or G − 1 under CR1 (designs with numeric controls)."""
+        if not vectors:
+            return []
+        a = np.vstack(vectors)
+        est = a @ self.beta
+        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", a, self.cov, a), 0.0))
+        df = self.degrees_of_freedom(a)
+        out = []
+        for e, s, d in zip(est, se, df, strict=True):
+            if not s > 0 or not d > 0:
+                out.append((float(e), float("nan"), float("nan"), float("nan")))
+                continue
+            half = stats.t.ppf(1 - (1 - confidence) / 2, d) * s
+            out.append((float(e), float(e - half), float(e + half), float(2 * stats.t.sf(abs(e) / s, d))))
+        return out
+
+    def degrees_of_freedom(self, a: np.ndarray) -> np.ndarray:
+        """Per row of `a` [m, p]: Bell–McCaffrey's tr(B)² / tr(B²) for B = G'G (Imbens & Kolesár 2016), with
+        B = diag(‖w_g‖²) − Z'AZ: w_g = (I − H_gg)^(-1/2) X_g A a over document g's tokens, z_g = X_g' w_g, A = (X'X)^-1.
+        G − 1 without CR2."""
+        if self.cr2 is None or self.kept is None or self.inverse is None:
+            return np.full(len(a), float(self.df))
+        inv, docs = self.inverse, self.cr2
+        m = (docs.rows @ (inv @ a[:, self.kept].T))  # [cells, m]: each distinct row's x'Aa
+        t1 = np.zeros(len(a))
+        t2, t3, t4 = np.zeros(len(a)), np.zeros(len(a)), np.zeros(len(a))
+        s = np.zeros((len(a), len(self.kept), len(self.kept)))
+        for cells, sqrt_n, basis, shrink in zip(docs.cells, docs.sqrt_n, docs.basis, docs.shrink, strict=True):
+            x = sqrt_n[:, None] * m[cells]  # [cells_g, m]
+            w = x + basis @ (shrink[:, None] * (basis.T @ x))
+            z = docs.rows[cells].T @ (sqrt_n[:, None] * w)  # [p, m]
+            nw = (w**2).sum(axis=0)
+            c = np.einsum("pm,pq,qm->m", z, inv, z)
+            t1 += nw
+            t2 += nw**2
+            t3 += c
+            t4 += nw * c
+            s += np.einsum("pm,qm->mpq", z, z)
+        as_ = inv[None] @ s  # [m, p, p]
+        trace_b = t1 - t3
+        trace_b2 = t2 - 2 * t4 + np.einsum("mpq,mqp->m", as_, as_)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(trace_b2 > 0, trace_b**2 / trace_b2, np.nan)
 
 
 def _fitted_tokens(factor: str, numeric: Sequence[Control]) -> str:
@@ -244,10 +308,13 @@ def fit_factor(
             u[r, column_of[key]] += value
     u = u[:, kept]
     g = docs.size
-    correction = g / (g - 1) * (total - 1) / (total - p)
-    cov_k = inverse @ (u.T @ u) @ inverse * correction
-    cov = np.zeros((len(names), len(names)))
-    cov[np.ix_(kept, kept)] = cov_k
+    cov_cr1 = np.zeros((len(names), len(names)))
+    cov_cr1[np.ix_(kept, kept)] = inverse @ (u.T @ u) @ inverse * (g / (g - 1) * (total - 1) / (total - p))
+    cr2, cov = None, cov_cr1
+    if not numeric:  # categorical design: CR2 from each document's cells (Bell & McCaffrey 2002)
+        cr2, u2 = _cr2_documents(con, factor, categorical, cells, d[:, kept], inverse, beta[kept])
+        cov = np.zeros((len(names), len(names)))
+        cov[np.ix_(kept, kept)] = inverse @ (u2.T @ u2) @ inverse
 
     population_means: dict[str, np.ndarray] = {}
     level_tokens: dict[tuple[str, str], int] = {}
@@ -263,7 +330,59 @@ def fit_factor(
             level_tokens[(str(population), str(level))] = int(count)
     design = Design(factor_levels, tuple(control_levels), tuple(c.name for c in numeric), dropped)
     return Fit(factor=name, controls=kind, design=design, beta=beta, cov=cov, df=g - 1, n_tokens=int(total),
-               n_docs=g, population_means=population_means, level_tokens=level_tokens, notes=tuple(notes))  # fmt: skip
+               n_docs=g, population_means=population_means, level_tokens=level_tokens, notes=tuple(notes),
+               kept=np.array(kept), inverse=inverse, cr2=cr2, cov_cr1=cov_cr1)  # fmt: skip
+
+
+def _cr2_documents(
+    con: duckdb.DuckDBPyConnection, factor: str, categorical: Sequence[Control], cells: pd.DataFrame,
+    design: np.ndarray, inverse: np.ndarray, beta: np.ndarray,
+) -> tuple[Cr2Documents, np.ndarray]:  # fmt: skip
+    """Each document's CR2 score X_g'(I − H_gg)^(-1/2) e_g [G, p_kept], and what the degrees of freedom need.
+
+    `design` holds the kept columns of every row of `cells`, `beta` the kept coefficients. Tokens of document g
+    in one cell c share a design row m_c; with W the cells' token counts and Q = R W^(-1/2) (R: token-to-cell
+    indicator; Q has orthonormal columns), H_gg = Q K K' Q' for K = W^(1/2) M A^(1/2). So (I − H_gg)^(-1/2) =
+    I − QQ' + Q (I − KK')^(-1/2) Q', and since X_g = R M the score is M' W^(1/2) (I − KK')^(-1/2) W^(-1/2) r_g with
+    r_g the cells' residual sums: per document a thin decomposition of its cells, never of its tokens. An
+    eigenvalue of 1 (a design column held by this document alone) gets the pseudo-inverse's 0: its residual
+    component is 0 anyway."""
+    keys = ["f", *(f"c{i}" for i in range(len(categorical)))]
+    first = cells[keys].drop_duplicates().index.to_numpy()  # one row of `cells` per distinct design row
+    rows = design[first]
+    lookup = cells.loc[first, keys].assign(cell=np.arange(len(first)))
+    select = [f"coalesce(CAST(({factor}) AS VARCHAR), {quote_literal(_NONE)}) AS f"]
+    select += [f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)]
+    con.register("cr2_cells", lookup)
+    try:
+        per = con.execute(
+            f"""SELECT t.doc_idx, c.cell, count(*) AS n, sum(t.gap) AS s
+                FROM (SELECT doc_idx, gap, {', '.join(select)} FROM {JOINED} WHERE {_fitted_tokens(factor, [])}) t
+                JOIN cr2_cells c USING ({', '.join(keys)}) GROUP BY t.doc_idx, c.cell ORDER BY t.doc_idx, c.cell"""
+        ).df()
+    finally:
+        con.unregister("cr2_cells")
+    cell = per["cell"].to_numpy(np.int64)
+    n = per["n"].to_numpy(np.float64)
+    residual = per["s"].to_numpy(np.float64) - n * (rows @ beta)[cell]  # each (document, cell)'s residual sum
+    evals, evecs = np.linalg.eigh(inverse)
+    root = evecs * np.sqrt(np.clip(evals, 0, None))  # A = root root'
+    doc = per["doc_idx"].to_numpy()
+    bounds = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1], True])
+    scores = np.zeros((len(bounds) - 1, rows.shape[1]))
+    docs = Cr2Documents(rows=rows, cells=[], sqrt_n=[], basis=[], shrink=[])
+    for j, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        c, sqrt_n = cell[lo:hi], np.sqrt(n[lo:hi])
+        basis, sv, _ = np.linalg.svd(sqrt_n[:, None] * (rows[c] @ root), full_matrices=False)  # K = U S V'
+        lev = sv**2  # the nonzero eigenvalues of H_gg
+        shrink = np.where(1 - lev > 1e-10, 1 / np.sqrt(np.clip(1 - lev, 1e-300, None)), 0.0) - 1
+        x = residual[lo:hi] / sqrt_n
+        scores[j] = rows[c].T @ (sqrt_n * (x + basis @ (shrink * (basis.T @ x))))
+        docs.cells.append(c)
+        docs.sqrt_n.append(sqrt_n)
+        docs.basis.append(basis)
+        docs.shrink.append(shrink)
+    return docs, scores
 
 
 def _scores(
