@@ -72,7 +72,7 @@ def test_compare_categories_hand_numbers(hand: RunDir) -> None:
 
 def test_compare_raw_contrasts_hand_numbers(hand: RunDir) -> None:
     contrasts = hand.read_results("contrasts.csv")
-    raw = contrasts[contrasts["method"] == "raw"].set_index(["family", "scope"])
+    raw = contrasts[(contrasts["method"] == "raw") & (contrasts["scale"] == "nats")].set_index(["family", "scope"])
     # content 0.5, 1.0; function -0.25, -0.5: 0.75 - (-0.375)
     assert raw.loc[("word_class", "prose"), "estimate"] == pytest.approx(0.75 + 0.375)
     # close 0.0 - open 1.0 (both in books, domain type prose)
@@ -80,7 +80,11 @@ def test_compare_raw_contrasts_hand_numbers(hand: RunDir) -> None:
     assert raw.loc[("brackets", "domain type: prose"), "estimate"] == pytest.approx(-1.0)
     # repeated (repeat_len >= 2: 1.0, 0.0, -0.5) minus not repeated (0.5, -0.25, 1.0)
     assert raw.loc[("repetition", "all"), "estimate"] == pytest.approx(0.5 / 3 - 1.25 / 3)
-    assert set(contrasts["method"]) == {"raw", "adjusted"}
+    assert set(contrasts["method"]) == {"raw", "adjusted"} and set(contrasts["scale"]) == {"nats", "relative"}
+    # relative: each side's gap over the baseline's loss on its tokens. content: base 2 + 4, gap 1.5;
+    # function: base 1 + 2, gap -0.75
+    relative = contrasts[(contrasts["method"] == "raw") & (contrasts["scale"] == "relative")].set_index(["family", "scope"])
+    assert relative.loc[("word_class", "prose"), "estimate"] == pytest.approx(1.5 / 6 - (-0.75 / 3))
 
 
 def test_compare_repeat_curve_and_top_tables_hand_numbers(hand: RunDir) -> None:
@@ -120,7 +124,8 @@ def test_compare_user_groupings_cross_columns_and_take_a_reference(tmp_path: Pat
                                             references=(("upos", "VERB"),), default_groupings=False))  # fmt: skip
     got = result.categories[result.categories["feature"] == "domain+upos"].set_index("value")["mean_gap"].to_dict()
     assert got == {"books|NOUN": 0.5, "books|DET": -0.25, "python|VERB": 1.0, "python|ADP": -0.5}
-    by_upos = result.contrasts[(result.contrasts["family"] == "by upos") & (result.contrasts["method"] == "raw")]
+    by_upos = result.contrasts[(result.contrasts["family"] == "by upos") & (result.contrasts["method"] == "raw")
+                               & (result.contrasts["scale"] == "nats")]  # fmt: skip
     assert set(by_upos["reference"]) == {"VERB"}
     assert by_upos.set_index("level").loc["NOUN", "estimate"] == pytest.approx(0.5 - 1.0)
 
@@ -144,6 +149,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 def _contrast(result, family: str, method: str, scope: str = "prose") -> pd.Series:  # type: ignore[no-untyped-def]
     table = result.contrasts
+    table = table[table["scale"] == "nats"]
     return table[(table["family"] == family) & (table["method"] == method) & (table["scope"] == scope)].iloc[0]
 
 
@@ -293,7 +299,7 @@ def test_adjusted_contrast_is_fitted_on_its_own_population(tmp_path: Path) -> No
     keys = tokens[["doc_id", "pos"]]
     run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
     run_compare(run, CompareConfig(baseline="b", candidate="c", controls=("log_freq",), control_bins=20))
-    contrasts = run.read_results("contrasts.csv").set_index(["family", "method"])
+    contrasts = run.read_results("contrasts.csv").query("scale == 'nats'").set_index(["family", "method"])
     adjusted, raw = contrasts.loc[("word_class", "adjusted")], contrasts.loc[("word_class", "raw")]
     assert adjusted["ci_low"] <= 0.030 <= adjusted["ci_high"], adjusted
     assert not raw["ci_low"] <= 0.030 <= raw["ci_high"]  # the raw difference carries the rarity confound
@@ -353,6 +359,8 @@ def test_report_wide_q_and_declared_primary_contrasts(tmp_path: Path) -> None:
     run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
     run_compare(run, CompareConfig(baseline="b", candidate="c", primary=("word_class", "brackets")))
     tables = [run.read_results(f) for f in ("categories.csv", "contrasts.csv", "marginal_means.csv")]
+    assert tables[1].query("scale == 'relative'")["q"].isna().all()  # re-expressions of the nats rows' tests
+    tables[1] = tables[1].query("scale == 'nats'")
     p = np.concatenate([t["p"].to_numpy(float) for t in tables])
     q = np.concatenate([t["q"].to_numpy(float) for t in tables])
     ok = np.isfinite(p)
@@ -361,9 +369,10 @@ def test_report_wide_q_and_declared_primary_contrasts(tmp_path: Path) -> None:
     assert np.isnan(q[~ok]).all()
     contrasts = tables[1]
     for method in ("raw", "adjusted"):
-        chosen = contrasts[contrasts["family"].isin(["word_class", "brackets"]) & (contrasts["method"] == method)]
+        chosen = contrasts[contrasts["family"].isin(["word_class", "brackets"]) & (contrasts["method"] == method)
+                           & (contrasts["scale"] == "nats")]  # fmt: skip
         np.testing.assert_allclose(chosen["p_primary"], multipletests(chosen["p"], method="holm")[1], rtol=1e-9)
-    assert contrasts[~contrasts["family"].isin(["word_class", "brackets"])]["p_primary"].isna().all()
+    assert contrasts[~contrasts["family"].isin(["word_class", "brackets"]) | (contrasts["scale"] != "nats")]["p_primary"].isna().all()
     with pytest.raises(ConfigError, match="--primary colour: no such family"):
         run_compare(run, CompareConfig(baseline="b", candidate="c", primary=("colour",)))
 
@@ -386,3 +395,34 @@ def test_under_a_global_null_q_rarely_flags_anything_while_raw_p_often_does(tmp_
         any_p += bool(np.nanmin(p) < 0.05)
         any_q += bool(np.nanmin(q) < 0.05)
     assert any_p >= 6 and any_q <= 2, (any_p, any_q)
+
+
+def test_gaps_proportional_to_the_loss_differ_in_nats_and_not_relative_and_shares_cover_the_truth(tmp_path: Path) -> None:
+    """Planted: the candidate is 5% better on every token, and content words cost the baseline twice what function
+    words do (4 vs 2 nats). In nats content − function is +0.10 and its interval excludes 0; relative to the
+    baseline's loss it is 0 and its interval covers 0. Content words are half the tokens and hold two thirds of
+    the total gap: the share's interval covers 2/3."""
+    rng = np.random.default_rng(21)
+    rows = []
+    for d in range(60):
+        scale = rng.uniform(0.8, 1.2)  # documents differ in difficulty
+        for pos in range(1, 101):
+            content = rng.random() < 0.5
+            base = scale * (4.0 if content else 2.0) + rng.normal(0, 0.5)
+            rows.append((f"d{d:02d}", pos, "content" if content else "function", base, base * (1 - 0.05) + rng.normal(0, 0.3)))
+    tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "word_class", "base", "cand"])
+    tokens["pos"] = tokens["pos"].astype(np.int32)
+    keys = tokens[["doc_id", "pos"]]
+    run = write_run(tmp_path, tokens.drop(columns=["base", "cand"]), {"b": keys.assign(loss=tokens["base"]), "c": keys.assign(loss=tokens["cand"])})
+    run_compare(run, CompareConfig(baseline="b", candidate="c"))
+    contrasts = run.read_results("contrasts.csv").query("family == 'word_class' and method == 'raw'").set_index("scale")
+    nats, relative = contrasts.loc["nats"], contrasts.loc["relative"]
+    assert nats["ci_low"] > 0.05
+    assert relative["ci_low"] < 0 < relative["ci_high"] and abs(relative["estimate"]) < 0.01
+    cats = run.read_results("categories.csv").set_index(["feature", "value"])
+    content = cats.loc[("word_class", "content")]
+    assert content["mean_rel_gap"] == pytest.approx(0.05, abs=0.005) and content["rel_ci_low"] < 0.05 < content["rel_ci_high"]
+    assert content["share_ci_low"] < 2 / 3 < content["share_ci_high"] and content["share_ci_high"] - content["share_ci_low"] < 0.1
+    assert content["share_of_tokens"] == pytest.approx(0.5, abs=0.03)
+    shares = cats.loc["word_class"]["share_of_gap"]
+    assert shares.sum() == pytest.approx(1.0)  # the classes cover every token here

@@ -79,6 +79,10 @@ def test_curves_paired_differences_and_difference_in_differences(hand_curves) ->
     # 1.75 - 1.5 = 0.25 in all, 0.0625 each: the difference-in-differences is mask minus rest
     assert diff.loc[(100, "content_nonrepeat"), "estimate"] == pytest.approx(0.75)
     assert diff.loc[(100, "content_nonrepeat"), "did_estimate"] == pytest.approx(0.75 - 0.25 / 4)
+    # relative to the reference's loss on the same tokens: 1.5 over tf@100's 2 + 4; the rest 0.25 over 1 + 3 + 0.5 + 2
+    assert diff.loc[(100, "content_nonrepeat"), "rel_estimate"] == pytest.approx(1.5 / 6)
+    assert diff.loc[(100, "content_nonrepeat"), "rel_did_estimate"] == pytest.approx(1.5 / 6 - 0.25 / 6.5)
+    assert diff.loc[(100, "all"), "rel_estimate"] == pytest.approx(1.75 / 12.5)
     assert np.isnan(diff.loc[(100, "all"), "did_estimate"])
     # python tokens are all in document B, none in A: A's tokens count in the complement alone. B1, B2 differ by
     # (4 - 3) + (2 - 2.5) = 0.5 over 2 tokens; A's four by 1.75 - 0.5 = 1.25 over 4

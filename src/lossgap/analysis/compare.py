@@ -94,14 +94,17 @@ def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig
 
 def report_wide_q(tables: list[pd.DataFrame]) -> int:
     """Give every table a `q` column: Benjamini–Hochberg over every p-value the tables hold together (the
-    whole comparison's tests at once, so a reader scanning all of them is covered). Returns the number of tests."""
-    ps = np.concatenate([t["p"].to_numpy(np.float64) for t in tables if "p" in t]) if tables else np.zeros(0)
+    whole comparison's tests at once, so a reader scanning all of them is covered). Rows on the relative scale
+    re-express a test of the nats rows and are not counted again (their q is NaN). Returns the number of tests."""
+    tested = [(t, (t["scale"] == "nats").to_numpy() if "scale" in t else np.ones(len(t), bool)) for t in tables if "p" in t]
+    ps = np.concatenate([t["p"].to_numpy(np.float64)[rows] for t, rows in tested]) if tested else np.zeros(0)
     q = benjamini_hochberg(ps)
     at = 0
-    for table in tables:
-        if "p" in table:
-            table["q"] = q[at : at + len(table)]
-            at += len(table)
+    for table, rows in tested:
+        column = np.full(len(table), np.nan)
+        column[rows] = q[at : at + rows.sum()]
+        table["q"] = column
+        at += int(rows.sum())
     return int(np.isfinite(ps).sum())
 
 
@@ -166,7 +169,10 @@ def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, mi
     known = {g.name for g in defaults}
     categories = defaults + [g for g in user if g.name not in known]
     groupings = [*categories, *repeat_groupings()]
-    table = level_table(document_sums(con, groupings), groupings, n_docs, config)
+    totals = con.execute(f"SELECT doc_idx, sum(gap) AS s, count(*) AS n FROM {JOINED} GROUP BY doc_idx").df()
+    doc_total = np.zeros(n_docs)
+    doc_total[totals["doc_idx"].to_numpy(np.int64)] = totals["s"].to_numpy(np.float64)
+    table = level_table(document_sums(con, groupings), groupings, n_docs, config, doc_total, float(n_tokens))
     repeat_names = {g.name for g in repeat_groupings()}
     factors = default_factors() + [user_factor(g, references.get(g.name)) for g in user]
     contrasts = contrast_tables(con, factors, config, n_docs)

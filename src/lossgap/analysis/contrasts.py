@@ -9,6 +9,7 @@ control the factor itself measures left out. p-values are Holm-adjusted within e
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ import pandas as pd
 from lossgap.analysis.config import CompareConfig
 from lossgap.analysis.estimate import Contrast, Estimates, estimate, holm
 from lossgap.analysis.groupings import Grouping, bin_sql, quantile_thresholds
-from lossgap.analysis.levels import document_sums, level_sums
+from lossgap.analysis.levels import document_sums, level_sums, relative_estimates
 from lossgap.analysis.regression import Control, Fit, fit_factor
 from lossgap.errors import ConfigError
 from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
@@ -27,7 +28,7 @@ from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
 __all__ = ["CONTRAST_COLUMNS", "ContrastSpec", "ContrastTables", "Factor", "default_factors", "user_factor", "controls_for",
            "contrast_tables"]
 
-CONTRAST_COLUMNS = ["family", "contrast", "level", "reference", "scope", "method", "estimate", "ci_low", "ci_high",
+CONTRAST_COLUMNS = ["family", "contrast", "level", "reference", "scope", "method", "scale", "estimate", "ci_low", "ci_high",
                     "p", "p_adjusted", "p_primary", "q", "n_tokens", "n_docs", "n_eff_docs", "note"]  # fmt: skip
 
 
@@ -163,9 +164,9 @@ def controls_for(con: duckdb.DuckDBPyConnection, config: CompareConfig, linear: 
 
 
 def _rows(spec_rows: list[ContrastSpec], method: str, values: Sequence[tuple[float, float, float, float]],
-          support: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+          support: pd.DataFrame, scale: str = "nats") -> pd.DataFrame:  # fmt: skip
     frame = pd.DataFrame([{"family": s.family, "contrast": s.contrast, "level": s.level, "reference": s.reference,
-                           "scope": s.scope, "method": method} for s in spec_rows])  # fmt: skip
+                           "scope": s.scope, "method": method, "scale": scale} for s in spec_rows])  # fmt: skip
     frame[["estimate", "ci_low", "ci_high", "p"]] = np.array(values, dtype=np.float64).reshape(len(spec_rows), 4)
     return pd.concat([frame, support.reset_index(drop=True)], axis=1)
 
@@ -195,10 +196,22 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
         if not specs:
             continue
         index = {v: i for i, v in enumerate(ls.names)}
-        raw = estimate(ls, [Contrast(tuple(index[v] for v in s.plus), tuple(index[v] for v in s.minus)) for s in specs], config)
+        combinations = [Contrast(tuple(index[v] for v in s.plus), tuple(index[v] for v in s.minus)) for s in specs]
+        raw = estimate(ls, combinations, config)
         support = pd.DataFrame({"n_tokens": raw.n_tokens, "n_docs": raw.n_docs, "n_eff_docs": raw.n_eff_docs})
         blocked = [bool(note) for note in raw.note]  # no interval where the raw one was withheld (few documents)
         raw_values = list(zip(raw.estimate, raw.ci_low, raw.ci_high, raw.p, strict=True))
+        # the relative scale: each side's gap as a share of the baseline's loss on its tokens (ratio of sums)
+        relative = relative_estimates(rows, n_docs, factor.order, combinations, config)
+        if relative is None:  # no baseline losses (a frame given gaps alone)
+            relative = dataclasses.replace(raw, estimate=raw.estimate * np.nan)
+            blocked_relative = [True] * len(specs)
+        else:
+            blocked_relative = blocked
+        tokens, _ = ls.totals()
+        base_sums = np.bincount(ls.level, weights=rows["sum_baseline"].to_numpy(np.float64), minlength=ls.n_levels)
+        base_mean = [base_sums[list({*c.plus, *c.minus})].sum() / tokens[list({*c.plus, *c.minus})].sum()
+                     for c in combinations]  # fmt: skip
         adjusted: dict[str, list[tuple[float, float, float, float]]] = {}
         for kind, controls in (("flexible", flexible), ("linear", linear)):
             kept = [c for c in controls if _CONTROL_COLUMNS.get(c.name) not in factor.columns]
@@ -222,9 +235,16 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
                 alone = estimate(ls, [Contrast((i,)) for i in range(ls.n_levels)], config)
                 mean_frames.append(_marginal_means(fit, factor, list(ls.names), config, alone))
         notes = pd.Series(raw.note, name="note")
+        relative_values = [(e, np.nan, np.nan, np.nan) if withheld else (e, lo, hi, p) for e, lo, hi, p, withheld in
+                           zip(relative.estimate, relative.ci_low, relative.ci_high, relative.p, blocked_relative, strict=True)]  # fmt: skip
+        # adjusted, relative: the adjusted contrast over the mean baseline loss of its levels' tokens (taken as fixed)
+        adjusted_relative = [(e / b, lo / b, hi / b, p) for (e, lo, hi, p), b in zip(adjusted["flexible"], base_mean, strict=True)]
+        fixed = notes.where(notes != "", "relative to the mean baseline loss of these tokens, taken as fixed")
         contrast_frames += [
             _rows(specs, "raw", raw_values, support.assign(note=notes)),
             _rows(specs, "adjusted", adjusted["flexible"], support.assign(note=notes)),
+            _rows(specs, "raw", relative_values, support.assign(note=notes), scale="relative"),
+            _rows(specs, "adjusted", adjusted_relative, support.assign(note=fixed), scale="relative"),
         ]
         sensitivity_frames += [
             _rows(specs, controls, adjusted.get(controls, raw_values), support[[]])
@@ -232,7 +252,7 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
         ]
     contrasts = pd.concat(contrast_frames, ignore_index=True) if contrast_frames else pd.DataFrame(columns=CONTRAST_COLUMNS)
     contrasts["p_adjusted"] = np.nan
-    for _, idx in contrasts.groupby(["family", "method"], sort=False).groups.items():
+    for _, idx in contrasts.groupby(["family", "method", "scale"], sort=False).groups.items():
         contrasts.loc[idx, "p_adjusted"] = holm(contrasts.loc[idx, "p"].to_numpy(np.float64))
     # the declared primary contrasts: Holm over all of them at once (per method), the claims a study stands on
     contrasts["p_primary"] = np.nan
@@ -241,7 +261,8 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
         raise ConfigError(f"--primary {', '.join(unknown)}: no such family of contrasts in this comparison "
                           f"(families: {', '.join(dict.fromkeys(contrasts['family']))})")  # fmt: skip
     for method in ("raw", "adjusted"):
-        chosen = contrasts.index[contrasts["family"].isin(config.primary) & (contrasts["method"] == method)]
+        chosen = contrasts.index[contrasts["family"].isin(config.primary) & (contrasts["method"] == method)
+                                 & (contrasts["scale"] == "nats")]  # fmt: skip
         contrasts.loc[chosen, "p_primary"] = holm(contrasts.loc[chosen, "p"].to_numpy(np.float64))
     contrasts["q"] = np.nan  # filled over every p-value of the comparison (`compare.report_wide_q`)
     sensitivity = pd.concat(sensitivity_frames, ignore_index=True).rename(columns={"method": "controls"}) if sensitivity_frames else pd.DataFrame()

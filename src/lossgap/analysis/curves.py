@@ -75,10 +75,13 @@ def _checkpoint_sums(con: duckdb.DuckDBPyConnection, run: RunDir, name: str, n_m
 
 
 def _mask_sums(doc: np.ndarray, n: np.ndarray, s: np.ndarray, n_all: np.ndarray, s_all: np.ndarray,
-               n_docs: int) -> LevelSums:  # fmt: skip
-    """Two levels per document: the mask's tokens (0) and the rest (1)."""
+               n_docs: int, tokens: np.ndarray | None = None, tokens_all: np.ndarray | None = None) -> LevelSums:  # fmt: skip
+    """Two levels per document: the mask's tokens (0) and the rest (1). With `n` a weight (the reference's loss
+    sums) rather than token counts, pass the token counts as `tokens`/`tokens_all`: a level is present where it
+    has tokens."""
     rest = n_all - n
-    keep0, keep1 = n > 0, rest > 0
+    present, present_rest = (n > 0, rest > 0) if tokens is None else (tokens > 0, tokens_all - tokens > 0)
+    keep0, keep1 = present, present_rest
     return LevelSums(
         doc=np.concatenate([doc[keep0], doc[keep1]]).astype(np.int64),
         level=np.concatenate([np.zeros(keep0.sum(), np.int64), np.ones(keep1.sum(), np.int64)]),
@@ -163,7 +166,16 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
                                       "compare with)" if n.any() else "no token in the mask")  # fmt: skip
                 elif has_rest and got.note[1] and got.note[1] != got.note[0]:
                     notes_here.append(f"difference-in-differences: {got.note[1]}")
+                # relative: the difference over the reference's loss on the same tokens (ratio of sums), and its
+                # difference-in-differences, mask minus rest
+                weighted = _mask_sums(doc, ref[f"s{j}"].to_numpy(np.float64), s, ref["s_all"].to_numpy(np.float64),
+                                      s_all, n_docs, tokens=n, tokens_all=n_all)  # fmt: skip
+                rel = estimate(weighted, contrasts, config)
+                rel_did = [rel.estimate[1], rel.ci_low[1], rel.ci_high[1]] if has_rest else [np.nan] * 3
                 diff_rows.append({"step": step, "mask": mask.name, "series": label, "reference": reference,
+                                  "rel_estimate": rel.estimate[0], "rel_ci_low": rel.ci_low[0],
+                                  "rel_ci_high": rel.ci_high[0], "rel_did_estimate": rel_did[0],
+                                  "rel_did_ci_low": rel_did[1], "rel_did_ci_high": rel_did[2],
                                   "n_tokens": int(got.n_tokens[0]), "n_eff_docs": got.n_eff_docs[0],
                                   "estimate": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0],
                                   "p": got.p[0], "did_estimate": did[0], "did_ci_low": did[1], "did_ci_high": did[2],

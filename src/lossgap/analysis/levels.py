@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import duckdb
@@ -16,10 +17,11 @@ from lossgap.analysis.estimate import Contrast, Estimates, LevelSums, estimate
 from lossgap.analysis.groupings import Grouping
 from lossgap.analysis.join import JOINED
 
-__all__ = ["document_sums", "level_sums", "level_table", "macro_means", "LEVEL_COLUMNS"]
+__all__ = ["document_sums", "level_sums", "level_table", "macro_means", "relative_estimates", "shares_of_gap", "LEVEL_COLUMNS"]
 
 LEVEL_COLUMNS = ["n_tokens", "n_docs", "n_eff_docs", "mean_loss_baseline", "mean_loss_candidate", "mean_gap",
-                 "ci_low", "ci_high", "p", "macro_mean_gap", "macro_ci_low", "macro_ci_high", "note"]  # fmt: skip
+                 "ci_low", "ci_high", "p", "mean_rel_gap", "rel_ci_low", "rel_ci_high", "share_of_gap", "share_ci_low",
+                 "share_ci_high", "share_of_tokens", "macro_mean_gap", "macro_ci_low", "macro_ci_high", "note"]  # fmt: skip
 
 
 def macro_means(doc_means: np.ndarray, level: np.ndarray, n_levels: int, spec: IntervalSpec) -> tuple[np.ndarray, ...]:
@@ -54,8 +56,12 @@ def document_sums(con: duckdb.DuckDBPyConnection, groupings: Sequence[Grouping],
     return con.execute(" UNION ALL ".join(parts)).df()
 
 
-def level_sums(rows: pd.DataFrame, n_docs: int, order: Sequence[str] | None = None, value: str = "sum_gap") -> LevelSums:
-    """The LevelSums of one grouping's rows of `document_sums`; levels in `order`, else most tokens first."""
+def level_sums(rows: pd.DataFrame, n_docs: int, order: Sequence[str] | None = None, value: str = "sum_gap",
+               weight: str = "n_tokens") -> LevelSums:  # fmt: skip
+    """The LevelSums of one grouping's rows of `document_sums`; levels in `order`, else most tokens first.
+
+    `weight="sum_baseline"` makes each level's "mean" the ratio Σ gap / Σ baseline loss, the relative gap: a ratio
+    of sums whose CR2 linearization is that of a mean weighted by the baseline's losses."""
     counts = rows.groupby("level")["n_tokens"].sum()
     if order is not None:
         names = [v for v in order if v in counts.index] + sorted(v for v in counts.index if v not in order)
@@ -65,24 +71,71 @@ def level_sums(rows: pd.DataFrame, n_docs: int, order: Sequence[str] | None = No
     return LevelSums(
         doc=rows["doc_idx"].to_numpy(np.int64),
         level=rows["level"].map(index).to_numpy(np.int64),
-        n=rows["n_tokens"].to_numpy(np.float64),
+        n=rows[weight].to_numpy(np.float64),
         s=rows[value].to_numpy(np.float64),
         names=tuple(names),
         n_docs=n_docs,
     )
 
 
-def level_table(sums: pd.DataFrame, groupings: Sequence[Grouping], n_docs: int, spec: IntervalSpec) -> pd.DataFrame:
-    """One row per (grouping, level): feature, value and LEVEL_COLUMNS; mean_gap token-weighted, macro_mean_gap
-    the mean of its documents' own mean gaps."""
+def relative_estimates(rows: pd.DataFrame, n_docs: int, order: Sequence[str] | None, contrasts: Sequence[Contrast],
+                       spec: IntervalSpec) -> Estimates | None:  # fmt: skip
+    """The contrasts on the relative scale (gap over the baseline's loss, ratio of sums), or None where the
+    baseline's losses are unknown (a frame given gaps alone)."""
+    if not np.isfinite(rows["sum_baseline"].to_numpy(np.float64)).all():
+        return None
+    return estimate(level_sums(rows, n_docs, order, weight="sum_baseline"), contrasts, spec)
+
+
+def shares_of_gap(level_doc: np.ndarray, level: np.ndarray, s: np.ndarray, doc_total: np.ndarray, n_levels: int,
+                  spec: IntervalSpec) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Each level's share of the total summed gap, S_k / T, with a t interval on G − 1 degrees of freedom from the
+    ratio's linearization over documents, z_d = (s_kd − share_k · t_d) / T (t_d: document d's whole gap).
+
+    A share is only as meaningful as its denominator: where the total gap is near zero, shares explode (and their
+    intervals say so). `doc_total` holds every document's summed gap, documents without the level included.
+
+    >>> share, low, high = shares_of_gap(np.array([0, 1, 2]), np.array([0, 0, 0]), np.array([1.0, 2.0, 3.0]),
+    ...                                  np.array([2.0, 4.0, 6.0]), 1, IntervalSpec(min_eff_docs=2))
+    >>> float(share[0]), float(low[0]), float(high[0])  # every document gives half its gap: no spread
+    (0.5, 0.5, 0.5)
+    """
+    total = doc_total.sum()
+    g = len(doc_total)
+    per_doc = np.zeros((n_levels, g))
+    np.add.at(per_doc, (level, level_doc), s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = per_doc.sum(axis=1) / total
+        z = (per_doc - share[:, None] * doc_total[None, :]) / total
+        se = np.sqrt(g / max(g - 1, 1) * (z**2).sum(axis=1))
+    half = stats.t.ppf(1 - (1 - spec.confidence) / 2, max(g - 1, 1)) * se
+    ok = g >= 2 and total != 0
+    return share, np.where(ok, share - half, np.nan), np.where(ok, share + half, np.nan)
+
+
+def level_table(sums: pd.DataFrame, groupings: Sequence[Grouping], n_docs: int, spec: IntervalSpec,
+                doc_total: np.ndarray | None = None, all_tokens: float = float("nan")) -> pd.DataFrame:  # fmt: skip
+    """One row per (grouping, level): feature, value and LEVEL_COLUMNS; mean_gap token-weighted, mean_rel_gap the
+    gap as a share of the baseline's loss on the same tokens, share_of_gap the level's part of the total summed gap
+    (`doc_total`: every document's summed gap; NaN shares without it) beside share_of_tokens (of `all_tokens`),
+    macro_mean_gap the mean of its documents' own mean gaps. Relative and share intervals are withheld where the level's own interval is."""
     frames = []
     for k, grouping in enumerate(groupings):
         rows = sums[sums["group"] == k]
         if rows.empty:
             continue
         ls = level_sums(rows, n_docs, grouping.order)
-        got: Estimates = estimate(ls, [Contrast((i,)) for i in range(ls.n_levels)], spec)
+        alone = [Contrast((i,)) for i in range(ls.n_levels)]
+        got: Estimates = estimate(ls, alone, spec)
+        rel = relative_estimates(rows, n_docs, grouping.order, alone, spec)
+        withheld = np.array([bool(note) for note in got.note]) | (rel is None)
+        if rel is None:
+            rel = dataclasses.replace(got, estimate=np.full(ls.n_levels, np.nan))
         tokens, _ = ls.totals()
+        if doc_total is None:
+            share = share_low = share_high = np.full(ls.n_levels, np.nan)
+        else:
+            share, share_low, share_high = shares_of_gap(ls.doc, ls.level, ls.s, doc_total, ls.n_levels, spec)
         index = {v: i for i, v in enumerate(ls.names)}
         level = rows["level"].map(index).to_numpy()
         base = np.bincount(level, weights=rows["sum_baseline"].to_numpy(), minlength=ls.n_levels) / tokens
@@ -92,6 +145,10 @@ def level_table(sums: pd.DataFrame, groupings: Sequence[Grouping], n_docs: int, 
             "feature": grouping.name, "value": list(ls.names), "n_tokens": got.n_tokens, "n_docs": got.n_docs,
             "n_eff_docs": got.n_eff_docs, "mean_loss_baseline": base, "mean_loss_candidate": cand,
             "mean_gap": got.estimate, "ci_low": got.ci_low, "ci_high": got.ci_high, "p": got.p,
+            "mean_rel_gap": rel.estimate, "rel_ci_low": np.where(withheld, np.nan, rel.ci_low),
+            "rel_ci_high": np.where(withheld, np.nan, rel.ci_high), "share_of_gap": share,
+            "share_ci_low": np.where(withheld, np.nan, share_low), "share_ci_high": np.where(withheld, np.nan, share_high),
+            "share_of_tokens": tokens / all_tokens,
             "macro_mean_gap": macro, "macro_ci_low": macro_low, "macro_ci_high": macro_high, "note": got.note,
         }))  # fmt: skip
     columns = ["feature", "value", *LEVEL_COLUMNS]

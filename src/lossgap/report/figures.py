@@ -182,6 +182,7 @@ def _contrasts_figure(results: Results) -> Drawn | None:
                  | frame["family"].str.startswith("by ")]  # fmt: skip
     if main.empty:
         return None
+    main = main[main["scale"] == "nats"]
     raw, adjusted = main[main["method"] == "raw"].reset_index(drop=True), main[main["method"] == "adjusted"].reset_index(drop=True)
     labels = [f"{contrast_label(r)}  (n={_n(r.n_tokens)})" for r in raw.itertuples()]
     fig = Figure(figsize=(7.2, 1.0 + 0.34 * len(raw)))

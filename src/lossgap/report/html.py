@@ -144,7 +144,7 @@ def contrast_rows(results: Results, families: tuple[str, ...] = ("word_class", "
     frame = results.contrasts
     if frame is None or frame.empty:
         return []
-    keep = frame["family"].isin(families) | frame["family"].str.startswith("by ")
+    keep = (frame["family"].isin(families) | frame["family"].str.startswith("by ")) & (frame["scale"] == "nats")
     raw = frame[keep & (frame["method"] == "raw")].reset_index(drop=True)
     adjusted = frame[keep & (frame["method"] == "adjusted")].reset_index(drop=True)
     rows = []

@@ -54,9 +54,10 @@ RESULTS: dict[str, ResultsTable] = {
     for t in (
         _table("categories.csv", "compare",
                f"feature:t value:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f q:f "
-               "macro_mean_gap:f macro_ci_low:f macro_ci_high:f note:t"),
+               "mean_rel_gap:f rel_ci_low:f rel_ci_high:f share_of_gap:f share_ci_low:f share_ci_high:f "
+               "share_of_tokens:f macro_mean_gap:f macro_ci_low:f macro_ci_high:f note:t"),
         _table("contrasts.csv", "compare",
-               f"{_CONTRAST} method:t estimate:f {_INTERVAL} p:f p_adjusted:f p_primary:f q:f {_SUPPORT} note:t"),
+               f"{_CONTRAST} method:t scale:t estimate:f {_INTERVAL} p:f p_adjusted:f p_primary:f q:f {_SUPPORT} note:t"),
         _table("sensitivity.csv", "compare", f"{_CONTRAST} controls:t estimate:f {_INTERVAL} p:f"),
         _table("marginal_means.csv", "compare", f"factor:t level:t population:t estimate:f {_INTERVAL} p:f q:f {_SUPPORT} note:t"),
         _table("repeat_curve.csv", "compare", f"kind:t bin:t bin_order:i {_SUPPORT} mean_gap:f {_INTERVAL} note:t"),
@@ -68,7 +69,8 @@ RESULTS: dict[str, ResultsTable] = {
         _table("curves.csv", "curves", f"series:t step:i name:t mask:t {_SUPPORT} mean_loss:f {_INTERVAL} note:t"),
         _table("curves_diff.csv", "curves",
                f"step:i mask:t series:t reference:t n_tokens:i n_eff_docs:f estimate:f {_INTERVAL} p:f q:f "
-               f"did_estimate:f did_ci_low:f did_ci_high:f did_p:f did_q:f note:t"),
+               f"did_estimate:f did_ci_low:f did_ci_high:f did_p:f did_q:f rel_estimate:f rel_ci_low:f rel_ci_high:f "
+               f"rel_did_estimate:f rel_did_ci_low:f rel_did_ci_high:f note:t"),
         # the in-loop evaluator's log (lossgap.inloop.write_training_curves): branch is the main-run step an
         # annealing branch left from, empty on the main run
         _table("training.csv", "training", "series:t step:i branch:i mask:t mean_loss:f"),
