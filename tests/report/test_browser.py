@@ -92,7 +92,7 @@ def test_report_loads_offline_without_errors_and_shows_every_figure(page, shots)
     figures = page.eval_on_selector_all(
         "figure.plot", "els => els.map(f => [f.id, f.querySelector('svg').getBoundingClientRect().height])")
     assert [f for f, _ in figures] == [f"fig-{k}" for k in ("contrasts", "word-class", "brackets", "repeats", "domains",
-                                                            "curves", "curves-diff")]
+                                                            "shares", "curves", "curves-diff")]
     assert all(height > 100 for _, height in figures)
     assert page.eval_on_selector("#doc-text", "e => getComputedStyle(e).whiteSpace") == "pre-wrap"  # CSS loaded
     page.screenshot(path=str(shots / "report-full.png"), full_page=True)
@@ -192,7 +192,7 @@ def test_report_without_viewer_or_curves_loads_without_errors(browser, tmp_path)
     page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(path.as_uri())
-    assert page.locator("figure.plot").count() == 5 and page.locator("#viewer").count() == 0
+    assert page.locator("figure.plot").count() == 6 and page.locator("#viewer").count() == 0
     assert "lossgap curves" in page.inner_text("aside.omitted")
     page.close()
     assert problems == []

@@ -12,7 +12,7 @@ from lossgap.report.load import read_results
 from .synthetic import make_run
 
 SVG = "{http://www.w3.org/2000/svg}"
-ALL = ["contrasts", "word-class", "brackets", "repeats", "domains", "curves", "curves-diff"]
+ALL = ["contrasts", "word-class", "brackets", "repeats", "domains", "shares", "curves", "curves-diff"]
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_points_without_interval_are_grey_and_have_no_whiskers(tmp_path):
     ("curves_diff.csv", {"curves-diff"}),
     ("contrasts.csv", {"contrasts"}),
     ("repeat_curve.csv", {"repeats"}),
-    ("categories.csv", {"word-class", "brackets", "domains"}),
+    ("categories.csv", {"word-class", "brackets", "domains", "shares"}),
 ])
 def test_figure_left_out_when_its_table_is_absent(synthetic_run, missing, gone):
     run, _ = synthetic_run
@@ -220,3 +220,14 @@ def test_curves_of_few_steps_have_whole_step_ticks_and_no_promised_shading(full)
             ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
             assert ticks and all(float(t).is_integer() for t in ticks), ticks
     assert "Shaded" not in drawn.caption and "No intervals are drawn" in drawn.caption
+
+
+def test_share_figure_draws_each_part_of_speech_at_its_shares(full):
+    results, _ = full
+    drawn = {d.key: d for d in draw_figures(results)}["shares"]
+    ax = drawn.figure.axes[0]
+    upos = results.categories.query("feature == 'upos'")
+    points = ax.collections[-1].get_offsets()
+    assert sorted(map(tuple, points.round(9).tolist())) == sorted(zip(upos["share_of_tokens"].round(9), upos["share_of_gap"].round(9), strict=True))
+    assert ax.get_xlabel() == "share of the tokens" and ax.get_ylabel() == "share of the total gap"
+    assert "dashed diagonal" in drawn.caption

@@ -235,3 +235,12 @@ def test_notes_of_the_report_config_lead_the_keep_in_mind_box(synthetic_run):
     assert items[0] == "One model at two contexts: &lt;not&gt; about architectures." and len(items) >= 2
     with pytest.raises(ConfigError, match="notes"):
         ReportConfig(notes=("",))
+
+
+def test_contrast_table_offers_the_relative_scale(synthetic_run):
+    run, _ = synthetic_run
+    html = run_report(run.path).path.read_text()
+    table = re.search(r'<table class="data" id="contrast-table">(.*?)</table>', html, re.S).group(1)
+    assert "raw, relative" in table
+    raw = run.read_results("contrasts.csv").query("method == 'raw' and scale == 'relative' and family == 'word_class'")
+    assert f"{100 * raw['estimate'].iloc[0]:.1f}%" in table

@@ -326,6 +326,35 @@ def _domain_figure(results: Results) -> Drawn | None:
                  + _intervals(results), fig)  # fmt: skip
 
 
+def _share_figure(results: Results) -> Drawn | None:
+    """Where the gap lives: each part of speech's share of the total gap against its share of the tokens."""
+    frame = _category(results, "upos")
+    if frame is None or "share_of_gap" not in frame or frame["share_of_gap"].isna().all():
+        return None
+    fig = Figure(figsize=(5.2, 4.4))
+    ax = fig.subplots()
+    x, y = frame["share_of_tokens"].to_numpy(float), frame["share_of_gap"].to_numpy(float)
+    low, high = frame["share_ci_low"].to_numpy(float), frame["share_ci_high"].to_numpy(float)
+    shown = np.isfinite(low) & np.isfinite(high)
+    top = float(np.nanmax(np.r_[x, y, high[shown] if shown.any() else []])) * 1.1
+    ax.plot([0, top], [0, top], color="#888888", linewidth=0.8, linestyle="--")  # share of gap = share of tokens
+    ax.axhline(0, color="#222222", linewidth=0.8)
+    ax.vlines(x[shown], low[shown], high[shown], color=WINS, linewidth=1.2)
+    ax.scatter(x, y, c=[WINS if s else WITHHELD for s in shown], s=18, zorder=3)
+    for xi, yi, label in zip(x, y, frame["value"], strict=True):
+        ax.annotate(label, (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    ax.set_xlim(0, top)
+    ax.set_xlabel("share of the tokens")
+    ax.set_ylabel("share of the total gap")
+    fig.tight_layout()
+    return Drawn("shares", "Where the gap lives: share of the gap against share of the tokens",
+                 f"Each part of speech (prose): its share of the total summed gap between {results.summary.baseline} "
+                 f"and {results.summary.candidate} (vertical; whiskers: t intervals over documents) against its share "
+                 "of the compared tokens (horizontal). Above the dashed diagonal a category holds more of the gap "
+                 "than of the tokens. Shares are only as meaningful as the total gap they divide; grey points have too "
+                 "few documents for an interval.", fig)  # fmt: skip
+
+
 def _probes_figure(results: Results) -> Drawn | None:
     frame = _category(results, PROBE_GROUPING)
     if frame is None:
@@ -498,7 +527,7 @@ def _training_figure(results: Results) -> Drawn | None:
 
 
 _MAKERS: tuple[Callable[[Results], Drawn | None], ...] = (
-    _contrasts_figure, _pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _probes_figure, _curves_figure,
+    _contrasts_figure, _pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _share_figure, _probes_figure, _curves_figure,
     _curves_diff_figure, _training_figure,
 )
 

@@ -131,6 +131,7 @@ class ContrastRow:
     label: str
     raw: tuple[float, float, float]  # estimate, ci_low, ci_high
     adjusted: tuple[float, float, float]
+    relative: tuple[float, float, float]  # the raw contrast relative to the baseline's loss (a share, e.g. 0.05)
     p_adjusted: float  # Holm, of the adjusted contrast within its family
     q: float  # Benjamini–Hochberg over every p-value of the comparison, of the adjusted contrast
     p_primary: float  # Holm over the declared primary contrasts (NaN where not declared)
@@ -144,12 +145,16 @@ def contrast_rows(results: Results, families: tuple[str, ...] = ("word_class", "
     frame = results.contrasts
     if frame is None or frame.empty:
         return []
-    keep = (frame["family"].isin(families) | frame["family"].str.startswith("by ")) & (frame["scale"] == "nats")
-    raw = frame[keep & (frame["method"] == "raw")].reset_index(drop=True)
-    adjusted = frame[keep & (frame["method"] == "adjusted")].reset_index(drop=True)
+    keep = frame["family"].isin(families) | frame["family"].str.startswith("by ")
+    nats, relative = frame["scale"] == "nats", frame["scale"] == "relative"
+    raw = frame[keep & nats & (frame["method"] == "raw")].reset_index(drop=True)
+    adjusted = frame[keep & nats & (frame["method"] == "adjusted")].reset_index(drop=True)
+    raw_relative = frame[keep & relative & (frame["method"] == "raw")].reset_index(drop=True)
     rows = []
-    for r, a in zip(raw.itertuples(index=False), adjusted.itertuples(index=False), strict=True):
+    for r, a, v in zip(raw.itertuples(index=False), adjusted.itertuples(index=False),
+                       raw_relative.itertuples(index=False), strict=True):  # fmt: skip
         rows.append(ContrastRow(label=contrast_label(r), raw=(r.estimate, r.ci_low, r.ci_high),
+                                relative=(v.estimate, v.ci_low, v.ci_high),
                                 adjusted=(a.estimate, a.ci_low, a.ci_high), p_adjusted=a.p_adjusted, q=a.q,
                                 p_primary=a.p_primary,
                                 n_tokens=int(r.n_tokens), n_eff_docs=float(r.n_eff_docs), note=r.note))  # fmt: skip
