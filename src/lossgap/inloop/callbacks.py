@@ -29,8 +29,10 @@ class LossgapTrainerCallback(TrainerCallback):
     def _evaluate(self, state: Any, model: Any) -> None:
         if self.history and self.history[-1][0] == state.global_step:
             return
-        metrics = self.evaluator(model)
+        metrics = self.evaluator(model)  # every rank takes part (the evaluator shards and all-reduces under DDP)
         self.history.append((state.global_step, metrics))
+        if not state.is_world_process_zero:
+            return  # only the main process logs
         if self.trainer is not None:
             self.trainer.log(dict(metrics))
         else:
@@ -61,6 +63,6 @@ def lightning_callback(evaluator: Evaluator, every_n_steps: int) -> Any:
             if step % every_n_steps == 0 and (not self.history or self.history[-1][0] != step):
                 metrics = evaluator(pl_module.model if hasattr(pl_module, "model") else pl_module)
                 self.history.append((step, metrics))
-                pl_module.log_dict(metrics)
+                pl_module.log_dict(metrics, rank_zero_only=True)  # every rank evaluated; rank 0 logs
 
     return LossgapLightningCallback()
