@@ -90,6 +90,9 @@ class ModelRecord:
     versions: dict[str, Any] = field(default_factory=dict)
     time: str = ""
     tokenizer: str = ""  # the key of its tokenization: "" is tokens.parquet, others tokenizers/KEY/tokens.parquet
+    # wall-clock seconds of each step of the call that finished the scores: tokenize, load, kernels, check, compile,
+    # score, merge (a resumed call's score covers only what it scored itself)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

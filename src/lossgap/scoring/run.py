@@ -45,6 +45,7 @@ from lossgap.scoring.models import (
     resolve_device,
     resolve_dtype,
     software_versions,
+    use_fast_kernels,
 )
 from lossgap.scoring.source import check_model_source
 from lossgap.scoring.tokenize import (
@@ -79,6 +80,18 @@ class ScoreResult:
     resumed_tokens: int
     already_complete: bool
     is_main_process: bool
+
+
+class _Clock:
+    """Wall-clock seconds of consecutive steps, written into `into` by step name."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into, self.last = into, time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.into[step] = round(now - self.last, 3)
+        self.last = now
 
 
 def _requested_settings(config: ScoreConfig) -> dict[str, Any]:
@@ -245,6 +258,8 @@ def run_score(
 
     source = check_model_source(config.model, config.revision)
     rd.check_writable()  # before minutes of loading
+    seconds: dict[str, float] = {}
+    clock = _Clock(seconds)
     say(f"loading the tokenizer of {config.model}")
     tokenizer = load_tokenizer(source, config, device)
     say("tokenizing the corpus")
@@ -254,18 +269,26 @@ def run_score(
     token_ids = _split_by_document(tokens)
     doc_ids = tokens.column("doc_id").filter(pa.compute.equal(tokens.column("pos"), 0)).to_pylist()
     del tokens
+    clock.lap("tokenize")
 
     dtype = resolve_dtype(config.dtype, device)
     say(f"loading {config.model} ({str(dtype).removeprefix('torch.')} on {device})")
-    model = load_model(source, config, device, dtype)
+    model = load_model(source, config, device, dtype, fast_kernels=False)
+    clock.lap("load")
+    if device.type == "cuda":
+        say("switching to lossgap's GPU kernels (a GPU's first run autotunes them once: a minute or two)")
+    use_fast_kernels(model)
+    clock.lap("kernels")
     head = CausalLMHead(model, float32_head=config.float32_head)
     head.packed = packing_possible(model)
     probe = next((t for t in token_ids if len(t) >= 2), None)
     if probe is not None:
         head.check_against_full_forward(torch.from_numpy(probe[None, :16]).to(device))
+    clock.lap("check")
     if config.compile:
         say("compiling")
         head.compile()
+        clock.lap("compile")
     max_length = config.max_length or model_context_limit(model, tokenizer)
     stride = config.stride or max(1, max_length // 2)
     if stride >= max_length:
@@ -297,6 +320,11 @@ def run_score(
         )  # fmt: skip
     except KeyboardInterrupt:
         raise ScoringInterrupted(name, parts.folder, parts.done_tokens(), n_scored) from None
+    clock.lap("score")
+    n_new = sum(w.end - w.score_from for w in windows)
+    if n_new and seconds["score"] > 0:
+        log.info("scored %s tokens in %.1f s (%s tokens/s on this process)", f"{n_new:,}", seconds["score"],
+                 f"{n_new / seconds['score']:,.0f}")  # fmt: skip
     ranks.barrier()
 
     n_tokens, mean_loss = 0, float("nan")
@@ -307,6 +335,7 @@ def run_score(
             n_tokens, mean_loss = parts.merge(doc_ids, n_expected)
         except KeyboardInterrupt:
             raise ScoringInterrupted(name, parts.folder, n_scored, n_scored) from None
+        clock.lap("merge")
         rd.record_model(name, ModelRecord(
             model=config.model,
             revision=config.revision,
@@ -327,6 +356,7 @@ def run_score(
             versions=software_versions(),
             time=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             tokenizer=tokenizer_key,
+            seconds=seconds,
         ))  # fmt: skip
         parts.remove()
     ranks.barrier()
