@@ -42,14 +42,20 @@ def eval_run(tmp_path_factory, llama_model) -> RunDir:
 
 
 def _torchrun(script: str, tmp_path, *args: str) -> list[dict]:
+    """Run `script` on two gloo ranks; each writes `rank{r}.json` to the folder given as its first argument. The
+    script's end is added here: a barrier, the group destroyed, then `os._exit(0)`, skipping the interpreter's
+    teardown, where gloo's threads at times abort a process that has finished its work ("terminate called without
+    an active exception", pytorch/pytorch#65237; seen here under load)."""
     path = tmp_path / "script.py"
-    path.write_text(textwrap.dedent(script))
+    ending = "\nimport os as _os\ndist.barrier()\ndist.destroy_process_group()\n_os._exit(0)\n"
+    path.write_text(textwrap.dedent(script) + ending)
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(path), str(out), *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    written = sorted(p.name for p in out.glob("rank*.json"))
+    assert proc.returncode == 0, f"exit {proc.returncode}, written {written}:\n{proc.stderr[-4000:]}"
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
 
 
@@ -82,8 +88,8 @@ def test_two_ranks_return_what_one_process_returns(tmp_path, eval_run, llama_mod
         mine = shard_documents(np.diff(offsets), 2)[dist.get_rank()]  # the documents this rank scored
         python = evaluator.masks.token_aligned("domain = 'python'")
         got["has_python"] = bool(any(python[offsets[d]:offsets[d + 1]].any() for d in mine))
-        json.dump(got, open(f"{out}/rank{dist.get_rank()}.json", "w"))
-        dist.destroy_process_group()
+        with open(f"{out}/rank{dist.get_rank()}.json", "w") as f:
+            json.dump(got, f)
     """
     ranks = _torchrun(script, tmp_path, str(path), str(llama_model))
     for got in ranks:
@@ -115,8 +121,8 @@ def test_trainer_callback_under_a_process_group_evaluates_on_every_rank_and_logs
             state.global_step = step
             callback.on_step_end(None, state, TrainerControl(), model=model)
         callback.on_train_end(None, state, TrainerControl(), model=model)
-        json.dump({"history": callback.history, "logged": state.log_history}, open(f"{out}/rank{dist.get_rank()}.json", "w"))
-        dist.destroy_process_group()
+        with open(f"{out}/rank{dist.get_rank()}.json", "w") as f:
+            json.dump({"history": callback.history, "logged": state.log_history}, f)
     """
     ranks = _torchrun(script, tmp_path, str(path), str(llama_model))
     assert [step for step, _ in ranks[0]["history"]] == [step for step, _ in ranks[1]["history"]] == [2, 4]
