@@ -3,12 +3,13 @@ committed score tables and training logs.
 
     python experiments/matched/analyze.py [--run experiments/matched/run] [--logs experiments/matched/results]
 
-Runs, through lossgap's own commands: `lossgap curves` of the three series with the hybrid, then the transformer
-as reference; `lossgap compare` of the final checkpoints (recurrent vs hybrid, recurrent vs transformer, hybrid
-vs transformer); the in-loop evaluator's logs into results/training.csv; and `lossgap report`. The run's results/
-ends up holding hybrid vs transformer and the curves against the transformer (what the report shows); a copy of
-each comparison's and each reference's tables goes to --logs/TABLE-WHICH.csv. Figures for
-docs/experiments/matched.md are written to --figures.
+Runs, through lossgap's own commands, each as a named result of the one run: `lossgap curves` of the three
+series against the transformer (`curves`) and against the hybrid (`curves-ref-hybrid`); `lossgap compare` of the
+final checkpoints (`final-hybrid-vs-transformer`, `final-recurrent-vs-hybrid`, `final-recurrent-vs-transformer`:
+candidate first; the first by name opens the report); the in-loop evaluator's logs (`training`); and `lossgap
+report`, which shows all of them. A copy of each comparison's and each reference's tables goes to
+--logs/TABLE-WHICH.csv, the tables committed with the experiment. Figures for docs/experiments/matched.md are
+written to --figures.
 """
 
 from __future__ import annotations
@@ -40,22 +41,26 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=ROOT / "docs/experiments")
     args = parser.parse_args()
     run, logs = args.run, args.logs
-    results = run / "results"
     if not (run / "features.parquet").is_file():
         lossgap("annotate", "--run", str(run))
+    from lossgap.rundir import RunDir
+
+    rd = RunDir(run)
     masks = [a for m in MASKS for a in ("--mask", m)]
     series = [a for s in SERIES for a in ("--series", s)]
-    lossgap("curves", "--run", str(run), *series, *masks, "--reference", "hybrid")
-    shutil.copyfile(results / "curves_diff.csv", logs / "curves_diff-vs-hybrid.csv")
-    lossgap("curves", "--run", str(run), *series, *masks, "--reference", "transformer")
+    lossgap("curves", "--run", str(run), *series, *masks, "--reference", "hybrid", "--name", "curves-ref-hybrid")
+    shutil.copyfile(rd.result_file("curves_diff.csv", "curves-ref-hybrid"), logs / "curves_diff-vs-hybrid.csv")
+    lossgap("curves", "--run", str(run), *series, *masks, "--reference", "transformer", "--name", "curves")
     for name in ("curves.csv", "curves_diff.csv"):
-        shutil.copyfile(results / name, logs / name.replace(".csv", "-vs-transformer.csv"))
+        shutil.copyfile(rd.result_file(name, "curves"), logs / name.replace(".csv", "-vs-transformer.csv"))
     step = final_step(run)
     for baseline, candidate in PAIRS:
-        lossgap("compare", "--run", str(run), "--baseline", f"{baseline}@step{step}", "--candidate", f"{candidate}@step{step}")
+        result = f"final-{candidate}-vs-{baseline}"
+        lossgap("compare", "--run", str(run), "--baseline", f"{baseline}@step{step}", "--candidate",
+                f"{candidate}@step{step}", "--name", result)  # fmt: skip
         for name in COMPARE_TABLES:
             stem, ext = name.rsplit(".", 1)
-            shutil.copyfile(results / name, logs / f"{stem}-{candidate}-vs-{baseline}.{ext}")
+            shutil.copyfile(rd.result_file(name, result), logs / f"{stem}-{candidate}-vs-{baseline}.{ext}")
 
     from lossgap.inloop import write_training_curves
 
@@ -67,10 +72,9 @@ def main() -> None:
     matplotlib.use("Agg")
     from lossgap.report.figures import draw_figures
     from lossgap.report.load import read_results
-    from lossgap.rundir import RunDir
 
     args.figures.mkdir(parents=True, exist_ok=True)
-    for drawn in draw_figures(read_results(RunDir(run))):
+    for drawn in draw_figures(read_results(rd)):  # the report's first page: hybrid vs transformer, with the curves
         if drawn.key in ("curves", "curves-diff", "training", "brackets", "repeats"):
             drawn.figure.savefig(args.figures / f"matched-{drawn.key}.png", dpi=110, bbox_inches="tight")
     print(f"report: {run / 'report' / 'index.html'}; figures: {args.figures}/matched-*.png")

@@ -92,8 +92,6 @@ def main() -> None:
     from lossgap.report.figures import draw_figures
     from lossgap.report.load import read_results
 
-    # transformer vs recurrent last: its results stay in the run for the report
-    pairs = sorted(PAIRS, key=lambda pair: pair == ("transformer", "recurrent"))
     for run in args.runs:
         rd = RunDir(run)
         step = final_step(run)
@@ -101,10 +99,10 @@ def main() -> None:
         finals = [f"{s}@step{step}" for s in series]
         stem = run.name.removesuffix("-run")
         rows, checks = {}, []
-        for baseline, candidate in [p for p in pairs if set(p) <= set(series)]:
+        for baseline, candidate in [p for p in PAIRS if set(p) <= set(series)]:
             b, c = f"{baseline}@step{step}", f"{candidate}@step{step}"
-            lossgap("compare", "--run", str(run), "--baseline", b, "--candidate", c)
-            table = rd.read_results("categories.csv")
+            lossgap("compare", "--run", str(run), "--baseline", b, "--candidate", c, "--name", f"final-{candidate}-vs-{baseline}")
+            table = rd.read_results("categories.csv", f"final-{candidate}-vs-{baseline}")
             rows[baseline, candidate] = table[table["feature"] == PROBE_GROUPING].assign(baseline=b, candidate=c)
             checks.append(copy_check(table, b, c))
         pd.concat(rows[pair] for pair in PAIRS if pair in rows).to_csv(args.out / f"probes-{run.name}.csv", index=False)
@@ -116,11 +114,12 @@ def main() -> None:
             probes = dict.fromkeys(rd.read("probes", ["probe"]).column("probe").to_pylist())
             masks = [a for p in probes for a in ("--mask", f"probe = '{p}' AND probe_mark")]
             named = [a for s in series for a in ("--series", s)]
-            lossgap("curves", "--run", str(run), *named, *masks, "--reference", "transformer")
+            lossgap("curves", "--run", str(run), *named, *masks, "--reference", "transformer", "--name", "curves")
             for name in ("curves.csv", "curves_diff.csv"):
-                (args.out / f"{stem}-{name}").write_bytes((rd.results_dir / name).read_bytes())
+                (args.out / f"{stem}-{name}").write_bytes(rd.result_file(name, "curves").read_bytes())
             lossgap("report", "--run", str(run))
-        for drawn in draw_figures(read_results(rd)):  # the last pair compared: transformer vs recurrent
+        figures = read_results(rd, rd.result("compare", "final-recurrent-vs-transformer"))
+        for drawn in draw_figures(figures):  # the probes of transformer vs recurrent
             if drawn.key == "probes":
                 drawn.figure.savefig(args.figures / f"matched-{stem}.png", dpi=110, bbox_inches="tight")
     print(f"tables: {args.out}/probes-*.csv")

@@ -228,13 +228,13 @@ def run_pipeline(config: PipelineConfig, *, scoring: Scoring | None = None, stat
     if config.compare is not None:
         pair = [f"scores/{config.compare.baseline}", f"scores/{config.compare.candidate}"]
         outcomes.append(_stage(
-            target, "compare", config.compare, [*pair, "features"], ["results/summary.json"],
+            target, "compare", config.compare, [*pair, "features"], [f"results/{config.compare.result_name}/summary.json"],
             lambda: f"mean gap {run_compare(target, config.compare).summary.mean_gap:+.4f} nats", status,
         ))  # fmt: skip
     if config.curves is not None:
         curve_scores = [f"scores/{n}" for n in target.scored_names()] if target is not rd else scores
         outcomes.append(_stage(
-            target, "curves", config.curves, [*curve_scores, "features"], ["results/curves.csv"],
+            target, "curves", config.curves, [*curve_scores, "features"], [f"results/{config.curves.result_name}/curves.csv"],
             lambda: f"{len(run_curves(target, config.curves).curves)} rows", status,
         ))  # fmt: skip
     if config.report is not None:

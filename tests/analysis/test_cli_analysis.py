@@ -21,9 +21,10 @@ def test_cli_compare_writes_results_and_prints_headline(tmp_path: Path) -> None:
     assert "content" in result.output and "+0.7500" in result.output and "only 2 documents" in result.output
     summary = run.read_summary()
     assert summary.bootstrap == 30 and summary.interval == "bootstrap"
-    names = {p.name for p in run.results_dir.iterdir()}
+    assert [p.name for p in run.results_dir.iterdir()] == ["base-vs-cand"]  # the result's default name
+    names = {p.name for p in run.result_dir("base-vs-cand").iterdir()}
     assert names == {
-        "summary.json", "categories.csv", "contrasts.csv", "sensitivity.csv", "marginal_means.csv", "regression.txt",
+        "result.json", "summary.json", "categories.csv", "contrasts.csv", "sensitivity.csv", "marginal_means.csv", "regression.txt",
         "repeat_curve.csv", "top_tokens.csv", "top_segments.csv", "top_documents.csv",
     }  # fmt: skip
     assert run.manifest().stages["compare"].config["by"] == [["domain", "upos"]]

@@ -59,12 +59,15 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
         (logs / f"log-{arch}.jsonl").write_bytes((ckpt / arch / "log.jsonl").read_bytes())
     _python(str(HERE / "analyze.py"), "--run", str(run), "--logs", str(logs), "--figures", str(tmp_path / "figures"))
     assert (run / "report/index.html").is_file()
+    pages = sorted(p.name for p in (run / "report").glob("*.html"))  # every comparison and set of curves shown
+    assert pages == ["compare-final-recurrent-vs-hybrid.html", "compare-final-recurrent-vs-transformer.html",
+                     "curves-curves-ref-hybrid.html", "index.html"]  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "matched-brackets.png", "matched-curves-diff.png", "matched-curves.png", "matched-repeats.png",
         "matched-training.png"]  # fmt: skip
     # the in-loop evaluator at the end of each anneal equals lossgap score of the saved checkpoint (float32, CPU)
-    training = pd.read_csv(run / "results/training.csv")
-    curves = pd.read_csv(run / "results/curves.csv")
+    training = pd.read_csv(run / "results/training/training.csv")
+    curves = pd.read_csv(run / "results/curves/curves.csv")  # the curves against the transformer
     ends = training[training["branch"].notna()].astype({"branch": int})
     both = ends.merge(curves, left_on=["series", "branch", "mask"], right_on=["series", "step", "mask"])
     assert len(both) == len(ends) == 3 * 2 * len(set(ends["mask"]))

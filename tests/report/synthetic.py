@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from lossgap.analysis import CompareConfig, CurvesConfig, Series, run_compare, run_curves
 from lossgap.rundir import FEATURES_SCHEMA, CorpusRecord, ModelContext, ModelRecord, RunDir, TokenizerRecord
+from lossgap.rundir.results import RESULTS, table_to_csv
 
 BASELINE, CANDIDATE = "base-short", "cand-full"
 DOCS = [
@@ -177,7 +178,8 @@ def make_run(path: Path, *, curves: bool = True, docs: list[tuple[str, str, str]
     if segments is None and set(scored["doc_id"]) == {d for d, _, _ in DOCS}:
         segments = _fixture_segments(scored.assign(gap=scored["loss_baseline"] - scored["loss_candidate"]))
     if segments is not None:
-        run.write_results({"top_segments.csv": pd.DataFrame(segments)})
+        # the fixture's own segments replace the computed ones in the comparison's files
+        run.result_file("top_segments.csv").write_text(table_to_csv(RESULTS["top_segments.csv"], pd.DataFrame(segments)))
     if curves:
         write_checkpoints(run, frame)
         masks = ("all", "close_bracket") if (frame["bracket_side"] == "close").any() else ("all",)

@@ -76,7 +76,7 @@ def test_repeat_panels_have_their_own_y_axes(full):
 
 def test_points_without_interval_are_grey_and_have_no_whiskers(tmp_path):
     run, _ = make_run(tmp_path / "run", curves=False)
-    path = run.results_dir / "categories.csv"
+    path = run.result_file("categories.csv")
     frame = run.read_results("categories.csv")
     domains = frame["feature"] == "domain"
     frame.loc[domains, "ci_low"], frame.loc[domains, "ci_high"] = frame["mean_gap"] - 0.1, frame["mean_gap"] + 0.1
@@ -103,7 +103,7 @@ def test_points_without_interval_are_grey_and_have_no_whiskers(tmp_path):
 ])
 def test_figure_left_out_when_its_table_is_absent(synthetic_run, missing, gone):
     run, _ = synthetic_run
-    (run.results_dir / missing).unlink()
+    run.result_file(missing).unlink()
     assert [f.key for f in build_figures(read_results(run))] == [k for k in ALL if k not in gone]
 
 
@@ -145,7 +145,7 @@ def test_labels_from_data_are_plain_escaped_text(synthetic_run):
     extra = frame[frame["feature"] == "domain"].head(2).copy()
     extra["value"] = ["<script>alert(3)</script>", "costs $5 and $"]
     extra["n_tokens"] = 5
-    (run.results_dir / "categories.csv").write_text(pd.concat([frame, extra]).to_csv(index=False))
+    run.result_file("categories.csv").write_text(pd.concat([frame, extra]).to_csv(index=False))
     figure = next(f for f in build_figures(read_results(run)) if f.key == "domains")
     assert "<script>" not in figure.svg and "&lt;script&gt;alert(3)&lt;/script&gt;" in figure.svg
     labels = " ".join(_texts(figure.svg))

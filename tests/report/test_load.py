@@ -28,8 +28,8 @@ def test_read_results_reads_every_file_of_compare_and_curves(synthetic_run):
 
 def test_optional_results_file_absent_is_none(synthetic_run):
     run, _ = synthetic_run
-    (run.results_dir / "curves.csv").unlink()
-    (run.results_dir / "contrasts.csv").unlink()
+    run.result_file("curves.csv").unlink()
+    run.result_file("contrasts.csv").unlink()
     results = read_results(run)
     assert results.curves is None and results.contrasts is None and results.categories is not None
 
@@ -68,7 +68,7 @@ def test_overview_without_manifest_still_names_the_models(synthetic_run):
 def test_summary_nulls_read_as_nan_and_render_as_dash(synthetic_run):
     # compare writes NaN as JSON null, e.g. the interval of a group with no tokens
     run, _ = synthetic_run
-    path = run.results_dir / "summary.json"
+    path = run.result_file("summary.json")
     raw = json.loads(path.read_text())
     raw["ci_low"] = raw["ci_high"] = None
     raw["headline"].append({"label": "empty group", "mean_gap": None, "ci_low": None, "ci_high": None, "n_tokens": 0})

@@ -121,7 +121,7 @@ def test_table_rows_link_to_the_viewer_document_and_position(synthetic_run):
         doc = payload["docs"][index]
         if pos:
             assert pos[0] in doc["pos"]
-    tokens = (run.results_dir / "top_tokens.csv").read_text().splitlines()[1]
+    tokens = run.result_file("top_tokens.csv").read_text().splitlines()[1]
     doc_id, pos = tokens.split(",")[2:4]
     index = [d["doc_id"] for d in payload["docs"]].index(doc_id)
     assert f"#doc-{index}-{pos}" in links
@@ -130,7 +130,7 @@ def test_table_rows_link_to_the_viewer_document_and_position(synthetic_run):
 def test_report_without_optional_files_lists_what_it_left_out(synthetic_run):
     run, _ = synthetic_run
     for name in ("curves.csv", "top_segments.csv"):
-        (run.results_dir / name).unlink()
+        run.result_file(name).unlink()
     result = run_report(run.path, ReportConfig(viewer_docs=0))
     assert "curves" not in result.figures and result.viewer_docs == 0
     assert any("lossgap curves" in o for o in result.omitted)
@@ -162,7 +162,7 @@ def test_commands_the_report_and_its_errors_suggest_are_complete(synthetic_run, 
 
     run, _ = synthetic_run
     for name in ("curves.csv", "categories.csv"):
-        (run.results_dir / name).unlink()
+        run.result_file(name).unlink()
     result = run_report(run.path)
     text = " ".join(result.omitted) + " " + result.path.read_text()
     with pytest.raises(RunDirError) as caught:
@@ -177,7 +177,7 @@ def test_rerun_removes_figure_files_whose_table_is_gone(synthetic_run):
     run, _ = synthetic_run
     run_report(run.path)
     assert (run.report_dir / "figures/curves.svg").is_file()
-    (run.results_dir / "curves.csv").unlink()
+    run.result_file("curves.csv").unlink()
     result = run_report(run.path)
     assert not (run.report_dir / "figures/curves.svg").exists()
     assert sorted(p.stem for p in (run.report_dir / "figures").glob("*.svg")) == sorted(result.figures)
@@ -217,7 +217,7 @@ def test_sentences_of_the_model_note_are_separated(synthetic_run):
     import re
 
     run, _ = synthetic_run
-    summary = run.results_dir / "summary.json"
+    summary = run.result_file("summary.json")
     summary.write_text(summary.read_text().replace('"log_freq_source": ""', '"log_freq_source": "the run\'s own tokens"'))
     html = run_report(run.path).path.read_text()
     note = re.search(r"Tokenizer policy:.*?</p>", html, re.S)

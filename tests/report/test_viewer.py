@@ -65,7 +65,7 @@ def test_choose_documents_user_first_then_tables_alternating_directions(syntheti
 def test_choose_documents_falls_back_to_corpus_order_without_top_tables(synthetic_run):
     run, _ = synthetic_run
     for name in ("top_tokens.csv", "top_segments.csv", "top_documents.csv"):
-        (run.results_dir / name).unlink()
+        run.result_file(name).unlink()
     picks = choose_documents(read_results(run), ReportConfig(), ["b1", "b2"])
     assert picks == [("b1", None), ("b2", None)]
 
@@ -113,8 +113,8 @@ def test_load_viewer_window_starts_a_third_before_focus(tmp_path, focus, window)
     # never before position 1 and never so late that it would run past the document's end
     run, _ = make_run(tmp_path / "run")
     for name in ("top_segments.csv", "top_documents.csv"):
-        (run.results_dir / name).unlink()
-    (run.results_dir / "top_tokens.csv").write_text(
+        run.result_file(name).unlink()
+    run.result_file("top_tokens.csv").write_text(
         "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
         f"candidate_wins,1,p1,{focus},python,x,1.0,0.5,0.5\n"
     )
@@ -147,8 +147,8 @@ def test_window_text_is_the_exact_slice_even_with_non_ascii_text(tmp_path):
     text = "Café naïve — 東京 🙂 über " * 12 + "ende."
     run, frame = make_run(tmp_path / "run", docs=[("u1", "books", text)])
     for name in ("top_segments.csv", "top_documents.csv"):
-        (run.results_dir / name).unlink()
-    (run.results_dir / "top_tokens.csv").write_text(
+        run.result_file(name).unlink()
+    run.result_file("top_tokens.csv").write_text(
         "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
         "candidate_wins,1,u1,30,books,x,1.0,0.5,0.5\n"
     )
@@ -162,7 +162,7 @@ def test_window_text_is_the_exact_slice_even_with_non_ascii_text(tmp_path):
 
 def test_documents_missing_from_the_corpus_take_no_viewer_slot(synthetic_run, caplog):
     run, _ = synthetic_run
-    path = run.results_dir / "top_documents.csv"
+    path = run.result_file("top_documents.csv")
     rows = path.read_text().splitlines()
     # a table row for a document the corpus does not have, ranked first
     rows.insert(1, "candidate_wins,0,ghost,books,5,1.0,5.0")
@@ -174,15 +174,15 @@ def test_documents_missing_from_the_corpus_take_no_viewer_slot(synthetic_run, ca
 
 def test_choose_documents_goes_rank_by_rank_across_the_tables(synthetic_run):
     run, _ = synthetic_run
-    (run.results_dir / "top_segments.csv").write_text(
+    run.result_file("top_segments.csv").write_text(
         "direction,rank,doc_id,pos_start,pos_end,n_tokens,mean_gap,sum_gap,text\n"
         "candidate_wins,1,h1,2,4,2,1.0,2.0,x\n"
         "candidate_wins,2,b1,3,5,2,0.5,1.0,y\n")
-    (run.results_dir / "top_tokens.csv").write_text(
+    run.result_file("top_tokens.csv").write_text(
         "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
         "candidate_loses,1,b2,4,books,z,1.0,2.0,-1.0\n"
         "candidate_wins,1,p1,5,python,w,2.0,1.0,1.0\n")
-    (run.results_dir / "top_documents.csv").write_text(
+    run.result_file("top_documents.csv").write_text(
         "direction,rank,doc_id,domain,n_tokens,mean_gap,sum_gap\n"
         "candidate_wins,1,b1,books,23,0.1,2.3\n")
     results = read_results(run)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lossgap.errors import RunDirError, SchemaError
+from lossgap.errors import ConfigError, RunDirError, SchemaError
 from lossgap.rundir import (
     CORPUS_SCHEMA,
     FEATURES_SCHEMA,
@@ -24,9 +24,11 @@ from lossgap.rundir import (
     HeadlineRow,
     ModelContext,
     ModelRecord,
+    ResultRecord,
     RunDir,
     Summary,
     TokenizerRecord,
+    file_kind,
 )
 
 
@@ -145,7 +147,8 @@ def test_every_results_table_round_trips_and_is_checked(tmp_path, name) -> None:
     table = RESULTS[name]
     values = {"text": ["NA", "1"], "int": [1, 2], "float": [0.25, float("nan")]}
     frame = pd.DataFrame({c.name: values[c.kind] for c in table.columns})
-    run.write_results({name: frame})
+    record = ResultRecord(name="r", kind=file_kind(name), baseline="a", candidate="b")
+    run.write_results(record, {name: frame})
     back = run.read_results(name)
     assert back.columns.tolist() == table.names
     for column in table.columns:  # text stays text ("NA", "1"), numbers stay numbers
@@ -154,8 +157,8 @@ def test_every_results_table_round_trips_and_is_checked(tmp_path, name) -> None:
         else:
             np.testing.assert_array_equal(back[column.name].to_numpy(float), np.array(values[column.kind], float))
     with pytest.raises(SchemaError, match=rf"results/{name}: the writer gave no column\(s\) {table.names[-1]}"):
-        run.write_results({name: frame.drop(columns=[table.names[-1]])})
-    path = run.results_dir / name
+        run.write_results(record, {name: frame.drop(columns=[table.names[-1]])})
+    path = run.result_file(name)
     path.write_text(frame.drop(columns=[table.names[0]]).to_csv(index=False))
     with pytest.raises(SchemaError, match=rf"{name}: missing column\(s\) {table.names[0]}"):
         run.read_results(name)
@@ -173,17 +176,50 @@ def test_summary_round_trips_with_nan_as_null_and_a_bad_field_is_named(tmp_path)
     summary = Summary(baseline="a", candidate="b", n_tokens=6, n_docs=2, mean_loss_baseline=2.0, mean_loss_candidate=1.75,
                       mean_gap=0.25, ci_low=float("nan"), ci_high=float("nan"), macro_mean_gap=0.3, headline=(row,),
                       notes=("only 2 documents",))  # fmt: skip
-    run.write_results({}, summary=summary, regression="gap ~ 0 + C(word_class)\n")
+    run.write_results(ResultRecord(name="a-vs-b", kind="compare", baseline="a", candidate="b"), {}, summary=summary,
+                      regression="gap ~ 0 + C(word_class)\n")  # fmt: skip
     back = run.read_summary()
     assert back.headline[0].label == "all" and math.isnan(back.ci_low) and back.notes == ("only 2 documents",)
-    assert json.loads((run.results_dir / "summary.json").read_text())["ci_low"] is None
+    assert json.loads(run.result_file("summary.json").read_text())["ci_low"] is None
     assert run.read_regression() == "gap ~ 0 + C(word_class)"
-    raw = json.loads((run.results_dir / "summary.json").read_text())
+    raw = json.loads(run.result_file("summary.json").read_text())
     raw["mean_gap"] = "big"
-    (run.results_dir / "summary.json").write_text(json.dumps(raw))
+    run.result_file("summary.json").write_text(json.dumps(raw))
     with pytest.raises(SchemaError, match="summary.json.mean_gap: expected a number, got 'big'"):
         run.read_summary()
     del raw["mean_gap"]
-    (run.results_dir / "summary.json").write_text(json.dumps(raw))
+    run.result_file("summary.json").write_text(json.dumps(raw))
     with pytest.raises(SchemaError, match="missing key 'mean_gap'"):
         run.read_summary()
+
+
+def test_named_results_are_kept_apart_replaced_by_the_same_question_and_listed(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    frame = pd.DataFrame({c.name: [1] if c.kind != "text" else ["x"] for c in RESULTS["categories.csv"].columns})
+    contrasts = pd.DataFrame({c.name: [1] if c.kind != "text" else ["x"] for c in RESULTS["contrasts.csv"].columns})
+    ab = ResultRecord(name="a-vs-b", kind="compare", baseline="a", candidate="b")
+    ac = ResultRecord(name="a-vs-c", kind="compare", baseline="a", candidate="c")
+    curves = ResultRecord(name="ckpt", kind="curves", series=("a", "b"))
+    run.write_results(ab, {"categories.csv": frame, "contrasts.csv": contrasts})
+    run.write_results(ac, {"categories.csv": frame.assign(mean_gap=2.0)})
+    run.write_results(curves, {})
+    assert run.results() == [ab, ac, curves]  # by kind, then name
+    assert run.read_results("categories.csv", "a-vs-b")["mean_gap"].tolist() == [1]
+    assert run.read_results("categories.csv", "a-vs-c")["mean_gap"].tolist() == [2.0]
+    with pytest.raises(RunDirError, match="2 compare results \\(a-vs-b, a-vs-c\\): name the one meant"):
+        run.read_results("categories.csv")
+    with pytest.raises(RunDirError, match="holds curves results, not compare"):
+        run.read_results("categories.csv", "ckpt")
+    assert run.read_results("categories.csv", "nothing") is None
+    with pytest.raises(RunDirError, match="no compare result named 'nothing'; run `lossgap compare"):
+        run.read_summary("nothing")
+    # the same question again replaces its result, files it no longer writes included
+    run.write_results(ab, {"categories.csv": frame.assign(mean_gap=3.0)})
+    assert run.read_results("categories.csv", "a-vs-b")["mean_gap"].tolist() == [3.0]
+    assert not (run.result_dir("a-vs-b") / "contrasts.csv").exists()
+    # another question under a name already taken is refused, and nothing is written
+    with pytest.raises(ConfigError, match="already holds c vs a; give this compare another --name"):
+        run.write_results(ResultRecord(name="a-vs-c", kind="compare", baseline="b", candidate="c"), {"categories.csv": frame})
+    assert run.read_results("categories.csv", "a-vs-c")["mean_gap"].tolist() == [2.0]
+    with pytest.raises(RunDirError, match="invalid"):
+        run.result_dir("../escape")

@@ -1,6 +1,7 @@
 """`compare`: where the candidate beats the baseline. Category means and the study's contrasts, raw and
 regression-adjusted, with honest intervals; the headline masks with their difference from the overall gap;
-the repeat curve; the most extreme tokens, segments and documents. Writes results/ (docs/results.md).
+the repeat curve; the most extreme tokens, segments and documents. Writes the named result results/NAME/
+(default BASELINE-vs-CANDIDATE; docs/results.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from lossgap.analysis.regression import Fit
 from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
 from lossgap.analysis.top import top_documents, top_segments, top_tokens
 from lossgap.errors import ConfigError
-from lossgap.rundir import HeadlineRow, Manifest, RunDir, Summary
+from lossgap.rundir import HeadlineRow, Manifest, ResultRecord, RunDir, Summary, as_rundir
 from lossgap.rundir.categories import HEADLINE, PRESETS
 
 __all__ = ["CompareResult", "compute_compare", "compare_frame", "run_compare", "FEW_DOCUMENTS"]
@@ -233,7 +234,7 @@ def compare_frame(tokens: pd.DataFrame, config: CompareConfig) -> CompareResult:
 
 def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResult:
     """Join the two scorings and the features, compare, then write results/; nothing is written on error."""
-    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    run = as_rundir(run)
     manifest = run.manifest()
     run.check_writable()
     features = manifest.features
@@ -241,8 +242,11 @@ def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResul
         missing = join_pair(con, run, baseline=config.baseline, candidate=config.candidate)
         result = compute_compare(con, config, missing=missing, notes=tuple(_context_notes(manifest, config.baseline, config.candidate)),
                                  log_freq_source="" if features is None else features.log_freq_source)  # fmt: skip
-    run.write_results(result.tables(), summary=result.summary, regression=result.regression)
-    run.record_stage("compare", config, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    log.info("wrote %s", run.results_dir)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record = ResultRecord(name=config.result_name, kind="compare", baseline=config.baseline, candidate=config.candidate,
+                          time=now)  # fmt: skip
+    folder = run.write_results(record, result.tables(), summary=result.summary, regression=result.regression)
+    run.record_stage("compare", config, now)
+    log.info("wrote %s", folder)
     return result
 

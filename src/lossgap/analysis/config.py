@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from lossgap.errors import ConfigError, LossgapError
-from lossgap.rundir.names import validate_name
+from lossgap.rundir.names import default_result_name, validate_name
 
 __all__ = [
     "CONTROLS",
@@ -86,9 +86,11 @@ class CompareConfig(IntervalSpec):
     segment_tokens: int = 32
     top_min_doc_tokens: int = 50
     primary: tuple[str, ...] = ()
+    name: str | None = None  # the result's name (results/NAME/); default BASELINE-vs-CANDIDATE
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_result_name(self.name)
         for option in ("baseline", "candidate"):
             try:
                 validate_name(getattr(self, option))
@@ -113,6 +115,11 @@ class CompareConfig(IntervalSpec):
         if not self.default_groupings and not self.by:
             raise ConfigError("no groupings: give --by COLUMN or keep the default groupings")
 
+    @property
+    def result_name(self) -> str:
+        """results/NAME/ of this comparison: --name, else BASELINE-vs-CANDIDATE."""
+        return self.name or default_result_name("compare", baseline=self.baseline, candidate=self.candidate)
+
 
 def step_of(name: str) -> int | None:
     """The training step in a scored name: the integer after its final `@step` or `@` (None if it has none).
@@ -122,6 +129,14 @@ def step_of(name: str) -> int | None:
     """
     match = _STEP.search(name)
     return int(match.group(1)) if match else None
+
+
+def _check_result_name(name: str | None) -> None:
+    if name is not None:
+        try:
+            validate_name(name)
+        except LossgapError as exc:
+            raise ConfigError(f"--name: {str(exc).replace('model name', 'result name')}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,9 +172,11 @@ class CurvesConfig(IntervalSpec):
     series: tuple[Series, ...]
     masks: tuple[str, ...] = DEFAULT_MASKS
     reference: str | None = None
+    name: str | None = None  # the result's name (results/NAME/); default curves-SERIES-…
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_result_name(self.name)
         if not self.series or not all(isinstance(s, Series) for s in self.series):
             raise ConfigError("give at least one --series")
         labels = [s.label for s in self.series]
@@ -175,3 +192,8 @@ class CurvesConfig(IntervalSpec):
     @property
     def reference_label(self) -> str:
         return self.reference or self.series[0].label
+
+    @property
+    def result_name(self) -> str:
+        """results/NAME/ of these curves: --name, else curves-SERIES-…"""
+        return self.name or default_result_name("curves", series=tuple(s.label for s in self.series))

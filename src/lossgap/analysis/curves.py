@@ -2,7 +2,7 @@
 between each series and a reference series at every step, with the difference-in-differences (the difference on
 the mask's tokens minus the difference on the other tokens: a mask and its complement get equal and opposite
 values, whatever share of the tokens the mask holds). Reads every checkpoint's scores and the features; writes
-results/curves.csv and results/curves_diff.csv.
+curves.csv and curves_diff.csv of a named result, results/NAME/ (default curves-SERIES-…).
 
 Every checkpoint is measured on the same tokens, so a difference between two series at a step is a paired
 difference: document difficulty, shared by both, cancels out of it.
@@ -23,7 +23,7 @@ from lossgap.analysis.config import CurvesConfig, Series, step_of
 from lossgap.analysis.estimate import Contrast, LevelSums, benjamini_hochberg, estimate
 from lossgap.analysis.join import connect
 from lossgap.errors import ConfigError
-from lossgap.rundir import RESULTS, RunDir
+from lossgap.rundir import RESULTS, ResultRecord, RunDir, as_rundir
 from lossgap.rundir.categories import Mask, check_masks, resolve_mask
 
 __all__ = ["CurvesResult", "resolve_series", "compute_curves", "run_curves"]
@@ -201,11 +201,14 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
 
 def run_curves(run: RunDir | Path | str, config: CurvesConfig) -> CurvesResult:
     """Compute the curves and their paired differences, then write them; nothing is written on error."""
-    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    run = as_rundir(run)
     run.check_writable()
     with connect() as con:
         result = compute_curves(con, run, config)
-    run.write_results({"curves.csv": result.curves, "curves_diff.csv": result.differences})
-    run.record_stage("curves", config, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    series = tuple(s.label for s in config.series)
+    record = ResultRecord(name=config.result_name, kind="curves", series=series, time=now)
+    run.write_results(record, {"curves.csv": result.curves, "curves_diff.csv": result.differences})
+    run.record_stage("curves", config, now)
     return result
 

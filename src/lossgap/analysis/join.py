@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from lossgap.errors import ConfigError, RunDirError
-from lossgap.rundir import RunDir
+from lossgap.rundir import RunDir, as_rundir
 
 __all__ = ["JOINED", "MissingTokens", "connect", "join_pair", "token_frame", "quote_ident", "quote_literal"]
 
@@ -119,7 +119,7 @@ def token_frame(run: RunDir | Path | str, *, baseline: str, candidate: str) -> p
     This holds the whole comparison in memory; `lossgap.compare` works out of core. Examples, run as doctests
     on a committed run: docs/notebook.md.
     """
-    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    run = as_rundir(run)
     with connect() as con:
         join_pair(con, run, baseline=baseline, candidate=candidate)
         return con.execute(f"SELECT * FROM {JOINED} ORDER BY doc_idx, pos").df()

@@ -29,6 +29,7 @@ __all__ = [
     "ConfidenceOption",
     "MinEffDocsOption",
     "UnitOption",
+    "ResultNameOption",
     "analysis_run",
     "handles_errors",
     "with_default",
@@ -119,6 +120,11 @@ SeedOption = Annotated[int | None, typer.Option(help=with_default("Seed of the r
 ConfidenceOption = Annotated[float | None, typer.Option(help=with_default("Interval coverage", IntervalSpec, "confidence"))]
 MinEffDocsOption = Annotated[float | None, typer.Option(help=with_default(
     "No interval below this effective number of documents", IntervalSpec, "min_eff_docs"))]  # fmt: skip
+
+
+ResultNameOption = Annotated[str | None, typer.Option("--name", help=(
+    "The result's name: it is written to results/NAME/ of the run (default: from the models or series). The same "
+    "question asked again replaces its result; a name that holds another result is refused."))]  # fmt: skip
 
 
 UnitOption = Annotated[str, typer.Option(metavar="token|word|byte|auto", help=(

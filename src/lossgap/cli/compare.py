@@ -12,6 +12,7 @@ from lossgap.cli.common import (
     ConfidenceOption,
     IntervalOption,
     MinEffDocsOption,
+    ResultNameOption,
     RunOption,
     SeedOption,
     UnitOption,
@@ -65,9 +66,11 @@ def compare(
         "repeat_len_bin, upos, by COLUMN); repeatable. contrasts.csv's p_primary adjusts the declared ones together "
         "(Holm)."))] = None,  # fmt: skip
     top_k: Annotated[int | None, typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
+    name: ResultNameOption = None,
     unit: UnitOption = "auto",
 ) -> None:
-    """Gap between two scorings per category, contrasts raw and regression-adjusted, repeat curve, top tokens: writes results/."""
+    """Gap between two scorings per category, contrasts raw and regression-adjusted, repeat curve, top tokens:
+    writes results/NAME/ (default BASELINE-vs-CANDIDATE; each comparison of a run keeps its own)."""
     from lossgap.analysis import run_compare
 
     groupings = [(column,) for column in by or []] + ([tuple(cross)] if cross else [])
@@ -77,7 +80,7 @@ def compare(
         **given(by=tuple(groupings) or None, references=(tuple(reference),) if reference else None,
                 controls=tuple(control) if control else None, interval=interval, bootstrap=bootstrap, seed=seed,
                 confidence=confidence, min_eff_docs=min_eff_docs, top_k=top_k,
-                primary=tuple(primary) if primary else None),
+                primary=tuple(primary) if primary else None, name=name),
         default_groupings=not no_default_groupings,
     )  # fmt: skip
     target = analysis_run(run, unit, [baseline, candidate])
@@ -93,4 +96,4 @@ def compare(
             f"{candidate}, {missing.no_features:,} without features",
             highlight=False,
         )
-    console.print(f"{result.n_tokens:,} {what} in {result.n_docs:,} documents -> {target.results_dir}", highlight=False)
+    console.print(f"{result.n_tokens:,} {what} in {result.n_docs:,} documents -> {target.result_dir(config.result_name)}", highlight=False)

@@ -12,6 +12,7 @@ from lossgap.cli.common import (
     ConfidenceOption,
     IntervalOption,
     MinEffDocsOption,
+    ResultNameOption,
     RunOption,
     SeedOption,
     UnitOption,
@@ -52,9 +53,11 @@ def curves(
     seed: SeedOption = None,
     confidence: ConfidenceOption = None,
     min_eff_docs: MinEffDocsOption = None,
+    name: ResultNameOption = None,
     unit: UnitOption = "auto",
 ) -> None:
-    """Filtered losses (mean loss over token masks) of checkpoint series: writes results/curves.csv and curves_diff.csv."""
+    """Filtered losses (mean loss over token masks) of checkpoint series: writes curves.csv and curves_diff.csv
+    into results/NAME/ (default curves-SERIES-…; each curves set of a run keeps its own)."""
     from lossgap.analysis import run_curves
     from lossgap.analysis.config import Series
     from lossgap.analysis.curves import resolve_series
@@ -63,7 +66,7 @@ def curves(
     config = CurvesConfig(
         series=tuple(Series(label=label) for label in series),
         **given(reference=reference, masks=tuple(mask) if mask else None, interval=interval, bootstrap=bootstrap,
-                seed=seed, confidence=confidence, min_eff_docs=min_eff_docs),
+                seed=seed, confidence=confidence, min_eff_docs=min_eff_docs, name=name),
     )  # fmt: skip
     names = [name for s in config.series for name, _ in resolve_series(RunDir(run), s)]
     target = analysis_run(run, unit, names)
@@ -71,7 +74,7 @@ def curves(
         result = run_curves(target, config)
     console.print(
         f"{len(result.curves):,} rows ({result.curves['name'].nunique()} checkpoints x {result.curves['mask'].nunique()} "
-        f"masks), {len(result.differences):,} paired differences -> {target.results_dir}",
+        f"masks), {len(result.differences):,} paired differences -> {target.result_dir(config.result_name)}",
         highlight=False,
     )
     for note in result.notes:

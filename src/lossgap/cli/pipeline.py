@@ -50,8 +50,8 @@ def _run_on_terminal(pipeline) -> None:  # type: ignore[no-untyped-def]
         state = "ran" if outcome.ran else "current, skipped"
         console.print(f"  {outcome.stage:<28} {state:<17} {outcome.detail}", highlight=False)
     run = RunDir(pipeline.run)
-    if pipeline.compare is not None and run.has_summary():
-        print_headline(run.read_summary())
+    if pipeline.compare is not None and run.find_result("compare", pipeline.compare.result_name) is not None:
+        print_headline(run.read_summary(pipeline.compare.result_name))
 
 
 @handles_errors
@@ -89,7 +89,7 @@ def demo(
         highlight=False,
     )
     _run_on_terminal(pipeline)
-    curve = RunDir(pipeline.run).read_results("repeat_curve.csv")
+    curve = RunDir(pipeline.run).read_results("repeat_curve.csv", pipeline.compare.result_name)
     if curve is not None:
         console.print("gap on repeated tokens by distance back to the earlier copy (tokens):", highlight=False)
         for row in curve[curve["kind"] == "repeat_dist"].sort_values("bin_order").itertuples():

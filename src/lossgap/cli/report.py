@@ -27,12 +27,13 @@ def report(
         int | None, typer.Option(help=with_default("Tokens shown per viewer document, around the place the tables point at", ReportConfig, "viewer_tokens"))
     ] = None,
     doc: Annotated[list[str] | None, typer.Option("--doc", help="A doc_id to show in the viewer first; repeatable.")] = None,
-    title: Annotated[str | None, typer.Option(help="Report title (default: 'lossgap: CANDIDATE vs BASELINE').")] = None,
+    title: Annotated[str | None, typer.Option(help="Title of every page (default: 'lossgap: CANDIDATE vs BASELINE' and each result's own).")] = None,
     unit: Annotated[str, typer.Option(metavar="token|word|byte|auto", help=(
         "Which results: token (the run's results/), word or byte (units/UNIT/results/, from compare --unit), or "
         "auto: the run's own when it has them, else the word unit's, else the byte unit's."))] = "auto",
 ) -> None:
-    """Render results/ as an offline HTML report: report/index.html with figures, tables and a token viewer."""
+    """Render every result of the run as an offline HTML report: a page per comparison (figures, tables, token
+    viewer) and per set of curves, report/index.html first, linked to each other."""
     from lossgap.report import run_report
     from lossgap.units import report_run
 
@@ -42,6 +43,9 @@ def report(
     )  # fmt: skip
     with console.status("rendering the report …"):
         result = run_report(report_run(run, unit), config)
-    console.print(f"report: {len(result.figures)} figures, {result.viewer_docs} documents in the viewer -> {result.path}", highlight=False)
-    for why in result.omitted:
-        console.print(f"  left out: {why}", highlight=False, soft_wrap=True)
+    console.print(f"report: {len(result.pages)} page(s) -> {result.path}", highlight=False)
+    for page in result.pages:
+        console.print(f"  {page.file}: {page.label}: {len(page.figures)} figures, {page.viewer_docs} documents in the "
+                      "viewer", highlight=False, soft_wrap=True)  # fmt: skip
+        for why in page.omitted:
+            console.print(f"    left out: {why}", highlight=False, soft_wrap=True)

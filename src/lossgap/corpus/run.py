@@ -9,7 +9,7 @@ from lossgap.corpus.config import CorpusConfig
 from lossgap.corpus.read import read_corpus
 from lossgap.corpus.table import Corpus, corpus_fingerprint
 from lossgap.errors import CorpusError, RunDirError
-from lossgap.rundir import CorpusRecord, RunDir, to_json
+from lossgap.rundir import CorpusRecord, RunDir, as_rundir, to_json
 
 __all__ = ["corpus_record", "run_corpus", "store_corpus"]
 
@@ -47,7 +47,7 @@ def run_corpus(run_dir: Path | str | RunDir, source: str | Path, config: CorpusC
 
 def store_corpus(run_dir: Path | str | RunDir, corpus: Corpus, config: CorpusConfig) -> Corpus:
     """Write `corpus` as the run's corpus.parquet with its manifest record (see `run_corpus`)."""
-    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    run = as_rundir(run_dir)
     fingerprint = corpus_fingerprint(corpus.table)
     record = corpus_record(corpus, config, fingerprint)
     if run.has("tokens"):

@@ -33,6 +33,7 @@ from lossgap.rundir import (
     FeaturesRecord,
     Manifest,
     RunDir,
+    as_rundir,
     document_runs,
     to_json,
     widest,
@@ -340,7 +341,7 @@ def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig, *, shard:
     `shard` = (i, n): annotate only the i-th of n consecutive parts of the documents (about equal in tokens)
     into features.shards/; the shard that completes the set merges them into features.parquet, the same file
     one process writes. Shards can run on different machines sharing the run directory."""
-    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    run = as_rundir(run_dir)
     if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         raise ConfigError(f"--shard {shard[0]}/{shard[1]}: write I/N with 0 <= I < N")
     started = time.perf_counter()

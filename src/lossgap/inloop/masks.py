@@ -100,11 +100,11 @@ def export_masks(run: Any, masks: tuple[str, ...] = DEFAULT_MASKS, align: Align 
     over the features, checked first), aligned as `align` says."""
     import duckdb
 
-    from lossgap.rundir import RunDir, check_masks, resolve_mask
+    from lossgap.rundir import as_rundir, check_masks, resolve_mask
 
     if align not in ("token", "input"):
         raise ConfigError(f"--align {align!r}: choose token or input")
-    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    run = as_rundir(run)
     tokens = run.read("tokens", ["doc_id", "pos", "token_id"])
     resolved = [resolve_mask(m) for m in masks]
     con = duckdb.connect()

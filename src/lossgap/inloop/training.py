@@ -1,4 +1,4 @@
-"""The in-loop evaluator's numbers as a results table of a run (results/training.csv), which the report draws
+"""The in-loop evaluator's numbers as a results table of a run (results/NAME/training.csv, NAME `training` by default), which the report draws
 as filtered losses while training.
 
 A training loop logs what `Evaluator` returns, one record per evaluation: {"step": S, "lossgap/MASK": mean loss,
@@ -49,11 +49,10 @@ def training_frame(logs: Mapping[str, Path | str | Iterable[Mapping[str, Any]]],
 
 
 def write_training_curves(run: Any, logs: Mapping[str, Path | str | Iterable[Mapping[str, Any]]],
-                          prefix: str = "lossgap") -> pd.DataFrame:  # fmt: skip
-    """Write results/training.csv of `run` (a RunDir or its path) from the series' logs; returns the table."""
-    from lossgap.rundir import RunDir
+                          prefix: str = "lossgap", name: str = "training") -> pd.DataFrame:  # fmt: skip
+    """Write results/NAME/training.csv of `run` (a RunDir or its path) from the series' logs; returns the table."""
+    from lossgap.rundir import ResultRecord, as_rundir
 
-    run = run if isinstance(run, RunDir) else RunDir(Path(run))
     frame = training_frame(logs, prefix)
-    run.write_results({"training.csv": frame})
+    as_rundir(run).write_results(ResultRecord(name=name, kind="training", series=tuple(logs)), {"training.csv": frame})
     return frame

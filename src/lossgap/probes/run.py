@@ -13,7 +13,7 @@ from lossgap.corpus.run import store_corpus
 from lossgap.corpus.table import RawDoc, build_corpus
 from lossgap.probes.config import PROBE_NAMES, ProbesConfig
 from lossgap.probes.generate import PROBES, ProbeDoc
-from lossgap.rundir import PROBES_SCHEMA, RunDir
+from lossgap.rundir import PROBES_SCHEMA, RunDir, as_rundir
 
 __all__ = ["ProbesResult", "generate_probes", "run_probes"]
 
@@ -41,7 +41,7 @@ def generate_probes(config: ProbesConfig) -> list[tuple[str, str, ProbeDoc]]:
 
 def run_probes(run_dir: Path | str | RunDir, config: ProbesConfig) -> ProbesResult:
     """Write the probe documents as the run's corpus (domain probe-NAME) and their marks as probes.parquet."""
-    run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    run = as_rundir(run_dir)
     docs = generate_probes(config)
     corpus = build_corpus((RawDoc(text=d.text, location=f"{SOURCE}:{doc_id}", doc_id=doc_id, domain=f"probe-{probe}")
                            for doc_id, probe, d in docs), CorpusConfig(), source=SOURCE)  # fmt: skip

@@ -6,7 +6,7 @@ The tables of top tokens, segments and documents are formatted here, each row li
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +101,8 @@ def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Ta
     Column 1 of each table (token, text or doc) carries the link.
     """
     s = results.summary
+    if s is None:
+        return []
     kinds: tuple[tuple[str, pd.DataFrame | None, Callable[[Any, ViewerData | None], Row], str, tuple[str, ...],
                        tuple[bool, ...]], ...] = (
         ("tokens", results.top_tokens, _token_row, "Single tokens ranked by their gap; losses in nats.",
@@ -196,9 +198,11 @@ def _environment() -> jinja2.Environment:
 
 
 def render_report(*, title: str, run_label: str, results: Results, overview: RunOverview, figures: list[SvgFigure],
-                  viewer: ViewerData | None, top: int, omitted: list[str], notes: tuple[str, ...] = ()) -> str:
-    """The complete index.html; every value passes through autoescape except the figures' SVG and the
-    viewer's JSON, which `script_json` has made safe for a script element."""
+                  viewer: ViewerData | None, top: int, omitted: list[str], notes: tuple[str, ...] = (),
+                  pages: Sequence[tuple[str, str, bool]] = ()) -> str:
+    """One complete page; every value passes through autoescape except the figures' SVG and the viewer's JSON,
+    which `script_json` has made safe for a script element. `pages`: (file, label, is this page) of every page of
+    the report, for its navigation (shown when there are several)."""
     template = _environment().get_template("index.html.j2")
     return template.render(
         title=title,
@@ -206,6 +210,8 @@ def render_report(*, title: str, run_label: str, results: Results, overview: Run
         version=__version__,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         s=results.summary,
+        label=results.record.label,
+        pages=list(pages),
         overview=overview,
         figures=figures,
         tables=top_tables(results, viewer, top),
@@ -215,7 +221,7 @@ def render_report(*, title: str, run_label: str, results: Results, overview: Run
         viewer=viewer,
         viewer_json=None if viewer is None else script_json(_viewer_payload(viewer)),
         omitted=omitted,
-        caveats=(*notes, *results.summary.notes),
+        caveats=(*notes, *(() if results.summary is None else results.summary.notes)),
         wins_color=WINS,
         loses_color=LOSES,
     )

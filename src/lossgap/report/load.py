@@ -6,22 +6,24 @@ An optional results file that is absent comes back as None, so that its section 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import pandas as pd
 
 from lossgap.errors import RunDirError
-from lossgap.rundir import ModelRecord, RunDir, Summary, UnitRecord
+from lossgap.rundir import ModelRecord, ResultRecord, RunDir, Summary, UnitRecord, file_kind
 
-__all__ = ["DomainCount", "ModelInfo", "Results", "RunOverview", "read_overview", "read_results"]
+__all__ = ["DomainCount", "ModelInfo", "Results", "RunOverview", "read_overview", "read_pages", "read_results"]
 
 
 @dataclass(frozen=True)
 class Results:
-    """Every results file the report can draw on; None where the file is absent."""
+    """The files of one named result that the report can draw on; None where the file is absent (and the
+    summary None for a result of curves or training logs)."""
 
-    summary: Summary
+    record: ResultRecord
+    summary: Summary | None
     categories: pd.DataFrame | None
     contrasts: pd.DataFrame | None
     sensitivity: pd.DataFrame | None
@@ -71,13 +73,19 @@ class RunOverview:
     unit: UnitRecord | None = None  # a unit run: its unit ("word", "byte") and the rules that made it
 
 
-def read_results(run: RunDir) -> Results:
-    """Read results/ of `run`; summary.json is required, every other file is optional."""
-    if not run.results_dir.is_dir():
-        raise RunDirError(f"{run.results_dir} does not exist: run `lossgap compare --run {run.path} --baseline NAME --candidate NAME` (or `lossgap curves --run {run.path} --series NAME`) before the report")
-    table = run.read_results
+def read_results(run: RunDir, record: ResultRecord | None = None) -> Results:
+    """Read the files of one result of `run`; without `record`, the report's first page: the run's first
+    comparison with its first checkpoint curves and training logs (`read_pages`)."""
+    if record is None:
+        return read_pages(run)[0]
+
+    def table(filename: str) -> pd.DataFrame | None:
+        return run.read_results(filename, record.name) if file_kind(filename) == record.kind else None
+
+    compare = record.kind == "compare"
     return Results(
-        summary=run.read_summary(),
+        record=record,
+        summary=run.read_summary(record.name) if compare else None,
         categories=table("categories.csv"),
         contrasts=table("contrasts.csv"),
         sensitivity=table("sensitivity.csv"),
@@ -89,8 +97,26 @@ def read_results(run: RunDir) -> Results:
         top_tokens=table("top_tokens.csv"),
         top_segments=table("top_segments.csv"),
         top_documents=table("top_documents.csv"),
-        regression=run.read_regression(),
+        regression=run.read_regression(record.name) if compare else None,
     )
+
+
+def read_pages(run: RunDir) -> list[Results]:
+    """The report's pages, each the files of the results it shows. The first page shows the run's first
+    comparison (by name) together with its first checkpoint curves and its first training logs, which belong to
+    the run rather than to a pair; every other result has a page of its own. RunDirError if the run has none."""
+    records = run.results()
+    if not records:
+        raise RunDirError(f"{run.results_dir} holds no results: run `lossgap compare --run {run.path} --baseline NAME "
+                          f"--candidate NAME` or `lossgap curves --run {run.path} --series NAME` before the report")  # fmt: skip
+    firsts = [next(r for r in records if r.kind == kind) for kind in ("compare", "curves", "training")
+              if any(r.kind == kind for r in records)]  # fmt: skip
+    index = read_results(run, firsts[0])
+    for extra in firsts[1:]:
+        more = read_results(run, extra)
+        index = replace(index, **{k: getattr(more, k) for k in ("curves", "curves_diff", "training")
+                                  if getattr(more, k) is not None})  # fmt: skip
+    return [index, *(read_results(run, r) for r in records if r not in firsts)]
 
 
 def _domain_counts(run: RunDir) -> tuple[DomainCount, ...]:
@@ -118,10 +144,11 @@ def _domain_counts(run: RunDir) -> tuple[DomainCount, ...]:
     return tuple(DomainCount(domain=str(d), n_docs=int(nd), n_tokens=int(nt)) for d, nd, nt in rows)
 
 
-def read_overview(run: RunDir, summary: Summary) -> RunOverview:
-    """The header's facts: scored models (baseline and candidate first), corpus per domain, skips, policy."""
+def read_overview(run: RunDir, summary: Summary | None) -> RunOverview:
+    """The header's facts: scored models (a comparison's baseline and candidate first), corpus per domain, skips,
+    policy."""
     manifest = run.manifest()
-    roles = {summary.baseline: "baseline", summary.candidate: "candidate"}
+    roles = {} if summary is None else {summary.baseline: "baseline", summary.candidate: "candidate"}
     order = {"baseline": 0, "candidate": 1}
     models = []
     for name in sorted(set(manifest.models) | set(roles), key=lambda n: (order.get(roles.get(n, ""), 2), n)):

@@ -247,8 +247,8 @@ def _texts(con: duckdb.DuckDBPyConnection, run: RunDir, spans: pd.DataFrame) -> 
 
 def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerData | None:
     """The viewer's documents and tokens, or None when the run has no corpus or tokens to show."""
-    if config.viewer_docs == 0 or not run.has("corpus") or not run.has("tokens"):
-        return None
+    if results.summary is None or config.viewer_docs == 0 or not run.has("corpus") or not run.has("tokens"):
+        return None  # a result of curves has no pair of models to show
     baseline, candidate = results.summary.baseline, results.summary.candidate
     con = duckdb.connect()
     try:

@@ -6,7 +6,7 @@ import re
 
 from lossgap.errors import RunDirError
 
-__all__ = ["validate_name"]
+__all__ = ["default_result_name", "validate_name"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$")
 
@@ -22,3 +22,17 @@ def validate_name(name: str) -> str:
             f"invalid model name {name!r}: use letters, digits and . _ @ + = - (no slashes), e.g. 'hybrid-1b@step10000'"
         )
     return name
+
+
+def default_result_name(kind: str, *, baseline: str = "", candidate: str = "", series: tuple[str, ...] = ()) -> str:
+    """The name a result gets unless one is given: `BASELINE-vs-CANDIDATE`, `curves-SERIES-…`, `training`
+    (cut to 200 characters; two results whose names collide that way are told apart with --name).
+
+    >>> default_result_name("compare", baseline="transformer", candidate="hybrid")
+    'transformer-vs-hybrid'
+    """
+    if kind == "compare":
+        return f"{baseline}-vs-{candidate}"[:200]  # a name is at most 200 characters
+    if kind == "curves":
+        return "-".join(("curves", *series))[:200]
+    return "training"

@@ -15,8 +15,10 @@ from typing import Literal
 import pandas as pd
 
 from lossgap.errors import SchemaError
+from lossgap.rundir.names import default_result_name
 
-__all__ = ["Column", "ResultsTable", "RESULTS", "HeadlineRow", "Summary", "table_to_csv", "table_from_csv"]
+__all__ = ["Column", "ResultsTable", "RESULTS", "HeadlineRow", "ResultRecord", "Summary", "default_result_name",
+           "file_kind", "table_to_csv", "table_from_csv"]
 
 Kind = Literal["text", "int", "float"]
 
@@ -126,6 +128,50 @@ class Summary:
     notes: tuple[str, ...] = ()  # what a reader must know: few documents, models that saw different contexts, …
     log_freq_source: str = ""  # what log_freq counts (features.rarity)
     n_tests: int = 0  # p-values the comparison's tables hold; their `q` is Benjamini–Hochberg over all of them
+
+
+ResultKind = Literal["compare", "curves", "training"]
+RECORD = "result.json"  # each named result's record, in results/NAME/
+SUMMARY = "summary.json"
+REGRESSION = "regression.txt"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultRecord:
+    """One named result of a run: results/NAME/ holds its files and this record (result.json).
+
+    `compare` results name their baseline and candidate, `curves` and `training` results their series. A run
+    written by lossgap before named results has its files in results/ itself: that result's name is ""."""
+
+    name: str
+    kind: ResultKind
+    baseline: str = ""
+    candidate: str = ""
+    series: tuple[str, ...] = ()
+    time: str = ""
+
+    @property
+    def label(self) -> str:
+        """The result in words: "B vs A" for a comparison, its series otherwise."""
+        if self.kind == "compare":
+            return f"{self.candidate} vs {self.baseline}"
+        what = "checkpoint curves" if self.kind == "curves" else "training curves"
+        return f"{what}: {', '.join(self.series)}" if self.series else what
+
+    def same_question(self, other: ResultRecord) -> bool:
+        """Whether `other` answers the same question (then writing it may replace this result)."""
+        return (self.kind, self.baseline, self.candidate, self.series) == (other.kind, other.baseline, other.candidate,
+                                                                           other.series)  # fmt: skip
+
+
+def file_kind(filename: str) -> ResultKind:
+    """The kind of result a results file belongs to."""
+    if filename in (SUMMARY, REGRESSION):
+        return "compare"
+    if filename not in RESULTS:
+        raise SchemaError(f"results/{filename}: not a results file lossgap knows ({', '.join(sorted(RESULTS))})")
+    stage = RESULTS[filename].stage
+    return stage
 
 
 def table_to_csv(table: ResultsTable, frame: pd.DataFrame) -> str:

@@ -8,7 +8,8 @@
     scores/.NAME.parts/      an unfinished scoring           `ScoreParts`
     features.parquet         one row per token               FEATURES_SCHEMA (+ any annotator's columns)
     probes.parquet           one row per probe mark          PROBES_SCHEMA (runs made by `lossgap probes`)
-    results/                 tables of compare and curves    `RESULTS`, summary.json, regression.txt
+    results/NAME/            one named result of compare,    `RESULTS`, summary.json, regression.txt and its
+                             curves or the in-loop logs      record result.json (`ResultRecord`)
     report/                  the HTML report                 index.html, assets/, figures/
     units/UNIT/              a unit run: words or bytes as its tokens (`lossgap.units`), the same layout
                              with the parent's corpus
@@ -46,7 +47,19 @@ from lossgap.rundir.manifest import (
 )
 from lossgap.rundir.names import validate_name
 from lossgap.rundir.parts import ScoreParts
-from lossgap.rundir.results import RESULTS, Summary, json_text, table_from_csv, table_to_csv
+from lossgap.rundir.results import (
+    RECORD,
+    REGRESSION,
+    RESULTS,
+    SUMMARY,
+    ResultKind,
+    ResultRecord,
+    Summary,
+    file_kind,
+    json_text,
+    table_from_csv,
+    table_to_csv,
+)
 from lossgap.rundir.schemas import (
     CORPUS_SCHEMA,
     FEATURES_SCHEMA,
@@ -59,7 +72,7 @@ from lossgap.rundir.schemas import (
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["RunDir", "FeaturesWriter", "Table"]
+__all__ = ["RunDir", "FeaturesWriter", "Table", "as_rundir"]
 
 Table = Literal["corpus", "tokens", "features", "probes"]
 _SCHEMAS = {"corpus": CORPUS_SCHEMA, "tokens": TOKENS_SCHEMA, "features": FEATURES_SCHEMA, "probes": PROBES_SCHEMA}
@@ -69,8 +82,11 @@ _HINTS = {
     "features": "run `lossgap annotate --run DIR` first",
     "probes": "generate probe documents first (`lossgap probes --run DIR`)",
 }
-_REGRESSION = "regression.txt"
-_SUMMARY = "summary.json"
+_RESULT_HINTS = {
+    "compare": "run `lossgap compare --run {run} --baseline NAME --candidate NAME` first",
+    "curves": "run `lossgap curves --run {run} --series NAME` first",
+    "training": "write the in-loop evaluator's logs first (lossgap.inloop.write_training_curves)",
+}
 
 
 class FeaturesWriter:
@@ -173,7 +189,7 @@ class RunDir:
         paths: list[Path] = []
         for key in keys:
             if key == "results":
-                paths += sorted(self.results_dir.glob("*")) if self.results_dir.is_dir() else []
+                paths += sorted(self.results_dir.rglob("*")) if self.results_dir.is_dir() else []
             else:
                 paths.append(self.describe(key))
         return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()}
@@ -404,28 +420,107 @@ class RunDir:
         self._update(lambda m: m.replace(pipeline={**m.pipeline, stage: record}))
 
     # -- results --------------------------------------------------------------------------------------------
-    def write_results(self, tables: dict[str, pd.DataFrame], *, summary: Summary | None = None,
-                      regression: str | None = None) -> None:
-        """Write results files: each CSV through its `RESULTS` entry, summary.json and the regression's text."""
+    def result_dir(self, name: str) -> Path:
+        """results/NAME/ of a named result (results/ itself for the unnamed result of an older run)."""
+        return self.results_dir / validate_name(name) if name else self.results_dir
+
+    def results(self) -> list[ResultRecord]:
+        """Every result of the run, by kind (compare, curves, training) then name; an older run's unnamed
+        results (files in results/ itself) come as records named ""."""
+        if not self.results_dir.is_dir():
+            return []
+        found = []
+        for folder in sorted(p for p in self.results_dir.iterdir() if p.is_dir()):
+            path = folder / RECORD
+            if path.is_file():
+                try:
+                    found.append(from_json(ResultRecord, json.loads(path.read_text()), str(path)))
+                except json.JSONDecodeError as exc:
+                    raise SchemaError(f"{path} is not valid JSON: {exc}") from exc
+        found += self._unnamed_results()
+        order = {"compare": 0, "curves": 1, "training": 2}
+        return sorted(found, key=lambda r: (order[r.kind], r.name))
+
+    def _unnamed_results(self) -> list[ResultRecord]:
+        """The results an older lossgap wrote into results/ itself."""
+        out = []
+        if (self.results_dir / SUMMARY).is_file():
+            summary = self.read_summary("")
+            out.append(ResultRecord(name="", kind="compare", baseline=summary.baseline, candidate=summary.candidate))
+        for kind, filename in (("curves", "curves.csv"), ("training", "training.csv")):
+            if (self.results_dir / filename).is_file():
+                out.append(ResultRecord(name="", kind=kind))  # type: ignore[arg-type]
+        return out
+
+    def find_result(self, kind: ResultKind, name: str | None = None) -> ResultRecord | None:
+        """The result called `name` (which must be of `kind`), or the run's one result of `kind`; None when the
+        run has none. Several of that kind and no name: RunDirError listing them."""
+        results = self.results()
+        if name is not None:
+            named = [r for r in results if r.name == name]  # an older run's unnamed results: one of each kind
+            of_kind = [r for r in named if r.kind == kind]
+            if named and not of_kind:
+                raise RunDirError(f"{self.result_dir(name)} holds {named[0].kind} results, not {kind}")
+            return of_kind[0] if of_kind else None
+        of_kind = [r for r in results if r.kind == kind]
+        if len(of_kind) > 1:
+            names = ", ".join(r.name or '"" (results/ itself)' for r in of_kind)
+            raise RunDirError(f"{self.results_dir} holds {len(of_kind)} {kind} results ({names}): name the one meant")
+        return of_kind[0] if of_kind else None
+
+    def result(self, kind: ResultKind, name: str | None = None) -> ResultRecord:
+        """`find_result`, but a run without it is a RunDirError with the command that makes it."""
+        found = self.find_result(kind, name)
+        if found is None:
+            what = f"no {kind} result" + ("" if name is None else f" named {name!r}")
+            raise RunDirError(f"{self.results_dir}: {what}; {_RESULT_HINTS[kind].format(run=self.path)}")
+        return found
+
+    def result_file(self, filename: str, result: str | None = None) -> Path:
+        """The path of a results file (categories.csv, summary.json, …) of the named result, or of the run's one
+        result of the file's kind."""
+        return self.result_dir(self.result(file_kind(filename), result).name) / filename
+
+    def write_results(self, record: ResultRecord, tables: dict[str, pd.DataFrame], *, summary: Summary | None = None,
+                      regression: str | None = None) -> Path:  # fmt: skip
+        """Write one named result: each CSV through its `RESULTS` entry, summary.json, the regression's text and
+        its record, as one set into results/NAME/. The same question asked again (same kind and models)
+        replaces that result; a name that holds another result is a ConfigError."""
+        folder = self.result_dir(record.name) if record.name else None
+        if folder is None:
+            raise ConfigError("a result needs a name")
+        existing = folder / RECORD
+        if existing.is_file():
+            old = from_json(ResultRecord, json.loads(existing.read_text()), str(existing))
+            if not old.same_question(record):
+                raise ConfigError(f"{folder} already holds {old.label}; give this {record.kind} another --name, or "
+                                  f"remove that folder to replace it")  # fmt: skip
         texts = {RESULTS[name].filename: table_to_csv(RESULTS[name], frame) for name, frame in tables.items()}
         if summary is not None:
-            texts[_SUMMARY] = json_text(to_json(summary))
+            texts[SUMMARY] = json_text(to_json(summary))
         if regression is not None:
-            texts[_REGRESSION] = regression
+            texts[REGRESSION] = regression
+        texts[RECORD] = json_text(to_json(record))
         # all computed first, then written as one set: an error on the way leaves the old results
-        write_texts_atomic(self.results_dir, texts)
+        write_texts_atomic(folder, texts)
+        for stale in folder.iterdir():  # files an earlier write of the same question had and this one has not
+            if stale.is_file() and stale.name not in texts and (stale.name in RESULTS or stale.name in (SUMMARY, REGRESSION)):
+                stale.unlink()
+        return folder
 
-    def read_results(self, name: str) -> pd.DataFrame | None:
-        """A results table typed by its `RESULTS` entry, or None if it was never written."""
-        path = self.results_dir / name
-        if not path.is_file():
+    def read_results(self, filename: str, result: str | None = None) -> pd.DataFrame | None:
+        """A results table typed by its `RESULTS` entry, or None if the result or the file does not exist."""
+        record = self.find_result(file_kind(filename), result)
+        path = None if record is None else self.result_dir(record.name) / filename
+        if path is None or not path.is_file():
             return None
-        return table_from_csv(RESULTS[name], path.read_text(encoding="utf-8"), str(path))
+        return table_from_csv(RESULTS[filename], path.read_text(encoding="utf-8"), str(path))
 
-    def read_summary(self) -> Summary:
-        path = self.results_dir / _SUMMARY
+    def read_summary(self, result: str | None = None) -> Summary:
+        """summary.json of the named comparison, or of the run's one comparison."""
+        path = self.results_dir / SUMMARY if result == "" else self.result_file(SUMMARY, result)
         if not path.is_file():
-            raise RunDirError(f"{path} does not exist: run `lossgap compare --run {self.path} --baseline NAME --candidate NAME` first")
+            raise RunDirError(f"{path} does not exist: {_RESULT_HINTS['compare'].format(run=self.path)}")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
@@ -433,19 +528,26 @@ class RunDir:
         return from_json(Summary, data, str(path))
 
     def has_summary(self) -> bool:
-        return (self.results_dir / _SUMMARY).is_file()
+        """Whether the run holds at least one comparison."""
+        return any(r.kind == "compare" for r in self.results())
 
-    def read_regression(self) -> str | None:
+    def read_regression(self, result: str | None = None) -> str | None:
         """regression.txt: the models behind the adjusted contrasts (None if never written)."""
-        path = self.results_dir / _REGRESSION
-        return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+        record = self.find_result("compare", result)
+        path = None if record is None else self.result_dir(record.name) / REGRESSION
+        return path.read_text(encoding="utf-8").strip() if path is not None and path.is_file() else None
 
     # -- report ---------------------------------------------------------------------------------------------
     def write_report(self, files: dict[str, str]) -> Path:
-        """Write the report's files (relative paths under report/) as one set; stale figures removed."""
-        figures = {Path(f).name for f in files if f.startswith("figures/")}
+        """Write the report's files (relative paths under report/) as one set; stale figures and pages (of
+        results no longer in the run) removed."""
         write_texts_atomic(self.report_dir, files)
-        for stale in (self.report_dir / "figures").glob("*.svg"):
-            if stale.name not in figures:
+        for stale in [*(self.report_dir / "figures").glob("*.svg"), *self.report_dir.glob("*.html")]:
+            if stale.relative_to(self.report_dir).as_posix() not in files:
                 stale.unlink()
         return self.report_index
+
+
+def as_rundir(run: RunDir | Path | str) -> RunDir:
+    """`run` itself if it is a RunDir, else the run directory at that path."""
+    return run if isinstance(run, RunDir) else RunDir(Path(run))

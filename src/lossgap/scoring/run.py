@@ -31,6 +31,7 @@ from lossgap.rundir import (
     ScoreParts,
     TokenizerRecord,
     Window,
+    as_rundir,
     to_json,
 )
 from lossgap.scoring.batches import plan_batches, plan_packed_batches
@@ -218,7 +219,7 @@ def run_tokenize(run_dir: Path | str | RunDir, config: ScoreConfig) -> int:
     """Write the run's tokens with `config.model`'s tokenizer alone (a tokenizer folder or a model's), before
     any model is scored: what `lossgap masks` needs to give an in-loop evaluator its masks before training.
     Returns the token count. Scoring later with the same tokenizer finds the tokens and checks them."""
-    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    rd = as_rundir(run_dir)
     source = check_model_source(config.model, config.revision)
     tokenizer = load_tokenizer(source, config, resolve_device("cpu"))
     return _run_tokens(rd, tokenizer, prefix_policy(tokenizer), config.model, write=True)[1].num_rows
@@ -236,7 +237,7 @@ def run_score(
     The model's location is checked and its tokenizer loaded before anything is written. Ctrl-C keeps the
     windows scored so far and raises `ScoringInterrupted`; the same call again resumes.
     """
-    rd = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
+    rd = as_rundir(run_dir)
     name = config.resolved_name
     say = status or (lambda what: None)
     ranks = init_ranks(resolve_device(config.device).type)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from lossgap.errors import ConfigError
-from lossgap.rundir import RunDir
+from lossgap.rundir import RunDir, as_rundir
 
 __all__ = ["ANALYSIS_UNITS", "report_run", "resolve_unit"]
 
@@ -43,13 +43,13 @@ def resolve_unit(run: RunDir, unit: str, names: Sequence[str], *, annotate: obje
 def report_run(run: RunDir | str, unit: str = "auto") -> RunDir:
     """The run whose results a report renders: `run` for token, units/UNIT/ for word and byte; auto: `run` when
     it has results, else the first unit run (word, then byte) that has."""
-    run = run if isinstance(run, RunDir) else RunDir(run)
+    run = as_rundir(run)
     if unit not in ANALYSIS_UNITS:
         raise ConfigError(f"--unit {unit}: choose one of {', '.join(ANALYSIS_UNITS)}")
     if unit == "token":
         return run
     if unit != "auto":
         return run.unit(unit)
-    if run.has_summary():
+    if run.results():
         return run
-    return next((run.unit(u) for u in ("word", "byte") if run.unit(u).has_summary()), run)
+    return next((run.unit(u) for u in ("word", "byte") if run.unit(u).results()), run)
