@@ -108,7 +108,7 @@ def reference(model_dir: Path, run_dir: Path, out: Path, fla: bool, device: str)
 
     from lossgap.rundir import RunDir
 
-    tokens = RunDir(run_dir).read_tokens(["pos", "token_id"])
+    tokens = RunDir(run_dir).read("tokens", ["pos", "token_id"])
     ids = tokens.column("token_id").to_numpy().astype(np.int64)
     starts = np.flatnonzero(tokens.column("pos").to_numpy() == 0)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
@@ -131,7 +131,7 @@ def compare(run_dir: Path, name: str, ref: np.ndarray) -> dict[str, float]:
 
     rd = RunDir(run_dir)
     con = duckdb.connect()
-    con.register("tokens", rd.read_tokens(["doc_id", "pos"]))
+    con.register("tokens", rd.read("tokens", ["doc_id", "pos"]))
     con.register("scores", rd.read_scores(name))
     # tokens order (documents in corpus order, pos ascending), pos 0 dropped: the reference's order
     got = con.execute(
@@ -189,11 +189,11 @@ def main() -> None:
         run_dir = args.work / f"run_{arch}"
         for dtype in ("float32", "bfloat16"):
             cmd = [sys.executable, "-m", "lossgap", "score", str(model_dir), "--corpus", str(corpus),
-                   "--run-dir", str(run_dir), "--device", args.device, "--dtype", dtype, "--name", dtype]  # fmt: skip
+                   "--run", str(run_dir), "--device", args.device, "--dtype", dtype, "--name", dtype]  # fmt: skip
             print("$", " ".join(cmd), flush=True)
             subprocess.run(cmd, check=True, env=env)
-            record = RunDir(run_dir).read_manifest()["models"][dtype]
-            print(f"  {arch} {dtype}: attention {record['attention']}", flush=True)
+            record = RunDir(run_dir).manifest().models[dtype]
+            print(f"  {arch} {dtype}: attention {record.attention}", flush=True)
         for fla in ("on", "off"):
             out = args.work / f"ref_{arch}_fla{fla}.npy"
             subprocess.run([sys.executable, __file__, "--reference", str(model_dir), str(run_dir), str(out),

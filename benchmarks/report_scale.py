@@ -8,7 +8,6 @@ One extra document of 200,000 tokens checks that the viewer reads only a window 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lossgap.report import run_report
-from lossgap.rundir import RunDir
+from lossgap.rundir import FEATURES_SCHEMA, ResultRecord, RunDir, Summary
 
 WORD = "lorem"  # every token is " lorem" (6 characters), so offsets are arithmetic
 
@@ -29,14 +28,14 @@ def build(out: Path, n_docs: int, per_doc: int, seed: int = 0) -> RunDir:
     lengths[-1] = 200_000
     doc_ids = [f"d{i:06d}" for i in range(n_docs + 1)]
     run = RunDir(out)
-    run.write_corpus(pa.table({"doc_id": doc_ids, "domain": [("books", "python", "news")[i % 3] for i in range(n_docs + 1)],
+    run.write("corpus", pa.table({"doc_id": doc_ids, "domain": [("books", "python", "news")[i % 3] for i in range(n_docs + 1)],
                                "text": [(" " + WORD) * int(n) for n in lengths], "source": ["bench"] * (n_docs + 1)}))
     positions = np.concatenate([np.arange(n + 1, dtype=np.int32) for n in lengths])  # pos 0 = BOS
     owners = np.repeat(np.arange(n_docs + 1), lengths + 1)
     ids = pa.array(np.array(doc_ids, dtype=object)[owners], pa.string())
     starts = np.where(positions == 0, -1, (positions - 1) * (len(WORD) + 1)).astype(np.int32)
     ends = np.where(positions == 0, -1, positions * (len(WORD) + 1)).astype(np.int32)
-    run.write_tokens(pa.table({"doc_id": ids, "pos": positions, "token_id": rng.integers(1, 50_000, len(positions), dtype=np.int32),
+    run.write("tokens", pa.table({"doc_id": ids, "pos": positions, "token_id": rng.integers(1, 50_000, len(positions), dtype=np.int32),
                                "char_start": starts, "char_end": ends}))
     scored = positions >= 1
     for name, shift in (("baseline", 0.0), ("candidate", 0.1)):
@@ -45,9 +44,10 @@ def build(out: Path, n_docs: int, per_doc: int, seed: int = 0) -> RunDir:
                                          "loss": loss[scored]}))
     n = len(positions)
     repeat_len = rng.integers(0, 20, n).astype(np.int32)
-    run.write_features(pa.table({
+    features = pa.table({
         "doc_id": ids, "pos": positions,
         "domain": pa.array(np.array(["books", "python", "news"], dtype=object)[owners % 3], pa.string()),
+        "domain_type": pa.array(np.array(["prose", "code", "prose"], dtype=object)[owners % 3], pa.string()),
         "token_text": pa.array(np.full(n, " " + WORD, dtype=object), pa.string()),
         "upos": pa.array(np.array(["NOUN", "VERB", "DET", "ADP"], dtype=object)[rng.integers(0, 4, n)], pa.string()),
         "tag": pa.array(np.full(n, "NN", dtype=object), pa.string()),
@@ -55,17 +55,20 @@ def build(out: Path, n_docs: int, per_doc: int, seed: int = 0) -> RunDir:
         "word_piece": pa.array(np.full(n, "single", dtype=object), pa.string()),
         "bracket_kind": pa.nulls(n, pa.string()), "bracket_side": pa.array(np.full(n, "none", dtype=object), pa.string()),
         "repeat_len": repeat_len, "repeat_dist": pa.array(np.where(repeat_len > 0, 7, 0), pa.int32()),
-        "log_freq": rng.random(n), "code_class": pa.nulls(n, pa.string()),
-    }))
-    results = run.results_dir
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "summary.json").write_text(json.dumps(dict(
-        baseline="baseline", candidate="candidate", n_tokens=int(scored.sum()), n_docs=n_docs + 1,
-        mean_loss_baseline=3.0, mean_loss_candidate=2.9, mean_gap=0.1, ci_low=0.09, ci_high=0.11, confidence=0.95)))
+        "log_freq": rng.random(n), "log_pos": pa.array(np.log10(np.maximum(positions, 1)), mask=positions == 0),
+        "code_class": pa.nulls(n, pa.string()),
+    })  # fmt: skip
+    with run.features_writer() as writer:
+        writer.write(features.select(FEATURES_SCHEMA.names).cast(FEATURES_SCHEMA))
+    summary = Summary(baseline="baseline", candidate="candidate", n_tokens=int(scored.sum()), n_docs=n_docs + 1,
+                      mean_loss_baseline=3.0, mean_loss_candidate=2.9, mean_gap=0.1, ci_low=0.09, ci_high=0.11,
+                      macro_mean_gap=0.1)  # fmt: skip
     picks = [doc_ids[-1]] + [doc_ids[i] for i in rng.integers(0, n_docs, 11)]
-    pd.DataFrame([dict(direction="candidate_wins", rank=r + 1, doc_id=d, pos=150_000 if d == doc_ids[-1] else 5,
-                       domain="books", token_text=" " + WORD, loss_baseline=3.0, loss_candidate=1.0, gap=2.0)
-                  for r, d in enumerate(picks)]).to_csv(results / "top_tokens.csv", index=False)
+    top = pd.DataFrame([dict(direction="candidate_wins", rank=r + 1, doc_id=d, pos=150_000 if d == doc_ids[-1] else 5,
+                             domain="books", token_text=" " + WORD, loss_baseline=3.0, loss_candidate=1.0, gap=2.0)
+                        for r, d in enumerate(picks)])  # fmt: skip
+    record = ResultRecord(name="baseline-vs-candidate", kind="compare", baseline="baseline", candidate="candidate")
+    run.write_results(record, {"top_tokens.csv": top}, summary=summary)
     return run
 
 
