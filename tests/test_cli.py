@@ -62,3 +62,19 @@ def test_output_to_a_pipe_is_not_wrapped(tmp_path):
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stderr.splitlines() if line.startswith("corpus:"))
     assert len(line) > 120 and line.endswith(str(run / "corpus.parquet")), proc.stderr
+
+
+def test_a_single_valued_option_given_twice_is_an_error_and_a_collecting_one_may_repeat(tmp_path):
+    """click would keep the last of `--name a --name b` silently; lossgap refuses the repeat before running."""
+    run = str(tmp_path / "run")
+    for args, named in (
+        (["compare", "--run", run, "--baseline", "a", "--candidate", "b", "--name", "x", "--name=y"], "--name"),
+        (["compare", "--run", run, "--run-dir", run, "--baseline", "a", "--candidate", "b"], "--run/--run-dir"),
+        (["report", "--run", run, "--viewer-docs", "1", "--viewer-docs", "2"], "--viewer-docs"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and f"{named} given 2 times: give it once" in result.output, result.output
+    assert not (tmp_path / "run").exists()  # refused before anything ran
+    # --by collects: repeating it reaches the command, which then finds the run has no scores
+    result = runner.invoke(app, ["compare", "--run", run, "--baseline", "a", "--candidate", "b", "--by", "upos", "--by", "tag"])
+    assert result.exit_code == 2 and "never scored" in result.output

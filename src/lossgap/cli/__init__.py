@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 from typer.models import ArgumentInfo, OptionInfo
 
 from lossgap.cli import annotate, compare, corpus, curves, masks, pipeline, probes, report, score
@@ -40,6 +41,26 @@ def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deb
     )
 
 
+class _OnceCommand(TyperCommand):
+    """A command whose single-valued options are given at most once: click would let a repeat silently replace
+    the first value (`--name a --name b`), so a repeat is a usage error. Options that collect values (`--by`,
+    `--mask`, …) may repeat as before."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+        seen: dict[str, int] = {}
+        for token in args:
+            if token == "--":
+                break
+            seen[token.split("=", 1)[0]] = seen.get(token.split("=", 1)[0], 0) + 1
+        for param in self.params:
+            if param.param_type_name == "option" and not param.multiple and not getattr(param, "count", False):
+                given = sum(seen.get(opt, 0) for opt in (*param.opts, *param.secondary_opts))
+                if given > 1:
+                    names = "/".join((*param.opts, *param.secondary_opts))
+                    ctx.fail(f"{names} given {given} times: give it once")
+        return super().parse_args(ctx, args)
+
+
 for _command, _epilog in (
     (corpus.corpus, corpus.EPILOG),
     (probes.probes, probes.EPILOG),
@@ -53,7 +74,7 @@ for _command, _epilog in (
     (pipeline.run, pipeline.RUN_EPILOG),
     (pipeline.demo, pipeline.DEMO_EPILOG),
 ):
-    app.command(epilog=_epilog)(_command)
+    app.command(epilog=_epilog, cls=_OnceCommand)(_command)
 
 
 def _metavar(annotation: object) -> str | None:
