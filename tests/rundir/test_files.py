@@ -62,6 +62,20 @@ def test_written_table_reads_back_and_a_missing_or_mistyped_column_names_itself(
         run.read(table)
 
 
+@pytest.mark.parametrize("tokenizer", ["", "other-tok"])
+def test_tokens_of_some_documents_are_those_rows_of_the_whole_table(tmp_path, tokenizer) -> None:
+    run = RunDir(tmp_path / "run")
+    data = pa.table({"doc_id": ["a", "a", "b", "c", "c", "c"], "pos": pa.array([0, 1, 0, 0, 1, 2], pa.int32()),
+                     "token_id": pa.array([1, 2, 1, 1, 3, 4], pa.int32()),
+                     "char_start": pa.array([-1, 0, -1, -1, 0, 4], pa.int32()),
+                     "char_end": pa.array([-1, 3, -1, -1, 4, 6], pa.int32())}, schema=TOKENS_SCHEMA)  # fmt: skip
+    run.write_tokens(tokenizer, data)
+    some = run.read_tokens(tokenizer, ["doc_id", "pos"], docs=["c", "a", "nowhere"])
+    whole = run.read_tokens(tokenizer, ["doc_id", "pos"]).to_pandas()
+    assert some.to_pandas().equals(whole[whole["doc_id"].isin(["c", "a"])].reset_index(drop=True))
+    assert run.read_tokens(tokenizer, docs=[]).num_rows == 0
+
+
 def test_missing_table_says_which_command_makes_it(tmp_path) -> None:
     run = RunDir(tmp_path / "run")
     with pytest.raises(RunDirError, match="corpus.parquet does not exist: run `lossgap corpus"):

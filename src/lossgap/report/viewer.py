@@ -284,8 +284,6 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
 def _model_token_starts(run: RunDir, names: list[str], doc_ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
     """In a unit run (units/UNIT/ of a run): where each model's own tokens start, as character offsets, in each
     of `doc_ids`; read from the parent run's tokens of the model's tokenizer."""
-    import pyarrow.parquet as pq
-
     parent = run.parent
     if parent is None:
         return {}
@@ -293,10 +291,9 @@ def _model_token_starts(run: RunDir, names: list[str], doc_ids: list[str]) -> di
     found: dict[str, dict[str, np.ndarray]] = {}
     for name in names:
         key = models[name].requested.get("source", {}).get("tokenizer", "") if name in models else ""
-        path = parent.tokens_path(key)
-        if not path.is_file():
+        if not parent.tokens_path(key).is_file():
             continue
-        table = pq.read_table(path, columns=["doc_id", "char_start"], filters=[("doc_id", "in", doc_ids)]).to_pandas()
+        table = parent.read_tokens(key, ["doc_id", "char_start"], docs=doc_ids).to_pandas()
         table = table[table["char_start"] >= 0]
         found[name] = {d: np.sort(g["char_start"].to_numpy(np.int64)) for d, g in table.groupby("doc_id")}
     return found

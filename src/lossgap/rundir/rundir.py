@@ -23,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lossgap.errors import ConfigError, RunDirError, SchemaError
@@ -241,14 +242,19 @@ class RunDir:
     def has_tokens(self, tokenizer: str = "") -> bool:
         return self.tokens_path(tokenizer).is_file()
 
-    def read_tokens(self, tokenizer: str = "", columns: list[str] | None = None) -> pa.Table:
-        """The tokens of one tokenizer of the run (key "": tokens.parquet, the same as `read("tokens")`)."""
-        if not tokenizer:
+    def read_tokens(self, tokenizer: str = "", columns: list[str] | None = None, *,
+                    docs: Sequence[str] | None = None) -> pa.Table:  # fmt: skip
+        """The tokens of one tokenizer of the run (key "": tokens.parquet, the same as `read("tokens")`); with
+        `docs`, only those documents' rows (read with a Parquet filter, not the whole file)."""
+        if not tokenizer and docs is None:
             return self.read("tokens", columns)
         path = self.tokens_path(tokenizer)
         if not path.is_file():
+            if not tokenizer:
+                return self.read("tokens", columns)  # the missing-table error with its hint
             raise RunDirError(f"{path} does not exist: no model with tokenizer {tokenizer!r} was scored in this run")
-        return self._read_parquet(path, TOKENS_SCHEMA, columns, ())
+        filters = None if docs is None else pc.field("doc_id").isin(pa.array(list(docs), pa.string()))
+        return self._read_parquet(path, TOKENS_SCHEMA, columns, (), filters)
 
     def write_tokens(self, tokenizer: str, data: pa.Table) -> None:
         """Write the tokens of one tokenizer (key "": tokens.parquet)."""
@@ -298,7 +304,8 @@ class RunDir:
                 raise RunDirError(f"{path}: the annotators wrote nothing, not even an empty table")
 
     @staticmethod
-    def _read_parquet(path: Path, schema: pa.Schema, columns: list[str] | None, dictionary: Iterable[str]) -> pa.Table:
+    def _read_parquet(path: Path, schema: pa.Schema, columns: list[str] | None, dictionary: Iterable[str],
+                      filters: pc.Expression | None = None) -> pa.Table:  # fmt: skip
         file_schema = pq.read_schema(path)
         wanted = pa.schema([f for f in schema if columns is None or f.name in columns])
         check_schema(file_schema, wanted, path, cast=False)
@@ -306,7 +313,7 @@ class RunDir:
             unknown = [c for c in columns if c not in file_schema.names]
             if unknown:
                 raise SchemaError(f"{path}: no column(s) {', '.join(unknown)}; it has {', '.join(file_schema.names)}")
-        table = pq.read_table(path, columns=columns, read_dictionary=list(dictionary) or None)
+        table = pq.read_table(path, columns=columns, read_dictionary=list(dictionary) or None, filters=filters)
         plain = pa.schema([f for f in wanted if not pa.types.is_dictionary(table.schema.field(f.name).type)])
         return check_schema(table, plain, path)
 
