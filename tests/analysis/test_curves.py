@@ -11,7 +11,7 @@ import pytest
 
 from lossgap.analysis import CurvesConfig, Series, run_curves
 from lossgap.errors import ConfigError
-from lossgap.rundir.categories import resolve_mask
+from lossgap.rundir.categories import DEFAULT_MASKS, resolve_mask
 from tests.analysis.analysis_runs import write_run
 from tests.analysis.hand_run import write_checkpoint_run
 
@@ -163,3 +163,7 @@ def test_difference_in_differences_with_a_code_share_is_mask_minus_complement(tm
     assert diff.loc["repeated", "did_estimate"] == pytest.approx(-diff.loc["nonrepeated", "did_estimate"])
     assert diff.loc["repeated", "did_ci_low"] <= 0.03 <= diff.loc["repeated", "did_ci_high"]
     assert diff.loc["repeated", "did_ci_low"] > 0
+    # the corpus has no brackets: the default bracket masks are left out; asked for by name, one is an error
+    assert set(result.curves["mask"]) == set(DEFAULT_MASKS) - {"open_bracket", "close_bracket"}
+    with pytest.raises(ConfigError, match="--mask 'open_bracket' selects no scored token"):
+        run_curves(run, CurvesConfig(series=(Series(label="tf"), Series(label="hy")), masks=("all", "open_bracket")))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from lossgap.errors import ConfigError, LossgapError
+from lossgap.rundir.categories import DEFAULT_MASKS
 from lossgap.rundir.names import default_result_name, validate_name
 
 __all__ = [
@@ -27,7 +28,6 @@ Interval = Literal["cr2", "bootstrap"]
 # What the regression holds fixed: rarity and position in quantile bins, repetition in repeat_len bins, the
 # token's place in its word, and the domain (see analysis.regression).
 CONTROLS = ("log_freq", "log_pos", "repeat_len", "word_piece", "domain")
-DEFAULT_MASKS = ("all", "content_nonrepeat", "function_nonrepeat", "repeated", "nonrepeated")
 _STEP = re.compile(r"@(?:step)?(\d+)$")
 
 

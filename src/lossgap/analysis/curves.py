@@ -24,7 +24,7 @@ from lossgap.analysis.estimate import Contrast, LevelSums, benjamini_hochberg, e
 from lossgap.analysis.join import connect
 from lossgap.errors import ConfigError
 from lossgap.rundir import RESULTS, ResultRecord, RunDir, as_rundir
-from lossgap.rundir.categories import Mask, check_masks, resolve_mask
+from lossgap.rundir.categories import DEFAULT_MASKS, Mask, check_masks, resolve_mask
 
 __all__ = ["CurvesResult", "resolve_series", "compute_curves", "run_curves"]
 
@@ -99,7 +99,8 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
     run.require_run_tokens(names)
     masks = [resolve_mask(m) for m in config.masks]
     run.view(con, "features", "features")
-    check_masks(con, masks, "features")
+    counts = check_masks(con, masks, "features", drop_empty=config.masks == DEFAULT_MASKS)
+    masks = [m for m in masks if m.name in counts]
     _flags(con, masks)
     per_name = {name: _checkpoint_sums(con, run, name, len(masks)) for name in names}
     n_flags = con.execute("SELECT count(*) FROM flags").fetchall()[0][0]

@@ -23,12 +23,11 @@ from typing import Any, Literal
 import numpy as np
 
 from lossgap.errors import ConfigError, RunDirError
+from lossgap.rundir.categories import DEFAULT_MASKS
 
 __all__ = ["Align", "MasksFile", "DEFAULT_MASKS", "export_masks"]
 
 Align = Literal["token", "input"]
-DEFAULT_MASKS = ("all", "content_nonrepeat", "function_nonrepeat", "repeated", "nonrepeated", "open_bracket",
-                 "close_bracket")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,8 @@ def export_masks(run: Any, masks: tuple[str, ...] = DEFAULT_MASKS, align: Align 
     con = duckdb.connect()
     try:
         run.view(con, "features", "features")
-        check_masks(con, resolved, "features")
+        counts = check_masks(con, resolved, "features", drop_empty=tuple(masks) == DEFAULT_MASKS)
+        resolved = [m for m in resolved if m.name in counts]
         run.view(con, "tokens", "tokens")
         flags = ", ".join(f"coalesce(CAST(({m.condition}) AS BOOLEAN), false) AND t.pos > 0 AS m{i}" for i, m in enumerate(resolved))
         table = con.execute(

@@ -13,7 +13,7 @@ from lossgap._lazy import lazy_exports
 
 _WHERE = {
     "atomic_path": "atomic", "write_text_atomic": "atomic",
-    "PRESETS": "categories", "HEADLINE": "categories", "REPEAT_LEN_BINS": "categories",
+    "PRESETS": "categories", "HEADLINE": "categories", "DEFAULT_MASKS": "categories", "REPEAT_LEN_BINS": "categories",
     "repeat_len_bin_sql": "categories", "Mask": "categories", "resolve_mask": "categories", "check_masks": "categories",
     "document_runs": "documents",
     "ContextPolicy": "context", "Window": "context", "visible_segments": "context", "widest": "context",
@@ -32,6 +32,7 @@ _WHERE = {
 
 __all__ = [
     "CORPUS_SCHEMA",
+    "DEFAULT_MASKS",
     "Column",
     "ContextPolicy",
     "CorpusRecord",

@@ -7,16 +7,19 @@ curves, in the in-loop evaluator and in the report's viewer alike.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lossgap.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["PRESETS", "HEADLINE", "REPEAT_LEN_BINS", "repeat_len_bin_sql", "Mask", "resolve_mask", "check_masks"]
+__all__ = ["PRESETS", "HEADLINE", "DEFAULT_MASKS", "REPEAT_LEN_BINS", "repeat_len_bin_sql", "Mask", "resolve_mask", "check_masks"]
 
 # repeat_len counts the longest earlier-seen n-gram ending at the token; 1 means only the token itself was
 # seen before (true of most function words in any long document), so "repeated" starts at a repeated bigram.
@@ -32,6 +35,10 @@ PRESETS: dict[str, str] = {
     "close_bracket": "bracket_side = 'close'",
 }
 HEADLINE = ("all", "content", "function", "open_bracket", "close_bracket", "repeated", "nonrepeated")
+# the filtered losses that `lossgap curves`, `lossgap masks` and the in-loop evaluator compute unless told otherwise:
+# the study's word classes without repetition, repetition itself, and the brackets
+DEFAULT_MASKS = ("all", "content_nonrepeat", "function_nonrepeat", "repeated", "nonrepeated", "open_bracket",
+                 "close_bracket")  # fmt: skip
 
 # (lowest, highest or None, label) of each repeat_len bin, in order.
 REPEAT_LEN_BINS: tuple[tuple[int, int | None, str], ...] = (
@@ -79,8 +86,11 @@ def resolve_mask(spec: str) -> Mask:
     return Mask(name=spec, condition=spec)
 
 
-def check_masks(con: duckdb.DuckDBPyConnection, masks: Sequence[Mask], features: str) -> dict[str, int]:
-    """Tokens each mask selects in the view `features`; ConfigError for an invalid or empty mask.
+def check_masks(con: duckdb.DuckDBPyConnection, masks: Sequence[Mask], features: str, *,
+                drop_empty: bool = False) -> dict[str, int]:  # fmt: skip
+    """Tokens each mask selects in the view `features`; ConfigError for an invalid or empty mask. With
+    `drop_empty` (the default masks, which a corpus without brackets cannot all fill) an empty mask is left out
+    of the counts and logged instead: callers keep the masks the counts name.
 
     Conditions see only feature columns (plus pos), never losses: selecting tokens on the outcome would bias
     every mean computed on the mask.
@@ -102,6 +112,9 @@ def check_masks(con: duckdb.DuckDBPyConnection, masks: Sequence[Mask], features:
             ) from None
         assert row is not None
         if int(row[0]) == 0:
+            if drop_empty:
+                log.info("default mask %s selects no scored token of this run: left out", mask.name)
+                continue
             raise ConfigError(f"--mask {mask.name!r} selects no scored token: loosen the condition")
         counts[mask.name] = int(row[0])
     return counts
