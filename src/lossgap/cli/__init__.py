@@ -11,6 +11,7 @@ import logging
 import sys
 import types
 import typing
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -47,11 +48,8 @@ class _OnceCommand(TyperCommand):
     `--mask`, …) may repeat as before."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-        seen: dict[str, int] = {}
-        for token in args:
-            if token == "--":
-                break
-            seen[token.split("=", 1)[0]] = seen.get(token.split("=", 1)[0], 0) + 1
+        before = args[: args.index("--")] if "--" in args else args
+        seen = Counter(token.split("=", 1)[0] for token in before)
         for param in self.params:
             if param.param_type_name == "option" and not param.multiple and not getattr(param, "count", False):
                 given = sum(seen.get(opt, 0) for opt in (*param.opts, *param.secondary_opts))

@@ -77,7 +77,7 @@ def read_results(run: RunDir, record: ResultRecord | None = None) -> Results:
     """Read the files of one result of `run`; without `record`, the report's first page: the run's first
     comparison with its first checkpoint curves and training logs (`read_pages`)."""
     if record is None:
-        return read_pages(run)[0]
+        return _first_page(run, _records(run))
 
     def table(filename: str) -> pd.DataFrame | None:
         return run.read_results(filename, record.name) if file_kind(filename) == record.kind else None
@@ -105,18 +105,33 @@ def read_pages(run: RunDir) -> list[Results]:
     """The report's pages, each the files of the results it shows. The first page shows the run's first
     comparison (by name) together with its first checkpoint curves and its first training logs, which belong to
     the run rather than to a pair; every other result has a page of its own. RunDirError if the run has none."""
+    records = _records(run)
+    firsts = _firsts(records)
+    return [_first_page(run, records), *(read_results(run, r) for r in records if r not in firsts)]
+
+
+def _records(run: RunDir) -> list[ResultRecord]:
     records = run.results()
     if not records:
         raise RunDirError(f"{run.results_dir} holds no results: run `lossgap compare --run {run.path} --baseline NAME "
                           f"--candidate NAME` or `lossgap curves --run {run.path} --series NAME` before the report")  # fmt: skip
-    firsts = [next(r for r in records if r.kind == kind) for kind in ("compare", "curves", "training")
-              if any(r.kind == kind for r in records)]  # fmt: skip
-    index = read_results(run, firsts[0])
-    for extra in firsts[1:]:
+    return records
+
+
+def _firsts(records: list[ResultRecord]) -> list[ResultRecord]:
+    """The first result of each kind (records come by kind, then name): what the first page shows."""
+    return [next(r for r in records if r.kind == kind) for kind in ("compare", "curves", "training")
+            if any(r.kind == kind for r in records)]  # fmt: skip
+
+
+def _first_page(run: RunDir, records: list[ResultRecord]) -> Results:
+    first, *extras = _firsts(records)
+    page = read_results(run, first)
+    for extra in extras:
         more = read_results(run, extra)
-        index = replace(index, **{k: getattr(more, k) for k in ("curves", "curves_diff", "training")
-                                  if getattr(more, k) is not None})  # fmt: skip
-    return [index, *(read_results(run, r) for r in records if r not in firsts)]
+        page = replace(page, **{k: getattr(more, k) for k in ("curves", "curves_diff", "training")
+                                if getattr(more, k) is not None})  # fmt: skip
+    return page
 
 
 def _domain_counts(run: RunDir) -> tuple[DomainCount, ...]:
@@ -144,9 +159,9 @@ def _domain_counts(run: RunDir) -> tuple[DomainCount, ...]:
     return tuple(DomainCount(domain=str(d), n_docs=int(nd), n_tokens=int(nt)) for d, nd, nt in rows)
 
 
-def read_overview(run: RunDir, summary: Summary | None) -> RunOverview:
-    """The header's facts: scored models (a comparison's baseline and candidate first), corpus per domain, skips,
-    policy."""
+def read_overview(run: RunDir, summary: Summary | None, domains: tuple[DomainCount, ...] | None = None) -> RunOverview:
+    """The header's facts: scored models (a comparison's baseline and candidate first), corpus per domain (counted
+    here unless `domains` gives the counts already made for another page), skips, policy."""
     manifest = run.manifest()
     roles = {} if summary is None else {summary.baseline: "baseline", summary.candidate: "candidate"}
     order = {"baseline": 0, "candidate": 1}
@@ -170,7 +185,7 @@ def read_overview(run: RunDir, summary: Summary | None) -> RunOverview:
     corpus = manifest.corpus
     return RunOverview(
         models=tuple(models),
-        domains=_domain_counts(run),
+        domains=_domain_counts(run) if domains is None else domains,
         corpus_source=None if corpus is None else corpus.source,
         skipped=() if corpus is None else tuple(corpus.skipped.items()),
         tokenizer_policy=None if manifest.tokenizer is None else manifest.tokenizer.policy,

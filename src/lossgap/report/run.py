@@ -100,6 +100,7 @@ def run_report(run_dir: Path | str | RunDir, config: ReportConfig | None = None)
     run.check_writable()
     pages = [(page_file(r.record, i == 0), r) for i, r in enumerate(every)]
     nav = [(file, page_label(r)) for file, r in pages]
+    domains = read_overview(run, None).domains  # the same on every page: counted once
     files: dict[str, str] = {}
     done = []
     for file, results in pages:
@@ -112,7 +113,7 @@ def run_report(run_dir: Path | str | RunDir, config: ReportConfig | None = None)
             omitted.append("token viewer: the run has no corpus or tokens, or no documents to show")
         title = config.title or f"lossgap: {results.record.label}"
         files[file] = render_report(title=title, run_label=str(run.path), results=results,
-                                    overview=read_overview(run, results.summary), figures=figures, viewer=viewer,
+                                    overview=read_overview(run, results.summary, domains), figures=figures, viewer=viewer,
                                     top=config.top_rows, omitted=omitted, notes=config.notes,
                                     pages=[(f, label, f == file) for f, label in nav])  # fmt: skip
         files |= {f"figures/{fig.key}.svg": fig.svg for fig in figures}
