@@ -33,8 +33,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {  # name: extra options of `lossgap score`
+VARIANTS = {  # name: extra options of `lossgap score` (the default compiles on a GPU from 1M tokens to score)
     "default": [],
+    "eager": ["--no-compile"],
+    "eager-b32k": ["--no-compile", "--batch-tokens", "32768"],
     "compile": ["--compile"],
     "b32k": ["--batch-tokens", "32768"],
     "compile-b32k": ["--compile", "--batch-tokens", "32768"],

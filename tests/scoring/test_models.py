@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from lossgap.errors import ConfigError
-from lossgap.scoring.config import ScoreConfig, default_name
+from lossgap.scoring.config import COMPILE_MIN_TOKENS, ScoreConfig, default_name
 from lossgap.scoring.models import resolve_device
 
 
@@ -83,3 +83,12 @@ def test_cuda_request_without_gpu_is_a_clear_error():
         pytest.skip("this machine has a GPU")
     with pytest.raises(ConfigError, match="CUDA is not available"):
         resolve_device("cuda")
+
+
+def test_compile_by_default_only_on_a_gpu_with_a_long_run():
+    auto = ScoreConfig(model="m")
+    assert auto.resolved_compile("cuda", COMPILE_MIN_TOKENS) is True
+    assert auto.resolved_compile("cuda", COMPILE_MIN_TOKENS - 1) is False  # a short run would spend longer compiling
+    assert auto.resolved_compile("cpu", 10 * COMPILE_MIN_TOKENS) is False  # a CPU compiles only when asked
+    assert ScoreConfig(model="m", compile=False).resolved_compile("cuda", 10 * COMPILE_MIN_TOKENS) is False
+    assert ScoreConfig(model="m", compile=True).resolved_compile("cpu", 10) is True

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lossgap.cli.common import RunOption, console, examples, given, handles_errors, scoring_display, with_default
-from lossgap.scoring.config import ScoreConfig
+from lossgap.scoring.config import COMPILE_MIN_TOKENS, ScoreConfig
 
 EPILOG = examples(
     "lossgap score allenai/Olmo-3-1025-7B --corpus docs.jsonl --run runs/olmo --name transformer",
@@ -58,8 +58,10 @@ def score(
         typer.Option(help=with_default("Write finished windows to disk at least this often, in seconds (what a killed process can lose; Ctrl-C loses only the batch in flight)", ScoreConfig, "flush_seconds")),
     ] = None,
     compile: Annotated[
-        bool, typer.Option("--compile", help="torch.compile the model's layers (tens of seconds of compiling; faster on long GPU runs).")
-    ] = False,
+        bool | None,
+        typer.Option("--compile/--no-compile", help="torch.compile the model's layers: faster on long GPU runs after "
+                     f"tens of seconds of compiling (default: on a GPU with at least {COMPILE_MIN_TOKENS:,} tokens to score)."),
+    ] = None,
     float32_head: Annotated[
         bool, typer.Option("--float32-head", help="Compute the output head's logits in float32 (bf16/fp16 models round them otherwise; see docs/scoring.md).")
     ] = False,

@@ -10,7 +10,11 @@ from typing import Literal, get_args
 from lossgap.errors import ConfigError
 from lossgap.rundir.names import validate_name
 
-__all__ = ["ScoreConfig", "Dtype", "default_name"]
+__all__ = ["ScoreConfig", "Dtype", "default_name", "COMPILE_MIN_TOKENS"]
+
+COMPILE_MIN_TOKENS = 1_000_000
+"""Tokens to score from which a GPU run compiles by default: the compiled path's gain (~15 s a million tokens for
+a 7B on an H100) then outweighs a cold compile (~40 s) within a few million tokens, and a warm one at once."""
 
 Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 
@@ -51,9 +55,10 @@ class ScoreConfig:
     # comes first (what an interruption can lose; a CPU scores ~130 tokens/s, a GPU tens of thousands).
     flush_tokens: int = 1 << 18
     flush_seconds: float = 60.0
-    # torch.compile each decoder layer and the loss (dynamic shapes). On an H100 it took Olmo 3 7B from 46% to
-    # 69% MFU on fixed lengths and 43% to 65% on a length mix, after ~20 s of compiling: worth it for long runs.
-    compile: bool = False
+    # torch.compile each decoder layer and the loss (dynamic shapes). None: on a GPU when the run has at least
+    # COMPILE_MIN_TOKENS tokens to score (docs/benchmarks.md: on an H100 Olmo 3 7B scores 1.1M tokens at 25.0k
+    # tokens/s eager and 38.4k compiled; compiling costs ~40 s on a machine's first run, ~4 s with warm caches).
+    compile: bool | None = None
     # The head's matrix product in float32 instead of the model's dtype. In bf16 the logits are rounded before the
     # float32 log-softmax: per-token losses move by ~0.01 nats (unbiased). Costs a float32 copy of the head.
     float32_head: bool = False
@@ -86,6 +91,12 @@ class ScoreConfig:
     @property
     def resolved_name(self) -> str:
         return self.name or default_name(self.model, self.revision)
+
+    def resolved_compile(self, device_type: str, n_tokens: int) -> bool:
+        """`compile`, or by default: on CUDA with at least COMPILE_MIN_TOKENS tokens to score."""
+        if self.compile is not None:
+            return self.compile
+        return device_type == "cuda" and n_tokens >= COMPILE_MIN_TOKENS
 
     def resolved_batch_tokens(self, device_type: str) -> int:
         """`batch_tokens`, or the default for the device (see the field's comment)."""

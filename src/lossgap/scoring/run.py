@@ -286,10 +286,6 @@ def run_score(
     if probe is not None:
         head.check_against_full_forward(torch.from_numpy(probe[None, :16]).to(device))
     clock.lap("check")
-    if config.compile:
-        say("compiling")
-        head.compile()
-        clock.lap("compile")
     max_length = config.max_length or model_context_limit(model, tokenizer)
     stride = config.stride or max(1, max_length // 2)
     if stride >= max_length:
@@ -313,7 +309,14 @@ def run_score(
     windows = _windows_to_score(token_ids, doc_ids, shard, context, done)
     if done:
         log.info("resuming %s: %s of %s tokens already scored", name, f"{resumed_tokens:,}", f"{n_scored:,}")
-    say(f"scoring {name}")
+    compiled = config.resolved_compile(device.type, n_scored - resumed_tokens)
+    if compiled:
+        head.compile()  # lazy: the layers compile in the first batches
+        clock.lap("compile")
+        say(f"scoring {name}, compiled (the first batches compile the layers: ~40 s for a 7B on a machine's first "
+            f"run, a few seconds once cached; --no-compile to skip)")
+    else:
+        say(f"scoring {name}")
     try:
         _score_windows(
             head, token_ids, doc_ids, windows, config=config, device=device, parts=parts, rank=ranks.rank,
@@ -345,7 +348,7 @@ def run_score(
             architecture=type(model).__name__,
             attention=model.config._attn_implementation,
             layout="packed" if head.packed else "padded",
-            compiled=config.compile,
+            compiled=compiled,
             context=ModelContext(max_length=max_length, stride=stride, prefix=policy.description,
                                  policy=context.describe(max(map(len, token_ids), default=0))),
             requested=requested,
