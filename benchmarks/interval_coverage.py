@@ -9,6 +9,13 @@ paired difference, and a rare level R (tokens in 20% of documents, when the regi
 
     python benchmarks/interval_coverage.py --corpora 2000 --out docs/benchmarks/coverage.json
 
+With `--seeds N` (N >= 2) each side of the comparison is N seed replicates: every seed shifts its side's
+losses by a seed effect (sd 0.03 on every token, 0.02 more per level, 0.05 per document), and the interval is
+lossgap's over documents and seeds (analysis.replicates: the mean over pairs, seed-by-seed estimates for the
+seed variance); `doc_only` counts how often the documents' interval alone would cover.
+
+    python benchmarks/interval_coverage.py --corpora 1000 --method cr2 --seeds 2 3 5 --regime base --regime docs20
+
 Regimes: `base` (100 documents, lengths uniform 100–300, normal document effects), `lognormal` (log-normal
 lengths), `docs8` (8 documents, as in `lossgap demo`), `docs20` (20 documents), `docs200` (200 documents), `heavy` (document effects with t(3) tails),
 `length_effect` (the gap grows with document length), `rare` (level R in 20% of 50 documents).
@@ -30,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from lossgap.analysis.config import IntervalSpec  # noqa: E402
 from lossgap.analysis.estimate import Contrast, LevelSums, estimate  # noqa: E402
+from lossgap.analysis.replicates import SeedSpread  # noqa: E402
 
 LEVELS = ("A", "B", "C", "D", "R")
 GAPS = np.array([0.04, 0.02, 0.03, 0.03, 0.05])
@@ -117,8 +125,28 @@ def simulate(regime: Regime, rng: np.random.Generator) -> tuple[LevelSums, Level
     return gap, paired
 
 
-def coverage(regime: Regime, corpora: int, spec: IntervalSpec, seed: int = 0) -> dict[str, dict[str, float]]:
-    """For each target: the share of intervals covering the truth, and the share of corpora with no interval."""
+SEED_SD, SEED_LEVEL_SD, SEED_DOC_SD = 0.03, 0.02, 0.05
+
+
+def seed_sums(gap: LevelSums, n_seeds: int, rng: np.random.Generator) -> tuple[LevelSums, list[LevelSums], list[LevelSums]]:
+    """The gap of the seeds' mean losses, and each seed of a side against the other side's mean, from a corpus
+    whose gap is `gap` before seeds: a seed adds u + v_level + w_document (mean zero) to its side's losses."""
+
+    def side() -> np.ndarray:  # (n_seeds, rows): each seed's shift of each (document, level) sum
+        u = rng.normal(0, SEED_SD, (n_seeds, 1))
+        v = rng.normal(0, SEED_LEVEL_SD, (n_seeds, len(gap.names)))[:, gap.level]
+        w = rng.normal(0, SEED_DOC_SD, (n_seeds, gap.n_docs))[:, gap.doc]
+        return gap.n * (u + v + w) + np.sqrt(gap.n) * rng.normal(0, 0.1, (n_seeds, len(gap.n)))
+
+    b, c = side(), side()
+    with_sum = lambda s: LevelSums(gap.doc, gap.level, gap.n, s, gap.names, gap.n_docs)  # noqa: E731
+    mean = with_sum(gap.s + b.mean(0) - c.mean(0))
+    return (mean, [with_sum(gap.s + bi - c.mean(0)) for bi in b], [with_sum(gap.s + b.mean(0) - cj) for cj in c])
+
+
+def coverage(regime: Regime, corpora: int, spec: IntervalSpec, seed: int = 0, seeds: int = 1) -> dict[str, dict[str, float]]:
+    """For each target: the share of intervals covering the truth, and the share of corpora with no interval
+    (`seeds` >= 2: each side that many seed replicates; also `doc_only`, the documents' interval alone)."""
     truth = truths(regime)
     rng = np.random.default_rng(seed)
     hits: dict[str, list[bool]] = {t: [] for t in truth}
@@ -127,9 +155,21 @@ def coverage(regime: Regime, corpora: int, spec: IntervalSpec, seed: int = 0) ->
                ("pooled_AC_BD", Contrast((0, 2), (1, 3))), ("A_minus_all", Contrast((0,), (0, 1, 2, 3)))]  # fmt: skip
     if regime.rare_share:
         targets.append(("level_R", Contrast((4,))))
+    doc_only: dict[str, list[bool]] = {t: [] for t in truth}
+    contrasts = [c for _, c in targets]
     for _ in range(corpora):
         gap, paired = simulate(regime, rng)
-        got = estimate(gap, [c for _, c in targets], spec)
+        if seeds >= 2:
+            gap, per_b, per_c = seed_sums(gap, seeds, rng)
+        got = estimate(gap, contrasts, spec)
+        if seeds >= 2:
+            for j, (name, _) in enumerate(targets):
+                doc_only[name].append(bool(got.ci_low[j] <= truth[name] <= got.ci_high[j]))
+            per = lambda sides: np.array([estimate(s, contrasts, spec).estimate for s in sides])  # noqa: E731
+            spread = SeedSpread(got.estimate, got.ci_low, got.ci_high, per(per_b), per(per_c), spec.confidence)
+            got = type(got)(got.estimate, np.where(np.isnan(got.ci_low), np.nan, spread.ci_low),
+                            np.where(np.isnan(got.ci_low), np.nan, spread.ci_high), spread.p, got.n_tokens, got.n_docs,
+                            got.n_eff_docs, got.note)  # fmt: skip
         got_paired = estimate(paired, [Contrast((0,))], spec)
         rows = [(name, got, j) for j, (name, _) in enumerate(targets)] + [("paired", got_paired, 0)]
         for name, result, j in rows:
@@ -139,7 +179,7 @@ def coverage(regime: Regime, corpora: int, spec: IntervalSpec, seed: int = 0) ->
                 hits[name].append(bool(result.ci_low[j] <= truth[name] <= result.ci_high[j]))
     return {
         name: {"coverage": float(np.mean(h)) if h else float("nan"), "no_interval": missing[name] / corpora,
-               "corpora": corpora}
+               "corpora": corpora, **({"doc_only": float(np.mean(doc_only[name]))} if doc_only[name] else {})}
         for name, h in hits.items() if h or missing[name]
     }  # fmt: skip
 
@@ -150,19 +190,23 @@ def main() -> None:
     parser.add_argument("--regime", action="append", choices=sorted(REGIMES), help="default: all")
     parser.add_argument("--method", action="append", choices=["cr2", "bootstrap"], help="default: both")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1], help="seed replicates a side (1: none)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     results = {}
     for name in args.regime or list(REGIMES):
         for method in args.method or ["cr2", "bootstrap"]:
-            spec = IntervalSpec(interval=method, bootstrap=args.bootstrap, seed=1, min_eff_docs=REGIMES[name].min_eff_docs)
-            started = time.perf_counter()
-            table = coverage(REGIMES[name], args.corpora, spec, seed=zlib.crc32(name.encode()))
-            seconds = time.perf_counter() - started
-            results[f"{name}/{method}"] = {"targets": table, "seconds": round(seconds, 1)}
-            cells = "  ".join(f"{t} {v['coverage']:.3f}" + (f" (none {v['no_interval']:.2f})" if v["no_interval"] else "")
-                              for t, v in table.items())  # fmt: skip
-            print(f"{name:>14} {method:>9}  {cells}  [{seconds:.0f} s]", flush=True)
+            for seeds in args.seeds:
+                spec = IntervalSpec(interval=method, bootstrap=args.bootstrap, seed=1, min_eff_docs=REGIMES[name].min_eff_docs)
+                started = time.perf_counter()
+                table = coverage(REGIMES[name], args.corpora, spec, seed=zlib.crc32(name.encode()), seeds=seeds)
+                seconds = time.perf_counter() - started
+                key = f"{name}/{method}" + (f"/seeds{seeds}" if seeds > 1 else "")
+                results[key] = {"targets": table, "seconds": round(seconds, 1)}
+                cells = "  ".join(f"{t} {v['coverage']:.3f}" + (f" (none {v['no_interval']:.2f})" if v["no_interval"] else "")
+                                  + (f" (docs only {v['doc_only']:.3f})" if "doc_only" in v else "")
+                                  for t, v in table.items())  # fmt: skip
+                print(f"{key:>22}  {cells}  [{seconds:.0f} s]", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         payload = {"command": " ".join(sys.argv), "corpora": args.corpora, "results": results}

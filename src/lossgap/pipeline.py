@@ -102,7 +102,11 @@ def _compare(values: dict[str, Any]) -> CompareConfig:
     by = values.get("by", [])
     if any(isinstance(b, str) and "+" in b for b in by):
         raise ConfigError('[compare] by: crossed groupings are lists now, e.g. by = ["upos", ["domain", "upos"]]')
-    return _build(CompareConfig, "compare", {**values, **({"by": [[b] if isinstance(b, str) else b for b in by]} if by else {})})
+    values = {**values, **({"by": [[b] if isinstance(b, str) else b for b in by]} if by else {})}
+    for side in ("baseline", "candidate"):  # a list: that side's seed replicates, e.g. baseline = ["T-s0", "T-s1"]
+        if isinstance(values.get(side), list) and values[side]:
+            values = {**values, side: values[side][0], f"{side}_replicates": values[side][1:]}
+    return _build(CompareConfig, "compare", values)
 
 
 def _curves(values: dict[str, Any]) -> CurvesConfig:
@@ -218,9 +222,9 @@ def run_pipeline(config: PipelineConfig, *, scoring: Scoring | None = None, stat
     # the analyses read the run itself (token unit) or its unit run units/UNIT/, brought up to date here
     analysed = [] if config.compare is None else [config.compare.baseline, config.compare.candidate]
     if config.curves is not None:
-        from lossgap.analysis.curves import resolve_series
+        from lossgap.analysis.curves import series_names
 
-        analysed += [name for series in config.curves.series for name, _ in resolve_series(rd, series)]
+        analysed += [name for series in config.curves.series for name in series_names(rd, series)]
     target = rd
     if analysed:
         with status(f"{config.unit} units"):

@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from lossgap.analysis.config import CompareConfig
-from lossgap.analysis.contrasts import contrast_tables, default_factors, user_factor
+from lossgap.analysis.contrasts import adjust_p, contrast_tables, default_factors, user_factor
 from lossgap.analysis.estimate import Contrast, benjamini_hochberg, estimate
 from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
-from lossgap.analysis.join import JOINED, MissingTokens, connect, join_pair
+from lossgap.analysis.join import JOINED, SEED_PREFIX, MissingTokens, connect, join_pair
 from lossgap.analysis.levels import document_sums, level_sums, level_table, macro_means
 from lossgap.analysis.regression import Fit
 from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
+from lossgap.analysis.replicates import SeedSpread, combine_tables, seed_note
 from lossgap.analysis.top import top_documents, top_segments, top_tokens
 from lossgap.errors import ConfigError
 from lossgap.rundir import HeadlineRow, Manifest, ResultRecord, RunDir, Summary, as_rundir
@@ -150,9 +151,78 @@ def _context_notes(manifest: Manifest, baseline: str, candidate: str) -> list[st
 
 def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: MissingTokens | None = None,
                     notes: tuple[str, ...] = (), log_freq_source: str = "") -> CompareResult:  # fmt: skip
-    """Compare on the table `joined` of connection `con` (made by `join_pair`, or from a frame)."""
+    """Compare on the table `joined` of connection `con` (made by `join_pair`, or from a frame). With seed
+    replicates (`_seed_*` columns, see `join_pair`), the intervals cover seeds and documents (analysis.replicates)."""
+    result = _compute(con, config, missing=missing, notes=notes, log_freq_source=log_freq_source)
+    seeds = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall() if r[0].startswith(SEED_PREFIX)]
+    return _with_seeds(con, config, result, seeds) if seeds else result
+
+
+def _with_seeds(con: duckdb.DuckDBPyConnection, config: CompareConfig, result: CompareResult,
+                seeds: list[str]) -> CompareResult:  # fmt: skip
+    """`result` (the seeds' mean) with intervals over documents and seeds: every estimate again with one seed of
+    a side against the other side's mean, for each seed of a side that has several."""
+    sides: dict[str, list[CompareResult]] = {"b": [], "c": []}
+    con.execute(f"ALTER TABLE {JOINED} RENAME TO joined_seeds")
+    try:
+        for column in seeds:
+            side = column[len(SEED_PREFIX)]
+            if sum(c[len(SEED_PREFIX)] == side for c in seeds) < 2:
+                continue  # one seed on this side: no between-seed variance to estimate
+            replace = (f"{column} AS loss_baseline, {column} - loss_candidate AS gap" if side == "b" else
+                       f"{column} AS loss_candidate, loss_baseline - {column} AS gap")  # fmt: skip
+            con.execute(f"CREATE TABLE {JOINED} AS SELECT * REPLACE ({replace}) FROM joined_seeds")
+            sides[side].append(_compute(con, config, top=False))
+            con.execute(f"DROP TABLE {JOINED}")
+    finally:
+        con.execute(f"ALTER TABLE joined_seeds RENAME TO {JOINED}")
+    tables = combine_tables(result.tables(), [r.tables() for r in sides["b"]], [r.tables() for r in sides["c"]],
+                            config.confidence)  # fmt: skip
+    adjust_p(tables["contrasts.csv"], config.primary)
+    n_tests = report_wide_q([tables["categories.csv"], tables["contrasts.csv"], tables["marginal_means.csv"]])
+
+    def spread(values) -> SeedSpread:  # type: ignore[no-untyped-def]
+        """The headline rows' figure `values(row)` = (estimate, low, high), over documents and seeds."""
+        main = np.array([values(h) for h in result.summary.headline], np.float64).reshape(-1, 3)
+        per = lambda rs: np.array([[values(h)[0] for h in r.summary.headline] for r in rs], np.float64).reshape(len(rs), len(main))  # noqa: E731
+        return SeedSpread(main[:, 0], main[:, 1], main[:, 2], per(sides["b"]), per(sides["c"]), config.confidence)
+
+    gap = spread(lambda h: (h.mean_gap, h.ci_low, h.ci_high))
+    did = spread(lambda h: (h.did_estimate, h.did_ci_low, h.did_ci_high))
+    keep = lambda lo, value: value if np.isfinite(lo) else float("nan")  # noqa: E731  withheld stays withheld
+    headline = tuple(dataclasses.replace(h, ci_low=keep(h.ci_low, gap.ci_low[i]), ci_high=keep(h.ci_low, gap.ci_high[i]),
+                                         did_ci_low=keep(h.did_ci_low, did.ci_low[i]),
+                                         did_ci_high=keep(h.did_ci_low, did.ci_high[i]),
+                                         note=seed_note(h.note, gap.seed_share[i] if np.isfinite(h.ci_low) else 0.0))
+                     for i, h in enumerate(result.summary.headline))  # fmt: skip
+    macro_main = result.summary
+    macro = SeedSpread([macro_main.macro_mean_gap], [macro_main.macro_ci_low], [macro_main.macro_ci_high],
+                       [[r.summary.macro_mean_gap] for r in sides["b"]], [[r.summary.macro_mean_gap] for r in sides["c"]],
+                       config.confidence)  # fmt: skip
+    n_b, n_c = len(config.baselines), len(config.candidates)
+    said = (f"seed replicates: {n_b} baseline and {n_c} candidate seeds, {n_b * n_c} pairs averaged; intervals cover "
+            "seeds and documents" + ("" if min(n_b, n_c) > 1 else
+                                     f"; one {'baseline' if n_b == 1 else 'candidate'} seed: its side's seed-to-seed "
+                                     "variance is not in the intervals"))  # fmt: skip
+    summary = dataclasses.replace(
+        result.summary, ci_low=headline[0].ci_low, ci_high=headline[0].ci_high, headline=headline,
+        macro_ci_low=keep(macro_main.macro_ci_low, float(macro.ci_low[0])),
+        macro_ci_high=keep(macro_main.macro_ci_low, float(macro.ci_high[0])),
+        notes=(*result.summary.notes, said), n_tests=n_tests, baselines=config.baselines, candidates=config.candidates,
+        seed_sd=float(gap.seed_sd[0]), n_replicates=n_b * n_c,
+    )  # fmt: skip
+    return dataclasses.replace(
+        result, summary=summary, categories=tables["categories.csv"], contrasts=tables["contrasts.csv"],
+        marginal_means=tables["marginal_means.csv"], repeat_curve=tables["repeat_curve.csv"],
+    )  # fmt: skip
+
+
+def _compute(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: MissingTokens | None = None,
+             notes: tuple[str, ...] = (), log_freq_source: str = "", top: bool = True) -> CompareResult:  # fmt: skip
+    """`compute_compare` of one gap (the seeds' mean, or one seed's); `top=False` leaves the top tables empty."""
     columns = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()]
-    features = [c for c in columns if c not in ("doc_idx", "doc_id", "pos", "loss_baseline", "loss_candidate", "gap")]
+    features = [c for c in columns if c not in ("doc_idx", "doc_id", "pos", "loss_baseline", "loss_candidate", "gap")
+                and not c.startswith(SEED_PREFIX)]  # fmt: skip
     user = [column_grouping(cols, features) for cols in config.by]
     references = dict(config.references)
     unknown = [name for name in references if name not in {g.name for g in user}]
@@ -203,9 +273,9 @@ def compute_compare(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, mi
         sensitivity=contrasts.sensitivity,
         marginal_means=contrasts.marginal_means,
         repeat_curve=repeat_curve_table(table[table["feature"].isin(repeat_names)]),
-        top_tokens=top_tokens(con, config.top_k),
-        top_segments=top_segments(con, config.top_k, config.segment_tokens),
-        top_documents=top_documents(con, config.top_k, config.top_min_doc_tokens),
+        top_tokens=top_tokens(con, config.top_k) if top else pd.DataFrame(),
+        top_segments=top_segments(con, config.top_k, config.segment_tokens) if top else pd.DataFrame(),
+        top_documents=top_documents(con, config.top_k, config.top_min_doc_tokens) if top else pd.DataFrame(),
         regression=_describe(contrasts.fits, config),
     )
 
@@ -239,11 +309,14 @@ def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResul
     run.check_writable()
     features = manifest.features
     with connect() as con:
-        missing = join_pair(con, run, baseline=config.baseline, candidate=config.candidate)
-        result = compute_compare(con, config, missing=missing, notes=tuple(_context_notes(manifest, config.baseline, config.candidate)),
+        missing = join_pair(con, run, baseline=config.baselines, candidate=config.candidates)
+        context = [n for b, c in zip(config.baselines, config.candidates, strict=False) for n in _context_notes(manifest, b, c)]
+        result = compute_compare(con, config, missing=missing, notes=tuple(dict.fromkeys(context)),
                                  log_freq_source="" if features is None else features.log_freq_source)  # fmt: skip
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    seeds = len(config.baselines) + len(config.candidates) > 2
     record = ResultRecord(name=config.result_name, kind="compare", baseline=config.baseline, candidate=config.candidate,
+                          baselines=config.baselines if seeds else (), candidates=config.candidates if seeds else (),
                           time=now)  # fmt: skip
     folder = run.write_results(record, result.tables(), summary=result.summary, regression=result.regression)
     run.record_stage("compare", config, now)

@@ -73,10 +73,15 @@ class CompareConfig(IntervalSpec):
     controls: what the regression holds fixed (CONTROLS); `control_bins`: quantile bins of log_freq and log_pos.
     primary: families of contrasts declared before looking (e.g. word_class, brackets): contrasts.csv's
         `p_primary` adjusts their p-values together (Holm), the claims a study rests on.
+    baseline_replicates, candidate_replicates: more seeds of each side (models trained alike, other seeds): the
+        comparison is then of the sides' mean losses, with intervals over documents and seeds
+        (analysis.replicates); the CLI's repeated --baseline / --candidate fill them.
     """
 
     baseline: str
     candidate: str
+    baseline_replicates: tuple[str, ...] = ()
+    candidate_replicates: tuple[str, ...] = ()
     by: tuple[tuple[str, ...], ...] = ()
     references: tuple[tuple[str, str], ...] = ()
     default_groupings: bool = True
@@ -92,14 +97,19 @@ class CompareConfig(IntervalSpec):
         super().__post_init__()
         _check_result_name(self.name)
         for option in ("baseline", "candidate"):
-            try:
-                validate_name(getattr(self, option))
-            except LossgapError as exc:
-                raise ConfigError(f"--{option}: {exc}") from None
+            names = getattr(self, f"{option}s")
+            for name in names:
+                try:
+                    validate_name(name)
+                except LossgapError as exc:
+                    raise ConfigError(f"--{option}: {exc}") from None
+            if len(set(names)) != len(names):
+                raise ConfigError(f"--{option} names a scoring twice ({', '.join(names)}): each seed once")
+        both = sorted(set(self.baselines) & set(self.candidates))
+        if both:
+            raise ConfigError(f"--baseline and --candidate are both {both[0]!r}: compare two different scorings")
         if len(set(self.primary)) != len(self.primary) or not all(isinstance(f, str) and f for f in self.primary):
             raise ConfigError(f"--primary: give each family of contrasts once, got {list(self.primary)}")
-        if self.baseline == self.candidate:
-            raise ConfigError(f"--baseline and --candidate are both {self.baseline!r}: compare two different scorings")
         for columns in self.by:
             if not isinstance(columns, tuple) or not columns or not all(isinstance(c, str) and c for c in columns):
                 raise ConfigError(f"--by {columns!r}: a grouping is one or more feature column names")
@@ -116,9 +126,20 @@ class CompareConfig(IntervalSpec):
             raise ConfigError("no groupings: give --by COLUMN or keep the default groupings")
 
     @property
+    def baselines(self) -> tuple[str, ...]:
+        """Every seed of the baseline side (one name without replicates)."""
+        return (self.baseline, *self.baseline_replicates)
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """Every seed of the candidate side (one name without replicates)."""
+        return (self.candidate, *self.candidate_replicates)
+
+    @property
     def result_name(self) -> str:
-        """results/NAME/ of this comparison: --name, else BASELINE-vs-CANDIDATE."""
-        return self.name or default_result_name("compare", baseline=self.baseline, candidate=self.candidate)
+        """results/NAME/ of this comparison: --name, else BASELINE-vs-CANDIDATE (each side's seeds joined by +)."""
+        return self.name or default_result_name("compare", baseline="+".join(self.baselines),
+                                                candidate="+".join(self.candidates))  # fmt: skip
 
 
 def step_of(name: str) -> int | None:
@@ -141,10 +162,15 @@ def _check_result_name(name: str | None) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class Series:
-    """The checkpoints of one model: scored names NAME@STEP. `names` empty: every scored `label@STEP` of the run."""
+    """The checkpoints of one model: scored names NAME@STEP. `names` empty: every scored `label@STEP` of the run.
+
+    `seeds`: the labels of more seed replicates of the same recipe, each scored as `SEED@STEP` (the CLI's
+    `--series-seed LABEL SEED`); the series is then the mean over its seeds at every step they share, with
+    intervals over documents and seeds (analysis.replicates)."""
 
     label: str
     names: tuple[str, ...] = ()
+    seeds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
@@ -162,6 +188,16 @@ class Series:
         steps = [step_of(n) for n in self.names]
         if len(set(steps)) != len(steps):
             raise ConfigError(f"series {self.label}: a step appears twice ({', '.join(self.names)})")
+        if self.seeds and self.names:
+            raise ConfigError(f"series {self.label}: seeds are found as SEED@STEP; give them without explicit names")
+        members = self.members
+        if len(set(members)) != len(members) or not all(isinstance(m, str) and m.strip() for m in members):
+            raise ConfigError(f"series {self.label}: each seed once, and not the series' own label ({', '.join(members)})")
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The series' label and its seeds' labels."""
+        return (self.label, *self.seeds)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +218,9 @@ class CurvesConfig(IntervalSpec):
         labels = [s.label for s in self.series]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"--series labels must differ, got: {', '.join(labels)}")
+        members = [m for s in self.series for m in s.members]
+        if len(set(members)) != len(members):
+            raise ConfigError(f"a seed belongs to one series only, got: {', '.join(members)}")
         if self.reference is not None and self.reference not in labels:
             raise ConfigError(f"--reference {self.reference!r} is not a series ({', '.join(labels)})")
         if not self.masks:

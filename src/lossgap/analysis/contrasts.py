@@ -251,24 +251,30 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
             for controls in ("none", "linear", "flexible")
         ]
     contrasts = pd.concat(contrast_frames, ignore_index=True) if contrast_frames else pd.DataFrame(columns=CONTRAST_COLUMNS)
-    contrasts["p_adjusted"] = np.nan
-    for _, idx in contrasts.groupby(["family", "method", "scale"], sort=False).groups.items():
-        contrasts.loc[idx, "p_adjusted"] = holm(contrasts.loc[idx, "p"].to_numpy(np.float64))
-    # the declared primary contrasts: Holm over all of them at once (per method), the claims a study stands on
-    contrasts["p_primary"] = np.nan
-    unknown = sorted(set(config.primary) - set(contrasts["family"]))
-    if unknown:
-        raise ConfigError(f"--primary {', '.join(unknown)}: no such family of contrasts in this comparison "
-                          f"(families: {', '.join(dict.fromkeys(contrasts['family']))})")  # fmt: skip
-    for method in ("raw", "adjusted"):
-        chosen = contrasts.index[contrasts["family"].isin(config.primary) & (contrasts["method"] == method)
-                                 & (contrasts["scale"] == "nats")]  # fmt: skip
-        contrasts.loc[chosen, "p_primary"] = holm(contrasts.loc[chosen, "p"].to_numpy(np.float64))
+    adjust_p(contrasts, config.primary)
     contrasts["q"] = np.nan  # filled over every p-value of the comparison (`compare.report_wide_q`)
     sensitivity = pd.concat(sensitivity_frames, ignore_index=True).rename(columns={"method": "controls"}) if sensitivity_frames else pd.DataFrame()
     means = pd.concat(mean_frames, ignore_index=True) if mean_frames else pd.DataFrame()
     return ContrastTables(contrasts=contrasts[CONTRAST_COLUMNS], sensitivity=sensitivity, marginal_means=means,
                           fits=tuple(fits))  # fmt: skip
+
+
+def adjust_p(contrasts: pd.DataFrame, primary: tuple[str, ...]) -> None:
+    """Fill `p_adjusted` (Holm within each family, method and scale) and `p_primary` (Holm over the declared
+    primary families together, per method, nats rows) from the table's `p`."""
+    contrasts["p_adjusted"] = np.nan
+    for _, idx in contrasts.groupby(["family", "method", "scale"], sort=False).groups.items():
+        contrasts.loc[idx, "p_adjusted"] = holm(contrasts.loc[idx, "p"].to_numpy(np.float64))
+    # the declared primary contrasts: Holm over all of them at once (per method), the claims a study stands on
+    contrasts["p_primary"] = np.nan
+    unknown = sorted(set(primary) - set(contrasts["family"]))
+    if unknown:
+        raise ConfigError(f"--primary {', '.join(unknown)}: no such family of contrasts in this comparison "
+                          f"(families: {', '.join(dict.fromkeys(contrasts['family']))})")  # fmt: skip
+    for method in ("raw", "adjusted"):
+        chosen = contrasts.index[contrasts["family"].isin(primary) & (contrasts["method"] == method)
+                                 & (contrasts["scale"] == "nats")]  # fmt: skip
+        contrasts.loc[chosen, "p_primary"] = holm(contrasts.loc[chosen, "p"].to_numpy(np.float64))
 
 
 def _marginal_means(fit: Fit, factor: Factor, levels: list[str], config: CompareConfig, alone: Estimates) -> pd.DataFrame:

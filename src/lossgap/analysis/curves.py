@@ -22,11 +22,12 @@ import pandas as pd
 from lossgap.analysis.config import CurvesConfig, Series, step_of
 from lossgap.analysis.estimate import Contrast, LevelSums, benjamini_hochberg, estimate
 from lossgap.analysis.join import connect
+from lossgap.analysis.replicates import SeedSpread, seed_note
 from lossgap.errors import ConfigError
 from lossgap.rundir import RESULTS, ResultRecord, RunDir, as_rundir
 from lossgap.rundir.categories import DEFAULT_MASKS, Mask, check_masks, resolve_mask
 
-__all__ = ["CurvesResult", "resolve_series", "compute_curves", "run_curves"]
+__all__ = ["CurvesResult", "resolve_series", "series_names", "compute_curves", "run_curves"]
 
 log = logging.getLogger(__name__)
 FEW_DOCUMENTS = 30
@@ -92,10 +93,104 @@ def _mask_sums(doc: np.ndarray, n: np.ndarray, s: np.ndarray, n_all: np.ndarray,
     )
 
 
+def _series_points(run: RunDir, series: Series) -> tuple[list[tuple[int, tuple[str, ...]]], list[str]]:
+    """(step, scored names: one per seed) of a series at every step all its seeds have, and notes on the others."""
+    members = [resolve_series(run, series if m == series.label else Series(label=m)) for m in series.members]
+    by_step = [dict((step, name) for name, step in points) for points in members]
+    steps = sorted(set(by_step[0]).intersection(*by_step[1:]))
+    missing = sorted(set().union(*by_step) - set(steps))
+    notes = [f"series {series.label}: steps {', '.join(map(str, missing))} are left out: not every seed "
+             f"({', '.join(series.members)}) has them"] if missing else []  # fmt: skip
+    return [(step, tuple(b[step] for b in by_step)) for step in steps], notes
+
+
+def series_names(run: RunDir, series: Series) -> list[str]:
+    """Every scored name a series reads (all its seeds' checkpoints)."""
+    return [name for _, names in _series_points(run, series)[0] for name in names]
+
+
+def _mean_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The per-document sums of the seeds' mean loss (token counts are the same in every seed)."""
+    if len(frames) == 1:
+        return frames[0]
+    out = frames[0].copy()
+    for column in [c for c in out.columns if c.startswith("s")]:
+        out[column] = np.mean([f[column].to_numpy(np.float64) for f in frames], axis=0)
+    return out
+
+
+_DIFF_FIGURES = (("estimate", "ci_low", "ci_high", "p"), ("did_estimate", "did_ci_low", "did_ci_high", "did_p"),
+                 ("rel_estimate", "rel_ci_low", "rel_ci_high", None),
+                 ("rel_did_estimate", "rel_did_ci_low", "rel_did_ci_high", None))  # fmt: skip
+
+
+def _difference(ref: pd.DataFrame, other: pd.DataFrame, first: pd.DataFrame, j: int, mask: Mask, doc: np.ndarray,
+                n_docs: int, config: CurvesConfig) -> dict:  # fmt: skip
+    """One curves_diff row's figures: the paired difference reference − other on mask j, its
+    difference-in-differences, both relative to the reference's loss, support and note."""
+    n_all = first["n_all"].to_numpy(np.float64)
+    s_all = (ref["s_all"] - other["s_all"]).to_numpy(np.float64)
+    n = first[f"n{j}"].to_numpy(np.float64)
+    s = (ref[f"s{j}"] - other[f"s{j}"]).to_numpy(np.float64)
+    sums = _mask_sums(doc, n, s, n_all, s_all, n_docs)
+    # the difference-in-differences: the mask's difference minus that of the other tokens
+    has_rest = bool((n_all > n).any()) and bool(n.any())
+    contrasts = [Contrast((0,))] + ([Contrast((0,), (1,))] if has_rest else [])
+    got = estimate(sums, contrasts, config)
+    did = [got.estimate[1], got.ci_low[1], got.ci_high[1], got.p[1]] if has_rest else [np.nan] * 4
+    notes_here = [got.note[0]] if got.note[0] else []
+    if not has_rest and mask.name != "all":
+        notes_here.append("no difference-in-differences: the mask holds every token (no other tokens to "
+                          "compare with)" if n.any() else "no token in the mask")  # fmt: skip
+    elif has_rest and got.note[1] and got.note[1] != got.note[0]:
+        notes_here.append(f"difference-in-differences: {got.note[1]}")
+    # relative: the difference over the reference's loss on the same tokens (ratio of sums), and its
+    # difference-in-differences, mask minus rest
+    weighted = _mask_sums(doc, ref[f"s{j}"].to_numpy(np.float64), s, ref["s_all"].to_numpy(np.float64),
+                          s_all, n_docs, tokens=n, tokens_all=n_all)  # fmt: skip
+    rel = estimate(weighted, contrasts, config)
+    rel_did = [rel.estimate[1], rel.ci_low[1], rel.ci_high[1]] if has_rest else [np.nan] * 3
+    return {"rel_estimate": rel.estimate[0], "rel_ci_low": rel.ci_low[0], "rel_ci_high": rel.ci_high[0],
+            "rel_did_estimate": rel_did[0], "rel_did_ci_low": rel_did[1], "rel_did_ci_high": rel_did[2],
+            "n_tokens": int(got.n_tokens[0]), "n_eff_docs": got.n_eff_docs[0],
+            "estimate": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0],
+            "p": got.p[0], "did_estimate": did[0], "did_ci_low": did[1], "did_ci_high": did[2],
+            "did_p": did[3], "note": "; ".join(notes_here)}  # fmt: skip
+
+
+def _level(frame: pd.DataFrame, first: pd.DataFrame, j: int, doc: np.ndarray, n_docs: int, config: CurvesConfig) -> dict:
+    """One curves row's figures: the mean loss on mask j of a checkpoint's (or its seeds' mean) sums."""
+    n, n_all = first[f"n{j}"].to_numpy(np.float64), first["n_all"].to_numpy(np.float64)
+    sums = _mask_sums(doc, n, frame[f"s{j}"].to_numpy(np.float64), n_all, frame["s_all"].to_numpy(np.float64), n_docs)
+    got = estimate(sums, [Contrast((0,))], config)
+    return {"n_tokens": int(got.n_tokens[0]), "n_docs": int(got.n_docs[0]), "n_eff_docs": got.n_eff_docs[0],
+            "mean_loss": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0], "note": got.note[0]}  # fmt: skip
+
+
+def _with_seeds(row: dict, figures, per_ref: list[dict], per_other: list[dict], confidence: float) -> None:  # type: ignore[no-untyped-def]
+    """Give `row` (the seeds' mean) intervals over documents and seeds from the seed-by-seed rows (see
+    analysis.replicates); its first figure also gets seed_sd and a note where seeds dominate."""
+    for k, (est, low, high, p) in enumerate(figures):
+        if not np.isfinite(row[low]):
+            continue  # withheld (too few documents) or not computed: stays so
+        spread = SeedSpread([row[est]], [row[low]], [row[high]], [[r[est]] for r in per_ref],
+                            [[r[est]] for r in per_other], confidence)  # fmt: skip
+        row[low], row[high] = float(spread.ci_low[0]), float(spread.ci_high[0])
+        if p is not None:
+            row[p] = float(spread.p[0])
+        if k == 0:
+            row["seed_sd"] = float(spread.seed_sd[0])
+            row["note"] = seed_note(row["note"], float(spread.seed_share[0]))
+
+
 def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesConfig) -> CurvesResult:
     """curves.csv and curves_diff.csv rows (see the module docstring)."""
-    series = {s.label: resolve_series(run, s) for s in config.series}
-    names = list(dict.fromkeys(n for points in series.values() for n, _ in points))
+    notes: list[str] = []
+    series: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    for s in config.series:
+        series[s.label], said = _series_points(run, s)
+        notes += said
+    names = list(dict.fromkeys(n for points in series.values() for _, seeds in points for n in seeds))
     run.require_run_tokens(names)
     masks = [resolve_mask(m) for m in config.masks]
     run.view(con, "features", "features")
@@ -116,7 +211,6 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
     first = per_name[names[0]]
     doc = first["doc_idx"].to_numpy(np.int64)
     n_docs = int(doc.max()) + 1 if doc.size else 0
-    notes = []
     if doc.size < FEW_DOCUMENTS:
         notes.append(f"only {doc.size} documents: every interval rests on few independent units; read them as rough")
     manifest = run.manifest()
@@ -125,62 +219,44 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
         notes.append("the checkpoints were scored with different contexts ("
                      + "; ".join(f"{n}: {c[2]}, max_length {c[0]}, stride {c[1]}" for n, c in contexts.items())
                      + "): their differences include the effect of context length")  # fmt: skip
+    seeded = {label: len(points[0][1]) for label, points in series.items() if points and len(points[0][1]) > 1}
+    if seeded:
+        notes.append("seed replicates: " + ", ".join(f"{label} {k} seeds" for label, k in seeded.items())
+                     + "; each such series is its seeds' mean, intervals cover seeds and documents")  # fmt: skip
     for note in notes:
         log.debug("curves: %s", note)  # returned in CurvesResult.notes: the caller shows them
 
-    n_all = first["n_all"].to_numpy(np.float64)
+    mean = {(label, step): _mean_frame([per_name[n] for n in seeds]) for label, points in series.items() for step, seeds in points}
     curve_rows, diff_rows = [], []
     for label, points in series.items():
-        for name, step in points:
-            frame = per_name[name]
+        for step, seeds in points:
             for j, mask in enumerate(masks):
-                n = first[f"n{j}"].to_numpy(np.float64)
-                sums = _mask_sums(doc, n, frame[f"s{j}"].to_numpy(np.float64), n_all, frame["s_all"].to_numpy(np.float64), n_docs)
-                got = estimate(sums, [Contrast((0,))], config)
-                curve_rows.append({"series": label, "step": step, "name": name, "mask": mask.name,
-                                   "n_tokens": int(got.n_tokens[0]), "n_docs": int(got.n_docs[0]),
-                                   "n_eff_docs": got.n_eff_docs[0], "mean_loss": got.estimate[0],
-                                   "ci_low": got.ci_low[0], "ci_high": got.ci_high[0], "note": got.note[0]})  # fmt: skip
+                row = {"series": label, "step": step, "name": "+".join(seeds), "mask": mask.name, "seed_sd": np.nan,
+                       "n_replicates": len(seeds), **_level(mean[label, step], first, j, doc, n_docs, config)}  # fmt: skip
+                if len(seeds) > 1:
+                    per_seed = [_level(per_name[s], first, j, doc, n_docs, config) for s in seeds]
+                    _with_seeds(row, [("mean_loss", "ci_low", "ci_high", None)], per_seed, [], config.confidence)
+                curve_rows.append(row)
     reference = config.reference_label
-    reference_steps = dict((step, name) for name, step in series[reference])
+    reference_steps = dict(series[reference])
     for label, points in series.items():
         if label == reference:
             continue
-        for name, step in points:
+        for step, seeds in points:
             if step not in reference_steps:
-                notes.append(f"{name}: the reference series {reference} has no step {step}; no paired difference")
+                notes.append(f"{'+'.join(seeds)}: the reference series {reference} has no step {step}; no paired difference")
                 continue
-            ref, other = per_name[reference_steps[step]], per_name[name]
-            s_all = (ref["s_all"] - other["s_all"]).to_numpy(np.float64)
+            ref_seeds = reference_steps[step]
+            ref, other = mean[reference, step], mean[label, step]
             for j, mask in enumerate(masks):
-                n = first[f"n{j}"].to_numpy(np.float64)
-                s = (ref[f"s{j}"] - other[f"s{j}"]).to_numpy(np.float64)
-                sums = _mask_sums(doc, n, s, n_all, s_all, n_docs)
-                # the difference-in-differences: the mask's difference minus that of the other tokens
-                has_rest = bool((n_all > n).any()) and bool(n.any())
-                contrasts = [Contrast((0,))] + ([Contrast((0,), (1,))] if has_rest else [])
-                got = estimate(sums, contrasts, config)
-                did = [got.estimate[1], got.ci_low[1], got.ci_high[1], got.p[1]] if has_rest else [np.nan] * 4
-                notes_here = [got.note[0]] if got.note[0] else []
-                if not has_rest and mask.name != "all":
-                    notes_here.append("no difference-in-differences: the mask holds every token (no other tokens to "
-                                      "compare with)" if n.any() else "no token in the mask")  # fmt: skip
-                elif has_rest and got.note[1] and got.note[1] != got.note[0]:
-                    notes_here.append(f"difference-in-differences: {got.note[1]}")
-                # relative: the difference over the reference's loss on the same tokens (ratio of sums), and its
-                # difference-in-differences, mask minus rest
-                weighted = _mask_sums(doc, ref[f"s{j}"].to_numpy(np.float64), s, ref["s_all"].to_numpy(np.float64),
-                                      s_all, n_docs, tokens=n, tokens_all=n_all)  # fmt: skip
-                rel = estimate(weighted, contrasts, config)
-                rel_did = [rel.estimate[1], rel.ci_low[1], rel.ci_high[1]] if has_rest else [np.nan] * 3
-                diff_rows.append({"step": step, "mask": mask.name, "series": label, "reference": reference,
-                                  "rel_estimate": rel.estimate[0], "rel_ci_low": rel.ci_low[0],
-                                  "rel_ci_high": rel.ci_high[0], "rel_did_estimate": rel_did[0],
-                                  "rel_did_ci_low": rel_did[1], "rel_did_ci_high": rel_did[2],
-                                  "n_tokens": int(got.n_tokens[0]), "n_eff_docs": got.n_eff_docs[0],
-                                  "estimate": got.estimate[0], "ci_low": got.ci_low[0], "ci_high": got.ci_high[0],
-                                  "p": got.p[0], "did_estimate": did[0], "did_ci_low": did[1], "did_ci_high": did[2],
-                                  "did_p": did[3], "note": "; ".join(notes_here)})  # fmt: skip
+                row = {"step": step, "mask": mask.name, "series": label, "reference": reference, "seed_sd": np.nan,
+                       "n_replicates": len(ref_seeds) * len(seeds),
+                       **_difference(ref, other, first, j, mask, doc, n_docs, config)}  # fmt: skip
+                if len(ref_seeds) * len(seeds) > 1:
+                    per_ref = [_difference(per_name[r], other, first, j, mask, doc, n_docs, config) for r in ref_seeds] if len(ref_seeds) > 1 else []
+                    per_other = [_difference(ref, per_name[o], first, j, mask, doc, n_docs, config) for o in seeds] if len(seeds) > 1 else []
+                    _with_seeds(row, _DIFF_FIGURES, per_ref, per_other, config.confidence)
+                diff_rows.append(row)
     # Benjamini–Hochberg over every p-value of the paired differences and their difference-in-differences at once
     # (steps × masks × series): a reader scanning the table for small p-values is covered
     ps = np.array([row[k] for row in diff_rows for k in ("p", "did_p")], dtype=np.float64)

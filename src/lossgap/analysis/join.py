@@ -21,7 +21,7 @@ import pandas as pd
 from lossgap.errors import ConfigError, RunDirError
 from lossgap.rundir import RunDir, as_rundir
 
-__all__ = ["JOINED", "MissingTokens", "connect", "join_pair", "token_frame", "quote_ident", "quote_literal"]
+__all__ = ["JOINED", "SEED_PREFIX", "MissingTokens", "connect", "join_pair", "token_frame", "quote_ident", "quote_literal"]
 
 JOINED = "joined"
 _MEMORY_LIMIT = "1GB"  # DuckDB spills to its temporary database beyond this
@@ -62,52 +62,65 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
-def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str, candidate: str) -> MissingTokens:
+SEED_PREFIX = "_seed_"  # per-seed loss columns of `joined` when a side has replicates: _seed_b0, _seed_c1, …
+
+
+def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tuple[str, ...],
+              candidate: str | tuple[str, ...]) -> MissingTokens:  # fmt: skip
     """Create table `joined`: the tokens both scorings and the features have (see the module docstring).
 
     `doc_idx` numbers the documents in doc_id order; losses are widened to float64 before any arithmetic.
-    Returns the counts of tokens that could not be joined.
+    A side given as several names (seed replicates) gets the mean of their losses, and `joined` keeps each
+    seed's loss in `_seed_b0`, `_seed_b1`, … and `_seed_c0`, … (tokens every scoring of both sides has).
+    Returns the counts of tokens that could not be joined (against the first name of each side).
     """
-    if baseline == candidate:
-        raise ConfigError(f"--baseline and --candidate are both {baseline!r}: compare two different scorings")
-    run.require_run_tokens([baseline, candidate])
-    run.view(con, f"scores/{baseline}", "scores_baseline")
-    run.view(con, f"scores/{candidate}", "scores_candidate")
+    baselines = (baseline,) if isinstance(baseline, str) else tuple(baseline)
+    candidates = (candidate,) if isinstance(candidate, str) else tuple(candidate)
+    both = sorted(set(baselines) & set(candidates))
+    if both:
+        raise ConfigError(f"--baseline and --candidate are both {both[0]!r}: compare two different scorings")
+    run.require_run_tokens([*baselines, *candidates])
+    names = [(f"b{i}", n) for i, n in enumerate(baselines)] + [(f"c{j}", n) for j, n in enumerate(candidates)]
+    for key, name in names:
+        run.view(con, f"scores/{name}", f"scores_{key}")
     run.view(con, "features", "features")
     features = [c for c in run.columns("features") if c not in ("doc_id", "pos")]
     carried = ", ".join(f"f.{quote_ident(c)}" for c in features)
+    joins = " ".join(f"JOIN scores_{key} {key} USING (doc_id, pos)" for key, _ in names[1:])
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE pair AS
-           SELECT b.doc_id, b.pos, b.loss AS loss_baseline, c.loss AS loss_candidate
-           FROM scores_baseline b JOIN scores_candidate c USING (doc_id, pos)"""
+        f"""CREATE OR REPLACE TEMP TABLE pair AS
+            SELECT b0.doc_id, b0.pos, {', '.join(f'CAST({key}.loss AS DOUBLE) AS {key}' for key, _ in names)}
+            FROM scores_b0 b0 {joins}"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE documents AS
            SELECT doc_id, CAST(row_number() OVER (ORDER BY doc_id) - 1 AS INTEGER) AS doc_idx
            FROM (SELECT DISTINCT doc_id FROM pair)"""
     )
+    mean = lambda keys: f"({' + '.join(f'p.{k}' for k in keys)}) / {len(keys)}"  # noqa: E731
+    base, cand = mean([f"b{i}" for i in range(len(baselines))]), mean([f"c{j}" for j in range(len(candidates))])
+    seeds = "".join(f", p.{key} AS {SEED_PREFIX}{key}" for key, _ in names) if len(names) > 2 else ""
     con.execute(
         f"""CREATE OR REPLACE TABLE {JOINED} AS
-            SELECT d.doc_idx, p.doc_id, p.pos,
-                   CAST(p.loss_baseline AS DOUBLE) AS loss_baseline, CAST(p.loss_candidate AS DOUBLE) AS loss_candidate,
-                   CAST(p.loss_baseline AS DOUBLE) - CAST(p.loss_candidate AS DOUBLE) AS gap, {carried}
+            SELECT d.doc_idx, p.doc_id, p.pos, {base} AS loss_baseline, {cand} AS loss_candidate,
+                   {base} - {cand} AS gap{seeds}, {carried}
             FROM pair p JOIN features f USING (doc_id, pos) JOIN documents d USING (doc_id)"""
     )
     n_base, n_cand, n_pair, n_joined = con.execute(
-        f"""SELECT (SELECT count(*) FROM scores_baseline), (SELECT count(*) FROM scores_candidate),
+        f"""SELECT (SELECT count(*) FROM scores_b0), (SELECT count(*) FROM scores_c0),
                    (SELECT count(*) FROM pair), (SELECT count(*) FROM {JOINED})"""
     ).fetchall()[0]  # type: ignore[misc]
     con.execute("DROP TABLE pair")
     missing = MissingTokens(baseline_only=n_base - n_pair, candidate_only=n_cand - n_pair, no_features=n_pair - n_joined)
     if n_joined == 0:
         raise RunDirError(
-            f"no token of {baseline!r} and {candidate!r} has features in {run.path}: were they scored on this run's "
-            "corpus, and was `lossgap annotate` run after scoring?"
+            f"no token of {', '.join(baselines + candidates)} has features in {run.path}: were they scored on this "
+            "run's corpus, and was `lossgap annotate` run after scoring?"
         )
     if missing.baseline_only or missing.candidate_only or missing.no_features:
         log.debug(  # returned as MissingTokens, which the caller shows
             "left out of the comparison: %d tokens scored only by %s, %d only by %s, %d without features",
-            missing.baseline_only, baseline, missing.candidate_only, candidate, missing.no_features,
+            missing.baseline_only, baselines[0], missing.candidate_only, candidates[0], missing.no_features,
         )  # fmt: skip
     return missing
 

@@ -30,6 +30,7 @@ EPILOG = examples(
     "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --by code_class --cross domain upos",
     "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --by upos --reference upos NOUN",
     "lossgap compare --run runs/olmo --baseline transformer --candidate hybrid --interval bootstrap --bootstrap 2000",
+    "lossgap compare --run runs/seeds --baseline T-s0 --baseline T-s1 --baseline T-s2 --candidate H-s0 --candidate H-s1 --candidate H-s2",
     "lossgap compare --run runs/mixed --baseline olmo3 --candidate smollm2 --unit word   # different tokenizers",
 )
 
@@ -37,8 +38,10 @@ EPILOG = examples(
 @handles_errors
 def compare(
     run: RunOption,
-    baseline: Annotated[str, typer.Option(help="Scored NAME of the baseline (gap = baseline - candidate loss).")],
-    candidate: Annotated[str, typer.Option(help="Scored NAME of the candidate (positive gap: candidate better).")],
+    baseline: Annotated[list[str], typer.Option(help="Scored NAME of the baseline (gap = baseline - candidate loss); "
+                        "repeat for seed replicates (models trained alike, other seeds): intervals then cover seeds too.")],
+    candidate: Annotated[list[str], typer.Option(help="Scored NAME of the candidate (positive gap: candidate better); "
+                         "repeat for seed replicates.")],
     by: Annotated[list[str] | None, typer.Option("--by", help="An extra grouping by a feature column; repeatable.")] = None,
     cross: Annotated[
         tuple[str, str] | None,
@@ -75,15 +78,17 @@ def compare(
 
     groupings = [(column,) for column in by or []] + ([tuple(cross)] if cross else [])
     config = CompareConfig(
-        baseline=baseline,
-        candidate=candidate,
+        baseline=baseline[0],
+        candidate=candidate[0],
+        baseline_replicates=tuple(baseline[1:]),
+        candidate_replicates=tuple(candidate[1:]),
         **given(by=tuple(groupings) or None, references=(tuple(reference),) if reference else None,
                 controls=tuple(control) if control else None, interval=interval, bootstrap=bootstrap, seed=seed,
                 confidence=confidence, min_eff_docs=min_eff_docs, top_k=top_k,
                 primary=tuple(primary) if primary else None, name=name),
         default_groupings=not no_default_groupings,
     )  # fmt: skip
-    target = analysis_run(run, unit, [baseline, candidate])
+    target = analysis_run(run, unit, [*config.baselines, *config.candidates])
     with console.status("comparing: category means, contrasts, regression …"):
         result = run_compare(target, config)
     print_headline(result.summary)
@@ -92,8 +97,8 @@ def compare(
     missing = result.missing
     if missing.baseline_only or missing.candidate_only or missing.no_features:
         console.print(
-            f"left out: {missing.baseline_only:,} {what} only in {baseline}, {missing.candidate_only:,} only in "
-            f"{candidate}, {missing.no_features:,} without features",
+            f"left out: {missing.baseline_only:,} {what} only in {baseline[0]}, {missing.candidate_only:,} only in "
+            f"{candidate[0]}, {missing.no_features:,} without features",
             highlight=False,
         )
     console.print(f"{result.n_tokens:,} {what} in {result.n_docs:,} documents -> {target.result_dir(config.result_name)}", highlight=False)

@@ -32,7 +32,8 @@ EPILOG = examples(
     "A series is every scored NAME@STEP of the run (scores named e.g. hybrid-1b@step1000, as `lossgap score",
     "--revision step1000` names them). Mask presets: all, content, function, content_nonrepeat, function_nonrepeat,",
     "repeated (repeat_len >= 2), nonrepeated, open_bracket, close_bracket; anything else is a SQL condition over the",
-    "feature columns.",
+    "feature columns. A series of several seeds: `lossgap run` with [[curves.series]] label = \"hy-s0\" seeds =",
+    "[\"hy-s1\", \"hy-s2\"] (docs/analysis.md).",
 )
 
 
@@ -60,7 +61,7 @@ def curves(
     into results/NAME/ (default curves-SERIES-…; each curves set of a run keeps its own)."""
     from lossgap.analysis import run_curves
     from lossgap.analysis.config import Series
-    from lossgap.analysis.curves import resolve_series
+    from lossgap.analysis.curves import series_names
     from lossgap.rundir import RunDir
 
     config = CurvesConfig(
@@ -68,7 +69,7 @@ def curves(
         **given(reference=reference, masks=tuple(mask) if mask else None, interval=interval, bootstrap=bootstrap,
                 seed=seed, confidence=confidence, min_eff_docs=min_eff_docs, name=name),
     )  # fmt: skip
-    names = [name for s in config.series for name, _ in resolve_series(RunDir(run), s)]
+    names = [name for s in config.series for name in series_names(RunDir(run), s)]
     target = analysis_run(run, unit, names)
     with console.status("computing filtered-loss curves …"):
         result = run_curves(target, config)

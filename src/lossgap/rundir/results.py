@@ -49,6 +49,10 @@ def _table(filename: str, stage: Literal["compare", "curves", "training"], spec:
 
 
 _INTERVAL = "ci_low:f ci_high:f"
+_SEEDS = "seed_sd:f n_replicates:i"  # seed replicates (analysis.replicates)
+# Columns added after runs were written with the table: an older file without them reads with these values,
+# and a writer that leaves them out writes them (one seed pair: no seed spread).
+ADDED_COLUMNS: dict[str, float] = {"seed_sd": float("nan"), "n_replicates": 1}
 _SUPPORT = "n_tokens:i n_docs:i n_eff_docs:f"
 _CONTRAST = "family:t contrast:t level:t reference:t scope:t"
 RESULTS: dict[str, ResultsTable] = {
@@ -57,22 +61,24 @@ RESULTS: dict[str, ResultsTable] = {
         _table("categories.csv", "compare",
                f"feature:t value:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f q:f "
                "mean_rel_gap:f rel_ci_low:f rel_ci_high:f share_of_gap:f share_ci_low:f share_ci_high:f "
-               "share_of_tokens:f macro_mean_gap:f macro_ci_low:f macro_ci_high:f note:t"),
+               f"share_of_tokens:f macro_mean_gap:f macro_ci_low:f macro_ci_high:f {_SEEDS} note:t"),
         _table("contrasts.csv", "compare",
-               f"{_CONTRAST} method:t scale:t estimate:f {_INTERVAL} p:f p_adjusted:f p_primary:f q:f {_SUPPORT} note:t"),
+               f"{_CONTRAST} method:t scale:t estimate:f {_INTERVAL} p:f p_adjusted:f p_primary:f q:f {_SUPPORT} {_SEEDS} "
+               "note:t"),
         _table("sensitivity.csv", "compare", f"{_CONTRAST} controls:t estimate:f {_INTERVAL} p:f"),
-        _table("marginal_means.csv", "compare", f"factor:t level:t population:t estimate:f {_INTERVAL} p:f q:f {_SUPPORT} note:t"),
-        _table("repeat_curve.csv", "compare", f"kind:t bin:t bin_order:i {_SUPPORT} mean_gap:f {_INTERVAL} note:t"),
+        _table("marginal_means.csv", "compare",
+               f"factor:t level:t population:t estimate:f {_INTERVAL} p:f q:f {_SUPPORT} {_SEEDS} note:t"),
+        _table("repeat_curve.csv", "compare", f"kind:t bin:t bin_order:i {_SUPPORT} mean_gap:f {_INTERVAL} {_SEEDS} note:t"),
         _table("top_tokens.csv", "compare",
                "direction:t rank:i doc_id:t pos:i domain:t token_text:t loss_baseline:f loss_candidate:f gap:f"),
         _table("top_segments.csv", "compare",
                "direction:t rank:i doc_id:t pos_start:i pos_end:i n_tokens:i mean_gap:f sum_gap:f text:t"),
         _table("top_documents.csv", "compare", "direction:t rank:i doc_id:t domain:t n_tokens:i mean_gap:f sum_gap:f"),
-        _table("curves.csv", "curves", f"series:t step:i name:t mask:t {_SUPPORT} mean_loss:f {_INTERVAL} note:t"),
+        _table("curves.csv", "curves", f"series:t step:i name:t mask:t {_SUPPORT} mean_loss:f {_INTERVAL} {_SEEDS} note:t"),
         _table("curves_diff.csv", "curves",
                f"step:i mask:t series:t reference:t n_tokens:i n_eff_docs:f estimate:f {_INTERVAL} p:f q:f "
                f"did_estimate:f did_ci_low:f did_ci_high:f did_p:f did_q:f rel_estimate:f rel_ci_low:f rel_ci_high:f "
-               f"rel_did_estimate:f rel_did_ci_low:f rel_did_ci_high:f note:t"),
+               f"rel_did_estimate:f rel_did_ci_low:f rel_did_ci_high:f {_SEEDS} note:t"),
         # the in-loop evaluator's log (lossgap.inloop.write_training_curves): branch is the main-run step an
         # annealing branch left from, empty on the main run
         _table("training.csv", "training", "series:t step:i branch:i mask:t mean_loss:f"),
@@ -128,6 +134,11 @@ class Summary:
     notes: tuple[str, ...] = ()  # what a reader must know: few documents, models that saw different contexts, …
     log_freq_source: str = ""  # what log_freq counts (features.rarity)
     n_tests: int = 0  # p-values the comparison's tables hold; their `q` is Benjamini–Hochberg over all of them
+    # seed replicates (analysis.replicates): every seed of each side, empty without; intervals then cover seeds
+    baselines: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+    seed_sd: float = float("nan")  # between-seed spread of one pair's mean gap
+    n_replicates: int = 1  # (baseline seed, candidate seed) pairs averaged
 
 
 ResultKind = Literal["compare", "curves", "training"]
@@ -149,19 +160,23 @@ class ResultRecord:
     candidate: str = ""
     series: tuple[str, ...] = ()
     time: str = ""
+    # a comparison of seed replicates: every seed of each side (the first is `baseline` / `candidate`)
+    baselines: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
-        """The result in words: "B vs A" for a comparison, its series otherwise."""
+        """The result in words: "B vs A" for a comparison (with its seeds counted), its series otherwise."""
         if self.kind == "compare":
-            return f"{self.candidate} vs {self.baseline}"
+            seeds = lambda names, first: f"{first} (+{len(names) - 1} seeds)" if len(names) > 1 else first  # noqa: E731
+            return f"{seeds(self.candidates, self.candidate)} vs {seeds(self.baselines, self.baseline)}"
         what = "checkpoint curves" if self.kind == "curves" else "training curves"
         return f"{what}: {', '.join(self.series)}" if self.series else what
 
     def same_question(self, other: ResultRecord) -> bool:
         """Whether `other` answers the same question (then writing it may replace this result)."""
-        return (self.kind, self.baseline, self.candidate, self.series) == (other.kind, other.baseline, other.candidate,
-                                                                           other.series)  # fmt: skip
+        question = lambda r: (r.kind, r.baseline, r.candidate, r.series, r.baselines, r.candidates)  # noqa: E731
+        return question(self) == question(other)
 
 
 def file_kind(filename: str) -> ResultKind:
@@ -179,6 +194,7 @@ def table_to_csv(table: ResultsTable, frame: pd.DataFrame) -> str:
     frame: the header alone)."""
     if frame.empty:
         frame = frame.reindex(columns=table.names)
+    frame = frame.assign(**{c: v for c, v in ADDED_COLUMNS.items() if c in table.names and c not in frame.columns})
     missing = [c for c in table.names if c not in frame.columns]
     if missing:
         raise SchemaError(f"results/{table.filename}: the writer gave no column(s) {', '.join(missing)}")
@@ -193,6 +209,7 @@ def table_from_csv(table: ResultsTable, text: str, where: str) -> pd.DataFrame:
                             na_values=[""])  # fmt: skip
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SchemaError(f"{where}: not a readable CSV ({exc}); rerun the stage that wrote it") from exc
+    frame = frame.assign(**{c: v for c, v in ADDED_COLUMNS.items() if c in table.names and c not in frame.columns})
     missing = [c for c in table.names if c not in frame.columns]
     if missing:
         raise SchemaError(f"{where}: missing column(s) {', '.join(missing)}; rerun `lossgap {table.stage}`")
