@@ -237,3 +237,12 @@ def test_named_results_are_kept_apart_replaced_by_the_same_question_and_listed(t
     assert run.read_results("categories.csv", "a-vs-c")["mean_gap"].tolist() == [2.0]
     with pytest.raises(RunDirError, match="invalid"):
         run.result_dir("../escape")
+    # removing a result frees its name for another question; the others stay; a missing name is no error
+    assert run.remove_result("a-vs-c") and not run.result_dir("a-vs-c").exists()
+    assert run.results() == [ab, curves] and not run.remove_result("a-vs-c")
+    other = ResultRecord(name="a-vs-c", kind="compare", baseline="b", candidate="c")
+    run.write_results(other, {"categories.csv": frame})
+    assert run.results() == [ab, other, curves]
+    with pytest.raises(ConfigError, match="needs a result's name"):
+        run.remove_result("")
+    assert run.results_dir.is_dir()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -514,6 +515,20 @@ class RunDir:
             if stale.is_file() and stale.name not in texts and (stale.name in RESULTS or stale.name in (SUMMARY, REGRESSION)):
                 stale.unlink()
         return folder
+
+    def remove_result(self, name: str) -> bool:
+        """Remove the named result (results/NAME/), e.g. before a script that owns it writes it again with other
+        models; False if there was none. The folder is renamed away first, so a crash leaves it whole or gone."""
+        if not name:
+            raise ConfigError("remove_result needs a result's name")
+        folder = self.result_dir(name)
+        if not (folder / RECORD).is_file():
+            return False
+        doomed = folder.with_name(f".{folder.name}.removing")
+        shutil.rmtree(doomed, ignore_errors=True)
+        folder.rename(doomed)
+        shutil.rmtree(doomed)
+        return True
 
     def read_results(self, filename: str, result: str | None = None) -> pd.DataFrame | None:
         """A results table typed by its `RESULTS` entry, or None if the result or the file does not exist."""
