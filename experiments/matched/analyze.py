@@ -3,20 +3,21 @@ committed score tables and training logs.
 
     python experiments/matched/analyze.py [--run experiments/matched/run] [--logs experiments/matched/results]
 
-Runs, through lossgap's own commands, each as a named result of the one run: `lossgap curves` of the three
-series against the transformer (`curves`) and against the hybrid (`curves-ref-hybrid`); `lossgap compare` of the
-final checkpoints (`final-hybrid-vs-transformer`, `final-recurrent-vs-hybrid`, `final-recurrent-vs-transformer`:
-candidate first; the first by name opens the report); the in-loop evaluator's logs (`training`); and `lossgap
-report`, which shows all of them. A copy of each comparison's and each reference's tables goes to
---logs/TABLE-WHICH.csv, the tables committed with the experiment. Figures for docs/experiments/matched.md are
-written to --figures.
+Runs, through lossgap's own functions, each as a named result of the one run (`RUN/results/NAME/`, committed with
+the experiment; nothing is copied): the curves of the three series against the transformer (`curves`) and
+against the hybrid (`curves-ref-hybrid`); the comparisons of the final checkpoints (`final-hybrid-vs-transformer`,
+`final-recurrent-vs-hybrid`, `final-recurrent-vs-transformer`: candidate first; the first by name opens the
+report); the in-loop evaluator's logs (`training`); and `lossgap report`, which shows all of them. Seed
+replicates are found by name: an architecture ARCH scored as ARCH@stepS (seed 0) and ARCH-s1@stepS, ARCH-s2@stepS,
+... (other seeds, `score.py --suffix=-s1`) is a series of all its seeds, and each comparison pairs every seed of
+one side with every seed of the other (intervals over documents and seeds). Figures for
+docs/experiments/matched.md are written to --figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-import shutil
 from pathlib import Path
 
 from score import lossgap  # this folder's step 3: `lossgap` commands in-process
@@ -26,18 +27,23 @@ ROOT = HERE.parents[1]
 MASKS = ("all", "content_nonrepeat", "function_nonrepeat", "repeated", "nonrepeated", "open_bracket", "close_bracket")
 SERIES = ("transformer", "hybrid", "recurrent")
 PAIRS = (("hybrid", "recurrent"), ("transformer", "recurrent"), ("transformer", "hybrid"))  # (baseline, candidate)
-COMPARE_TABLES = ("categories.csv", "contrasts.csv", "repeat_curve.csv", "summary.json")
+CURVES = ("curves-ref-hybrid", "curves")  # against the hybrid, against the transformer
 
 
-def final_step(run: Path) -> int:
-    names = [p.stem for p in (run / "scores").glob("*.parquet")]
+def final_step(names: list[str]) -> int:
     return max(int(m.group(1)) for n in names if (m := re.fullmatch(r"\w+@step(\d+)", n)))
+
+
+def seeds(names: list[str], arch: str) -> tuple[str, ...]:
+    """The labels of `arch`'s other seeds among the scored names (ARCH-sN@stepS), by seed number."""
+    found = {int(m.group(1)) for n in names if (m := re.fullmatch(rf"{arch}-s(\d+)@step\d+", n))}
+    return tuple(f"{arch}-s{k}" for k in sorted(found))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=HERE / "run")
-    parser.add_argument("--logs", type=Path, default=HERE / "results", help="training logs in, table copies out")
+    parser.add_argument("--logs", type=Path, default=HERE / "results", help="the training logs (log-ARCH.jsonl, seed 0)")
     parser.add_argument("--figures", type=Path, default=ROOT / "docs/experiments")
     args = parser.parse_args()
     run, logs = args.run, args.logs
@@ -46,21 +52,20 @@ def main() -> None:
     from lossgap.rundir import RunDir
 
     rd = RunDir(run)
-    masks = [a for m in MASKS for a in ("--mask", m)]
-    series = [a for s in SERIES for a in ("--series", s)]
-    lossgap("curves", "--run", str(run), *series, *masks, "--reference", "hybrid", "--name", "curves-ref-hybrid")
-    shutil.copyfile(rd.result_file("curves_diff.csv", "curves-ref-hybrid"), logs / "curves_diff-vs-hybrid.csv")
-    lossgap("curves", "--run", str(run), *series, *masks, "--reference", "transformer", "--name", "curves")
-    for name in ("curves.csv", "curves_diff.csv"):
-        shutil.copyfile(rd.result_file(name, "curves"), logs / name.replace(".csv", "-vs-transformer.csv"))
-    step = final_step(run)
+    from lossgap.analysis import CompareConfig, CurvesConfig, run_compare, run_curves
+    from lossgap.analysis.config import Series
+
+    for result in (*CURVES, *(f"final-{c}-vs-{b}" for b, c in PAIRS)):  # this script's own results, made anew
+        rd.remove_result(result)
+    names = rd.scored_names()
+    series = tuple(Series(label=a, seeds=seeds(names, a)) for a in SERIES)
+    for reference, result in zip(("hybrid", "transformer"), CURVES, strict=True):
+        run_curves(rd, CurvesConfig(series=series, masks=MASKS, reference=reference, name=result))
+    step = final_step(names)
     for baseline, candidate in PAIRS:
-        result = f"final-{candidate}-vs-{baseline}"
-        lossgap("compare", "--run", str(run), "--baseline", f"{baseline}@step{step}", "--candidate",
-                f"{candidate}@step{step}", "--name", result)  # fmt: skip
-        for name in COMPARE_TABLES:
-            stem, ext = name.rsplit(".", 1)
-            shutil.copyfile(rd.result_file(name, result), logs / f"{stem}-{candidate}-vs-{baseline}.{ext}")
+        sides = [(f"{a}@step{step}", tuple(f"{s}@step{step}" for s in seeds(names, a))) for a in (baseline, candidate)]
+        run_compare(rd, CompareConfig(baseline=sides[0][0], baseline_replicates=sides[0][1], candidate=sides[1][0],
+                                      candidate_replicates=sides[1][1], name=f"final-{candidate}-vs-{baseline}"))  # fmt: skip
 
     from lossgap.inloop import write_training_curves
 

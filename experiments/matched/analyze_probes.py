@@ -94,7 +94,7 @@ def main() -> None:
 
     for run in args.runs:
         rd = RunDir(run)
-        step = final_step(run)
+        step = final_step(rd.scored_names())
         series = [s for s in SERIES if rd.has_scores(f"{s}@step{step}")]
         finals = [f"{s}@step{step}" for s in series]
         stem = run.name.removesuffix("-run")

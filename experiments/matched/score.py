@@ -1,11 +1,14 @@
 """Step 3 of the matched experiment: score every annealed checkpoint with `lossgap score` on the held-out corpus.
 
-    python experiments/matched/score.py --ckpt /tmp/ckpt --run .matched/run [--device cuda]
+    python experiments/matched/score.py --ckpt /tmp/ckpt --run .matched/run [--device cuda] [--suffix -s1]
+        [--steps 305] [--dtype float32]
 
 --run is the run directory of the evaluation corpus (made by `lossgap tokenize` with the experiment's
 tokenizer; see docs/experiments/matched.md). Each --ckpt/ARCH/ckpt-S (train.py's output) is scored as
-ARCH@stepS, S being the main-run step its anneal branched at, so that `lossgap curves --series ARCH` finds the
-checkpoints in order. Scored names are skipped when complete, as `lossgap score` does.
+ARCH{SUFFIX}@stepS, S being the main-run step its anneal branched at, so that `lossgap curves --series ARCH`
+(or `ARCH-s1` for a seed's checkpoints, `--suffix -s1`) finds the checkpoints in order. --steps scores only
+those steps; --dtype is passed to `lossgap score` (float32 for the precision reference). Scored names are
+skipped when complete, as `lossgap score` does.
 """
 
 from __future__ import annotations
@@ -14,14 +17,18 @@ import argparse
 from pathlib import Path
 
 
-def checkpoints(ckpt: Path) -> list[tuple[str, Path]]:
-    """(score name, checkpoint folder) of every ARCH/ckpt-S under `ckpt`, by architecture then step."""
+def checkpoints(ckpt: Path, suffix: str = "", steps: set[int] | None = None) -> list[tuple[str, Path]]:
+    """(score name, checkpoint folder) of every ARCH/ckpt-S under `ckpt` (those of `steps` if given), by
+    architecture then step."""
     found = []
     for arch in sorted(p for p in ckpt.iterdir() if p.is_dir()):
         for folder in sorted(arch.glob("ckpt-*"), key=lambda p: int(p.name.removeprefix("ckpt-"))):
-            found.append((f"{arch.name}@step{folder.name.removeprefix('ckpt-')}", folder))
+            step = int(folder.name.removeprefix("ckpt-"))
+            if steps is None or step in steps:
+                found.append((f"{arch.name}{suffix}@step{step}", folder))
     if not found:
-        raise SystemExit(f"{ckpt}: no ARCH/ckpt-S folders (train.py's output)")
+        raise SystemExit(f"{ckpt}: no ARCH/ckpt-S folders (train.py's output)"
+                         + (f" at steps {sorted(steps)}" if steps else ""))  # fmt: skip
     return found
 
 
@@ -42,11 +49,14 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--suffix", default="", help="added to each architecture's name, e.g. -s1 for seed 1")
+    parser.add_argument("--steps", type=int, nargs="+", default=None, help="score only these steps")
+    parser.add_argument("--dtype", default="auto")
     args = parser.parse_args()
 
-    for name, folder in checkpoints(args.ckpt):
+    for name, folder in checkpoints(args.ckpt, args.suffix, set(args.steps) if args.steps else None):
         lossgap("score", str(folder), "--run", str(args.run), "--name", name, "--device", args.device,
-                *(["--compile"] if args.compile else []))  # fmt: skip
+                "--dtype", args.dtype, *(["--compile"] if args.compile else []))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -73,6 +73,27 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
     assert len(both) == len(ends) == 3 * 2 * len(set(ends["mask"]))
     assert (both["mean_loss_x"] - both["mean_loss_y"]).abs().max() < 1e-4
 
+    # seed replicates are found by name: the same checkpoints scored again as ARCH-s1 are a second seed identical to
+    # the first, so every comparison pairs 2 x 2 seeds with the one-seed estimate and no spread between seeds
+    one_seed = RunDir(run).read_summary("final-hybrid-vs-transformer")
+    _python(str(HERE / "score.py"), "--ckpt", str(ckpt), "--run", str(run), "--device", "cpu", "--suffix=-s1")
+    _python(str(HERE / "analyze.py"), "--run", str(run), "--logs", str(logs), "--figures", str(tmp_path / "figures"))
+    two_seeds = RunDir(run).read_summary("final-hybrid-vs-transformer")
+    assert two_seeds.n_replicates == 4 and two_seeds.seed_sd < 1e-9
+    assert list(two_seeds.candidates) == ["hybrid@step23", "hybrid-s1@step23"]
+    assert abs(two_seeds.headline[0].mean_gap - one_seed.headline[0].mean_gap) < 1e-9
+    curves = pd.read_csv(run / "results/curves/curves.csv")
+    assert set(curves["n_replicates"]) == {2} and set(curves["step"]) == {12, 23}
+
+    # precision.py: a float32 CPU scoring against itself (scored again under another name) has no error at all
+    _python(str(HERE / "score.py"), "--ckpt", str(ckpt), "--run", str(run), "--device", "cpu", "--suffix=-ref",
+            "--steps", "23", "--dtype", "float32")  # fmt: skip
+    _python(str(HERE / "precision.py"), "--run", str(run), "--fast-suffix=-s1", "--reference-suffix=-ref", "--step", "23",
+            "--out", str(tmp_path / "precision"))  # fmt: skip
+    errors = pd.read_csv(tmp_path / "precision/precision.csv")
+    assert list(errors["arch"]) == ["transformer", "hybrid", "recurrent"] and (errors["abs_max"] == 0).all()
+    assert (pd.read_csv(tmp_path / "precision/precision-categories.csv").filter(like="bias").abs().max() == 0).all()
+
     # the probes (docs/experiments/matched.md, "Probes"): a probe run scored by the same checkpoints, then analysed
     probes = tmp_path / "probes"
     _lossgap("probes", "--run", str(probes), "--docs", "2", "--level", "copy=4,16")
