@@ -91,7 +91,13 @@ def build(path: Path, n_tokens: int, seed: int = 0) -> tuple[int, int]:
             all_names += piece["names"]
             bounds = np.concatenate([[0], np.cumsum(piece["lengths"])])
             for name, p in parts.items():  # losses of positions 1 … L-1 of each document
-                p.write(0, [(d, 1, piece[name][a + 1 : b]) for d, a, b in zip(piece["names"], bounds[:-1], bounds[1:], strict=True)])
+                p.write(
+                    0,
+                    [
+                        (d, 1, piece[name][a + 1 : b])
+                        for d, a, b in zip(piece["names"], bounds[:-1], bounds[1:], strict=True)
+                    ],
+                )
     run.write("corpus", pa.concat_tables(corpora))
     run.write("tokens", pa.concat_tables(token_tables))
     for p in parts.values():

@@ -134,7 +134,9 @@ def lossgap(*args: str, env: dict[str, str]) -> tuple[float, str]:
     proc = subprocess.run([sys.executable, "-m", "lossgap", *args], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode:
-        raise SystemExit(f"lossgap {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise SystemExit(
+            f"lossgap {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return seconds, proc.stdout + proc.stderr
 
 
@@ -146,8 +148,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--variants", nargs="+", default=["default-cold", "default", "compile-cold", "compile", "compile-b32k"],
                         help=f"score variants, in order: {', '.join(VARIANTS)}, each optionally with -cold")  # fmt: skip
-    parser.add_argument("--bench", nargs="*", choices=("eager", "compile"), default=["compile", "eager"],
-                        help="benchmark-path measurements to make first (in this process)")
+    parser.add_argument(
+        "--bench",
+        nargs="*",
+        choices=("eager", "compile"),
+        default=["compile", "eager"],
+        help="benchmark-path measurements to make first (in this process)",
+    )
     args = parser.parse_args()
     for v in args.variants:
         if v.removesuffix("-cold") not in VARIANTS:
@@ -185,8 +192,12 @@ def main() -> None:
     result["gpu"] = torch.cuda.get_device_name()
     save()
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-           "TRITON_PRINT_AUTOTUNING": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+        "TRITON_PRINT_AUTOTUNING": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     run = work / "run"
     result["steps"]["lossgap_corpus_s"], _ = lossgap("corpus", str(corpus), "--run", str(run), env=env)
     result["steps"]["lossgap_tokenize_s"], _ = lossgap("tokenize", str(model_dir), "--run", str(run), env=env)
@@ -200,7 +211,10 @@ def main() -> None:
         save()
 
     # warm variants share the caches the in-process benchmark filled: what a user's second run finds
-    warm = {"TRITON_CACHE_DIR": os.environ["TRITON_CACHE_DIR"], "TORCHINDUCTOR_CACHE_DIR": os.environ["TORCHINDUCTOR_CACHE_DIR"]}
+    warm = {
+        "TRITON_CACHE_DIR": os.environ["TRITON_CACHE_DIR"],
+        "TORCHINDUCTOR_CACHE_DIR": os.environ["TORCHINDUCTOR_CACHE_DIR"],
+    }
     for i, variant in enumerate(args.variants):
         cold = variant.endswith("-cold")
         caches = {k: f"{v}-cold{i}" for k, v in warm.items()} if cold else warm

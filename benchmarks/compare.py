@@ -27,7 +27,25 @@ from measure import run_measured  # noqa: E402
 DOMAINS = ["books", "encyclopedia", "science", "news", "python", "html", "latex"]
 TYPES = {"books": "prose", "encyclopedia": "prose", "science": "prose", "news": "prose", "python": "code",
          "html": "markup", "latex": "markup"}  # fmt: skip
-UPOS = ["NOUN", "VERB", "ADJ", "ADV", "PROPN", "DET", "ADP", "AUX", "CCONJ", "SCONJ", "PART", "PRON", "NUM", "PUNCT", "SYM", "X", "INTJ"]
+UPOS = [
+    "NOUN",
+    "VERB",
+    "ADJ",
+    "ADV",
+    "PROPN",
+    "DET",
+    "ADP",
+    "AUX",
+    "CCONJ",
+    "SCONJ",
+    "PART",
+    "PRON",
+    "NUM",
+    "PUNCT",
+    "SYM",
+    "X",
+    "INTJ",
+]
 CONTENT = {"NOUN", "VERB", "ADJ", "ADV", "PROPN"}
 BRACKETS = ["round", "square", "curly", "angle", "html_tag", "latex_env"]
 
@@ -92,7 +110,7 @@ def build(path: Path, n_tokens: int, seed: int = 0) -> RunDir:
     for name, loss in (("baseline", base), ("candidate", base - gap)):
         parts = run.score_parts(name)  # as scoring writes them: whole documents in parts, merged in order
         parts.prepare({"benchmark": "compare"}, overwrite=True)
-        parts.write(0, [(d, 1, loss[a:a + m]) for d, a, m in zip(ids, starts, lengths, strict=True)])
+        parts.write(0, [(d, 1, loss[a : a + m]) for d, a, m in zip(ids, starts, lengths, strict=True)])
         parts.merge(ids, lengths)
         parts.remove()
     print(f"built {path}: {n:,} tokens in {n_docs:,} documents", flush=True)
@@ -118,7 +136,9 @@ def main() -> None:
         build(args.run, args.tokens)
         print(f"build: {time.perf_counter() - started:.1f} s (not part of the measurement)", flush=True)
     row = run_measured([sys.executable, "-c", _CHILD, str(args.run)], env={**os.environ})
-    print(f"compare: {row['wall_s']:.1f} s wall (child process, imports included), peak RSS {row['peak_rss_mib']:,.0f} MiB")
+    print(
+        f"compare: {row['wall_s']:.1f} s wall (child process, imports included), peak RSS {row['peak_rss_mib']:,.0f} MiB"
+    )
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
 
 

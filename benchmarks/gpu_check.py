@@ -56,7 +56,10 @@ def build(work: Path, n_docs_per_domain: int) -> Path:
         "olmo_hybrid": OlmoHybridConfig(
             num_hidden_layers=6,
             layer_types=["linear_attention", "linear_attention", "full_attention"] * 2,
-            linear_num_key_heads=4, linear_num_value_heads=4, linear_key_head_dim=64, linear_value_head_dim=64,
+            linear_num_key_heads=4,
+            linear_num_value_heads=4,
+            linear_key_head_dim=64,
+            linear_value_head_dim=64,
             **{**common, "num_key_value_heads": 4},
         ),  # fmt: skip
     }

@@ -128,7 +128,9 @@ def simulate(regime: Regime, rng: np.random.Generator) -> tuple[LevelSums, Level
 SEED_SD, SEED_LEVEL_SD, SEED_DOC_SD = 0.03, 0.02, 0.05
 
 
-def seed_sums(gap: LevelSums, n_seeds: int, rng: np.random.Generator) -> tuple[LevelSums, list[LevelSums], list[LevelSums]]:
+def seed_sums(
+    gap: LevelSums, n_seeds: int, rng: np.random.Generator
+) -> tuple[LevelSums, list[LevelSums], list[LevelSums]]:
     """The gap of the seeds' mean losses, and each seed of a side against the other side's mean, from a corpus
     whose gap is `gap` before seeds: a seed adds u + v_level + w_document (mean zero) to its side's losses."""
 
@@ -144,7 +146,9 @@ def seed_sums(gap: LevelSums, n_seeds: int, rng: np.random.Generator) -> tuple[L
     return (mean, [with_sum(gap.s + bi - c.mean(0)) for bi in b], [with_sum(gap.s + b.mean(0) - cj) for cj in c])
 
 
-def coverage(regime: Regime, corpora: int, spec: IntervalSpec, seed: int = 0, seeds: int = 1) -> dict[str, dict[str, float]]:
+def coverage(
+    regime: Regime, corpora: int, spec: IntervalSpec, seed: int = 0, seeds: int = 1
+) -> dict[str, dict[str, float]]:
     """For each target: the share of intervals covering the truth, and the share of corpora with no interval
     (`seeds` >= 2: each side that many seed replicates; also `doc_only`, the documents' interval alone)."""
     truth = truths(regime)
@@ -197,7 +201,9 @@ def main() -> None:
     for name in args.regime or list(REGIMES):
         for method in args.method or ["cr2", "bootstrap"]:
             for seeds in args.seeds:
-                spec = IntervalSpec(interval=method, bootstrap=args.bootstrap, seed=1, min_eff_docs=REGIMES[name].min_eff_docs)
+                spec = IntervalSpec(
+                    interval=method, bootstrap=args.bootstrap, seed=1, min_eff_docs=REGIMES[name].min_eff_docs
+                )
                 started = time.perf_counter()
                 table = coverage(REGIMES[name], args.corpora, spec, seed=zlib.crc32(name.encode()), seeds=seeds)
                 seconds = time.perf_counter() - started

@@ -18,7 +18,9 @@ import psutil
 __all__ = ["run_measured"]
 
 
-def run_measured(command: list[str], env: dict[str, str] | None = None, interval: float = 0.1) -> dict[str, float | str]:
+def run_measured(
+    command: list[str], env: dict[str, str] | None = None, interval: float = 0.1
+) -> dict[str, float | str]:
     """Run `command`; return wall_s, peak_rss_mib (largest single process), peak_rss_sum_mib (the tree) and
     its stdout. Raises CalledProcessError if it fails."""
     started = time.perf_counter()

@@ -28,20 +28,40 @@ def build(out: Path, n_docs: int, per_doc: int, seed: int = 0) -> RunDir:
     lengths[-1] = 200_000
     doc_ids = [f"d{i:06d}" for i in range(n_docs + 1)]
     run = RunDir(out)
-    run.write("corpus", pa.table({"doc_id": doc_ids, "domain": [("books", "python", "news")[i % 3] for i in range(n_docs + 1)],
-                               "text": [(" " + WORD) * int(n) for n in lengths], "source": ["bench"] * (n_docs + 1)}))
+    run.write(
+        "corpus",
+        pa.table(
+            {
+                "doc_id": doc_ids,
+                "domain": [("books", "python", "news")[i % 3] for i in range(n_docs + 1)],
+                "text": [(" " + WORD) * int(n) for n in lengths],
+                "source": ["bench"] * (n_docs + 1),
+            }
+        ),
+    )
     positions = np.concatenate([np.arange(n + 1, dtype=np.int32) for n in lengths])  # pos 0 = BOS
     owners = np.repeat(np.arange(n_docs + 1), lengths + 1)
     ids = pa.array(np.array(doc_ids, dtype=object)[owners], pa.string())
     starts = np.where(positions == 0, -1, (positions - 1) * (len(WORD) + 1)).astype(np.int32)
     ends = np.where(positions == 0, -1, positions * (len(WORD) + 1)).astype(np.int32)
-    run.write("tokens", pa.table({"doc_id": ids, "pos": positions, "token_id": rng.integers(1, 50_000, len(positions), dtype=np.int32),
-                               "char_start": starts, "char_end": ends}))
+    run.write(
+        "tokens",
+        pa.table(
+            {
+                "doc_id": ids,
+                "pos": positions,
+                "token_id": rng.integers(1, 50_000, len(positions), dtype=np.int32),
+                "char_start": starts,
+                "char_end": ends,
+            }
+        ),
+    )
     scored = positions >= 1
     for name, shift in (("baseline", 0.0), ("candidate", 0.1)):
         loss = (rng.gamma(2.0, 1.5, len(positions)) - shift).astype(np.float32)
-        run.write_scores(name, pa.table({"doc_id": ids.filter(pa.array(scored)), "pos": positions[scored],
-                                         "loss": loss[scored]}))
+        run.write_scores(
+            name, pa.table({"doc_id": ids.filter(pa.array(scored)), "pos": positions[scored], "loss": loss[scored]})
+        )
     n = len(positions)
     repeat_len = rng.integers(0, 20, n).astype(np.int32)
     features = pa.table({
@@ -85,8 +105,10 @@ def main() -> None:
     result = run_report(run.path)
     t2 = time.perf_counter()
     n_tokens = args.docs * args.tokens_per_doc + 200_000
-    print(f"built {n_tokens:,} tokens in {t1 - t0:.1f} s; report in {t2 - t1:.2f} s "
-          f"({result.viewer_docs} viewer documents, index.html {result.path.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"built {n_tokens:,} tokens in {t1 - t0:.1f} s; report in {t2 - t1:.2f} s "
+        f"({result.viewer_docs} viewer documents, index.html {result.path.stat().st_size / 1e6:.2f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -128,7 +128,9 @@ def fast(
     plan = plan_packed_batches if head.packed else plan_batches
     for batch in plan(windows, batch_tokens):
         width = -(-batch.width // round_to) * round_to
-        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device(device)), strict=True):
+        for w, losses in zip(
+            batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device(device)), strict=True
+        ):
             out[w.doc] = losses
     return out  # type: ignore[return-value]
 
@@ -201,7 +203,9 @@ def scale_out(args: argparse.Namespace) -> None:
         if args.compile:
             head.compile()
         n_params = sum(p.numel() for p in model.parameters())
-        seconds, busy, out = _rank_timed(lambda h=head: fast(h, mine, args.batch_tokens, device=str(device)), ranks, device)
+        seconds, busy, out = _rank_timed(
+            lambda h=head: fast(h, mine, args.batch_tokens, device=str(device)), ranks, device
+        )
         mine_stats = {"rank": ranks.rank, "docs": len(mine), "tokens": int(sum(map(len, mine))), "busy_s": busy,
                       "peak_gib": torch.cuda.max_memory_allocated(device) / 2**30,
                       "doc_mean_loss": {int(i): float(x.mean()) for i, x in zip(shard, out, strict=True)}}  # fmt: skip
@@ -258,14 +262,25 @@ def main() -> None:
     parser.add_argument("--fixed-batches", type=int, default=8)
     parser.add_argument("--mix-tokens", type=int, default=160_000)
     parser.add_argument("--out", default=None)
-    parser.add_argument("--mode", choices=("compare", "scale-out"), default="compare",
-                        help="compare: lossgap vs naive (default); scale-out: under torchrun, each rank scores its "
-                        "shard of the length mix")
-    parser.add_argument("--paths", nargs="+", choices=[p[0] for p in PATHS], default=[p[0] for p in PATHS],
-                        help="compare: which paths to time (default all)")
+    parser.add_argument(
+        "--mode",
+        choices=("compare", "scale-out"),
+        default="compare",
+        help="compare: lossgap vs naive (default); scale-out: under torchrun, each rank scores its "
+        "shard of the length mix",
+    )
+    parser.add_argument(
+        "--paths",
+        nargs="+",
+        choices=[p[0] for p in PATHS],
+        default=[p[0] for p in PATHS],
+        help="compare: which paths to time (default all)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", default=None, help="scale-out: the --out JSON of a run with fewer processes")
-    parser.add_argument("--compile", action="store_true", help="scale-out: compile the layers, as `lossgap score --compile`")
+    parser.add_argument(
+        "--compile", action="store_true", help="scale-out: compile the layers, as `lossgap score --compile`"
+    )
     args = parser.parse_args()
     if args.mode == "scale-out":
         return scale_out(args)
@@ -304,7 +319,10 @@ def main() -> None:
                 fused = use_fast_gated_deltanet(model) if mixers else True
                 head.packed = packing_possible(model)
                 if not head.packed:
-                    print(f"  {label}: skipped, packing is not possible here (fla fused Gated DeltaNet: {fused})", flush=True)
+                    print(
+                        f"  {label}: skipped, packing is not possible here (fla fused Gated DeltaNet: {fused})",
+                        flush=True,
+                    )
                     continue
             if compiled:
                 head.compile()  # compiled once; each workload's warm-up pass then compiles its shape classes
@@ -322,7 +340,11 @@ def main() -> None:
                       f"{row.warmup_seconds:.0f} s)", flush=True)  # fmt: skip
         order = [p[0] for p in PATHS]
         for (workload, label), values in losses.items():
-            for base in ("naive", "lossgap, SDPA attention", "lossgap padded"):  # each path against the baselines before it
+            for base in (
+                "naive",
+                "lossgap, SDPA attention",
+                "lossgap padded",
+            ):  # each path against the baselines before it
                 if order.index(base) < order.index(label) and (workload, base) in losses:
                     d = np.abs(values - losses[workload, base])
                     key = f"{arch} {workload}: {label} vs {base}"

@@ -108,7 +108,10 @@ def books(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[S
     rdb = (data_dir / "Rdata.rdb").read_bytes()
     key = "books/janeaustenr"
     sf = SourceFile(
-        key=key, domain="books", package="r-cran-janeaustenr", version=version,
+        key=key,
+        domain="books",
+        package="r-cran-janeaustenr",
+        version=version,
         path="usr/lib/R/site-library/janeaustenr/data/Rdata.rdb",
         licence="public-domain",
         copyright="Novels by Jane Austen (1775-1817), public domain, as transcribed by Project Gutenberg; "
@@ -118,7 +121,10 @@ def books(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[S
     docs = []
     for name, (offset, length) in index["variables"].items():
         chunk = rdb[int(offset) : int(offset) + int(length)]
-        lines = [x if isinstance(x, str) else "" for x in rdata.conversion.convert(rdata.parser.parse_data(zlib.decompress(chunk[4:])))]
+        lines = [
+            x if isinstance(x, str) else ""
+            for x in rdata.conversion.convert(rdata.parser.parse_data(zlib.decompress(chunk[4:])))
+        ]
         chapters: list[tuple[str, list[str]]] = []
         for line in lines:
             if _CHAPTER.match(line.strip()):
@@ -130,7 +136,9 @@ def books(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[S
             text = heading + "\n\n" + "\n\n".join(paragraphs)
             if len(text) < 2000:
                 continue
-            docs.append(Doc(f"books/{name}/ch{n:02d}", "books", text, f"r-cran-janeaustenr {version}: {name}, {heading}", key))
+            docs.append(
+                Doc(f"books/{name}/ch{n:02d}", "books", text, f"r-cran-janeaustenr {version}: {name}, {heading}", key)
+            )
     return take(docs, chars, rng), [sf]
 
 
@@ -151,7 +159,11 @@ def encyclopedia(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc],
     data = gzip.decompress((dict_dir / "foldoc.dict.dz").read_bytes())  # dictd offsets count bytes
     key = "encyclopedia/foldoc"
     sf = SourceFile(
-        key=key, domain="encyclopedia", package="dict-foldoc", version=version, path="usr/share/dictd/foldoc.dict.dz",
+        key=key,
+        domain="encyclopedia",
+        package="dict-foldoc",
+        version=version,
+        path="usr/share/dictd/foldoc.dict.dz",
         licence="GFDL-1.1-or-later",
         copyright="The Free On-line Dictionary of Computing, http://foldoc.org/, Editor Denis Howe; "
         "Copyright 1993 by Denis Howe; no Invariant Sections, Front- or Back-Cover Texts",
@@ -171,7 +183,9 @@ def encyclopedia(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc],
         if len(text) < 800:
             continue
         slug = re.sub(r"[^A-Za-z0-9]+", "-", head).strip("-")[:60] or "entry"
-        docs.append(Doc(f"encyclopedia/foldoc/{slug}", "encyclopedia", text, f"dict-foldoc {version}: entry {head!r}", key))
+        docs.append(
+            Doc(f"encyclopedia/foldoc/{slug}", "encyclopedia", text, f"dict-foldoc {version}: entry {head!r}", key)
+        )
     return take(docs, chars, rng), [sf]
 
 
@@ -225,7 +239,11 @@ def latex_to_prose(tex: str, labels: dict[str, str] | None = None) -> str:
     tex = re.sub(r"(?ms)^<<.*?>>=.*?^@\s*$", "", tex)  # Sweave code chunks
     tex = re.sub(r"\\Sexpr\{[^}]*\}", "", tex)
     tex = re.sub(r"(?m)(?<!\\)%.*$", "", tex)
-    tex = re.sub(r"(?s)\\begin\{(figure|table|Code|CodeChunk|Schunk|verbatim|equation\*?|align\*?|eqnarray\*?)\}.*?\\end\{\1\}", "", tex)
+    tex = re.sub(
+        r"(?s)\\begin\{(figure|table|Code|CodeChunk|Schunk|verbatim|equation\*?|align\*?|eqnarray\*?)\}.*?\\end\{\1\}",
+        "",
+        tex,
+    )
     tex = re.sub(r"\\(?:pkg|proglang|code|fct|class|email|url|dQuote|sQuote)\{([^{}]*)\}", r"\1", tex)
     tex = re.sub(r"\\cite([tp]?)(?:\[[^\]]*\])*\{([^{}]*)\}", _citation, tex)
     labels = labels or {}
@@ -247,7 +265,9 @@ def _citation(m: re.Match[str]) -> str:
     for key in m.group(2).split(","):
         names, _, year = key.strip().partition(":")
         authors = names.split("+")
-        who = authors[0] if len(authors) == 1 else " and ".join(authors) if len(authors) == 2 else f"{authors[0]} et al."
+        who = (
+            authors[0] if len(authors) == 1 else " and ".join(authors) if len(authors) == 2 else f"{authors[0]} et al."
+        )
         year = re.sub(r"[^0-9].*", "", year)
         cites.append(f"{who} ({year})" if m.group(1) != "p" and year else f"{who} {year}".strip())
     return "; ".join(cites) if m.group(1) != "p" else "(" + "; ".join(cites) + ")"
@@ -277,8 +297,18 @@ def science(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list
         for name in names:
             path = f"usr/lib/R/site-library/{rpkg}/doc/{name}"
             key = f"science/{rpkg}/{name}"
-            files.append(SourceFile(key=key, domain="science", package=package, version=version, path=path,
-                                    licence=licence, copyright=notice, licence_evidence=f"usr/share/doc/{package}/copyright"))
+            files.append(
+                SourceFile(
+                    key=key,
+                    domain="science",
+                    package=package,
+                    version=version,
+                    path=path,
+                    licence=licence,
+                    copyright=notice,
+                    licence_evidence=f"usr/share/doc/{package}/copyright",
+                )
+            )
             tex = (root / path).read_text(encoding="utf-8", errors="strict")
             body = tex.split("\\begin{document}", 1)[-1].split("\\end{document}", 1)[0]
             starts = [m.start() for m in _SECTION.finditer(body)] + [len(body)]
@@ -287,13 +317,22 @@ def science(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list
                 prose = latex_to_prose(body[a:b], labels)
                 if len(prose) < 1500:
                     continue
-                docs.append(Doc(f"science/{rpkg}/{name.removesuffix('.Rnw')}/s{n:02d}", "science", prose,
-                                f"{package} {version}: {name}, section {n}", key))
+                docs.append(
+                    Doc(
+                        f"science/{rpkg}/{name.removesuffix('.Rnw')}/s{n:02d}",
+                        "science",
+                        prose,
+                        f"{package} {version}: {name}, section {n}",
+                        key,
+                    )
+                )
     return take(docs, chars, rng), files
 
 
 # -- python: CPython standard library --------------------------------------------------------------------
-def python(work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = (3000, 25000)) -> tuple[list[Doc], list[SourceFile]]:
+def python(
+    work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = (3000, 25000)
+) -> tuple[list[Doc], list[SourceFile]]:
     root, version = fetch("libpython3.11-stdlib", work)
     lib = root / "usr/lib/python3.11"
     candidates = []
@@ -301,26 +340,47 @@ def python(work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = 
         if path.is_symlink():
             continue
         rel = path.relative_to(lib).as_posix()
-        if rel.startswith(("test/", "idlelib/idle_test/", "lib2to3/tests/", "site-packages", "dist-packages")) or "/tests/" in rel:
+        if (
+            rel.startswith(("test/", "idlelib/idle_test/", "lib2to3/tests/", "site-packages", "dist-packages"))
+            or "/tests/" in rel
+        ):
             continue
         text = path.read_text(encoding="utf-8", errors="strict")
         if sizes[0] <= len(text) <= sizes[1]:
             candidates.append((rel, text))
-    docs = [Doc(f"python/{rel.removesuffix('.py')}", "python", text, f"libpython3.11-stdlib {version}: {rel}", f"python/{rel}")
-            for rel, text in candidates]
+    docs = [
+        Doc(
+            f"python/{rel.removesuffix('.py')}",
+            "python",
+            text,
+            f"libpython3.11-stdlib {version}: {rel}",
+            f"python/{rel}",
+        )
+        for rel, text in candidates
+    ]
     chosen = take(docs, chars, rng)
-    files = [SourceFile(key=d.file_key, domain="python", package="libpython3.11-stdlib", version=version,
-                        path=f"usr/lib/python3.11/{d.file_key.removeprefix('python/')}", licence="PSF-2.0",
-                        copyright="Copyright (c) 2001-2023 Python Software Foundation; All Rights Reserved",
-                        licence_evidence="Python License in the copyright file of source package python3.11 "
-                        "(usr/share/doc/python3.11-doc/copyright; libpython3.11-stdlib links its doc folder to "
-                        "libpython3.11-minimal, which is not downloaded)")
-             for d in chosen]
+    files = [
+        SourceFile(
+            key=d.file_key,
+            domain="python",
+            package="libpython3.11-stdlib",
+            version=version,
+            path=f"usr/lib/python3.11/{d.file_key.removeprefix('python/')}",
+            licence="PSF-2.0",
+            copyright="Copyright (c) 2001-2023 Python Software Foundation; All Rights Reserved",
+            licence_evidence="Python License in the copyright file of source package python3.11 "
+            "(usr/share/doc/python3.11-doc/copyright; libpython3.11-stdlib links its doc folder to "
+            "libpython3.11-minimal, which is not downloaded)",
+        )
+        for d in chosen
+    ]
     return chosen, files
 
 
 # -- html: the Python documentation ----------------------------------------------------------------------
-def html(work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = (3000, 25000)) -> tuple[list[Doc], list[SourceFile]]:
+def html(
+    work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = (3000, 25000)
+) -> tuple[list[Doc], list[SourceFile]]:
     root, version = fetch("python3.11-doc", work)
     base = root / "usr/share/doc/python3.11/html"
     docs = []
@@ -336,24 +396,56 @@ def html(work: Path, chars: int, rng: random.Random, sizes: tuple[int, int] = (3
         body = page[start:end].rstrip()
         body = re.sub(r"(\s*</div>)+\s*$", "", body).rstrip() + "\n</div>\n"  # the body div, closed once
         if sizes[0] <= len(body) <= sizes[1]:
-            docs.append(Doc(f"html/{rel.removesuffix('.html')}", "html", body, f"python3.11-doc {version}: {rel}", f"html/{rel}"))
+            docs.append(
+                Doc(
+                    f"html/{rel.removesuffix('.html')}", "html", body, f"python3.11-doc {version}: {rel}", f"html/{rel}"
+                )
+            )
     chosen = take(docs, chars, rng)
-    files = [SourceFile(key=d.file_key, domain="html", package="python3.11-doc", version=version,
-                        path=f"usr/share/doc/python3.11/html/{d.file_key.removeprefix('html/')}", licence="PSF-2.0",
-                        copyright="Copyright (c) 2001-2023 Python Software Foundation",
-                        licence_evidence="usr/share/doc/python3.11-doc/copyright (Python License); the page footer")
-             for d in chosen]
+    files = [
+        SourceFile(
+            key=d.file_key,
+            domain="html",
+            package="python3.11-doc",
+            version=version,
+            path=f"usr/share/doc/python3.11/html/{d.file_key.removeprefix('html/')}",
+            licence="PSF-2.0",
+            copyright="Copyright (c) 2001-2023 Python Software Foundation",
+            licence_evidence="usr/share/doc/python3.11-doc/copyright (Python License); the page footer",
+        )
+        for d in chosen
+    ]
     return chosen, files
 
 
 # -- latex: TeX Live documentation sources ---------------------------------------------------------------
 TEX_SOURCES = {  # path under usr/share/doc/texlive-doc -> (licence, its name in Debian's Licenses.gz, notice)
-    "latex/pseudo/doc/pseudo.tex.gz": ("MIT", "mit", "Magnus Lie Hetland (package README: released under the MIT license)"),
+    "latex/pseudo/doc/pseudo.tex.gz": (
+        "MIT",
+        "mit",
+        "Magnus Lie Hetland (package README: released under the MIT license)",
+    ),
     "latex/zx-calculus/zx-calculus.tex.gz": ("MIT", "mit", "Léo Colisson (package README: licensed under MIT)"),
-    "generic/commutative-diagrams/commutative-diagrams-doc.tex.gz": ("MIT", "mit", "Copyright (c) 2015-2020 Paolo Brasolin"),
-    "latex/mathsemantics/mathsemantics-documentation.tex.gz": ("MIT", "mit", "Copyright (c) 2022 Ronny Bergmann, Roland Herzog"),
-    "latex/rec-thy/rec-thy.tex.gz": ("public-domain", "pd", "Peter M. Gerdes, released into the public domain (package README, author Peter Gerdes)"),
-    "latex/axodraw2/axodraw2-man.tex.gz": ("GPL-3.0-or-later", "gpl3+", "John Collins and Jos Vermaseren (AUTHORS; COPYING: GPL-3)"),
+    "generic/commutative-diagrams/commutative-diagrams-doc.tex.gz": (
+        "MIT",
+        "mit",
+        "Copyright (c) 2015-2020 Paolo Brasolin",
+    ),
+    "latex/mathsemantics/mathsemantics-documentation.tex.gz": (
+        "MIT",
+        "mit",
+        "Copyright (c) 2022 Ronny Bergmann, Roland Herzog",
+    ),
+    "latex/rec-thy/rec-thy.tex.gz": (
+        "public-domain",
+        "pd",
+        "Peter M. Gerdes, released into the public domain (package README, author Peter Gerdes)",
+    ),
+    "latex/axodraw2/axodraw2-man.tex.gz": (
+        "GPL-3.0-or-later",
+        "gpl3+",
+        "John Collins and Jos Vermaseren (AUTHORS; COPYING: GPL-3)",
+    ),
 }
 
 
@@ -366,22 +458,48 @@ def latex(work: Path, chars: int, rng: random.Random) -> tuple[list[Doc], list[S
         pkg = rel.split("/")[1]
         listed = re.search(rf"(?m)^{re.escape(pkg)}: (.*)$", licences)
         if not listed or listed.group(1).split() != [debian_name]:
-            raise SystemExit(f"{pkg}: Licenses.gz says {listed and listed.group(1)!r}, expected {debian_name!r}; recheck")
+            raise SystemExit(
+                f"{pkg}: Licenses.gz says {listed and listed.group(1)!r}, expected {debian_name!r}; recheck"
+            )
         key = f"latex/{pkg}"
-        files.append(SourceFile(key=key, domain="latex", package="texlive-science-doc", version=version,
-                                path=f"usr/share/doc/texlive-doc/{rel}", licence=licence, copyright=notice,
-                                licence_evidence=f"usr/share/doc/texlive-science-doc/Licenses.gz ('{pkg}: {listed.group(1).strip()}')"))
+        files.append(
+            SourceFile(
+                key=key,
+                domain="latex",
+                package="texlive-science-doc",
+                version=version,
+                path=f"usr/share/doc/texlive-doc/{rel}",
+                licence=licence,
+                copyright=notice,
+                licence_evidence=f"usr/share/doc/texlive-science-doc/Licenses.gz ('{pkg}: {listed.group(1).strip()}')",
+            )
+        )
         tex = read_maybe_gz(base / rel)
         body = tex.split("\\begin{document}", 1)[-1].split("\\end{document}", 1)[0]
         starts = [m.start() for m in _SECTION.finditer(body)] + [len(body)]
         for n, (a, b) in enumerate(zip(starts, starts[1:], strict=False), start=1):
             part = body[a:b].strip() + "\n"
             if 1000 <= len(part) <= 30000:
-                docs.append(Doc(f"latex/{pkg}/s{n:02d}", "latex", part, f"texlive-science-doc {version}: {rel}, section {n}", key))
+                docs.append(
+                    Doc(
+                        f"latex/{pkg}/s{n:02d}",
+                        "latex",
+                        part,
+                        f"texlive-science-doc {version}: {rel}, section {n}",
+                        key,
+                    )
+                )
     return take(docs, chars, rng), files
 
 
-BUILDERS = {"books": books, "encyclopedia": encyclopedia, "science": science, "python": python, "html": html, "latex": latex}
+BUILDERS = {
+    "books": books,
+    "encyclopedia": encyclopedia,
+    "science": science,
+    "python": python,
+    "html": html,
+    "latex": latex,
+}
 
 LICENCE_TEXTS = {  # file shipped beside the corpus -> where this machine has the text
     "GPL-2": "/usr/share/common-licenses/GPL-2",
@@ -423,7 +541,7 @@ def main() -> None:
     lic_dir.mkdir(exist_ok=True)
     for name, src in LICENCE_TEXTS.items():
         shutil.copyfile(src, lic_dir / f"{name}.txt")
-    psf = python_copyright[python_copyright.index("PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2"):]
+    psf = python_copyright[python_copyright.index("PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2") :]
     (lic_dir / "PSF-2.0.txt").write_text(psf[: psf.index("BEOPEN.COM LICENSE AGREEMENT")].rstrip() + "\n")
     (lic_dir / "MIT.txt").write_text(MIT_TEXT)
     n_docs: dict[str, int] = {}
@@ -440,12 +558,20 @@ def main() -> None:
         "seed": SEED,
         "corpus_sha256": hashlib.sha256((args.out / "corpus.parquet").read_bytes()).hexdigest(),
         "domains": {d: {"n_docs": n_docs.get(d, 0), "n_chars": n_chars.get(d, 0)} for d in DOMAINS},
-        "not_included": {"news": "no news text that may be redistributed exists in Debian or PyPI packages that we know of"},
+        "not_included": {
+            "news": "no news text that may be redistributed exists in Debian or PyPI packages that we know of"
+        },
         "licence_texts": {name: f"licenses/{name}.txt" for name in [*LICENCE_TEXTS, "PSF-2.0", "MIT"]},
         "files": [
             {
-                "key": f.key, "domain": f.domain, "package": f.package, "version": f.version, "path": f.path,
-                "licence": f.licence, "copyright": f.copyright, "licence_evidence": f.licence_evidence,
+                "key": f.key,
+                "domain": f.domain,
+                "package": f.package,
+                "version": f.version,
+                "path": f.path,
+                "licence": f.licence,
+                "copyright": f.copyright,
+                "licence_evidence": f.licence_evidence,
                 "n_docs": per_file[f.key],
             }
             for f in all_files
@@ -453,7 +579,9 @@ def main() -> None:
     }
     (args.out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (args.out / "README.md").write_text(readme(manifest), encoding="utf-8")
-    log.info("wrote %d documents, %d bytes -> %s", table.num_rows, (args.out / "corpus.parquet").stat().st_size, args.out)
+    log.info(
+        "wrote %d documents, %d bytes -> %s", table.num_rows, (args.out / "corpus.parquet").stat().st_size, args.out
+    )
 
 
 def readme(manifest: dict) -> str:
@@ -482,9 +610,17 @@ def readme(manifest: dict) -> str:
     }
     for domain, counts in manifest["domains"].items():
         lines.append(f"| {domain} | {counts['n_docs']} | {counts['n_chars']:,} | {what[domain]} |")
-    lines += ["", "## Source files and licences", "", "| domain | package | version | file | licence | copyright |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Source files and licences",
+        "",
+        "| domain | package | version | file | licence | copyright |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in manifest["files"]:
-        lines.append(f"| {f['domain']} | {f['package']} | {f['version']} | `{f['path']}` | {f['licence']} | {f['copyright']} |")
+        lines.append(
+            f"| {f['domain']} | {f['package']} | {f['version']} | `{f['path']}` | {f['licence']} | {f['copyright']} |"
+        )
     lines += [
         "",
         "Each licence was read from the package's Debian copyright file (for TeX Live, its `Licenses.gz` list and",

@@ -18,7 +18,7 @@ TEXTS = [
     "There is a house in New Orleans. There it stands, by the river; there were <b>bold</b> claims.",
     "Short.",
     "Numbers: 3.14159, 2.71828 and 1.41421 are famous constants. " * 6,
-    "<div class=\"x\">Hello</div>\n\\begin{itemize}\\item one\\end{itemize}",
+    '<div class="x">Hello</div>\n\\begin{itemize}\\item one\\end{itemize}',
 ]
 
 

@@ -23,7 +23,9 @@ def test_help_is_instant_and_lists_commands():
 
 def test_score_smoke(llama_model, corpus_file, tmp_path):
     run = tmp_path / "run"
-    result = runner.invoke(app, ["score", str(llama_model), "--corpus", str(corpus_file), "--run", str(run), "--name", "tiny"])
+    result = runner.invoke(
+        app, ["score", str(llama_model), "--corpus", str(corpus_file), "--run", str(run), "--name", "tiny"]
+    )
     assert result.exit_code == 0, result.output
     assert "scored tiny" in result.output
     assert RunDir(run).scored_names() == ["tiny"]
@@ -76,5 +78,7 @@ def test_a_single_valued_option_given_twice_is_an_error_and_a_collecting_one_may
         assert result.exit_code == 2 and f"{named} given 2 times: give it once" in result.output, result.output
     assert not (tmp_path / "run").exists()  # refused before anything ran
     # --by collects: repeating it reaches the command, which then finds the run has no scores
-    result = runner.invoke(app, ["compare", "--run", run, "--baseline", "a", "--candidate", "b", "--by", "upos", "--by", "tag"])
+    result = runner.invoke(
+        app, ["compare", "--run", run, "--baseline", "a", "--candidate", "b", "--by", "upos", "--by", "tag"]
+    )
     assert result.exit_code == 2 and "never scored" in result.output

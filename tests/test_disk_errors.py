@@ -47,7 +47,10 @@ def compared_run(llama_model, corpus_file, tmp_path) -> Path:
     score(run, ScoreConfig(model=str(llama_model), name="full"), corpus_file)
     score(run, ScoreConfig(model=str(llama_model), name="short", max_length=8), corpus_file)
     run_annotate(run, AnnotateConfig())
-    assert runner.invoke(app, ["compare", "--run", str(run.path), "--baseline", "short", "--candidate", "full"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["compare", "--run", str(run.path), "--baseline", "short", "--candidate", "full"]).exit_code
+        == 0
+    )
     return run.path
 
 
@@ -95,7 +98,9 @@ def test_a_full_disk_leaves_no_half_set_of_results_and_no_half_report(compared_r
     assert _files(run / "results") == {} if (run / "results").exists() else True  # nothing, not even a temporary file
 
     (fs / "filler").unlink()
-    assert runner.invoke(app, ["compare", "--run", str(run), "--baseline", "short", "--candidate", "full"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["compare", "--run", str(run), "--baseline", "short", "--candidate", "full"]).exit_code == 0
+    )
     results = _files(run / "results")
     _fill(fs, leave=24 << 10)
     again = runner.invoke(app, ["compare", "--run", str(run), "--baseline", "short", "--candidate", "full",

@@ -43,7 +43,9 @@ def seeds(names: list[str], arch: str) -> tuple[str, ...]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=HERE / "run")
-    parser.add_argument("--logs", type=Path, default=HERE / "results", help="the training logs (log-ARCH.jsonl, seed 0)")
+    parser.add_argument(
+        "--logs", type=Path, default=HERE / "results", help="the training logs (log-ARCH.jsonl, seed 0)"
+    )
     parser.add_argument("--figures", type=Path, default=ROOT / "docs/experiments")
     args = parser.parse_args()
     run, logs = args.run, args.logs

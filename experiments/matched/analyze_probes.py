@@ -47,7 +47,9 @@ def copy_check(categories: pd.DataFrame, baseline: str, candidate: str) -> pd.Da
     without their first token."""
     rows = []
     for grouping, which in ((PROBE_SOURCE_GROUPING, "first"), (PROBE_GROUPING, "second")):
-        part = categories[(categories["feature"] == grouping) & categories["value"].str.split("|").str[0].isin(COPY_PROBES)]
+        part = categories[
+            (categories["feature"] == grouping) & categories["value"].str.split("|").str[0].isin(COPY_PROBES)
+        ]
         for side, model in (("baseline", baseline), ("candidate", candidate)):
             rows += [{"model": model, "probe": r.value.split("|")[0], "level": int(r.value.split("|")[1]),
                       "which": which, "n": r.n_tokens, "loss": getattr(r, f"mean_loss_{side}")}
@@ -101,7 +103,17 @@ def main() -> None:
         rows, checks = {}, []
         for baseline, candidate in [p for p in PAIRS if set(p) <= set(series)]:
             b, c = f"{baseline}@step{step}", f"{candidate}@step{step}"
-            lossgap("compare", "--run", str(run), "--baseline", b, "--candidate", c, "--name", f"final-{candidate}-vs-{baseline}")
+            lossgap(
+                "compare",
+                "--run",
+                str(run),
+                "--baseline",
+                b,
+                "--candidate",
+                c,
+                "--name",
+                f"final-{candidate}-vs-{baseline}",
+            )
             table = rd.read_results("categories.csv", f"final-{candidate}-vs-{baseline}")
             rows[baseline, candidate] = table[table["feature"] == PROBE_GROUPING].assign(baseline=b, candidate=c)
             checks.append(copy_check(table, b, c))

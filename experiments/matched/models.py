@@ -46,8 +46,9 @@ def build_config(arch: str, size: Size, vocab: int, special: dict[str, int]):  #
                   max_position_embeddings=size.context, rope_parameters={"rope_type": "default", "rope_theta": ROPE_THETA},
                   tie_word_embeddings=False, use_cache=False, **special)  # fmt: skip
     if arch == "transformer":
-        return Olmo3Config(**common, layer_types=["full_attention"] * size.layers,
-                           sliding_window=size.context)  # unused by full-attention layers; Olmo 3 builds its mask anyway
+        return Olmo3Config(
+            **common, layer_types=["full_attention"] * size.layers, sliding_window=size.context
+        )  # unused by full-attention layers; Olmo 3 builds its mask anyway
     head_dim = size.hidden // size.heads
     linear = dict(linear_num_key_heads=size.heads // 2, linear_num_value_heads=size.heads // 2,
                   linear_key_head_dim=head_dim, linear_value_head_dim=2 * head_dim)  # fmt: skip

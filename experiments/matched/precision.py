@@ -35,8 +35,14 @@ QUANTILES = (0.5, 0.9, 0.99, 0.999)
 
 def token_errors(run, fast: str, reference: str) -> np.ndarray:  # type: ignore[no-untyped-def]
     """fast − reference loss of every scored token, aligned on (doc_id, pos)."""
-    frames = [run.read_scores(n, ["doc_id", "pos", "loss"]).to_pandas().sort_values(["doc_id", "pos"]) for n in (fast, reference)]
-    if len(frames[0]) != len(frames[1]) or not (frames[0][["doc_id", "pos"]].values == frames[1][["doc_id", "pos"]].values).all():
+    frames = [
+        run.read_scores(n, ["doc_id", "pos", "loss"]).to_pandas().sort_values(["doc_id", "pos"])
+        for n in (fast, reference)
+    ]
+    if (
+        len(frames[0]) != len(frames[1])
+        or not (frames[0][["doc_id", "pos"]].values == frames[1][["doc_id", "pos"]].values).all()
+    ):
         raise SystemExit(f"{fast} and {reference} did not score the same tokens")
     return frames[0]["loss"].to_numpy(np.float64) - frames[1]["loss"].to_numpy(np.float64)
 

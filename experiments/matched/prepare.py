@@ -84,7 +84,9 @@ def sympy_sources(work: Path) -> tuple[list[Doc], list[SourceFile]]:
             if len(text) < 1000:
                 continue
             key = f"python/{name}"
-            docs.append(Doc(f"python/{name.removesuffix('.py')}", "python", text, f"sympy {version} (PyPI): {name}", key))
+            docs.append(
+                Doc(f"python/{name.removesuffix('.py')}", "python", text, f"sympy {version} (PyPI): {name}", key)
+            )
             files.append(SourceFile(key, "python", "sympy (PyPI)", version, name, "BSD-3-Clause",
                                     "Copyright (c) 2006-2023 SymPy Development Team", "sympy-*.dist-info/LICENSE"))  # fmt: skip
     return docs, files
@@ -106,7 +108,9 @@ def tex_sources(work: Path) -> tuple[list[Doc], list[SourceFile]]:
             continue  # no licence stated for it: left out
         text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
         key = f"latex/{rel}"
-        docs.append(Doc(f"latex/{rel.removesuffix('.tex.gz')}", "latex", text, f"texlive-science-doc {version}: {rel}", key))
+        docs.append(
+            Doc(f"latex/{rel.removesuffix('.tex.gz')}", "latex", text, f"texlive-science-doc {version}: {rel}", key)
+        )
         files.append(SourceFile(key, "latex", "texlive-science-doc", version, f"usr/share/doc/texlive-doc/{rel}",
                                 listed[pkg].strip(), f"the authors of the TeX Live package {pkg}",
                                 f"usr/share/doc/texlive-science-doc/Licenses.gz ('{pkg}: {listed[pkg].strip()}')"))  # fmt: skip
@@ -245,7 +249,9 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=16384)
     parser.add_argument("--eval-chars", type=int, default=160_000, help="held-out characters per domain")
     parser.add_argument("--parts", type=int, default=2, help="files the training stream is written in")
-    parser.add_argument("--work", type=Path, default=None, help="where packages are downloaded (default: a temporary folder)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="where packages are downloaded (default: a temporary folder)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("pylatexenc").setLevel(logging.ERROR)
@@ -291,7 +297,11 @@ def main() -> None:
     for name in ("train", "eval"):
         for domain, s in manifest[name].items():
             log.info("%-5s %-12s %6d docs %11d chars %10d tokens", name, domain, s["docs"], s["chars"], s["tokens"])
-    log.info("training stream: %d tokens in %s", len(stream), ", ".join(f"{p['file']} ({p['bytes'] / 1e6:.1f} MB)" for p in parts))
+    log.info(
+        "training stream: %d tokens in %s",
+        len(stream),
+        ", ".join(f"{p['file']} ({p['bytes'] / 1e6:.1f} MB)" for p in parts),
+    )
 
 
 if __name__ == "__main__":

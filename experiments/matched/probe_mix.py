@@ -72,7 +72,11 @@ def mix(natural: np.ndarray, probes: list[np.ndarray], eos: int, fraction: float
         raise SystemExit(f"the natural stream holds too few tokens for --tokens {tokens:,} at --fraction {fraction}")
     # what the cut at `tokens` keeps of the probe documents (the last piece may be cut)
     starts = np.cumsum([0] + [len(p) for p in pieces[:-1]])
-    kept = [(int(min(len(p), tokens - s)), flag) for p, s, flag in zip(pieces, starts, from_probes, strict=True) if s < tokens]
+    kept = [
+        (int(min(len(p), tokens - s)), flag)
+        for p, s, flag in zip(pieces, starts, from_probes, strict=True)
+        if s < tokens
+    ]
     n_docs = sum(1 for _, flag in kept if flag)
     n_tokens = sum(n for n, flag in kept if flag)
     return np.concatenate(pieces)[:tokens], n_docs, n_tokens
@@ -85,8 +89,9 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.2, help="share of probe tokens in the stream")
     parser.add_argument("--tokens", type=float, default=11.5e6, help="tokens of the written stream")
     parser.add_argument("--docs", type=int, default=1000, help="documents per probe and level to draw from")
-    parser.add_argument("--probes", nargs="+", choices=tuple(LEVELS), default=list(LEVELS),
-                        help="the probes to mix in (default: all)")
+    parser.add_argument(
+        "--probes", nargs="+", choices=tuple(LEVELS), default=list(LEVELS), help="the probes to mix in (default: all)"
+    )
     parser.add_argument("--parts", type=int, default=2)
     args = parser.parse_args()
     if not 0 < args.fraction < 1:

@@ -41,7 +41,10 @@ def batches(stream: np.ndarray, batch: int, context: int, start_step: int):  # t
     per_step = batch * context
     step = start_step
     while (step + 1) * per_step <= len(stream):
-        yield step, torch.from_numpy(stream[step * per_step : (step + 1) * per_step].astype(np.int64)).view(batch, context)
+        yield (
+            step,
+            torch.from_numpy(stream[step * per_step : (step + 1) * per_step].astype(np.int64)).view(batch, context),
+        )
         step += 1
 
 
@@ -164,7 +167,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="sequences a step")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=float, default=0.05, help="fraction of the main steps")
-    parser.add_argument("--decay", type=float, default=0.1, help="length of an anneal branch, fraction of the main steps")
+    parser.add_argument(
+        "--decay", type=float, default=0.1, help="length of an anneal branch, fraction of the main steps"
+    )
     parser.add_argument("--anneal-at", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
     parser.add_argument("--eval-every", type=int, default=50, help="in-loop evaluation every N main steps")
     parser.add_argument("--log-every", type=int, default=10)

@@ -37,7 +37,10 @@ Status = Callable[[str], contextlib.AbstractContextManager[object]]
 
 # Keys of older pipeline files, and what replaced them.
 _RENAMED = {
-    ("compare", "regression_categories"): "every contrast family and --by grouping is now fitted with the controls; drop it",
+    (
+        "compare",
+        "regression_categories",
+    ): "every contrast family and --by grouping is now fitted with the controls; drop it",
     ("compare", "regression_controls"): "renamed `controls` (log_freq, log_pos, repeat_len, word_piece, domain)",
     ("compare", "regression_max_tokens"): "the regression is fitted on every token now; drop it",
 }
@@ -69,7 +72,9 @@ class PipelineConfig:
         if self.compare is not None:
             for role in ("baseline", "candidate"):
                 if getattr(self.compare, role) not in names:
-                    raise ConfigError(f"[compare] {role} = {getattr(self.compare, role)!r} is not a [[models]] name ({names})")
+                    raise ConfigError(
+                        f"[compare] {role} = {getattr(self.compare, role)!r} is not a [[models]] name ({names})"
+                    )
 
 
 def _tuples(value: Any) -> Any:
@@ -139,7 +144,7 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
     if unknown := sorted(set(data) - known):
         raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}")
     if "run" not in data:
-        raise ConfigError(f"{path}: missing `run = \"DIR\"` (the run directory)")
+        raise ConfigError(f'{path}: missing `run = "DIR"` (the run directory)')
     corpus = dict(data.get("corpus", {}))
     source = corpus.pop("source", None)
     models = []
@@ -186,7 +191,9 @@ def _stage(rd: RunDir, stage: str, config: Any, inputs: list[str], outputs: list
     return StageOutcome(stage, True, detail)
 
 
-def run_pipeline(config: PipelineConfig, *, scoring: Scoring | None = None, status: Status | None = None) -> list[StageOutcome]:
+def run_pipeline(
+    config: PipelineConfig, *, scoring: Scoring | None = None, status: Status | None = None
+) -> list[StageOutcome]:
     """Run corpus, score (each model), annotate, compare, curves and report, skipping current stages."""
     from lossgap.analysis import run_compare, run_curves
     from lossgap.corpus import run_corpus
@@ -261,7 +268,9 @@ def _smollm2_gguf() -> Path:
 DEMO_MIN_EFF_DOCS = 5.0
 
 
-def demo_config(run: Path, *, docs_per_domain: int = 12, passage_chars: int = 1000, short_context: int = 64) -> PipelineConfig:
+def demo_config(
+    run: Path, *, docs_per_domain: int = 12, passage_chars: int = 1000, short_context: int = 64
+) -> PipelineConfig:
     """SmolLM2-135M with its full context (candidate) against itself limited to `short_context` tokens
     (baseline, windows with stride short_context // 2), on a slice of the bundled example corpus: the first
     `docs_per_domain` documents of each domain, each cut to its first passage of at most `passage_chars`
@@ -276,14 +285,17 @@ def demo_config(run: Path, *, docs_per_domain: int = 12, passage_chars: int = 10
         corpus_source="example",
         corpus=CorpusConfig(format="example", max_docs_per_domain=docs_per_domain, truncate_chars=passage_chars),
         models=(
-            ScoreConfig(model=gguf, name=f"smollm2-ctx{short_context}", max_length=short_context,
-                        stride=short_context // 2),  # fmt: skip
+            ScoreConfig(
+                model=gguf, name=f"smollm2-ctx{short_context}", max_length=short_context, stride=short_context // 2
+            ),  # fmt: skip
             ScoreConfig(model=gguf, name="smollm2-full"),
         ),
         # Many short documents, yet per-domain levels rest on 11-12 documents and rare part-of-speech tags on
         # fewer: intervals are drawn down to 5 effective documents (CR2 kept 0.94-0.95 coverage at 8 documents
         # with a minimum of 3: docs/analysis.md), and the report says so.
-        compare=CompareConfig(baseline=f"smollm2-ctx{short_context}", candidate="smollm2-full", min_eff_docs=DEMO_MIN_EFF_DOCS),
+        compare=CompareConfig(
+            baseline=f"smollm2-ctx{short_context}", candidate="smollm2-full", min_eff_docs=DEMO_MIN_EFF_DOCS
+        ),
         report=ReportConfig(
             title=f"lossgap demo: SmolLM2-135M, full context vs a {short_context}-token window",
             notes=(

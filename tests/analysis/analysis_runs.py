@@ -33,7 +33,9 @@ def write_run(path: Path, tokens: pd.DataFrame, scores: dict[str, pd.DataFrame])
     for column, default in FEATURE_DEFAULTS.items():
         if column not in frame:
             frame[column] = default
-    frame["domain_type"] = frame["domain_type"].fillna(frame["domain"].map(lambda d: "code" if d == "python" else "prose"))
+    frame["domain_type"] = frame["domain_type"].fillna(
+        frame["domain"].map(lambda d: "code" if d == "python" else "prose")
+    )
     frame["log_pos"] = frame["log_pos"].fillna(np.log10(frame["pos"].astype(float)))
     table = pa.Table.from_pandas(frame[[f.name for f in FEATURES_SCHEMA]], schema=FEATURES_SCHEMA, preserve_index=False)
     with run.features_writer() as writer:

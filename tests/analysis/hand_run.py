@@ -30,12 +30,27 @@ def write_hand_run(path: Path) -> RunDir:
     """The six tokens above, plus one token only the baseline scored (B 3), one only the candidate scored
     (B 4) — both annotated — and one both scored without a features row (A 5)."""
     features = pd.concat(
-        [TOKENS, pd.DataFrame([("B", 3, "python", " x"), ("B", 4, "python", " y")], columns=["doc_id", "pos", "domain", "token_text"])],
+        [
+            TOKENS,
+            pd.DataFrame(
+                [("B", 3, "python", " x"), ("B", 4, "python", " y")], columns=["doc_id", "pos", "domain", "token_text"]
+            ),
+        ],
         ignore_index=True,
     )
     features["tag"] = features["upos"]
-    base = pd.concat([TOKENS[["doc_id", "pos", "base"]], pd.DataFrame([("B", 3, 9.0), ("A", 5, 9.0)], columns=["doc_id", "pos", "base"])])
-    cand = pd.concat([TOKENS[["doc_id", "pos", "cand"]], pd.DataFrame([("B", 4, 9.0), ("A", 5, 9.0)], columns=["doc_id", "pos", "cand"])])
+    base = pd.concat(
+        [
+            TOKENS[["doc_id", "pos", "base"]],
+            pd.DataFrame([("B", 3, 9.0), ("A", 5, 9.0)], columns=["doc_id", "pos", "base"]),
+        ]
+    )
+    cand = pd.concat(
+        [
+            TOKENS[["doc_id", "pos", "cand"]],
+            pd.DataFrame([("B", 4, 9.0), ("A", 5, 9.0)], columns=["doc_id", "pos", "cand"]),
+        ]
+    )
     return write_run(
         path,
         features.drop(columns=["base", "cand"]),

@@ -31,7 +31,9 @@ def test_compare_summary_hand_numbers(hand: RunDir) -> None:
     assert summary.n_tokens == 6 and summary.n_docs == 2
     assert summary.missing == {"baseline_only": 1, "candidate_only": 1, "no_features": 1}
     assert summary.mean_gap == pytest.approx(MEAN_GAP, abs=1e-12)
-    assert summary.mean_loss_baseline == pytest.approx(12.5 / 6) and summary.mean_loss_candidate == pytest.approx(10.75 / 6)
+    assert summary.mean_loss_baseline == pytest.approx(12.5 / 6) and summary.mean_loss_candidate == pytest.approx(
+        10.75 / 6
+    )
     assert summary.macro_mean_gap == pytest.approx((1.25 / 4 + 0.5 / 2) / 2)
     # two documents are two independent units: no interval, and the summary says why
     assert np.isnan(summary.ci_low) and np.isnan(summary.ci_high)
@@ -83,7 +85,9 @@ def test_compare_raw_contrasts_hand_numbers(hand: RunDir) -> None:
     assert set(contrasts["method"]) == {"raw", "adjusted"} and set(contrasts["scale"]) == {"nats", "relative"}
     # relative: each side's gap over the baseline's loss on its tokens. content: base 2 + 4, gap 1.5;
     # function: base 1 + 2, gap -0.75
-    relative = contrasts[(contrasts["method"] == "raw") & (contrasts["scale"] == "relative")].set_index(["family", "scope"])
+    relative = contrasts[(contrasts["method"] == "raw") & (contrasts["scale"] == "relative")].set_index(
+        ["family", "scope"]
+    )
     assert relative.loc[("word_class", "prose"), "estimate"] == pytest.approx(1.5 / 6 - (-0.75 / 3))
 
 
@@ -101,10 +105,17 @@ def test_compare_repeat_curve_and_top_tables_hand_numbers(hand: RunDir) -> None:
     assert loses[["doc_id", "pos", "rank"]].values.tolist() == [["B", 2, 1], ["A", 2, 2]]  # A 4 (gap 0) is a tie
     segments = hand.read_results("top_segments.csv")
     first = segments.iloc[0]
-    assert (first["doc_id"], first["pos_start"], first["pos_end"], first["sum_gap"], first["text"]) == ("A", 3, 5, 1.0, "()")
+    assert (first["doc_id"], first["pos_start"], first["pos_end"], first["sum_gap"], first["text"]) == (
+        "A",
+        3,
+        5,
+        1.0,
+        "()",
+    )
     docs = hand.read_results("top_documents.csv")
     assert docs[["direction", "doc_id", "mean_gap"]].values.tolist() == [
-        ["candidate_wins", "A", 0.3125], ["candidate_wins", "B", 0.25]
+        ["candidate_wins", "A", 0.3125],
+        ["candidate_wins", "B", 0.25],
     ]
 
 
@@ -143,7 +154,11 @@ def test_compare_notes_models_that_saw_different_contexts(tmp_path: Path) -> Non
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tokens = planted_tokens(np.random.default_rng(7), n_docs=300, tokens_per_doc=80)
-    run = write_run(tmp_path_factory.mktemp("planted"), tokens, {"tf": scores_of(tokens, "loss_baseline"), "hy": scores_of(tokens, "loss_candidate")})
+    run = write_run(
+        tmp_path_factory.mktemp("planted"),
+        tokens,
+        {"tf": scores_of(tokens, "loss_baseline"), "hy": scores_of(tokens, "loss_candidate")},
+    )
     return run_compare(run, CompareConfig(baseline="tf", candidate="hy", seed=1))
 
 
@@ -178,8 +193,12 @@ def test_a_step_effect_of_rarity_fools_a_line_but_not_the_bins(tmp_path: Path) -
     tokens = planted_tokens(rng, n_docs=200, tokens_per_doc=60)
     gap = (0.15 * (tokens["log_freq"].to_numpy() < 2) + rng.normal(0, 0.02, 200)[np.repeat(np.arange(200), 60)]
            + rng.normal(0, 0.2, len(tokens)))  # fmt: skip
-    tokens = tokens.assign(repeat_len=np.int32(0), repeat_dist=None, loss_baseline=(tokens["loss_candidate"] + gap).astype(np.float32))
-    run = write_run(tmp_path, tokens, {"tf": scores_of(tokens, "loss_baseline"), "hy": scores_of(tokens, "loss_candidate")})
+    tokens = tokens.assign(
+        repeat_len=np.int32(0), repeat_dist=None, loss_baseline=(tokens["loss_candidate"] + gap).astype(np.float32)
+    )
+    run = write_run(
+        tmp_path, tokens, {"tf": scores_of(tokens, "loss_baseline"), "hy": scores_of(tokens, "loss_candidate")}
+    )
     result = run_compare(run, CompareConfig(baseline="tf", candidate="hy"))
     sens = result.sensitivity
     row = sens[(sens["family"] == "word_class") & (sens["scope"] == "prose")].set_index("controls")
@@ -254,7 +273,9 @@ def test_marginal_means_withhold_intervals_below_min_eff_docs(tmp_path: Path) ->
     tokens["pos"] = tokens["pos"].astype(np.int32)
     tokens["tag"] = tokens["upos"]
     keys = tokens[["doc_id", "pos"]]
-    run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
+    run = write_run(
+        tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])}
+    )
     run_compare(run, CompareConfig(baseline="b", candidate="c"))
     means = run.read_results("marginal_means.csv").set_index(["factor", "level"])
     intj, noun = means.loc[("upos", "INTJ")], means.loc[("upos", "NOUN")]
@@ -297,7 +318,9 @@ def test_adjusted_contrast_is_fitted_on_its_own_population(tmp_path: Path) -> No
     tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "domain", "word_class", "log_freq", "gap"])
     tokens["pos"] = tokens["pos"].astype(np.int32)
     keys = tokens[["doc_id", "pos"]]
-    run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
+    run = write_run(
+        tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])}
+    )
     run_compare(run, CompareConfig(baseline="b", candidate="c", controls=("log_freq",), control_bins=20))
     contrasts = run.read_results("contrasts.csv").query("scale == 'nats'").set_index(["family", "method"])
     adjusted, raw = contrasts.loc[("word_class", "adjusted")], contrasts.loc[("word_class", "raw")]
@@ -317,11 +340,15 @@ def test_macro_means_come_with_intervals_over_documents(tmp_path: Path) -> None:
     rows = []
     for d in range(25):
         for pos in range(1, int(rng.integers(10, 200))):
-            rows.append((f"d{d:02d}", pos, "content" if rng.random() < 0.4 else "function", rng.normal(0.1 + 0.01 * d, 1)))
+            rows.append(
+                (f"d{d:02d}", pos, "content" if rng.random() < 0.4 else "function", rng.normal(0.1 + 0.01 * d, 1))
+            )
     tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "word_class", "gap"])
     tokens["pos"] = tokens["pos"].astype(np.int32)
     keys = tokens[["doc_id", "pos"]]
-    run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
+    run = write_run(
+        tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])}
+    )
     run_compare(run, CompareConfig(baseline="b", candidate="c"))
     gaps = tokens.assign(gap=3.0 - (3.0 - tokens["gap"]).astype(np.float32).astype(np.float64))
     for frame, got in ((gaps, run.read_summary()),
@@ -343,7 +370,9 @@ def _null_tokens(rng: np.random.Generator, n_docs: int = 40) -> pd.DataFrame:
             side = rng.choice(["none", "open", "close"], p=[0.8, 0.1, 0.1])
             rows.append((f"d{d:02d}", pos, "books", upos, "content" if upos in ("NOUN", "VERB", "ADJ", "ADV") else "function",
                          None if side == "none" else "round", side, effect + rng.normal(0, 1)))  # fmt: skip
-    tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "domain", "upos", "word_class", "bracket_kind", "bracket_side", "gap"])
+    tokens = pd.DataFrame(
+        rows, columns=["doc_id", "pos", "domain", "upos", "word_class", "bracket_kind", "bracket_side", "gap"]
+    )
     tokens["pos"] = tokens["pos"].astype(np.int32)
     tokens["tag"] = tokens["upos"]
     return tokens
@@ -356,7 +385,9 @@ def test_report_wide_q_and_declared_primary_contrasts(tmp_path: Path) -> None:
 
     tokens = _null_tokens(np.random.default_rng(8))
     keys = tokens[["doc_id", "pos"]]
-    run = write_run(tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])})
+    run = write_run(
+        tmp_path, tokens.drop(columns="gap"), {"b": keys.assign(loss=3.0), "c": keys.assign(loss=3.0 - tokens["gap"])}
+    )
     run_compare(run, CompareConfig(baseline="b", candidate="c", primary=("word_class", "brackets")))
     tables = [run.read_results(f) for f in ("categories.csv", "contrasts.csv", "marginal_means.csv")]
     assert tables[1].query("scale == 'relative'")["q"].isna().all()  # re-expressions of the nats rows' tests
@@ -372,7 +403,11 @@ def test_report_wide_q_and_declared_primary_contrasts(tmp_path: Path) -> None:
         chosen = contrasts[contrasts["family"].isin(["word_class", "brackets"]) & (contrasts["method"] == method)
                            & (contrasts["scale"] == "nats")]  # fmt: skip
         np.testing.assert_allclose(chosen["p_primary"], multipletests(chosen["p"], method="holm")[1], rtol=1e-9)
-    assert contrasts[~contrasts["family"].isin(["word_class", "brackets"]) | (contrasts["scale"] != "nats")]["p_primary"].isna().all()
+    assert (
+        contrasts[~contrasts["family"].isin(["word_class", "brackets"]) | (contrasts["scale"] != "nats")]["p_primary"]
+        .isna()
+        .all()
+    )
     with pytest.raises(ConfigError, match="--primary colour: no such family"):
         run_compare(run, CompareConfig(baseline="b", candidate="c", primary=("colour",)))
 
@@ -397,7 +432,9 @@ def test_under_a_global_null_q_rarely_flags_anything_while_raw_p_often_does(tmp_
     assert any_p >= 6 and any_q <= 2, (any_p, any_q)
 
 
-def test_gaps_proportional_to_the_loss_differ_in_nats_and_not_relative_and_shares_cover_the_truth(tmp_path: Path) -> None:
+def test_gaps_proportional_to_the_loss_differ_in_nats_and_not_relative_and_shares_cover_the_truth(
+    tmp_path: Path,
+) -> None:
     """Planted: the candidate is 5% better on every token, and content words cost the baseline twice what function
     words do (4 vs 2 nats). In nats content − function is +0.10 and its interval excludes 0; relative to the
     baseline's loss it is 0 and its interval covers 0. Content words are half the tokens and hold two thirds of
@@ -409,11 +446,17 @@ def test_gaps_proportional_to_the_loss_differ_in_nats_and_not_relative_and_share
         for pos in range(1, 101):
             content = rng.random() < 0.5
             base = scale * (4.0 if content else 2.0) + rng.normal(0, 0.5)
-            rows.append((f"d{d:02d}", pos, "content" if content else "function", base, base * (1 - 0.05) + rng.normal(0, 0.3)))
+            rows.append(
+                (f"d{d:02d}", pos, "content" if content else "function", base, base * (1 - 0.05) + rng.normal(0, 0.3))
+            )
     tokens = pd.DataFrame(rows, columns=["doc_id", "pos", "word_class", "base", "cand"])
     tokens["pos"] = tokens["pos"].astype(np.int32)
     keys = tokens[["doc_id", "pos"]]
-    run = write_run(tmp_path, tokens.drop(columns=["base", "cand"]), {"b": keys.assign(loss=tokens["base"]), "c": keys.assign(loss=tokens["cand"])})
+    run = write_run(
+        tmp_path,
+        tokens.drop(columns=["base", "cand"]),
+        {"b": keys.assign(loss=tokens["base"]), "c": keys.assign(loss=tokens["cand"])},
+    )
     run_compare(run, CompareConfig(baseline="b", candidate="c"))
     contrasts = run.read_results("contrasts.csv").query("family == 'word_class' and method == 'raw'").set_index("scale")
     nats, relative = contrasts.loc["nats"], contrasts.loc["relative"]
@@ -421,8 +464,14 @@ def test_gaps_proportional_to_the_loss_differ_in_nats_and_not_relative_and_share
     assert relative["ci_low"] < 0 < relative["ci_high"] and abs(relative["estimate"]) < 0.01
     cats = run.read_results("categories.csv").set_index(["feature", "value"])
     content = cats.loc[("word_class", "content")]
-    assert content["mean_rel_gap"] == pytest.approx(0.05, abs=0.005) and content["rel_ci_low"] < 0.05 < content["rel_ci_high"]
-    assert content["share_ci_low"] < 2 / 3 < content["share_ci_high"] and content["share_ci_high"] - content["share_ci_low"] < 0.1
+    assert (
+        content["mean_rel_gap"] == pytest.approx(0.05, abs=0.005)
+        and content["rel_ci_low"] < 0.05 < content["rel_ci_high"]
+    )
+    assert (
+        content["share_ci_low"] < 2 / 3 < content["share_ci_high"]
+        and content["share_ci_high"] - content["share_ci_low"] < 0.1
+    )
     assert content["share_of_tokens"] == pytest.approx(0.5, abs=0.03)
     shares = cats.loc["word_class"]["share_of_gap"]
     assert shares.sum() == pytest.approx(1.0)  # the classes cover every token here

@@ -61,7 +61,10 @@ def test_curves_exact_filtered_losses(hand_curves) -> None:  # type: ignore[no-u
     assert got.loc[("hy@100", "upos = 'NOUN'"), "mean_loss"] == 1.5
     # every scored tf@STEP and hy@STEP of the run, series in the order given, steps ascending
     assert result.curves[["series", "step"]].drop_duplicates().values.tolist() == [
-        ["tf", 100], ["tf", 200], ["hy", 100], ["hy", 200]
+        ["tf", 100],
+        ["tf", 200],
+        ["hy", 100],
+        ["hy", 200],
     ]
     assert got["ci_low"].isna().all()  # two documents: no interval, and each row says why
     assert (got["note"] != "").all()
@@ -99,12 +102,17 @@ def test_paired_difference_is_narrow_where_marginal_intervals_overlap(tmp_path: 
     difficulty = rng.normal(3.0, 0.6, n_docs)[doc]
     reference = difficulty + rng.normal(0, 1.0, doc.size)
     other = reference - 0.015 + rng.normal(0, 0.02, doc.size)
-    keys = pd.DataFrame({"doc_id": [f"d{d:03d}" for d in doc], "pos": np.tile(np.arange(1, per_doc + 1), n_docs).astype(np.int32)})
+    keys = pd.DataFrame(
+        {"doc_id": [f"d{d:03d}" for d in doc], "pos": np.tile(np.arange(1, per_doc + 1), n_docs).astype(np.int32)}
+    )
     run = write_run(tmp_path, keys.assign(word_class="content"),
                     {"tf@step1": keys.assign(loss=reference), "hy@step1": keys.assign(loss=other)})  # fmt: skip
     result = run_curves(run, CurvesConfig(series=(Series(label="tf"), Series(label="hy")), masks=("all",)))
     curves = result.curves.set_index("series")
-    assert curves.loc["hy", "ci_low"] < curves.loc["tf", "ci_high"] and curves.loc["tf", "ci_low"] < curves.loc["hy", "ci_high"]
+    assert (
+        curves.loc["hy", "ci_low"] < curves.loc["tf", "ci_high"]
+        and curves.loc["tf", "ci_low"] < curves.loc["hy", "ci_high"]
+    )
     diff = result.differences.iloc[0]
     assert diff["ci_low"] <= 0.015 <= diff["ci_high"] and diff["ci_high"] - diff["ci_low"] < 0.01
     assert diff["ci_low"] > 0  # the lead is real, and the paired interval shows it

@@ -19,8 +19,14 @@ EPS = (0.01, -0.03, 0.04)  # and of the candidate side's
 def _seeded_run(tmp_path, delta=DELTA, eps=EPS):  # type: ignore[no-untyped-def]
     tokens = planted_tokens(np.random.default_rng(0), n_docs=40, tokens_per_doc=100)
     keys = tokens[["doc_id", "pos"]]
-    scores = {f"T-s{i}": keys.assign(loss=(tokens.loss_baseline.astype(np.float64) + d).astype(np.float32)) for i, d in enumerate(delta)}
-    scores |= {f"H-s{j}": keys.assign(loss=(tokens.loss_candidate.astype(np.float64) + e).astype(np.float32)) for j, e in enumerate(eps)}
+    scores = {
+        f"T-s{i}": keys.assign(loss=(tokens.loss_baseline.astype(np.float64) + d).astype(np.float32))
+        for i, d in enumerate(delta)
+    }
+    scores |= {
+        f"H-s{j}": keys.assign(loss=(tokens.loss_candidate.astype(np.float64) + e).astype(np.float32))
+        for j, e in enumerate(eps)
+    }
     run = write_run(tmp_path / "run", tokens.drop(columns=["loss_baseline", "loss_candidate"]), scores)
     return run, scores
 
@@ -70,7 +76,9 @@ def test_identical_seeds_change_nothing_but_the_names(tmp_path):
     for column in ("mean_gap", "ci_low", "ci_high"):
         assert np.allclose(one.categories[column], two.categories[column], atol=1e-7, equal_nan=True)
     assert np.allclose(two.categories["seed_sd"], 0, atol=1e-7)
-    assert (two.summary.ci_low, two.summary.ci_high) == pytest.approx((one.summary.ci_low, one.summary.ci_high), abs=1e-7)
+    assert (two.summary.ci_low, two.summary.ci_high) == pytest.approx(
+        (one.summary.ci_low, one.summary.ci_high), abs=1e-7
+    )
 
 
 def test_one_seed_on_a_side_is_said(tmp_path):

@@ -40,8 +40,13 @@ def test_example_every_file_has_a_licence_and_its_text() -> None:
         for key in ("package", "version", "path", "licence", "copyright", "licence_evidence"):
             assert f[key], (f["key"], key)
         if f["licence"] != "public-domain":
-            family = {"GFDL-1.1-or-later": "GFDL-1.2", "GPL": "GPL-2", "GPL-2.0-only": "GPL-2",
-                      "GPL-2.0-or-later": "GPL-2", "GPL-3.0-or-later": "GPL-3"}.get(f["licence"], f["licence"])
+            family = {
+                "GFDL-1.1-or-later": "GFDL-1.2",
+                "GPL": "GPL-2",
+                "GPL-2.0-only": "GPL-2",
+                "GPL-2.0-or-later": "GPL-2",
+                "GPL-3.0-or-later": "GPL-3",
+            }.get(f["licence"], f["licence"])
             assert (EXAMPLE_DIR / texts[family]).is_file(), f["licence"]
     assert (EXAMPLE_DIR / "README.md").read_text().count("| ") > len(manifest["files"])
 

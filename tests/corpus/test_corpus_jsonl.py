@@ -55,7 +55,10 @@ def test_jsonl_missing_requested_id_field_falls_back_to_location(tmp_path: Path)
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"text": "ok"}\n{"text": "unterminated\n', r"bad\.jsonl:2: not valid JSON \(Invalid control character at column 23\)"),
+        (
+            b'{"text": "ok"}\n{"text": "unterminated\n',
+            r"bad\.jsonl:2: not valid JSON \(Invalid control character at column 23\)",
+        ),
         (b'{"text": "tab\there"}\n', r"bad\.jsonl:1: not valid JSON \(Invalid control character at column 14\)"),
         (b'["text", "x"]\n', r"bad\.jsonl:1: expected a JSON object.*got list"),
         (b'{"id": true, "text": "x"}\n', r"bad\.jsonl:1: id field 'id' is bool"),

@@ -70,7 +70,18 @@ def test_cli_corpus_smoke(tmp_path: Path) -> None:
     source = write_docs(tmp_path)
     runner = CliRunner()
     result = runner.invoke(
-        app, ["corpus", str(source), "--run", str(tmp_path / "run"), "--dedupe", "--domain-from", "wiki", "--domain-to", "encyclopedia"]
+        app,
+        [
+            "corpus",
+            str(source),
+            "--run",
+            str(tmp_path / "run"),
+            "--dedupe",
+            "--domain-from",
+            "wiki",
+            "--domain-to",
+            "encyclopedia",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "2 documents of 4 read" in result.output
@@ -93,8 +104,18 @@ def test_cli_corpus_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_cli_corpus_example_subset(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
-        ["corpus", "example", "--run", str(tmp_path / "run"), "--only-domain", "books", "--only-domain", "latex",
-         "--max-docs-per-domain", "2"],
+        [
+            "corpus",
+            "example",
+            "--run",
+            str(tmp_path / "run"),
+            "--only-domain",
+            "books",
+            "--only-domain",
+            "latex",
+            "--max-docs-per-domain",
+            "2",
+        ],
     )
     assert result.exit_code == 0, result.output
     entry = to_json(RunDir(tmp_path / "run").manifest().corpus)

@@ -10,7 +10,10 @@ from lossgap.errors import ConfigError
 
 
 def docs(*specs: tuple[str, str, str]) -> list[RawDoc]:
-    return [RawDoc(text=text, location=f"src:{i}", doc_id=doc_id, domain=domain) for i, (doc_id, domain, text) in enumerate(specs)]
+    return [
+        RawDoc(text=text, location=f"src:{i}", doc_id=doc_id, domain=domain)
+        for i, (doc_id, domain, text) in enumerate(specs)
+    ]
 
 
 RECORDS = docs(

@@ -24,7 +24,9 @@ def test_mix_keeps_documents_whole_and_reaches_the_share(fraction: float) -> Non
     rng = np.random.default_rng(0)
     natural_docs = [np.append(rng.integers(1, 100, rng.integers(5, 60)), EOS) for _ in range(2000)]
     probes = [np.append(rng.integers(100, 200, rng.integers(5, 40)), EOS) for _ in range(500)]
-    stream, n_docs, n_tokens = mix(np.concatenate(natural_docs), probes, EOS, fraction, 40_000, np.random.default_rng(1))
+    stream, n_docs, n_tokens = mix(
+        np.concatenate(natural_docs), probes, EOS, fraction, 40_000, np.random.default_rng(1)
+    )
     assert len(stream) == 40_000
     docs = _docs(stream)
     is_probe = [d[0] >= 100 for d in docs]

@@ -65,7 +65,7 @@ def write_run(path: Path, docs: Sequence[DocumentTokens]) -> RunDir:
                 "text": pa.array([d.text for d in docs], pa.string()),
                 "source": pa.array(["test"] * len(docs), pa.string()),
             }
-        )
+        ),
     )
     run.write(
         "tokens",
@@ -79,6 +79,6 @@ def write_run(path: Path, docs: Sequence[DocumentTokens]) -> RunDir:
                 ),
                 "char_end": pa.array(np.concatenate([d.char_end for d in docs] + [np.zeros(0, np.int64)]), pa.int32()),
             }
-        )
+        ),
     )
     return run

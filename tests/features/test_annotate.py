@@ -175,12 +175,18 @@ def test_annotate_contract_check_names_the_broken_column(tmp_path) -> None:  # t
     annotators = [a for a in ANNOTATORS if a.name not in ("repeats", "words")] + [bad]
     table = annotate_chunk(chunk_of(make_doc(["x"], "python")), resources(), annotators)
     run = RunDir(tmp_path / "run")
-    with pytest.raises(SchemaError, match=r"features.parquet: missing column\(s\) upos"), run.features_writer() as writer:
+    with (
+        pytest.raises(SchemaError, match=r"features.parquet: missing column\(s\) upos"),
+        run.features_writer() as writer,
+    ):
         writer.write(table)
     for name in ("upos", "tag", "word_class", "word_piece"):
         table = table.append_column(name, pa.array([None] * table.num_rows, pa.string()))
     table = table.append_column("repeat_dist", pa.array([None] * table.num_rows, pa.int32()))
-    with pytest.raises(SchemaError, match="'repeat_len' has type double, expected int32"), run.features_writer() as writer:
+    with (
+        pytest.raises(SchemaError, match="'repeat_len' has type double, expected int32"),
+        run.features_writer() as writer,
+    ):
         writer.write(table)
     assert not run.has("features")
 

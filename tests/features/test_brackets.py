@@ -11,7 +11,9 @@ def brackets(pieces, domain):  # type: ignore[no-untyped-def]
     cols = annotate_brackets(chunk_of(make_doc(pieces, domain)), resources())
     return [
         tuple(col)
-        for col in zip(*(cols[k].to_pylist() for k in ("bracket_kind", "bracket_side", "bracket_match_dist")), strict=True)
+        for col in zip(
+            *(cols[k].to_pylist() for k in ("bracket_kind", "bracket_side", "bracket_match_dist")), strict=True
+        )
     ]
 
 

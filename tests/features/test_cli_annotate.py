@@ -15,7 +15,9 @@ def test_cli_annotate_smoke(tmp_path) -> None:  # type: ignore[no-untyped-def]
     )
     counts = tmp_path / "counts.csv"
     counts.write_text("token_id,count\n1,100\n")
-    result = CliRunner().invoke(app, ["annotate", "--run", str(run.path), "--counts", str(counts), "--prose-domain", "books"])
+    result = CliRunner().invoke(
+        app, ["annotate", "--run", str(run.path), "--counts", str(counts), "--prose-domain", "books"]
+    )
     assert result.exit_code == 0, result.output
     assert "annotated 9 tokens in 2 documents" in result.output
     table = run.read("features")

@@ -70,10 +70,7 @@ def reference(docs: list[list[int]], context: ContextPolicy | None) -> tuple[lis
     lengths: list[int] = []
     dists: list[int] = []
     for seq in docs:
-        lo = [
-            max(s, 1)
-            for s in (context.context_start(len(seq)) if context else [0] * len(seq))
-        ]
+        lo = [max(s, 1) for s in (context.context_start(len(seq)) if context else [0] * len(seq))]
         got_len, got_dist = brute_force(seq, lo)
         lengths += [0] + got_len[1:]
         dists += [-1] + got_dist[1:]

@@ -51,7 +51,17 @@ def _torchrun(script: str, tmp_path, *args: str) -> list[dict]:
     path.write_text(textwrap.dedent(script) + ending)
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(path), str(out), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(path),
+        str(out),
+        *args,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     written = sorted(p.name for p in out.glob("rank*.json"))
@@ -100,7 +110,9 @@ def test_two_ranks_return_what_one_process_returns(tmp_path, eval_run, llama_mod
     assert ranks[0]["scored"] + ranks[1]["scored"] == total and 0 < ranks[0]["scored"] < total  # each its share
 
 
-def test_trainer_callback_under_a_process_group_evaluates_on_every_rank_and_logs_on_the_main_one(tmp_path, eval_run, llama_model) -> None:
+def test_trainer_callback_under_a_process_group_evaluates_on_every_rank_and_logs_on_the_main_one(
+    tmp_path, eval_run, llama_model
+) -> None:
     """The Hugging Face callback as the Trainer calls it on each rank of a DDP job (the Trainer's own DDP on gloo
     fails in its own gather on this machine, before any callback: transformers 5.25): both ranks evaluate together
     (the evaluator's all-reduce needs both), get the same losses, and only the main process logs them."""
@@ -126,6 +138,8 @@ def test_trainer_callback_under_a_process_group_evaluates_on_every_rank_and_logs
     """
     ranks = _torchrun(script, tmp_path, str(path), str(llama_model))
     assert [step for step, _ in ranks[0]["history"]] == [step for step, _ in ranks[1]["history"]] == [2, 4]
-    losses = [[{k: v for k, v in metrics.items() if not k.endswith("/seconds")} for _, metrics in r["history"]] for r in ranks]
+    losses = [
+        [{k: v for k, v in metrics.items() if not k.endswith("/seconds")} for _, metrics in r["history"]] for r in ranks
+    ]
     assert losses[0] == losses[1]  # the same filtered losses on both ranks
     assert [e["step"] for e in ranks[0]["logged"]] == [2, 4] and ranks[1]["logged"] == []

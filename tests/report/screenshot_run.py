@@ -20,28 +20,37 @@ from .synthetic import make_run
 WINDOW = 64  # the simulated baseline's context, in tokens
 
 STORY = [
-    ("books-017", "books",
-     "The lighthouse keeper wrote the same line in his log every evening: \"Lamp lit at dusk, sea calm, no ships "
-     "sighted.\" For eleven years the entries did not change, and the inspectors who came each spring (two men "
-     "from the harbour board, always in grey coats) read them without comment.\n\nIn the winter of the great "
-     "storm the log was found open on the desk, the ink still wet: \"Lamp lit at dusk, sea calm, no ships "
-     "sighted.\" Outside, the waves had torn the railings from the gallery."),
-    ("wiki-203", "encyclopedia",
-     "Ludwig van Beethoven (baptised 17 December 1770 \u2013 26 March 1827) was a German composer and pianist. "
-     "His works span the transition from the Classical period to the Romantic era in classical music. "
-     "Born in Bonn, he showed his musical talents at an early age and was taught by his father (Johann van "
-     "Beethoven) and later by the composer and conductor Christian Gottlob Neefe. At age 21 Ludwig van "
-     "Beethoven moved to Vienna, where he studied composition with Joseph Haydn."),
-    ("py-0042", "python",
-     "def moving_average(values, window):\n"
-     "    \"\"\"Mean of each run of `window` consecutive values.\"\"\"\n"
-     "    totals = [sum(values[i:i + window]) for i in range(len(values) - window + 1)]\n"
-     "    return [t / window for t in totals]\n"
-     "\n\n"
-     "def smooth(series, window=5):\n"
-     "    if len(series) < window:\n"
-     "        raise ValueError(f\"need at least {window} values, got {len(series)}\")\n"
-     "    return moving_average(series, window)\n"),
+    (
+        "books-017",
+        "books",
+        'The lighthouse keeper wrote the same line in his log every evening: "Lamp lit at dusk, sea calm, no ships '
+        'sighted." For eleven years the entries did not change, and the inspectors who came each spring (two men '
+        "from the harbour board, always in grey coats) read them without comment.\n\nIn the winter of the great "
+        'storm the log was found open on the desk, the ink still wet: "Lamp lit at dusk, sea calm, no ships '
+        'sighted." Outside, the waves had torn the railings from the gallery.',
+    ),
+    (
+        "wiki-203",
+        "encyclopedia",
+        "Ludwig van Beethoven (baptised 17 December 1770 \u2013 26 March 1827) was a German composer and pianist. "
+        "His works span the transition from the Classical period to the Romantic era in classical music. "
+        "Born in Bonn, he showed his musical talents at an early age and was taught by his father (Johann van "
+        "Beethoven) and later by the composer and conductor Christian Gottlob Neefe. At age 21 Ludwig van "
+        "Beethoven moved to Vienna, where he studied composition with Joseph Haydn.",
+    ),
+    (
+        "py-0042",
+        "python",
+        "def moving_average(values, window):\n"
+        '    """Mean of each run of `window` consecutive values."""\n'
+        "    totals = [sum(values[i:i + window]) for i in range(len(values) - window + 1)]\n"
+        "    return [t / window for t in totals]\n"
+        "\n\n"
+        "def smooth(series, window=5):\n"
+        "    if len(series) < window:\n"
+        '        raise ValueError(f"need at least {window} values, got {len(series)}")\n'
+        "    return moving_average(series, window)\n",
+    ),
 ]
 
 
@@ -69,8 +78,16 @@ def shoot(index: Path, out: Path, doc: str, hover: str) -> None:
     token whose text contains `hover`, or on the token at position `hover` when it is a number)."""
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
         page = browser.new_page(viewport={"width": 1180, "height": 900}, device_scale_factor=1)
@@ -80,7 +97,11 @@ def shoot(index: Path, out: Path, doc: str, hover: str) -> None:
         page.select_option("#filter-select", label="all tokens")
         page.evaluate("document.body.style.paddingBottom = '600px'")  # room to scroll the viewer to the top
         tokens = page.locator("#doc-text .tok")
-        token = tokens.and_(page.locator(f"[data-pos='{hover}']")) if hover.isdigit() else tokens.filter(has_text=hover).last
+        token = (
+            tokens.and_(page.locator(f"[data-pos='{hover}']"))
+            if hover.isdigit()
+            else tokens.filter(has_text=hover).last
+        )
         token.scroll_into_view_if_needed()
         page.evaluate("window.scrollBy(0, -200)")
         page.wait_for_timeout(1500)  # the page scrolls smoothly

@@ -70,8 +70,19 @@ def token_rows(docs: list[tuple[str, str, str]] = DOCS, losses: LossModel = fixt
         pieces = tokenize(text, domain)
         ids = [vocab.setdefault(p, len(vocab) + 1) for p, _, _ in pieces]
         domain_type = "prose" if domain == "books" else "markup" if domain == "html" else "code"
-        rows.append(dict(doc_id=doc_id, pos=0, token_id=0, char_start=-1, char_end=-1, domain=domain,
-                         domain_type=domain_type, token_text=None, log_pos=None))
+        rows.append(
+            dict(
+                doc_id=doc_id,
+                pos=0,
+                token_id=0,
+                char_start=-1,
+                char_end=-1,
+                domain=domain,
+                domain_type=domain_type,
+                token_text=None,
+                log_pos=None,
+            )
+        )
         for pos, ((piece, start, end), (rlen, rdist)) in enumerate(zip(pieces, repeats(ids), strict=True), start=1):
             word = piece.strip()
             side = "open" if word == "(" else "close" if word == ")" else "none"
@@ -85,12 +96,30 @@ def token_rows(docs: list[tuple[str, str, str]] = DOCS, losses: LossModel = fixt
             else:
                 upos, cls, code = "PUNCT", "other", None
             loss_b, loss_c = losses(pos, side, rlen, rdist)
-            rows.append(dict(
-                doc_id=doc_id, pos=pos, token_id=ids[pos - 1], char_start=start, char_end=end, domain=domain,
-                domain_type=domain_type, token_text=piece, log_pos=math.log10(pos), upos=upos, tag=None if upos is None else _PENN[upos], word_class=cls,
-                word_piece="single", bracket_kind="round" if side != "none" else None, bracket_side=side,
-                repeat_len=rlen, repeat_dist=rdist, code_class=code, loss_baseline=loss_b,
-                loss_candidate=loss_c))
+            rows.append(
+                dict(
+                    doc_id=doc_id,
+                    pos=pos,
+                    token_id=ids[pos - 1],
+                    char_start=start,
+                    char_end=end,
+                    domain=domain,
+                    domain_type=domain_type,
+                    token_text=piece,
+                    log_pos=math.log10(pos),
+                    upos=upos,
+                    tag=None if upos is None else _PENN[upos],
+                    word_class=cls,
+                    word_piece="single",
+                    bracket_kind="round" if side != "none" else None,
+                    bracket_side=side,
+                    repeat_len=rlen,
+                    repeat_dist=rdist,
+                    code_class=code,
+                    loss_baseline=loss_b,
+                    loss_candidate=loss_c,
+                )
+            )
     frame = pd.DataFrame(rows)
     counts = Counter(frame["token_id"])
     frame["log_freq"] = [math.log10(counts[t]) for t in frame["token_id"]]
@@ -124,9 +153,19 @@ def _segments(scored: pd.DataFrame, width: int = 8, top: int = 5) -> list[dict]:
             if any(d == doc_id and start < e and s < end for d, s, e in taken):
                 continue
             taken.append((doc_id, start, end))
-            out.append(dict(direction=direction, rank=len(taken), doc_id=doc_id, pos_start=start, pos_end=end,
-                            n_tokens=width, mean_gap=total / width, sum_gap=total,
-                            text="".join(seg["token_text"])))
+            out.append(
+                dict(
+                    direction=direction,
+                    rank=len(taken),
+                    doc_id=doc_id,
+                    pos_start=start,
+                    pos_end=end,
+                    n_tokens=width,
+                    mean_gap=total / width,
+                    sum_gap=total,
+                    text="".join(seg["token_text"]),
+                )
+            )
             if len(taken) == top:
                 break
     return out
@@ -136,15 +175,40 @@ def _fixture_segments(scored: pd.DataFrame) -> list[dict]:
     b2 = scored[scored["doc_id"] == "b2"]
     text_b2 = DOCS[1][2]
     seg = b2[(b2.pos >= 3) & (b2.pos < 14)]  # " <script>alert(1)</script>"
-    return [dict(direction="candidate_loses", rank=1, doc_id="b2", pos_start=3, pos_end=14, n_tokens=len(seg),
-                     mean_gap=float(seg["gap"].mean()), sum_gap=float(seg["gap"].sum()),
-                     text=text_b2[int(seg.char_start.iloc[0]) : int(seg.char_end.iloc[-1])]),
-                dict(direction="candidate_wins", rank=1, doc_id="p1", pos_start=10, pos_end=14, n_tokens=4,
-                     mean_gap=0.5, sum_gap=2.0, text="return (x + 1)")]
+    return [
+        dict(
+            direction="candidate_loses",
+            rank=1,
+            doc_id="b2",
+            pos_start=3,
+            pos_end=14,
+            n_tokens=len(seg),
+            mean_gap=float(seg["gap"].mean()),
+            sum_gap=float(seg["gap"].sum()),
+            text=text_b2[int(seg.char_start.iloc[0]) : int(seg.char_end.iloc[-1])],
+        ),
+        dict(
+            direction="candidate_wins",
+            rank=1,
+            doc_id="p1",
+            pos_start=10,
+            pos_end=14,
+            n_tokens=4,
+            mean_gap=0.5,
+            sum_gap=2.0,
+            text="return (x + 1)",
+        ),
+    ]
 
 
-def make_run(path: Path, *, curves: bool = True, docs: list[tuple[str, str, str]] = DOCS,
-             losses: LossModel = fixture_losses, segments: list[dict] | None = None) -> tuple[RunDir, pd.DataFrame]:
+def make_run(
+    path: Path,
+    *,
+    curves: bool = True,
+    docs: list[tuple[str, str, str]] = DOCS,
+    losses: LossModel = fixture_losses,
+    segments: list[dict] | None = None,
+) -> tuple[RunDir, pd.DataFrame]:
     """Write the synthetic run to `path` and its results (real compare and curves, intervals down to 2
     effective documents); return it with the token table it was made from."""
     run = RunDir(path)
@@ -173,18 +237,23 @@ def make_run(path: Path, *, curves: bool = True, docs: list[tuple[str, str, str]
                                            mean_loss=float(scored[loss].mean())))  # fmt: skip
     run.record_corpus(CorpusRecord(fingerprint="abc", source="synthetic.jsonl", n_docs=len(docs), n_read=len(docs) + 1,
                                    skipped={"empty": 1}))  # fmt: skip
-    run.record_tokenizer(TokenizerRecord(fingerprint="def", prefix_token_id=0, policy="bos", first_model="x", n_tokens=len(frame)))
+    run.record_tokenizer(
+        TokenizerRecord(fingerprint="def", prefix_token_id=0, policy="bos", first_model="x", n_tokens=len(frame))
+    )
     run_compare(run, CompareConfig(baseline=BASELINE, candidate=CANDIDATE, min_eff_docs=2, top_k=5, segment_tokens=8))
     if segments is None and set(scored["doc_id"]) == {d for d, _, _ in DOCS}:
         segments = _fixture_segments(scored.assign(gap=scored["loss_baseline"] - scored["loss_candidate"]))
     if segments is not None:
         # the fixture's own segments replace the computed ones in the comparison's files
-        run.result_file("top_segments.csv").write_text(table_to_csv(RESULTS["top_segments.csv"], pd.DataFrame(segments)))
+        run.result_file("top_segments.csv").write_text(
+            table_to_csv(RESULTS["top_segments.csv"], pd.DataFrame(segments))
+        )
     if curves:
         write_checkpoints(run, frame)
         masks = ("all", "close_bracket") if (frame["bracket_side"] == "close").any() else ("all",)
         run_curves(run, CurvesConfig(series=(Series(label="transformer"), Series(label="hybrid")), masks=masks,
                                      min_eff_docs=2))  # fmt: skip
     return run, frame
+
 
 __all__ = ["BASELINE", "CANDIDATE", "DOCS", "make_run", "repeats", "token_rows", "tokenize"]

@@ -18,8 +18,17 @@ from lossgap.report import ReportConfig, run_report
 from .synthetic import BASELINE, CANDIDATE, DOCS, make_run
 
 CHROMIUM = os.environ.get("LOSSGAP_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 # CI sets LOSSGAP_REQUIRE_BROWSER=1: there a missing browser fails the run instead of skipping these tests.
 def _missing(reason: str) -> None:
@@ -90,9 +99,12 @@ def _undimmed(page) -> list[int]:
 
 def test_report_loads_offline_without_errors_and_shows_every_figure(page, shots):
     figures = page.eval_on_selector_all(
-        "figure.plot", "els => els.map(f => [f.id, f.querySelector('svg').getBoundingClientRect().height])")
-    assert [f for f, _ in figures] == [f"fig-{k}" for k in ("contrasts", "word-class", "brackets", "repeats", "domains",
-                                                            "shares", "curves", "curves-diff")]
+        "figure.plot", "els => els.map(f => [f.id, f.querySelector('svg').getBoundingClientRect().height])"
+    )
+    assert [f for f, _ in figures] == [
+        f"fig-{k}"
+        for k in ("contrasts", "word-class", "brackets", "repeats", "domains", "shares", "curves", "curves-diff")
+    ]
     assert all(height > 100 for _, height in figures)
     assert page.eval_on_selector("#doc-text", "e => getComputedStyle(e).whiteSpace") == "pre-wrap"  # CSS loaded
     page.screenshot(path=str(shots / "report-full.png"), full_page=True)
@@ -170,7 +182,7 @@ def test_table_link_opens_the_document_at_the_token(page, report):
     _, frame = report
     link = page.locator("#table-tokens-loses a").first
     href = link.get_attribute("href")
-    index, pos = (int(x) for x in href[len("#doc-"):].split("-"))
+    index, pos = (int(x) for x in href[len("#doc-") :].split("-"))
     link.click()
     page.wait_for_function(f"document.querySelector('#doc-select').value === '{index}'")
     focused = page.eval_on_selector_all("#doc-text .tok.focus", "els => els.map(e => Number(e.dataset.pos))")

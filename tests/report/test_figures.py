@@ -94,13 +94,16 @@ def test_points_without_interval_are_grey_and_have_no_whiskers(tmp_path):
     assert any("no interval" in label.get_text() for label in ax.get_yticklabels())
 
 
-@pytest.mark.parametrize("missing, gone", [
-    ("curves.csv", {"curves"}),
-    ("curves_diff.csv", {"curves-diff"}),
-    ("contrasts.csv", {"contrasts"}),
-    ("repeat_curve.csv", {"repeats"}),
-    ("categories.csv", {"word-class", "brackets", "domains", "shares"}),
-])
+@pytest.mark.parametrize(
+    "missing, gone",
+    [
+        ("curves.csv", {"curves"}),
+        ("curves_diff.csv", {"curves-diff"}),
+        ("contrasts.csv", {"contrasts"}),
+        ("repeat_curve.csv", {"repeats"}),
+        ("categories.csv", {"word-class", "brackets", "domains", "shares"}),
+    ],
+)
 def test_figure_left_out_when_its_table_is_absent(synthetic_run, missing, gone):
     run, _ = synthetic_run
     run.result_file(missing).unlink()
@@ -199,8 +202,8 @@ def test_contrasts_legend_sits_beside_its_plot(full):
     results, _ = full
     fig = {d.key: d for d in draw_figures(results)}["contrasts"].figure
     ax = fig.axes[0]
-    legend, = _boxes(fig, [ax.get_legend().get_texts()[0]])
-    plot, = [ax.get_window_extent()]
+    (legend,) = _boxes(fig, [ax.get_legend().get_texts()[0]])
+    (plot,) = [ax.get_window_extent()]
     assert plot.y1 <= legend.y0 <= plot.y1 + 0.1 * fig.bbox.height  # just above the plot, inside the figure
     assert legend.y1 <= fig.bbox.height
 
@@ -228,6 +231,8 @@ def test_share_figure_draws_each_part_of_speech_at_its_shares(full):
     ax = drawn.figure.axes[0]
     upos = results.categories.query("feature == 'upos'")
     points = ax.collections[-1].get_offsets()
-    assert sorted(map(tuple, points.round(9).tolist())) == sorted(zip(upos["share_of_tokens"].round(9), upos["share_of_gap"].round(9), strict=True))
+    assert sorted(map(tuple, points.round(9).tolist())) == sorted(
+        zip(upos["share_of_tokens"].round(9), upos["share_of_gap"].round(9), strict=True)
+    )
     assert ax.get_xlabel() == "share of the tokens" and ax.get_ylabel() == "share of the total gap"
     assert "dashed diagonal" in drawn.caption

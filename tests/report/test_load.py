@@ -21,8 +21,18 @@ def test_read_results_reads_every_file_of_compare_and_curves(synthetic_run):
     headline = {h.label: h for h in s.headline}
     assert headline["close_bracket"].n_tokens == n_close
     assert "gap ~ 0 + C(word_class)" in results.regression
-    for table in ("categories", "contrasts", "sensitivity", "marginal_means", "repeat_curve", "curves", "curves_diff",
-                  "top_tokens", "top_segments", "top_documents"):
+    for table in (
+        "categories",
+        "contrasts",
+        "sensitivity",
+        "marginal_means",
+        "repeat_curve",
+        "curves",
+        "curves_diff",
+        "top_tokens",
+        "top_segments",
+        "top_documents",
+    ):
         assert getattr(results, table) is not None, table
 
 

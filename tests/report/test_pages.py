@@ -50,12 +50,18 @@ def test_a_second_comparison_keeps_the_first(two_comparisons):
     run, frame = two_comparisons
     first, second = f"{BASELINE}-vs-{CANDIDATE}", f"{BASELINE}-vs-{THIRD}"
     # comparisons first, then curves; each kind by name
-    assert [(r.kind, r.name) for r in run.results()] == [("compare", second), ("compare", first), ("curves", "curves-transformer-hybrid")]
+    assert [(r.kind, r.name) for r in run.results()] == [
+        ("compare", second),
+        ("compare", first),
+        ("curves", "curves-transformer-hybrid"),
+    ]
     records = {r.name: r for r in run.results()}
     assert (records[second].baseline, records[second].candidate) == (BASELINE, THIRD)
     # each result's own numbers: the float64 mean gap of its pair, recomputed from the fixture's losses
     scored = frame[frame["pos"] >= 1]
-    gap = (scored["loss_baseline"].astype("float32").astype(float) - scored["loss_candidate"].astype("float32").astype(float))
+    gap = scored["loss_baseline"].astype("float32").astype(float) - scored["loss_candidate"].astype("float32").astype(
+        float
+    )
     assert _gap(run, first) == pytest.approx(gap.mean(), abs=1e-6)
     assert _gap(run, second) - _gap(run, first) == pytest.approx(SHIFT, abs=1e-6)
     # a run with two comparisons and no name given: an error that names both
@@ -106,7 +112,10 @@ def test_report_shows_every_comparison_and_links_the_pages(two_comparisons):
     # the first comparison by name (BASELINE-vs-cand-better) opens the report, with the run's curves
     second = f"compare-{BASELINE}-vs-{CANDIDATE}.html"
     assert [p.file for p in result.pages] == ["index.html", second]
-    assert [p.label for p in result.pages] == [f"{THIRD} vs {BASELINE} · checkpoint curves", f"{CANDIDATE} vs {BASELINE}"]
+    assert [p.label for p in result.pages] == [
+        f"{THIRD} vs {BASELINE} · checkpoint curves",
+        f"{CANDIDATE} vs {BASELINE}",
+    ]
     index_html, other_html = ((run.report_dir / p.file).read_text() for p in result.pages)
     assert _links(index_html) == {second} and _links(other_html) == {"index.html"}
     assert f"<title>lossgap: {THIRD} vs {BASELINE}</title>" in index_html
@@ -124,7 +133,9 @@ def test_report_shows_every_comparison_and_links_the_pages(two_comparisons):
         html = (run.report_dir / page.file).read_text()
         assert all(f'href="figures/{k}.svg"' in html for k in page.figures)
         assert page.viewer_docs > 0
-    viewer = json.loads(re.search(r'<script type="application/json" id="viewer-data">(.*?)</script>', other_html, re.S).group(1))
+    viewer = json.loads(
+        re.search(r'<script type="application/json" id="viewer-data">(.*?)</script>', other_html, re.S).group(1)
+    )
     assert (viewer["baseline"], viewer["candidate"]) == (BASELINE, CANDIDATE)
 
 
@@ -141,7 +152,7 @@ def test_report_of_curves_alone_and_pages_of_removed_results_go(two_comparisons)
     html = result.path.read_text()
     assert result.figures == ("curves", "curves-diff") and result.viewer_docs == 0
     assert "checkpoint curves: transformer, hybrid" in html and 'class="headline"' not in html
-    assert "<nav class=\"pages\"" not in html
+    assert '<nav class="pages"' not in html
 
 
 def test_an_older_runs_results_in_results_itself_are_still_read(synthetic_run):

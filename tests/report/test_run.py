@@ -82,12 +82,15 @@ def test_document_text_with_markup_stays_inert_text(synthetic_run):
     run, _ = synthetic_run
     page = _page(run_report(run.path).path)
     # exactly two script elements: the viewer's JSON and assets/viewer.js; none from document text
-    assert [(a.get("type"), a.get("src")) for a, _ in page.scripts] == [("application/json", None),
-                                                                           (None, "assets/viewer.js")]
+    assert [(a.get("type"), a.get("src")) for a, _ in page.scripts] == [
+        ("application/json", None),
+        (None, "assets/viewer.js"),
+    ]
     payload = json.loads(page.scripts[0][1])
     b2 = next(d for d in payload["docs"] if d["doc_id"] == "b2")
     assert "".join(p + t for p, t in zip(b2["pre"], b2["text"], strict=True)) == (
-        "Alice wrote <script>alert(1)</script> and </div> & then left.")
+        "Alice wrote <script>alert(1)</script> and </div> & then left."
+    )
     # the segment table shows the markup as text
     assert any("␣<script>alert(1)</script>" in t for t in page.text)  # leading space drawn as ␣
 
@@ -117,7 +120,7 @@ def test_table_rows_link_to_the_viewer_document_and_position(synthetic_run):
     links = [h for h in page.hrefs if h.startswith("#doc-")]
     assert links
     for href in links:
-        index, *pos = (int(x) for x in href[len("#doc-"):].split("-"))
+        index, *pos = (int(x) for x in href[len("#doc-") :].split("-"))
         doc = payload["docs"][index]
         if pos:
             assert pos[0] in doc["pos"]
@@ -167,7 +170,9 @@ def test_commands_the_report_and_its_errors_suggest_are_complete(synthetic_run, 
     text = " ".join(result.omitted) + " " + result.path.read_text()
     with pytest.raises(RunDirError) as caught:
         run_report(tmp_path)
-    hints = re.findall(r"`(lossgap [^`]+)`", text + str(caught.value)) + re.findall(r"<code>(lossgap [^<]+)</code>", text)
+    hints = re.findall(r"`(lossgap [^`]+)`", text + str(caught.value)) + re.findall(
+        r"<code>(lossgap [^<]+)</code>", text
+    )
     assert {h.split()[1] for h in hints} >= {"compare", "curves", "report"}, hints
     for hint in hints:
         _parses_as_a_command(hint)
@@ -197,7 +202,9 @@ def test_visible_whitespace():
 
 def test_cli_report_smoke(synthetic_run):
     run, _ = synthetic_run
-    result = CliRunner().invoke(app, ["report", "--run", str(run.path), "--viewer-docs", "1", "--doc", "p1", "--title", "T"])
+    result = CliRunner().invoke(
+        app, ["report", "--run", str(run.path), "--viewer-docs", "1", "--doc", "p1", "--title", "T"]
+    )
     assert result.exit_code == 0, result.output
     assert "index.html" in result.output
     page = _page(run.report_dir / "index.html")
@@ -218,7 +225,9 @@ def test_sentences_of_the_model_note_are_separated(synthetic_run):
 
     run, _ = synthetic_run
     summary = run.result_file("summary.json")
-    summary.write_text(summary.read_text().replace('"log_freq_source": ""', '"log_freq_source": "the run\'s own tokens"'))
+    summary.write_text(
+        summary.read_text().replace('"log_freq_source": ""', '"log_freq_source": "the run\'s own tokens"')
+    )
     html = run_report(run.path).path.read_text()
     note = re.search(r"Tokenizer policy:.*?</p>", html, re.S)
     assert note and "Rarity (log_freq) counts" in note.group(0), note
@@ -229,7 +238,9 @@ def test_notes_of_the_report_config_lead_the_keep_in_mind_box(synthetic_run):
     import re
 
     run, _ = synthetic_run
-    html = run_report(run.path, ReportConfig(notes=("One model at two contexts: <not> about architectures.",))).path.read_text()
+    html = run_report(
+        run.path, ReportConfig(notes=("One model at two contexts: <not> about architectures.",))
+    ).path.read_text()
     box = re.search(r'<div class="caveats" id="caveats">(.*?)</div>', html, re.S).group(1)
     items = re.findall(r"<li>(.*?)</li>", box, re.S)
     assert items[0] == "One model at two contexts: &lt;not&gt; about architectures." and len(items) >= 2

@@ -86,13 +86,16 @@ def test_load_viewer_carries_exact_losses_text_and_features(synthetic_run):
         assert doc.numeric["repeat_len"] == expected["repeat_len"].astype(float).tolist()
         bins = [viewer.vocab["repeat_len_bin"][c] for c in doc.categorical["repeat_len_bin"]]
         edges = {0: "0", 1: "1", 2: "2", 3: "3"}
-        assert bins == [edges.get(int(r), "4-7" if r <= 7 else "8-15" if r <= 15 else "16+") for r in expected["repeat_len"]]
+        assert bins == [
+            edges.get(int(r), "4-7" if r <= 7 else "8-15" if r <= 15 else "16+") for r in expected["repeat_len"]
+        ]
         # the filter's "repeated" is the headline's: repeat_len >= 2
         assert doc.masks["repeated"] == [int(r >= 2) for r in expected["repeat_len"]]
         assert "" not in sum(viewer.vocab.values(), [])  # no empty filter values
         upos = [None if c < 0 else viewer.vocab["upos"][c] for c in doc.categorical["upos"]]
-        assert upos == [None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-                        for v in expected["upos"].tolist()]
+        assert upos == [
+            None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in expected["upos"].tolist()
+        ]
 
 
 def test_load_viewer_cuts_long_documents_to_a_window_around_the_focus(synthetic_run):
@@ -177,14 +180,16 @@ def test_choose_documents_goes_rank_by_rank_across_the_tables(synthetic_run):
     run.result_file("top_segments.csv").write_text(
         "direction,rank,doc_id,pos_start,pos_end,n_tokens,mean_gap,sum_gap,text\n"
         "candidate_wins,1,h1,2,4,2,1.0,2.0,x\n"
-        "candidate_wins,2,b1,3,5,2,0.5,1.0,y\n")
+        "candidate_wins,2,b1,3,5,2,0.5,1.0,y\n"
+    )
     run.result_file("top_tokens.csv").write_text(
         "direction,rank,doc_id,pos,domain,token_text,loss_baseline,loss_candidate,gap\n"
         "candidate_loses,1,b2,4,books,z,1.0,2.0,-1.0\n"
-        "candidate_wins,1,p1,5,python,w,2.0,1.0,1.0\n")
+        "candidate_wins,1,p1,5,python,w,2.0,1.0,1.0\n"
+    )
     run.result_file("top_documents.csv").write_text(
-        "direction,rank,doc_id,domain,n_tokens,mean_gap,sum_gap\n"
-        "candidate_wins,1,b1,books,23,0.1,2.3\n")
+        "direction,rank,doc_id,domain,n_tokens,mean_gap,sum_gap\ncandidate_wins,1,b1,books,23,0.1,2.3\n"
+    )
     results = read_results(run)
     # rank 1: segments (wins), tokens (wins, then loses), documents; then rank 2
     assert choose_documents(results, ReportConfig(viewer_docs=3), []) == [("h1", 2), ("p1", 5), ("b2", 4)]

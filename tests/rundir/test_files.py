@@ -95,8 +95,13 @@ def test_features_stream_chunk_by_chunk_and_appear_only_when_complete(tmp_path) 
         writer.write(chunk)
     table = run.read("features")
     assert table.num_rows == 6 and "extra" in run.columns("features")
-    with pytest.raises(SchemaError, match="features.parquet: column 'repeat_len' has type string"), run.features_writer() as w:
-        w.write(chunk.set_column(FEATURES_SCHEMA.get_field_index("repeat_len"), "repeat_len", pa.array(["a", "b", "c"])))
+    with (
+        pytest.raises(SchemaError, match="features.parquet: column 'repeat_len' has type string"),
+        run.features_writer() as w,
+    ):
+        w.write(
+            chunk.set_column(FEATURES_SCHEMA.get_field_index("repeat_len"), "repeat_len", pa.array(["a", "b", "c"]))
+        )
     assert run.read("features").num_rows == 6  # the earlier file is untouched
 
 
@@ -138,7 +143,9 @@ def test_manifest_records_round_trip_and_a_bad_record_names_its_key(tmp_path) ->
                          context=context, requested={"max_length": 64}, n_docs=2, n_tokens=10, mean_loss=float("nan"))  # fmt: skip
     run.record_model("short", record)
     run.record_corpus(CorpusRecord(fingerprint="f", source="s", n_docs=2, n_read=3, skipped={"empty_text": 1}))
-    run.record_tokenizer(TokenizerRecord(fingerprint="t", prefix_token_id=1, policy="bos", first_model="m", n_tokens=12))
+    run.record_tokenizer(
+        TokenizerRecord(fingerprint="t", prefix_token_id=1, policy="bos", first_model="m", n_tokens=12)
+    )
     run.record_features(FeaturesRecord(config={}, spacy_model=None, repeat_context=ContextPolicy(max_length=64, stride=32),
                                        columns=("doc_id",), n_tokens=12, n_docs=2))  # fmt: skip
     manifest = run.manifest()
@@ -233,7 +240,9 @@ def test_named_results_are_kept_apart_replaced_by_the_same_question_and_listed(t
     assert not (run.result_dir("a-vs-b") / "contrasts.csv").exists()
     # another question under a name already taken is refused, and nothing is written
     with pytest.raises(ConfigError, match="already holds c vs a; give this compare another --name"):
-        run.write_results(ResultRecord(name="a-vs-c", kind="compare", baseline="b", candidate="c"), {"categories.csv": frame})
+        run.write_results(
+            ResultRecord(name="a-vs-c", kind="compare", baseline="b", candidate="c"), {"categories.csv": frame}
+        )
     assert run.read_results("categories.csv", "a-vs-c")["mean_gap"].tolist() == [2.0]
     with pytest.raises(RunDirError, match="invalid"):
         run.result_dir("../escape")

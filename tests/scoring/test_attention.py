@@ -100,7 +100,9 @@ def test_packed_windows_equal_the_padded_batch_and_the_float64_reference(tmp_pat
     assert len(batches) > 1 and all(sum(w.length for w in b.windows) <= 100 or len(b.windows) == 1 for b in batches)
     packed = {}
     for batch in batches:
-        for w, losses in zip(batch.windows, batch_losses(head, docs, batch.windows, 0, 7, torch.device("cpu")), strict=True):
+        for w, losses in zip(
+            batch.windows, batch_losses(head, docs, batch.windows, 0, 7, torch.device("cpu")), strict=True
+        ):
             packed[w.doc] = losses
     reference = load_float64(folder)
     for k, doc in enumerate(docs):

@@ -46,8 +46,8 @@ def test_cpu_scoring_hides_gpu_only_fla_kernels(tmp_path, hybrid_model, corpus_f
         import importlib
         from lossgap.corpus import CorpusConfig, run_corpus
         from lossgap.scoring import ScoreConfig, run_score
-        run_corpus({str(tmp_path / 'run')!r}, {str(corpus_file)!r}, CorpusConfig())
-        result = run_score({str(tmp_path / 'run')!r}, ScoreConfig(model={str(hybrid_model)!r}, device="cpu"))
+        run_corpus({str(tmp_path / "run")!r}, {str(corpus_file)!r}, CorpusConfig())
+        result = run_score({str(tmp_path / "run")!r}, ScoreConfig(model={str(hybrid_model)!r}, device="cpu"))
         print("scored", result.n_tokens)
         try:
             importlib.import_module("fla")

@@ -75,7 +75,9 @@ def test_windows_equal_full_context_when_documents_fit(llama_model, corpus_file,
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_a_model_with_another_tokenizer_joins_the_run_with_its_own_tokens(llama_model, corpus_file, tmp_path):
@@ -115,7 +117,9 @@ def test_a_tokenizer_with_the_runs_vocabulary_that_tokenizes_differently_is_refu
     other = tmp_path / "lowered"
     save_tiny_model("llama", other, llama_model)
     lowered.save_pretrained(other)
-    with pytest.raises(TokenizerMismatchError, match=r"has the vocabulary of the run's tokens .* document 'doc\d', position \d+"):
+    with pytest.raises(
+        TokenizerMismatchError, match=r"has the vocabulary of the run's tokens .* document 'doc\d', position \d+"
+    ):
         run_score(rd, ScoreConfig(model=str(other), name="second"))
     assert _digest(rd.path) == before
 
@@ -145,7 +149,11 @@ def test_interrupted_run_resumes_without_rescoring(llama_model, corpus_file, tmp
     kept = [d for part in written for d in part]
     kept_tokens = rd.score_parts("m").done_tokens()
     written.clear()
-    monkeypatch.setattr(ScoreParts, "write", lambda parts, rank, pieces: (written.append([d for d, _, _ in pieces]), real_write(parts, rank, pieces)))
+    monkeypatch.setattr(
+        ScoreParts,
+        "write",
+        lambda parts, rank, pieces: (written.append([d for d, _, _ in pieces]), real_write(parts, rank, pieces)),
+    )
     result = run_score(rd.path, config)
     assert result.resumed_tokens == kept_tokens > 0
     rescored = [d for part in written for d in part]
@@ -186,7 +194,14 @@ def test_an_interrupted_long_document_keeps_its_finished_windows(llama_model, tm
     assert len(rd.score_parts("m").done_pieces()["long"]) == 3
 
     pieces_written.clear()
-    monkeypatch.setattr(ScoreParts, "write", lambda parts, rank, pieces: (pieces_written.extend((d, f) for d, f, _ in pieces), real_write(parts, rank, pieces)))
+    monkeypatch.setattr(
+        ScoreParts,
+        "write",
+        lambda parts, rank, pieces: (
+            pieces_written.extend((d, f) for d, f, _ in pieces),
+            real_write(parts, rank, pieces),
+        ),
+    )
     result = run_score(rd.path, config)
     assert len(pieces_written) == n_windows - 3 and result.resumed_tokens == caught.value.kept_tokens
     got, want = pq.read_table(rd.scores_path("m")).to_pandas(), pq.read_table(reference.scores_path("m")).to_pandas()
@@ -202,7 +217,9 @@ def test_progress_moves_within_a_batch_on_the_cpu(llama_model, corpus_file, tmp_
                        progress=lambda done, total: calls.append((done, total)))  # fmt: skip
     done = [d for d, _ in calls]
     assert {t for _, t in calls} == {result.n_tokens} and done[-1] == result.n_tokens
-    assert done == sorted(done) and len({d for d in done if 0 < d < result.n_tokens}) >= 2  # the tiny model has 2 layers
+    assert (
+        done == sorted(done) and len({d for d in done if 0 < d < result.n_tokens}) >= 2
+    )  # the tiny model has 2 layers
 
 
 def test_rescoring_same_settings_is_a_no_op_and_other_settings_are_refused(llama_model, corpus_file, tmp_path):

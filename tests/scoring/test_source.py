@@ -81,7 +81,9 @@ def test_unreachable_hub_fails_in_seconds_and_cache_is_used(tmp_path, monkeypatc
 def test_cli_refuses_a_missing_model_before_writing_anything(tmp_path, corpus_file):
     run = tmp_path / "run"
     started = time.monotonic()
-    result = CliRunner().invoke(app, ["score", str(tmp_path / "missing"), "--corpus", str(corpus_file), "--run", str(run)])
+    result = CliRunner().invoke(
+        app, ["score", str(tmp_path / "missing"), "--corpus", str(corpus_file), "--run", str(run)]
+    )
     assert result.exit_code == 2 and "no such file or folder" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert time.monotonic() - started < 10

@@ -51,7 +51,9 @@ def _tokens(doc_ids, ids):
 def test_check_same_tokens_names_first_difference():
     expected = _tokens(["a", "a", "a", "b", "b"], [1, 5, 6, 1, 7])
     check_same_tokens(expected, expected, "m")
-    with pytest.raises(TokenizerMismatchError, match=r"document 'b', position 1: run has token id 7, m gives token id 8"):
+    with pytest.raises(
+        TokenizerMismatchError, match=r"document 'b', position 1: run has token id 7, m gives token id 8"
+    ):
         check_same_tokens(expected, _tokens(["a", "a", "a", "b", "b"], [1, 5, 6, 1, 8]), "m")
     shorter = pa.table({"doc_id": ["a", "a", "b", "b"], "pos": [0, 1, 0, 1], "token_id": [1, 5, 1, 7]})
     with pytest.raises(TokenizerMismatchError, match=r"document 'a', position 2: .*the end of the document"):

@@ -14,7 +14,20 @@ def _score(model, corpus, run, nproc):
     if nproc == 1:
         cmd = [sys.executable]
     # batch_tokens=1: each window alone, so both runs do the same arithmetic and must agree bit for bit.
-    cmd += ["-m", "lossgap", "score", str(model), "--corpus", str(corpus), "--run-dir", str(run), "--name", "m", "--batch-tokens", "1"]
+    cmd += [
+        "-m",
+        "lossgap",
+        "score",
+        str(model),
+        "--corpus",
+        str(corpus),
+        "--run-dir",
+        str(run),
+        "--name",
+        "m",
+        "--batch-tokens",
+        "1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -79,7 +79,9 @@ def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig
     for k, mask in enumerate(HEADLINE):
         ls = level_sums(sums[sums["group"] == k], n_docs, order=("in", "out"))
         if "in" not in ls.names:
-            rows.append(HeadlineRow(label=mask, n_tokens=0, mean_gap=np.nan, ci_low=np.nan, ci_high=np.nan, note="no tokens"))
+            rows.append(
+                HeadlineRow(label=mask, n_tokens=0, mean_gap=np.nan, ci_low=np.nan, ci_high=np.nan, note="no tokens")
+            )
             continue
         inside = ls.names.index("in")
         contrasts = [Contrast((inside,))]
@@ -98,7 +100,9 @@ def report_wide_q(tables: list[pd.DataFrame]) -> int:
     """Give every table a `q` column: Benjamini–Hochberg over every p-value the tables hold together (the
     whole comparison's tests at once, so a reader scanning all of them is covered). Rows on the relative scale
     re-express a test of the nats rows and are not counted again (their q is NaN). Returns the number of tests."""
-    tested = [(t, (t["scale"] == "nats").to_numpy() if "scale" in t else np.ones(len(t), bool)) for t in tables if "p" in t]
+    tested = [
+        (t, (t["scale"] == "nats").to_numpy() if "scale" in t else np.ones(len(t), bool)) for t in tables if "p" in t
+    ]
     ps = np.concatenate([t["p"].to_numpy(np.float64)[rows] for t, rows in tested]) if tested else np.zeros(0)
     q = benjamini_hochberg(ps)
     at = 0
@@ -184,7 +188,12 @@ def _with_seeds(con: duckdb.DuckDBPyConnection, config: CompareConfig, result: C
     def spread(values) -> SeedSpread:  # type: ignore[no-untyped-def]
         """The headline rows' figure `values(row)` = (estimate, low, high), over documents and seeds."""
         main = np.array([values(h) for h in result.summary.headline], np.float64).reshape(-1, 3)
-        per = lambda rs: np.array([[values(h)[0] for h in r.summary.headline] for r in rs], np.float64).reshape(len(rs), len(main))  # noqa: E731
+
+        def per(rs):  # type: ignore[no-untyped-def]
+            return np.array([[values(h)[0] for h in r.summary.headline] for r in rs], np.float64).reshape(
+                len(rs), len(main)
+            )
+
         return SeedSpread(main[:, 0], main[:, 1], main[:, 2], per(sides["b"]), per(sides["c"]), config.confidence)
 
     gap = spread(lambda h: (h.mean_gap, h.ci_low, h.ci_high))
@@ -227,7 +236,9 @@ def _compute(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: 
     references = dict(config.references)
     unknown = [name for name in references if name not in {g.name for g in user}]
     if unknown:
-        raise ConfigError(f"--reference {', '.join(unknown)}: not a --by grouping ({', '.join(g.name for g in user) or 'none'})")
+        raise ConfigError(
+            f"--reference {', '.join(unknown)}: not a --by grouping ({', '.join(g.name for g in user) or 'none'})"
+        )
     n_tokens, n_docs = con.execute(f"SELECT count(*), max(doc_idx) + 1 FROM {JOINED}").fetchall()[0]
     n_present = con.execute(f"SELECT count(DISTINCT doc_idx) FROM {JOINED}").fetchall()[0][0]
     log.info("comparing %s (baseline) and %s (candidate) on %d tokens in %d documents", config.baseline,
@@ -252,8 +263,12 @@ def _compute(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: 
     headline = _headline(con, n_docs, config)
     overall = headline[0]
     base, cand = con.execute(f"SELECT avg(loss_baseline), avg(loss_candidate) FROM {JOINED}").fetchall()[0]
-    doc_means = con.execute(f"SELECT avg(gap) FROM {JOINED} GROUP BY doc_idx").fetchnumpy()["avg(gap)"].astype(np.float64)
-    macro, macro_low, macro_high = (float(v[0]) for v in macro_means(doc_means, np.zeros(len(doc_means), np.int64), 1, config))
+    doc_means = (
+        con.execute(f"SELECT avg(gap) FROM {JOINED} GROUP BY doc_idx").fetchnumpy()["avg(gap)"].astype(np.float64)
+    )
+    macro, macro_low, macro_high = (
+        float(v[0]) for v in macro_means(doc_means, np.zeros(len(doc_means), np.int64), 1, config)
+    )
     missing = missing or MissingTokens(baseline_only=0, candidate_only=0, no_features=0)
     summary = Summary(
         baseline=config.baseline, candidate=config.candidate, n_tokens=int(n_tokens), n_docs=int(n_present),
@@ -310,7 +325,9 @@ def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResul
     features = manifest.features
     with connect() as con:
         missing = join_pair(con, run, baseline=config.baselines, candidate=config.candidates)
-        context = [n for b, c in zip(config.baselines, config.candidates, strict=False) for n in _context_notes(manifest, b, c)]
+        context = [
+            n for b, c in zip(config.baselines, config.candidates, strict=False) for n in _context_notes(manifest, b, c)
+        ]
         result = compute_compare(con, config, missing=missing, notes=tuple(dict.fromkeys(context)),
                                  log_freq_source="" if features is None else features.log_freq_source)  # fmt: skip
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -322,4 +339,3 @@ def run_compare(run: RunDir | Path | str, config: CompareConfig) -> CompareResul
     run.record_stage("compare", config, now)
     log.info("wrote %s", folder)
     return result
-

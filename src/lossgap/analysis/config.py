@@ -192,7 +192,9 @@ class Series:
             raise ConfigError(f"series {self.label}: seeds are found as SEED@STEP; give them without explicit names")
         members = self.members
         if len(set(members)) != len(members) or not all(isinstance(m, str) and m.strip() for m in members):
-            raise ConfigError(f"series {self.label}: each seed once, and not the series' own label ({', '.join(members)})")
+            raise ConfigError(
+                f"series {self.label}: each seed once, and not the series' own label ({', '.join(members)})"
+            )
 
     @property
     def members(self) -> tuple[str, ...]:

@@ -25,8 +25,16 @@ from lossgap.analysis.regression import Control, Fit, fit_factor
 from lossgap.errors import ConfigError
 from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
 
-__all__ = ["CONTRAST_COLUMNS", "ContrastSpec", "ContrastTables", "Factor", "default_factors", "user_factor", "controls_for",
-           "contrast_tables"]
+__all__ = [
+    "CONTRAST_COLUMNS",
+    "ContrastSpec",
+    "ContrastTables",
+    "Factor",
+    "default_factors",
+    "user_factor",
+    "controls_for",
+    "contrast_tables",
+]
 
 CONTRAST_COLUMNS = ["family", "contrast", "level", "reference", "scope", "method", "scale", "estimate", "ci_low", "ci_high",
                     "p", "p_adjusted", "p_primary", "q", "n_tokens", "n_docs", "n_eff_docs", "note"]  # fmt: skip
@@ -66,7 +74,9 @@ def _word_class_contrasts(levels: list[str]) -> list[ContrastSpec]:
     function = tuple(v for v in ("function:EX", "function:other") if v in levels)
     out = []
     if "content" in levels and function:
-        out.append(ContrastSpec("word_class", "content - function", "content", "function", "prose", ("content",), function))
+        out.append(
+            ContrastSpec("word_class", "content - function", "content", "function", "prose", ("content",), function)
+        )
     if {"function:EX", "function:other"} <= set(levels):
         out.append(ContrastSpec("existential_there", "EX there - other function words", "there (EX)",
                                 "other function words", "prose", ("function:EX",), ("function:other",)))  # fmt: skip
@@ -74,7 +84,9 @@ def _word_class_contrasts(levels: list[str]) -> list[ContrastSpec]:
 
 
 def _upos_contrasts(levels: list[str]) -> list[ContrastSpec]:
-    return [ContrastSpec("upos", f"{v} - all prose", v, "all prose tokens", "prose", (v,), tuple(levels)) for v in levels]
+    return [
+        ContrastSpec("upos", f"{v} - all prose", v, "all prose tokens", "prose", (v,), tuple(levels)) for v in levels
+    ]
 
 
 def _bracket_contrasts(levels: list[str]) -> list[ContrastSpec]:
@@ -109,7 +121,9 @@ def _repeat_contrasts(levels: list[str]) -> list[ContrastSpec]:
 
 def default_factors() -> list[Factor]:
     """The factors behind the study's claims (see the module docstring)."""
-    bracket = "CASE WHEN bracket_side IN ('open', 'close') THEN bracket_side || '|' || bracket_kind || '|' || domain_type END"
+    bracket = (
+        "CASE WHEN bracket_side IN ('open', 'close') THEN bracket_side || '|' || bracket_kind || '|' || domain_type END"
+    )
     return [
         Factor(
             name="word_class",
@@ -119,12 +133,29 @@ def default_factors() -> list[Factor]:
             columns=("word_class", "tag"),
             contrasts=_word_class_contrasts,
         ),
-        Factor(name="upos", expr="upos", population="CASE WHEN upos IS NOT NULL THEN 'scope' END", columns=("upos",),
-               contrasts=_upos_contrasts),  # fmt: skip
-        Factor(name="brackets", expr=bracket, population="domain_type", columns=("bracket_side", "bracket_kind"),
-               contrasts=_bracket_contrasts, population_of=lambda level: level.split("|")[2]),  # fmt: skip
-        Factor(name="repeat_len_bin", expr=repeat_len_bin_sql(), population="'scope'", columns=("repeat_len",),
-               contrasts=_repeat_contrasts, order=tuple(b[2] for b in REPEAT_LEN_BINS)),  # fmt: skip
+        Factor(
+            name="upos",
+            expr="upos",
+            population="CASE WHEN upos IS NOT NULL THEN 'scope' END",
+            columns=("upos",),
+            contrasts=_upos_contrasts,
+        ),  # fmt: skip
+        Factor(
+            name="brackets",
+            expr=bracket,
+            population="domain_type",
+            columns=("bracket_side", "bracket_kind"),
+            contrasts=_bracket_contrasts,
+            population_of=lambda level: level.split("|")[2],
+        ),  # fmt: skip
+        Factor(
+            name="repeat_len_bin",
+            expr=repeat_len_bin_sql(),
+            population="'scope'",
+            columns=("repeat_len",),
+            contrasts=_repeat_contrasts,
+            order=tuple(b[2] for b in REPEAT_LEN_BINS),
+        ),  # fmt: skip
     ]
 
 
@@ -220,7 +251,9 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
             vectors = [None if fit is None else fit.combination([(factor.population_of(v), v) for v in spec.plus],
                                                                 [(factor.population_of(v), v) for v in spec.minus])
                        for spec in specs]  # fmt: skip
-            done = iter(fit.intervals([a for a in vectors if a is not None], config.confidence) if fit is not None else [])
+            done = iter(
+                fit.intervals([a for a in vectors if a is not None], config.confidence) if fit is not None else []
+            )
             values = []
             for a, withheld in zip(vectors, blocked, strict=True):
                 if a is None:
@@ -238,7 +271,9 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
         relative_values = [(e, np.nan, np.nan, np.nan) if withheld else (e, lo, hi, p) for e, lo, hi, p, withheld in
                            zip(relative.estimate, relative.ci_low, relative.ci_high, relative.p, blocked_relative, strict=True)]  # fmt: skip
         # adjusted, relative: the adjusted contrast over the mean baseline loss of its levels' tokens (taken as fixed)
-        adjusted_relative = [(e / b, lo / b, hi / b, p) for (e, lo, hi, p), b in zip(adjusted["flexible"], base_mean, strict=True)]
+        adjusted_relative = [
+            (e / b, lo / b, hi / b, p) for (e, lo, hi, p), b in zip(adjusted["flexible"], base_mean, strict=True)
+        ]
         fixed = notes.where(notes != "", "relative to the mean baseline loss of these tokens, taken as fixed")
         contrast_frames += [
             _rows(specs, "raw", raw_values, support.assign(note=notes)),
@@ -250,10 +285,16 @@ def contrast_tables(con: duckdb.DuckDBPyConnection, factors: Sequence[Factor], c
             _rows(specs, controls, adjusted.get(controls, raw_values), support[[]])
             for controls in ("none", "linear", "flexible")
         ]
-    contrasts = pd.concat(contrast_frames, ignore_index=True) if contrast_frames else pd.DataFrame(columns=CONTRAST_COLUMNS)
+    contrasts = (
+        pd.concat(contrast_frames, ignore_index=True) if contrast_frames else pd.DataFrame(columns=CONTRAST_COLUMNS)
+    )
     adjust_p(contrasts, config.primary)
     contrasts["q"] = np.nan  # filled over every p-value of the comparison (`compare.report_wide_q`)
-    sensitivity = pd.concat(sensitivity_frames, ignore_index=True).rename(columns={"method": "controls"}) if sensitivity_frames else pd.DataFrame()
+    sensitivity = (
+        pd.concat(sensitivity_frames, ignore_index=True).rename(columns={"method": "controls"})
+        if sensitivity_frames
+        else pd.DataFrame()
+    )
     means = pd.concat(mean_frames, ignore_index=True) if mean_frames else pd.DataFrame()
     return ContrastTables(contrasts=contrasts[CONTRAST_COLUMNS], sensitivity=sensitivity, marginal_means=means,
                           fits=tuple(fits))  # fmt: skip
@@ -277,13 +318,17 @@ def adjust_p(contrasts: pd.DataFrame, primary: tuple[str, ...]) -> None:
         contrasts.loc[chosen, "p_primary"] = holm(contrasts.loc[chosen, "p"].to_numpy(np.float64))
 
 
-def _marginal_means(fit: Fit, factor: Factor, levels: list[str], config: CompareConfig, alone: Estimates) -> pd.DataFrame:
+def _marginal_means(
+    fit: Fit, factor: Factor, levels: list[str], config: CompareConfig, alone: Estimates
+) -> pd.DataFrame:
     """Each level's marginal mean; no interval (NaN, with the reason in `note`) where the level's tokens sit in
     fewer than `min_eff_docs` effective documents, as for its raw mean."""
     rows = []
     shown = [(i, level, factor.population_of(level)) for i, level in enumerate(levels)
              if factor.population_of(level) in fit.population_means and level in fit.design.factor_levels]  # fmt: skip
-    intervals = fit.intervals([fit.marginal_vector(level, population) for _, level, population in shown], config.confidence)
+    intervals = fit.intervals(
+        [fit.marginal_vector(level, population) for _, level, population in shown], config.confidence
+    )
     for (i, level, population), (est, low, high, p) in zip(shown, intervals, strict=True):
         if alone.note[i]:
             low, high, p = np.nan, np.nan, np.nan

@@ -43,13 +43,19 @@ class CurvesResult:
 def resolve_series(run: RunDir, series: Series) -> list[tuple[str, int]]:
     """The (scored name, step) checkpoints of a series, by step; a series without names is every scored
     `LABEL@STEP` of the run."""
-    names = series.names or tuple(n for n in run.scored_names() if n.rsplit("@", 1)[0] == series.label and step_of(n) is not None)
+    names = series.names or tuple(
+        n for n in run.scored_names() if n.rsplit("@", 1)[0] == series.label and step_of(n) is not None
+    )
     if not names:
         scored = ", ".join(run.scored_names()) or "none"
-        raise ConfigError(f"--series {series.label}: no scored name {series.label}@STEP in {run.path} (scored: {scored})")
+        raise ConfigError(
+            f"--series {series.label}: no scored name {series.label}@STEP in {run.path} (scored: {scored})"
+        )
     for name in names:
         if not run.has_scores(name):
-            raise ConfigError(f"series {series.label}: {name!r} was never scored in {run.path} (scored: {', '.join(run.scored_names())})")
+            raise ConfigError(
+                f"series {series.label}: {name!r} was never scored in {run.path} (scored: {', '.join(run.scored_names())})"
+            )
     return sorted(((n, step_of(n)) for n in names), key=lambda item: item[1])  # type: ignore[arg-type,return-value]
 
 
@@ -158,7 +164,9 @@ def _difference(ref: pd.DataFrame, other: pd.DataFrame, first: pd.DataFrame, j: 
             "did_p": did[3], "note": "; ".join(notes_here)}  # fmt: skip
 
 
-def _level(frame: pd.DataFrame, first: pd.DataFrame, j: int, doc: np.ndarray, n_docs: int, config: CurvesConfig) -> dict:
+def _level(
+    frame: pd.DataFrame, first: pd.DataFrame, j: int, doc: np.ndarray, n_docs: int, config: CurvesConfig
+) -> dict:
     """One curves row's figures: the mean loss on mask j of a checkpoint's (or its seeds' mean) sums."""
     n, n_all = first[f"n{j}"].to_numpy(np.float64), first["n_all"].to_numpy(np.float64)
     sums = _mask_sums(doc, n, frame[f"s{j}"].to_numpy(np.float64), n_all, frame["s_all"].to_numpy(np.float64), n_docs)
@@ -204,7 +212,9 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
         # otherwise look better or worse for reasons unrelated to training.
         for name in names:
             run.view(con, f"scores/{name}", "checkpoint")
-            con.execute("DELETE FROM flags f WHERE NOT EXISTS (SELECT 1 FROM checkpoint s WHERE s.doc_id = f.doc_id AND s.pos = f.pos)")
+            con.execute(
+                "DELETE FROM flags f WHERE NOT EXISTS (SELECT 1 FROM checkpoint s WHERE s.doc_id = f.doc_id AND s.pos = f.pos)"
+            )
         kept = con.execute("SELECT count(*) FROM flags").fetchall()[0][0]
         log.warning("curves: %d annotated tokens are not scored by every checkpoint and are left out", n_flags - kept)
         per_name = {name: _checkpoint_sums(con, run, name, len(masks)) for name in names}
@@ -214,7 +224,9 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
     if doc.size < FEW_DOCUMENTS:
         notes.append(f"only {doc.size} documents: every interval rests on few independent units; read them as rough")
     manifest = run.manifest()
-    contexts = {n: (r.context.max_length, r.context.stride, r.context.policy) for n, r in manifest.models.items() if n in names}
+    contexts = {
+        n: (r.context.max_length, r.context.stride, r.context.policy) for n, r in manifest.models.items() if n in names
+    }
     if len(set(contexts.values())) > 1:
         notes.append("the checkpoints were scored with different contexts ("
                      + "; ".join(f"{n}: {c[2]}, max_length {c[0]}, stride {c[1]}" for n, c in contexts.items())
@@ -226,7 +238,11 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
     for note in notes:
         log.debug("curves: %s", note)  # returned in CurvesResult.notes: the caller shows them
 
-    mean = {(label, step): _mean_frame([per_name[n] for n in seeds]) for label, points in series.items() for step, seeds in points}
+    mean = {
+        (label, step): _mean_frame([per_name[n] for n in seeds])
+        for label, points in series.items()
+        for step, seeds in points
+    }
     curve_rows, diff_rows = [], []
     for label, points in series.items():
         for step, seeds in points:
@@ -244,7 +260,9 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
             continue
         for step, seeds in points:
             if step not in reference_steps:
-                notes.append(f"{'+'.join(seeds)}: the reference series {reference} has no step {step}; no paired difference")
+                notes.append(
+                    f"{'+'.join(seeds)}: the reference series {reference} has no step {step}; no paired difference"
+                )
                 continue
             ref_seeds = reference_steps[step]
             ref, other = mean[reference, step], mean[label, step]
@@ -253,8 +271,16 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
                        "n_replicates": len(ref_seeds) * len(seeds),
                        **_difference(ref, other, first, j, mask, doc, n_docs, config)}  # fmt: skip
                 if len(ref_seeds) * len(seeds) > 1:
-                    per_ref = [_difference(per_name[r], other, first, j, mask, doc, n_docs, config) for r in ref_seeds] if len(ref_seeds) > 1 else []
-                    per_other = [_difference(ref, per_name[o], first, j, mask, doc, n_docs, config) for o in seeds] if len(seeds) > 1 else []
+                    per_ref = (
+                        [_difference(per_name[r], other, first, j, mask, doc, n_docs, config) for r in ref_seeds]
+                        if len(ref_seeds) > 1
+                        else []
+                    )
+                    per_other = (
+                        [_difference(ref, per_name[o], first, j, mask, doc, n_docs, config) for o in seeds]
+                        if len(seeds) > 1
+                        else []
+                    )
                     _with_seeds(row, _DIFF_FIGURES, per_ref, per_other, config.confidence)
                 diff_rows.append(row)
     # Benjamini–Hochberg over every p-value of the paired differences and their difference-in-differences at once
@@ -288,4 +314,3 @@ def run_curves(run: RunDir | Path | str, config: CurvesConfig) -> CurvesResult:
     run.write_results(record, {"curves.csv": result.curves, "curves_diff.csv": result.differences})
     run.record_stage("curves", config, now)
     return result
-

@@ -153,7 +153,9 @@ def _merged(sums: LevelSums, contrast: Contrast) -> tuple[LevelSums, np.ndarray]
     merged = LevelSums(doc=uniq // len(groups), level=uniq % len(groups), n=np.bincount(inverse, weights=sums.n[keep]),
                        s=np.bincount(inverse, weights=sums.s[keep]), names=tuple(map(str, range(len(groups)))),
                        n_docs=sums.n_docs)  # fmt: skip
-    side = Contrast(tuple(i for i, g in enumerate(groups) if g <= plus), tuple(i for i, g in enumerate(groups) if g <= minus))
+    side = Contrast(
+        tuple(i for i, g in enumerate(groups) if g <= plus), tuple(i for i, g in enumerate(groups) if g <= minus)
+    )
     return merged, side.weights(merged.totals()[0])
 
 
@@ -168,7 +170,9 @@ def document_weights(n_docs: int, resamples: int, seed: int) -> Iterator[np.ndar
         yield np.bincount(flat, minlength=rows * n_docs).reshape(rows, n_docs).astype(np.float64)
 
 
-def _bootstrap(sums: LevelSums, contrasts: list[Contrast], spec: IntervalSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bootstrap(
+    sums: LevelSums, contrasts: list[Contrast], spec: IntervalSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile intervals and p-values (twice the smaller share of resamples on either side of zero).
 
     In each resample a pooled mean is the ratio of the resampled sums over its levels; a contrast is left out

@@ -14,8 +14,16 @@ from lossgap.analysis.join import JOINED, quote_ident
 from lossgap.errors import ConfigError
 from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
 
-__all__ = ["Grouping", "column_grouping", "quantile_thresholds", "bin_sql", "default_groupings", "DECILES",
-           "PROBE_GROUPING", "PROBE_SOURCE_GROUPING"]
+__all__ = [
+    "Grouping",
+    "column_grouping",
+    "quantile_thresholds",
+    "bin_sql",
+    "default_groupings",
+    "DECILES",
+    "PROBE_GROUPING",
+    "PROBE_SOURCE_GROUPING",
+]
 
 DECILES = tuple(str(d) for d in range(1, 11))
 PROBE_GROUPING = "probe+probe_level"  # categories.csv rows of a probe run: marked tokens by probe and difficulty

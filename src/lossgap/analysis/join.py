@@ -21,7 +21,16 @@ import pandas as pd
 from lossgap.errors import ConfigError, RunDirError
 from lossgap.rundir import RunDir, as_rundir
 
-__all__ = ["JOINED", "SEED_PREFIX", "MissingTokens", "connect", "join_pair", "token_frame", "quote_ident", "quote_literal"]
+__all__ = [
+    "JOINED",
+    "SEED_PREFIX",
+    "MissingTokens",
+    "connect",
+    "join_pair",
+    "token_frame",
+    "quote_ident",
+    "quote_literal",
+]
 
 JOINED = "joined"
 _MEMORY_LIMIT = "1GB"  # DuckDB spills to its temporary database beyond this
@@ -89,7 +98,7 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     joins = " ".join(f"JOIN scores_{key} {key} USING (doc_id, pos)" for key, _ in names[1:])
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE pair AS
-            SELECT b0.doc_id, b0.pos, {', '.join(f'CAST({key}.loss AS DOUBLE) AS {key}' for key, _ in names)}
+            SELECT b0.doc_id, b0.pos, {", ".join(f"CAST({key}.loss AS DOUBLE) AS {key}" for key, _ in names)}
             FROM scores_b0 b0 {joins}"""
     )
     con.execute(
@@ -111,7 +120,9 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
                    (SELECT count(*) FROM pair), (SELECT count(*) FROM {JOINED})"""
     ).fetchall()[0]  # type: ignore[misc]
     con.execute("DROP TABLE pair")
-    missing = MissingTokens(baseline_only=n_base - n_pair, candidate_only=n_cand - n_pair, no_features=n_pair - n_joined)
+    missing = MissingTokens(
+        baseline_only=n_base - n_pair, candidate_only=n_cand - n_pair, no_features=n_pair - n_joined
+    )
     if n_joined == 0:
         raise RunDirError(
             f"no token of {', '.join(baselines + candidates)} has features in {run.path}: were they scored on this "

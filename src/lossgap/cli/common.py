@@ -39,6 +39,7 @@ __all__ = [
     "print_headline",
 ]
 
+
 def _console(*, stderr: bool) -> Console:
     """A console for stderr or stdout. On a terminal, rich fits its width; elsewhere (a pipe, a log file) lines are
     not wrapped (rich would wrap them at 80 columns) and tables get room for their columns."""
@@ -117,7 +118,9 @@ IntervalOption = Annotated[str | None, typer.Option(help=with_default(
     "cr2 (cluster-robust t intervals) | bootstrap (percentile, over documents)", IntervalSpec, "interval"))]  # fmt: skip
 BootstrapOption = Annotated[int | None, typer.Option(help=with_default("Document resamples of --interval bootstrap", IntervalSpec, "bootstrap"))]  # fmt: skip
 SeedOption = Annotated[int | None, typer.Option(help=with_default("Seed of the resampling", IntervalSpec, "seed"))]
-ConfidenceOption = Annotated[float | None, typer.Option(help=with_default("Interval coverage", IntervalSpec, "confidence"))]
+ConfidenceOption = Annotated[
+    float | None, typer.Option(help=with_default("Interval coverage", IntervalSpec, "confidence"))
+]
 MinEffDocsOption = Annotated[float | None, typer.Option(help=with_default(
     "No interval below this effective number of documents", IntervalSpec, "min_eff_docs"))]  # fmt: skip
 

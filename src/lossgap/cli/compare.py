@@ -38,37 +38,64 @@ EPILOG = examples(
 @handles_errors
 def compare(
     run: RunOption,
-    baseline: Annotated[list[str], typer.Option(help="Scored NAME of the baseline (gap = baseline - candidate loss); "
-                        "repeat for seed replicates (models trained alike, other seeds): intervals then cover seeds too.")],
-    candidate: Annotated[list[str], typer.Option(help="Scored NAME of the candidate (positive gap: candidate better); "
-                         "repeat for seed replicates.")],
-    by: Annotated[list[str] | None, typer.Option("--by", help="An extra grouping by a feature column; repeatable.")] = None,
+    baseline: Annotated[
+        list[str],
+        typer.Option(
+            help="Scored NAME of the baseline (gap = baseline - candidate loss); "
+            "repeat for seed replicates (models trained alike, other seeds): intervals then cover seeds too."
+        ),
+    ],
+    candidate: Annotated[
+        list[str],
+        typer.Option(help="Scored NAME of the candidate (positive gap: candidate better); repeat for seed replicates."),
+    ],
+    by: Annotated[
+        list[str] | None, typer.Option("--by", help="An extra grouping by a feature column; repeatable.")
+    ] = None,
     cross: Annotated[
         tuple[str, str] | None,
-        typer.Option(metavar="COLUMN COLUMN", help="An extra grouping by two feature columns crossed (more: the TOML file)."),
+        typer.Option(
+            metavar="COLUMN COLUMN", help="An extra grouping by two feature columns crossed (more: the TOML file)."
+        ),
     ] = None,
     reference: Annotated[
         tuple[str, str] | None,
-        typer.Option(metavar="GROUPING LEVEL", help="The reference level of a grouping's contrasts (default: its most "
-                     "frequent level); a crossed grouping is named COL1+COL2 (more: the TOML file)."),
+        typer.Option(
+            metavar="GROUPING LEVEL",
+            help="The reference level of a grouping's contrasts (default: its most "
+            "frequent level); a crossed grouping is named COL1+COL2 (more: the TOML file).",
+        ),
     ] = None,
     no_default_groupings: Annotated[
         bool, typer.Option("--no-default-groupings", help="Only the --by groupings in categories.csv.")
     ] = False,
     control: Annotated[
         list[str] | None,
-        typer.Option(help=with_default(f"What the regression holds fixed: {' | '.join(CONTROLS)}; repeatable", CompareConfig, "controls")),
+        typer.Option(
+            help=with_default(
+                f"What the regression holds fixed: {' | '.join(CONTROLS)}; repeatable", CompareConfig, "controls"
+            )
+        ),
     ] = None,
     interval: IntervalOption = None,
     bootstrap: BootstrapOption = None,
     seed: SeedOption = None,
     confidence: ConfidenceOption = None,
     min_eff_docs: MinEffDocsOption = None,
-    primary: Annotated[list[str] | None, typer.Option("--primary", help=(
-        "A family of contrasts declared before looking (word_class, existential_there, brackets, repetition, "
-        "repeat_len_bin, upos, by COLUMN); repeatable. contrasts.csv's p_primary adjusts the declared ones together "
-        "(Holm)."))] = None,  # fmt: skip
-    top_k: Annotated[int | None, typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))] = None,
+    primary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--primary",
+            help=(
+                "A family of contrasts declared before looking (word_class, existential_there, brackets, repetition, "
+                "repeat_len_bin, upos, by COLUMN); repeatable. contrasts.csv's p_primary adjusts the declared ones together "
+                "(Holm)."
+            ),
+        ),
+    ] = None,  # fmt: skip
+    top_k: Annotated[
+        int | None, typer.Option(help=with_default("Rows per direction in the top_* tables", CompareConfig, "top_k"))
+    ] = None,
     name: ResultNameOption = None,
     unit: UnitOption = "auto",
 ) -> None:
@@ -101,4 +128,7 @@ def compare(
             f"{candidate[0]}, {missing.no_features:,} without features",
             highlight=False,
         )
-    console.print(f"{result.n_tokens:,} {what} in {result.n_docs:,} documents -> {target.result_dir(config.result_name)}", highlight=False)
+    console.print(
+        f"{result.n_tokens:,} {what} in {result.n_docs:,} documents -> {target.result_dir(config.result_name)}",
+        highlight=False,
+    )

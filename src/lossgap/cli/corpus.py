@@ -26,7 +26,9 @@ def _pairs(sources: list[str] | None, targets: list[str] | None) -> tuple[tuple[
     if not sources and not targets:
         return None
     if len(sources or []) != len(targets or []):
-        raise ConfigError(f"give one --domain-to for each --domain-from (got {len(sources or [])} and {len(targets or [])})")
+        raise ConfigError(
+            f"give one --domain-to for each --domain-from (got {len(sources or [])} and {len(targets or [])})"
+        )
     return tuple(zip(sources or [], targets or [], strict=True))
 
 
@@ -41,21 +43,35 @@ def corpus(
     ],
     run: RunOption,
     format: Annotated[
-        str | None, typer.Option(help=with_default("jsonl | parquet | text | hf | example; auto: by suffix or folder", CorpusConfig, "format"))
+        str | None,
+        typer.Option(
+            help=with_default(
+                "jsonl | parquet | text | hf | example; auto: by suffix or folder", CorpusConfig, "format"
+            )
+        ),
     ] = None,
     max_docs: Annotated[int | None, typer.Option(help="Stop after this many kept documents.")] = None,
     sample: Annotated[int | None, typer.Option(help="Keep a random sample of N documents (after the filters).")] = None,
     seed: Annotated[int | None, typer.Option(help=with_default("Seed of --sample", CorpusConfig, "seed"))] = None,
     min_chars: Annotated[int | None, typer.Option(help="Skip documents shorter than this (characters).")] = None,
     max_chars: Annotated[int | None, typer.Option(help="Skip documents longer than this (characters).")] = None,
-    truncate_chars: Annotated[int | None, typer.Option(help=(
-        "Keep only each document's first passage of at most this many characters (cut at a line break or space); "
-        "many short documents give tighter intervals than a few long ones."))] = None,  # fmt: skip
+    truncate_chars: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Keep only each document's first passage of at most this many characters (cut at a line break or space); "
+                "many short documents give tighter intervals than a few long ones."
+            )
+        ),
+    ] = None,  # fmt: skip
     domain: Annotated[str | None, typer.Option(help="Set every document's domain to NAME.")] = None,
     domain_from: Annotated[
-        list[str] | None, typer.Option(help="Rename this (source) domain to the --domain-to in the same place; repeatable.")
+        list[str] | None,
+        typer.Option(help="Rename this (source) domain to the --domain-to in the same place; repeatable."),
     ] = None,
-    domain_to: Annotated[list[str] | None, typer.Option(help="The new name of the --domain-from in the same place.")] = None,
+    domain_to: Annotated[
+        list[str] | None, typer.Option(help="The new name of the --domain-from in the same place.")
+    ] = None,
     only_domain: Annotated[
         list[str] | None, typer.Option(help="Keep only documents of this (source) domain; repeat for several.")
     ] = None,
@@ -63,14 +79,25 @@ def corpus(
         int | None, typer.Option(help="Per domain, keep the first documents within ~N tokens (characters / 4).")
     ] = None,
     max_docs_per_domain: Annotated[int | None, typer.Option(help="Per domain, keep the first N documents.")] = None,
-    text_field: Annotated[str | None, typer.Option(help=with_default("Field holding the text", CorpusConfig, "text_field"))] = None,
-    domain_field: Annotated[str | None, typer.Option(help=with_default("Field holding the domain", CorpusConfig, "domain_field"))] = None,
-    id_field: Annotated[str | None, typer.Option(help="Field holding the id (default: id, else doc_id, else the location).")] = None,
+    text_field: Annotated[
+        str | None, typer.Option(help=with_default("Field holding the text", CorpusConfig, "text_field"))
+    ] = None,
+    domain_field: Annotated[
+        str | None, typer.Option(help=with_default("Field holding the domain", CorpusConfig, "domain_field"))
+    ] = None,
+    id_field: Annotated[
+        str | None, typer.Option(help="Field holding the id (default: id, else doc_id, else the location).")
+    ] = None,
     hf_config: Annotated[str | None, typer.Option(help="Hugging Face dataset configuration (subset).")] = None,
-    hf_split: Annotated[str | None, typer.Option(help=with_default("Hugging Face dataset split", CorpusConfig, "hf_split"))] = None,
+    hf_split: Annotated[
+        str | None, typer.Option(help=with_default("Hugging Face dataset split", CorpusConfig, "hf_split"))
+    ] = None,
     streaming: Annotated[bool, typer.Option("--streaming", help="Stream the Hugging Face dataset.")] = False,
     dedupe: Annotated[
-        bool, typer.Option("--dedupe", help="Drop documents with an id seen before (without it, a duplicate id is an error).")
+        bool,
+        typer.Option(
+            "--dedupe", help="Drop documents with an id seen before (without it, a duplicate id is an error)."
+        ),
     ] = False,
 ) -> None:
     """Read documents into the run's corpus table; the manifest records source, fingerprint and skips."""

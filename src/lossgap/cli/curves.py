@@ -32,8 +32,8 @@ EPILOG = examples(
     "A series is every scored NAME@STEP of the run (scores named e.g. hybrid-1b@step1000, as `lossgap score",
     "--revision step1000` names them). Mask presets: all, content, function, content_nonrepeat, function_nonrepeat,",
     "repeated (repeat_len >= 2), nonrepeated, open_bracket, close_bracket; anything else is a SQL condition over the",
-    "feature columns. A series of several seeds: `lossgap run` with [[curves.series]] label = \"hy-s0\" seeds =",
-    "[\"hy-s1\", \"hy-s2\"] (docs/analysis.md).",
+    'feature columns. A series of several seeds: `lossgap run` with [[curves.series]] label = "hy-s0" seeds =',
+    '["hy-s1", "hy-s2"] (docs/analysis.md).',
 )
 
 
@@ -47,7 +47,8 @@ def curves(
         str | None, typer.Option(help="The series the others are compared with, paired (default: the first).")
     ] = None,
     mask: Annotated[
-        list[str] | None, typer.Option("--mask", help=with_default("A preset or SQL condition; repeatable", CurvesConfig, "masks"))
+        list[str] | None,
+        typer.Option("--mask", help=with_default("A preset or SQL condition; repeatable", CurvesConfig, "masks")),
     ] = None,
     interval: IntervalOption = None,
     bootstrap: BootstrapOption = None,

@@ -24,12 +24,18 @@ def masks(
     out: Annotated[Path, typer.Option(help="The masks file to write (.npz).")],
     mask: Annotated[
         list[str] | None,
-        typer.Option("--mask", help="A preset or SQL condition; repeatable (default: all, content_nonrepeat, "
-                     "function_nonrepeat, repeated, nonrepeated, open_bracket, close_bracket)."),
+        typer.Option(
+            "--mask",
+            help="A preset or SQL condition; repeatable (default: all, content_nonrepeat, "
+            "function_nonrepeat, repeated, nonrepeated, open_bracket, close_bracket).",
+        ),
     ] = None,
     align: Annotated[
-        str, typer.Option(help="token: mask[i] is about token i (as scores); input: about the loss at input position i, "
-                          "which predicts token i + 1.")
+        str,
+        typer.Option(
+            help="token: mask[i] is about token i (as scores); input: about the loss at input position i, "
+            "which predicts token i + 1."
+        ),
     ] = "token",
 ) -> None:
     """Write the run's documents (token ids) and a mask per filter to one compact file for `lossgap.inloop`."""

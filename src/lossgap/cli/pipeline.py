@@ -55,7 +55,9 @@ def _run_on_terminal(pipeline) -> None:  # type: ignore[no-untyped-def]
 
 
 @handles_errors
-def run(config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run directory, corpus, models, stage options.")]) -> None:
+def run(
+    config: Annotated[Path, typer.Argument(help="Pipeline file (TOML): run directory, corpus, models, stage options.")],
+) -> None:
     """Run corpus, score, annotate, compare, curves and report from one TOML file, skipping stages that are current."""
     from lossgap.pipeline import load_pipeline_config
     from lossgap.rundir import RunDir
@@ -73,9 +75,12 @@ def demo(
         int | None, typer.Option(help="Documents of each domain of the bundled corpus (default: 12).")
     ] = None,
     passage_chars: Annotated[
-        int | None, typer.Option(help="Each document cut to its first passage of at most this many characters (default: 1000).")
+        int | None,
+        typer.Option(help="Each document cut to its first passage of at most this many characters (default: 1000)."),
     ] = None,
-    short_context: Annotated[int | None, typer.Option(help="Context window of the baseline, in tokens (default: 64).")] = None,
+    short_context: Annotated[
+        int | None, typer.Option(help="Context window of the baseline, in tokens (default: 64).")
+    ] = None,
 ) -> None:
     """Offline demo: SmolLM2-135M with full context vs a short window on the bundled corpus, end to end."""
     from lossgap.pipeline import demo_config
@@ -94,5 +99,7 @@ def demo(
         console.print("gap on repeated tokens by distance back to the earlier copy (tokens):", highlight=False)
         for row in curve[curve["kind"] == "repeat_dist"].sort_values("bin_order").itertuples():
             interval = f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]" if not math.isnan(row.ci_low) else f"({row.note})"
-            console.print(f"  {row.bin:>12}  n={row.n_tokens:>6,}  gap {row.mean_gap:+.3f}  {interval}", highlight=False)
+            console.print(
+                f"  {row.bin:>12}  n={row.n_tokens:>6,}  gap {row.mean_gap:+.3f}  {interval}", highlight=False
+            )
     console.print(f"report: {RunDir(pipeline.run).report_index.resolve()}", highlight=False)

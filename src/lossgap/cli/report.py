@@ -20,17 +20,42 @@ EPILOG = examples(
 def report(
     run: RunOption,
     top_rows: Annotated[
-        int | None, typer.Option(help=with_default("Rows per direction in the top tokens/segments/documents tables", ReportConfig, "top_rows"))
+        int | None,
+        typer.Option(
+            help=with_default(
+                "Rows per direction in the top tokens/segments/documents tables", ReportConfig, "top_rows"
+            )
+        ),
     ] = None,
-    viewer_docs: Annotated[int | None, typer.Option(help=with_default("Documents in the token viewer, 0 for none", ReportConfig, "viewer_docs"))] = None,
+    viewer_docs: Annotated[
+        int | None,
+        typer.Option(help=with_default("Documents in the token viewer, 0 for none", ReportConfig, "viewer_docs")),
+    ] = None,
     viewer_tokens: Annotated[
-        int | None, typer.Option(help=with_default("Tokens shown per viewer document, around the place the tables point at", ReportConfig, "viewer_tokens"))
+        int | None,
+        typer.Option(
+            help=with_default(
+                "Tokens shown per viewer document, around the place the tables point at", ReportConfig, "viewer_tokens"
+            )
+        ),
     ] = None,
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="A doc_id to show in the viewer first; repeatable.")] = None,
-    title: Annotated[str | None, typer.Option(help="Title of every page (default: 'lossgap: CANDIDATE vs BASELINE' and each result's own).")] = None,
-    unit: Annotated[str, typer.Option(metavar="token|word|byte|auto", help=(
-        "Which results: token (the run's results/), word or byte (units/UNIT/results/, from compare --unit), or "
-        "auto: the run's own when it has them, else the word unit's, else the byte unit's."))] = "auto",
+    doc: Annotated[
+        list[str] | None, typer.Option("--doc", help="A doc_id to show in the viewer first; repeatable.")
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option(help="Title of every page (default: 'lossgap: CANDIDATE vs BASELINE' and each result's own)."),
+    ] = None,
+    unit: Annotated[
+        str,
+        typer.Option(
+            metavar="token|word|byte|auto",
+            help=(
+                "Which results: token (the run's results/), word or byte (units/UNIT/results/, from compare --unit), or "
+                "auto: the run's own when it has them, else the word unit's, else the byte unit's."
+            ),
+        ),
+    ] = "auto",
 ) -> None:
     """Render every result of the run as an offline HTML report: a page per comparison (figures, tables, token
     viewer) and per set of curves, report/index.html first, linked to each other."""

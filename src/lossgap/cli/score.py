@@ -40,32 +40,67 @@ def score(
     run: RunOption,
     corpus: Annotated[
         str | None,
-        typer.Option(help="Read this corpus first (a JSONL or Parquet file, a folder of text files, or 'example'), as "
-                     "`lossgap corpus SOURCE` with its defaults would; needed the first time a run is scored."),
+        typer.Option(
+            help="Read this corpus first (a JSONL or Parquet file, a folder of text files, or 'example'), as "
+            "`lossgap corpus SOURCE` with its defaults would; needed the first time a run is scored."
+        ),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Name of this scoring in the run (default: slug of model id and revision).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Name of this scoring in the run (default: slug of model id and revision).")
+    ] = None,
     revision: Annotated[str | None, typer.Option(help="Branch, tag or commit (e.g. a training checkpoint).")] = None,
-    dtype: Annotated[str | None, typer.Option(help=with_default("auto | bfloat16 | float16 | float32; auto is bfloat16 on a GPU, float32 on a CPU", ScoreConfig, "dtype"))] = None,
-    device: Annotated[str | None, typer.Option(help=with_default("auto | cpu | cuda | cuda:N", ScoreConfig, "device"))] = None,
-    max_length: Annotated[int | None, typer.Option(help="Context limit in tokens (default: the model's own limit).")] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            help=with_default(
+                "auto | bfloat16 | float16 | float32; auto is bfloat16 on a GPU, float32 on a CPU", ScoreConfig, "dtype"
+            )
+        ),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help=with_default("auto | cpu | cuda | cuda:N", ScoreConfig, "device"))
+    ] = None,
+    max_length: Annotated[
+        int | None, typer.Option(help="Context limit in tokens (default: the model's own limit).")
+    ] = None,
     stride: Annotated[
         int | None,
-        typer.Option(help="Window stride for long documents; each later window keeps max_length - stride tokens of context (default: max_length // 2)."),
+        typer.Option(
+            help="Window stride for long documents; each later window keeps max_length - stride tokens of context (default: max_length // 2)."
+        ),
     ] = None,
-    batch_tokens: Annotated[int | None, typer.Option(help="Token budget of one batch, padding included (default: 16384 on a GPU, 2048 on a CPU).")] = None,
+    batch_tokens: Annotated[
+        int | None,
+        typer.Option(help="Token budget of one batch, padding included (default: 16384 on a GPU, 2048 on a CPU)."),
+    ] = None,
     flush_seconds: Annotated[
         float | None,
-        typer.Option(help=with_default("Write finished windows to disk at least this often, in seconds (what a killed process can lose; Ctrl-C loses only the batch in flight)", ScoreConfig, "flush_seconds")),
+        typer.Option(
+            help=with_default(
+                "Write finished windows to disk at least this often, in seconds (what a killed process can lose; Ctrl-C loses only the batch in flight)",
+                ScoreConfig,
+                "flush_seconds",
+            )
+        ),
     ] = None,
     compile: Annotated[
         bool | None,
-        typer.Option("--compile/--no-compile", help="torch.compile the model's layers: faster on long GPU runs after "
-                     f"tens of seconds of compiling (default: on a GPU with at least {COMPILE_MIN_TOKENS:,} tokens to score)."),
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the model's layers: faster on long GPU runs after "
+            f"tens of seconds of compiling (default: on a GPU with at least {COMPILE_MIN_TOKENS:,} tokens to score).",
+        ),
     ] = None,
     float32_head: Annotated[
-        bool, typer.Option("--float32-head", help="Compute the output head's logits in float32 (bf16/fp16 models round them otherwise; see docs/scoring.md).")
+        bool,
+        typer.Option(
+            "--float32-head",
+            help="Compute the output head's logits in float32 (bf16/fp16 models round them otherwise; see docs/scoring.md).",
+        ),
     ] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")
+    ] = False,
 ) -> None:
     """Score every token of the corpus with MODEL: writes the run's tokens (once) and scores/NAME."""
     from lossgap.scoring import run_score
@@ -99,9 +134,13 @@ TOKENIZE_EPILOG = examples(
 
 @handles_errors
 def tokenize(
-    tokenizer: Annotated[str, typer.Argument(help="A tokenizer folder, or a model (hub id, folder, .gguf) whose tokenizer to use.")],
+    tokenizer: Annotated[
+        str, typer.Argument(help="A tokenizer folder, or a model (hub id, folder, .gguf) whose tokenizer to use.")
+    ],
     run: RunOption,
-    corpus: Annotated[str | None, typer.Option(help="Read this corpus first, as `lossgap corpus SOURCE` with its defaults would.")] = None,
+    corpus: Annotated[
+        str | None, typer.Option(help="Read this corpus first, as `lossgap corpus SOURCE` with its defaults would.")
+    ] = None,
     revision: Annotated[str | None, typer.Option(help="Branch, tag or commit.")] = None,
 ) -> None:
     """Write the run's tokens with a tokenizer alone, before any model is scored (then `lossgap annotate` and

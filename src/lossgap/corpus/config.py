@@ -49,7 +49,12 @@ class CorpusConfig:
         if self.format not in get_args(CorpusFormat):
             raise ConfigError(f"--format {self.format!r}: use one of {', '.join(get_args(CorpusFormat))}")
         for name in (
-            "min_chars", "max_chars", "truncate_chars", "max_docs", "sample", "max_tokens_per_domain",
+            "min_chars",
+            "max_chars",
+            "truncate_chars",
+            "max_docs",
+            "sample",
+            "max_tokens_per_domain",
             "max_docs_per_domain",
         ):
             value = getattr(self, name)
@@ -58,7 +63,9 @@ class CorpusConfig:
         if self.min_chars is not None and self.max_chars is not None and self.min_chars > self.max_chars:
             raise ConfigError(f"--min-chars {self.min_chars} is larger than --max-chars {self.max_chars}")
         if self.domain is not None and self.domain_map:
-            raise ConfigError("--domain sets every document's domain; it cannot be combined with --domain-from/--domain-to")
+            raise ConfigError(
+                "--domain sets every document's domain; it cannot be combined with --domain-from/--domain-to"
+            )
         for name in ("text_field", "domain_field", "hf_split"):
             if not getattr(self, name):
                 raise ConfigError(f"--{name.replace('_', '-')} must not be empty")

@@ -34,7 +34,9 @@ def _load(source: str, config: CorpusConfig) -> Iterable[dict[str, object]]:
     if path.is_file():
         builder = _BUILDERS.get(path.suffix.lower())
         if builder is None:
-            raise CorpusError(f"{source}: cannot load a {path.suffix!r} file with datasets (use {', '.join(_BUILDERS)})")
+            raise CorpusError(
+                f"{source}: cannot load a {path.suffix!r} file with datasets (use {', '.join(_BUILDERS)})"
+            )
         return datasets.load_dataset(builder, data_files=str(path), split=split, streaming=config.streaming)
     return datasets.load_dataset(source, config.hf_config, split=split, streaming=config.streaming)
 
@@ -52,7 +54,9 @@ def iter_hf(source: str, config: CorpusConfig) -> Iterator[RawDoc]:
             f"{type(exc).__name__}: {exc}"
         ) from None
     if columns is not None and config.text_field not in columns:
-        raise CorpusError(f"{source}: no text field {config.text_field!r} (fields: {', '.join(columns)}); pass --text-field")
+        raise CorpusError(
+            f"{source}: no text field {config.text_field!r} (fields: {', '.join(columns)}); pass --text-field"
+        )
     if columns is not None:
         id_column(columns, config, source)  # a requested id field that the dataset lacks is an error
     name = Path(source).name or source

@@ -95,7 +95,10 @@ def corpus_fingerprint(table: pa.Table) -> str:
     """sha256 over (doc_id, domain, text) of every document, in order: two runs agree iff their corpora do."""
     h = hashlib.sha256()
     for doc_id, domain, text in zip(
-        table.column("doc_id").to_pylist(), table.column("domain").to_pylist(), table.column("text").to_pylist(), strict=True
+        table.column("doc_id").to_pylist(),
+        table.column("domain").to_pylist(),
+        table.column("text").to_pylist(),
+        strict=True,
     ):
         for part in (doc_id, domain or "", text):
             data = part.encode("utf-8", "surrogatepass")

@@ -15,7 +15,9 @@ __all__ = ["iter_text"]
 def _files(root: Path) -> list[Path]:
     """Regular files under `root`, sorted, without hidden files or folders."""
     return sorted(
-        p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
 
 
@@ -39,4 +41,3 @@ def iter_text(path: Path, config: CorpusConfig) -> Iterator[RawDoc]:
         except UnicodeDecodeError:
             text, invalid = data.decode("utf-8", errors="replace"), True
         yield RawDoc(text=text, location=rel.as_posix(), doc_id=rel.as_posix(), domain=domain, invalid_utf8=invalid)
-

@@ -51,6 +51,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class AnnotateResult:
     """What `run_annotate` wrote, and the seconds each annotator took (plus "lexing" and "total")."""
@@ -121,7 +122,9 @@ def iter_documents(tokens: Iterator[pa.Table], texts: _CorpusTexts) -> Iterator[
         doc_col = table.column("doc_id").combine_chunks()
         run_ids, starts = document_runs(doc_col)
         if len(set(run_ids)) != len(run_ids) or seen.intersection(run_ids):
-            dup = next((d for d, count in Counter(run_ids).items() if count > 1), None) or next(iter(seen.intersection(run_ids)))
+            dup = next((d for d, count in Counter(run_ids).items() if count > 1), None) or next(
+                iter(seen.intersection(run_ids))
+            )
             raise SchemaError(f"tokens: the rows of document {dup!r} are not contiguous")
         seen.update(run_ids)
         pos = table.column("pos").to_numpy().astype(np.int64)
@@ -277,9 +280,13 @@ def _run_counts(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
     con = duckdb.connect()
     try:
         run.view(con, "tokens", "tokens")
-        ids, counts = con.execute(
-            "SELECT token_id, count(*) FROM tokens WHERE char_start >= 0 GROUP BY token_id ORDER BY token_id"
-        ).fetchnumpy().values()
+        ids, counts = (
+            con.execute(
+                "SELECT token_id, count(*) FROM tokens WHERE char_start >= 0 GROUP BY token_id ORDER BY token_id"
+            )
+            .fetchnumpy()
+            .values()
+        )
     finally:
         con.close()
     return np.asarray(ids, np.int64), np.asarray(counts, np.float64)
@@ -287,7 +294,11 @@ def _run_counts(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
 
 def _domains(run: RunDir) -> set[str]:
     """The corpus's domains (a document without one is "unknown")."""
-    return {d or "unknown" for piece in run.iter_tables("corpus", ["domain"]) for d in pc.unique(piece.column("domain")).to_pylist()}
+    return {
+        d or "unknown"
+        for piece in run.iter_tables("corpus", ["domain"])
+        for d in pc.unique(piece.column("domain")).to_pylist()
+    }
 
 
 def _probe_marks(run: RunDir) -> dict[str, list[tuple[str, int, int, int, int, int, bool]]]:
@@ -335,7 +346,9 @@ def _only(docs: Iterator[DocumentTokens], keep: range) -> Iterator[DocumentToken
             return
 
 
-def run_annotate(run_dir: Path | str | RunDir, config: AnnotateConfig, *, shard: tuple[int, int] | None = None) -> AnnotateResult:
+def run_annotate(
+    run_dir: Path | str | RunDir, config: AnnotateConfig, *, shard: tuple[int, int] | None = None
+) -> AnnotateResult:
     """Annotate every token of the run and write its features (atomically); record them in the manifest.
 
     `shard` = (i, n): annotate only the i-th of n consecutive parts of the documents (about equal in tokens)

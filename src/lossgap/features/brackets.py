@@ -70,7 +70,9 @@ def find_delimiters(text: str, domain: str) -> list[Delimiter]:
     found: list[Delimiter] = []
     claimed = np.zeros(len(text) + 1, dtype=bool)
 
-    def claim(region: tuple[int, int], spans: tuple[tuple[int, int], ...], kind: str, side: str, name: str = "") -> None:
+    def claim(
+        region: tuple[int, int], spans: tuple[tuple[int, int], ...], kind: str, side: str, name: str = ""
+    ) -> None:
         if not claimed[region[0] : region[1]].any():
             claimed[region[0] : region[1]] = True
             found.append(Delimiter(spans, kind, side, name))

@@ -39,6 +39,8 @@ def annotate_code(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
         read_at = np.where(head >= 0, head, doc.char_start)
         valid = (doc.char_start >= 0) & (doc.char_end > doc.char_start)
         lexeme = lexed.lexeme_at(read_at)
-        code_types.extend(lexed.types[j] if ok and j >= 0 else None for ok, j in zip(valid.tolist(), lexeme.tolist(), strict=True))
+        code_types.extend(
+            lexed.types[j] if ok and j >= 0 else None for ok, j in zip(valid.tolist(), lexeme.tolist(), strict=True)
+        )
     classes = [None if t is None else code_class_of(t) for t in code_types]
     return {"code_class": pa.array(classes, pa.string()), "code_type": pa.array(code_types, pa.string())}

@@ -56,7 +56,6 @@ class AnnotateConfig:
             raise ConfigError(f"--counts {self.counts}: no such file")
 
 
-
 # Markup: HTML/XML-like tags are read as delimiters (elsewhere `a<b and c>d` is not a tag), and TeX.
 MARKUP_DOMAINS = frozenset({"html", "xml", "xhtml", "svg", "markdown", "md", "vue", "php", "latex", "tex"})
 DomainType = Literal["prose", "markup", "code"]

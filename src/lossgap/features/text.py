@@ -19,7 +19,9 @@ def annotate_text(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
     types: list[str] = []
     for doc in chunk.docs:
         text = doc.text
-        texts.extend(text[s:e] if s >= 0 else None for s, e in zip(doc.char_start.tolist(), doc.char_end.tolist(), strict=True))
+        texts.extend(
+            text[s:e] if s >= 0 else None for s, e in zip(doc.char_start.tolist(), doc.char_end.tolist(), strict=True)
+        )
         domains.extend([doc.domain] * doc.n_tokens)
         types.extend([domain_type(doc.domain, resources.prose_domains)] * doc.n_tokens)
     return {"token_text": pa.array(texts, pa.string()), "domain": pa.array(domains, pa.string()),

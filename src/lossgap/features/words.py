@@ -124,11 +124,17 @@ def _batches(texts: list[str], batch_size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def tag_texts(nlp: Language, texts: list[str], batch_size: int = 64, piece_chars: int = PIECE_CHARS) -> list[TaggedWords]:
+def tag_texts(
+    nlp: Language, texts: list[str], batch_size: int = 64, piece_chars: int = PIECE_CHARS
+) -> list[TaggedWords]:
     """Tag `texts` with `nlp.pipe` in batches, a long text in pieces of at most `piece_chars` characters (see
     PIECE_CHARS) whose words are put back at their offsets in the whole text."""
     bounds = [_pieces(t, piece_chars) for t in texts]
-    pieces = [t[a:b] for t, starts in zip(texts, bounds, strict=True) for a, b in zip(starts, [*starts[1:], len(t)], strict=True)]
+    pieces = [
+        t[a:b]
+        for t, starts in zip(texts, bounds, strict=True)
+        for a, b in zip(starts, [*starts[1:], len(t)], strict=True)
+    ]
     longest = max((len(p) for p in pieces), default=0)
     if longest >= nlp.max_length:  # only when piece_chars is raised past spaCy's limit
         nlp.max_length = longest + 1

@@ -59,7 +59,9 @@ class Evaluator:
 
         grouped = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         if self.shard and not grouped:
-            raise ValueError("Evaluator(shard=True) needs an initialized torch.distributed process group of several ranks")
+            raise ValueError(
+                "Evaluator(shard=True) needs an initialized torch.distributed process group of several ranks"
+            )
         if not grouped or self.shard is False:
             return 0, 1
         return dist.get_rank(), dist.get_world_size()

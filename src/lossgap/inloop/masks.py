@@ -112,7 +112,9 @@ def export_masks(run: Any, masks: tuple[str, ...] = DEFAULT_MASKS, align: Align 
         counts = check_masks(con, resolved, "features", drop_empty=tuple(masks) == DEFAULT_MASKS)
         resolved = [m for m in resolved if m.name in counts]
         run.view(con, "tokens", "tokens")
-        flags = ", ".join(f"coalesce(CAST(({m.condition}) AS BOOLEAN), false) AND t.pos > 0 AS m{i}" for i, m in enumerate(resolved))
+        flags = ", ".join(
+            f"coalesce(CAST(({m.condition}) AS BOOLEAN), false) AND t.pos > 0 AS m{i}" for i, m in enumerate(resolved)
+        )
         table = con.execute(
             f"""SELECT t.doc_id, t.pos, {flags} FROM tokens t LEFT JOIN features f USING (doc_id, pos)"""
         ).df()

@@ -27,7 +27,9 @@ def _records(log: Path | str | Iterable[Mapping[str, Any]]) -> Iterable[Mapping[
     return log
 
 
-def training_frame(logs: Mapping[str, Path | str | Iterable[Mapping[str, Any]]], prefix: str = "lossgap") -> pd.DataFrame:
+def training_frame(
+    logs: Mapping[str, Path | str | Iterable[Mapping[str, Any]]], prefix: str = "lossgap"
+) -> pd.DataFrame:
     """Long table (series, step, branch, mask, mean_loss) of each series' evaluator records (a JSONL file or
     the records themselves)."""
     rows = []

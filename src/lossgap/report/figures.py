@@ -102,7 +102,14 @@ def _forest(ax, labels: Sequence[str], est: np.ndarray, low: np.ndarray, high: n
     colors = list(colors) if colors is not None else _sign_colors(low, high)
     ax.axvline(0, color="#222222", linewidth=0.8, zorder=1)
     shown = np.isfinite(low) & np.isfinite(high)
-    ax.hlines(y[shown], low[shown], high[shown], colors=[c for c, s in zip(colors, shown, strict=True) if s], linewidth=1.6, zorder=2)
+    ax.hlines(
+        y[shown],
+        low[shown],
+        high[shown],
+        colors=[c for c, s in zip(colors, shown, strict=True) if s],
+        linewidth=1.6,
+        zorder=2,
+    )
     ax.scatter(est, y, c=colors, s=22, zorder=3, marker=marker)
     if labels:
         ax.set_yticks(y, labels)
@@ -154,8 +161,10 @@ def _sign_words(results: Results, *, vertical: bool = False) -> str:
     """The sign convention in words, for a gap on the horizontal axis (right of zero) or the vertical (above)."""
     s = results.summary
     where, sides = ("above zero", "above/below") if vertical else ("right of zero", "right/left of")
-    return (f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: {where}, {s.candidate} "
-            f"predicts better; blue/red when the interval lies wholly {sides} zero.")
+    return (
+        f"Gap = loss({s.baseline}) − loss({s.candidate}) in nats per token: {where}, {s.candidate} "
+        f"predicts better; blue/red when the interval lies wholly {sides} zero."
+    )
 
 
 _FAMILY_WORDS = {
@@ -183,12 +192,22 @@ def _contrasts_figure(results: Results) -> Drawn | None:
     if main.empty:
         return None
     main = main[main["scale"] == "nats"]
-    raw, adjusted = main[main["method"] == "raw"].reset_index(drop=True), main[main["method"] == "adjusted"].reset_index(drop=True)
+    raw, adjusted = (
+        main[main["method"] == "raw"].reset_index(drop=True),
+        main[main["method"] == "adjusted"].reset_index(drop=True),
+    )
     labels = [f"{contrast_label(r)}  (n={_n(r.n_tokens)})" for r in raw.itertuples()]
     fig = Figure(figsize=(7.2, 1.0 + 0.34 * len(raw)))
     ax = fig.subplots()
     y = np.arange(len(raw))[::-1].astype(float)
-    _forest(ax, labels, raw["estimate"].to_numpy(float), raw["ci_low"].to_numpy(float), raw["ci_high"].to_numpy(float), y=y + 0.14)
+    _forest(
+        ax,
+        labels,
+        raw["estimate"].to_numpy(float),
+        raw["ci_low"].to_numpy(float),
+        raw["ci_high"].to_numpy(float),
+        y=y + 0.14,
+    )
     if len(adjusted) == len(raw):
         _forest(ax, [], adjusted["estimate"].to_numpy(float), adjusted["ci_low"].to_numpy(float),
                 adjusted["ci_high"].to_numpy(float), y=y - 0.14, marker="s")  # fmt: skip
@@ -196,7 +215,9 @@ def _contrasts_figure(results: Results) -> Drawn | None:
     ax.set_ylim(-0.7, len(raw) - 0.3)
     ax.set_xlabel(f"difference in gap (nats); right of zero: {results.summary.candidate}'s lead is larger on the first")
     ax.scatter([], [], marker="o", color=NEUTRAL, label="raw means")
-    ax.scatter([], [], marker="s", color=NEUTRAL, label="holding rarity, position, repetition, word piece, domain fixed")
+    ax.scatter(
+        [], [], marker="s", color=NEUTRAL, label="holding rarity, position, repetition, word piece, domain fixed"
+    )
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8, borderaxespad=0.3)
     fig.tight_layout()
     return Drawn("contrasts", "Where the lead differs: the study's contrasts",
@@ -225,9 +246,15 @@ def _pos_figure(results: Results) -> Drawn | None:
         ax.set_title(title, loc="left")
         ax.set_xlabel(_gap_label(results))
     fig.tight_layout()
-    return Drawn("word-class", "Gap by word class",
-                 "Mean gap per token for each Universal POS tag and for content vs function words (prose only). "
-                 + _sign_words(results) + " " + _intervals(results), fig)
+    return Drawn(
+        "word-class",
+        "Gap by word class",
+        "Mean gap per token for each Universal POS tag and for content vs function words (prose only). "
+        + _sign_words(results)
+        + " "
+        + _intervals(results),
+        fig,
+    )
 
 
 def _bracket_figure(results: Results) -> Drawn | None:
@@ -293,7 +320,9 @@ def _repeat_figure(results: Results) -> Drawn | None:
         low, high, mean = (part[c].to_numpy(float) for c in ("ci_low", "ci_high", "mean_gap"))
         shown = np.isfinite(low) & np.isfinite(high)
         ax.axhline(0, color="#222222", linewidth=0.8)
-        ax.fill_between(x, np.where(shown, low, np.nan), np.where(shown, high, np.nan), color=WINS, alpha=0.18, linewidth=0)
+        ax.fill_between(
+            x, np.where(shown, low, np.nan), np.where(shown, high, np.nan), color=WINS, alpha=0.18, linewidth=0
+        )
         ax.plot(x, np.where(shown, mean, np.nan), color=WINS, linewidth=1.4)
         ax.scatter(x, mean, c=[WINS if s else WITHHELD for s in shown], s=12, zorder=3)
         step = -(-len(part) // 8)  # at most 8 labels
@@ -370,7 +399,10 @@ def _probes_figure(results: Results) -> Drawn | None:
     s = results.summary
     for ax, probe in zip(axes.flat, probes, strict=False):  # a grid can hold more panels than probes
         part = frame[frame["probe"] == probe].sort_values("level")
-        for column, name, colour in (("mean_loss_baseline", s.baseline, LOSES), ("mean_loss_candidate", s.candidate, WINS)):
+        for column, name, colour in (
+            ("mean_loss_baseline", s.baseline, LOSES),
+            ("mean_loss_candidate", s.candidate, WINS),
+        ):
             ax.plot(part["level"], part[column], color=colour, marker="o", markersize=3, linewidth=1.3, label=name)
             if probe in COPY_PROBES and sources is not None:  # the first copy: what the second costs without copying
                 first = sources[sources["probe"] == probe].sort_values("level")
@@ -432,8 +464,10 @@ def _step_axis(ax, *, log: bool) -> None:  # type: ignore[no-untyped-def]
 
 
 # A caption's words for a series figure drawn without any interval.
-_NO_INTERVALS = ("No intervals are drawn: no point has enough effective documents for one (the reason is in each row's "
-                 "note column of the results file; `lossgap curves --min-eff-docs` lowers the threshold).")
+_NO_INTERVALS = (
+    "No intervals are drawn: no point has enough effective documents for one (the reason is in each row's "
+    "note column of the results file; `lossgap curves --min-eff-docs` lowers the threshold)."
+)
 
 
 def _mask_panels(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
@@ -456,7 +490,9 @@ def _curves_figure(results: Results) -> Drawn | None:
             if part.empty:
                 continue
             ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=palette(i), alpha=0.15, linewidth=0)
-            ax.plot(part["step"], part["mean_loss"], color=palette(i), marker="o", markersize=2.5, linewidth=1.3, label=name)
+            ax.plot(
+                part["step"], part["mean_loss"], color=palette(i), marker="o", markersize=2.5, linewidth=1.3, label=name
+            )
         n = curves[curves["mask"] == mask]["n_tokens"].iloc[0]
         ax.set_title(f"{mask}  (n={_n(n)})", loc="left")
         _step_axis(ax, log=log_steps)
@@ -527,8 +563,16 @@ def _training_figure(results: Results) -> Drawn | None:
 
 
 _MAKERS: tuple[Callable[[Results], Drawn | None], ...] = (
-    _contrasts_figure, _pos_figure, _bracket_figure, _repeat_figure, _domain_figure, _share_figure, _probes_figure, _curves_figure,
-    _curves_diff_figure, _training_figure,
+    _contrasts_figure,
+    _pos_figure,
+    _bracket_figure,
+    _repeat_figure,
+    _domain_figure,
+    _share_figure,
+    _probes_figure,
+    _curves_figure,
+    _curves_diff_figure,
+    _training_figure,
 )
 
 
@@ -542,4 +586,3 @@ def build_figures(results: Results) -> list[SvgFigure]:
     """Every figure, rendered to SVG."""
     with matplotlib.rc_context(_RC):
         return [SvgFigure(d.key, d.title, d.caption, _svg(d.key, d.figure)) for d in draw_figures(results)]
-

@@ -77,22 +77,44 @@ def _anchor(viewer: ViewerData | None, doc_id: str, pos: int | None) -> int | No
 
 def _token_row(r: Any, viewer: ViewerData | None) -> Row:
     i = _anchor(viewer, r.doc_id, int(r.pos))
-    return Row((str(int(r.rank)), visible_whitespace(r.token_text, 40), r.doc_id, str(int(r.pos)), r.domain,
-                _loss(r.loss_baseline), _loss(r.loss_candidate), _gap(r.gap)),
-               None if i is None else f"#doc-{i}-{int(r.pos)}")
+    return Row(
+        (
+            str(int(r.rank)),
+            visible_whitespace(r.token_text, 40),
+            r.doc_id,
+            str(int(r.pos)),
+            r.domain,
+            _loss(r.loss_baseline),
+            _loss(r.loss_candidate),
+            _gap(r.gap),
+        ),
+        None if i is None else f"#doc-{i}-{int(r.pos)}",
+    )
 
 
 def _segment_row(r: Any, viewer: ViewerData | None) -> Row:
     start, end = int(r.pos_start), int(r.pos_end)
     i = _anchor(viewer, r.doc_id, start)
-    return Row((str(int(r.rank)), visible_whitespace(r.text, 90), r.doc_id, f"{start}–{end}", f"{int(r.n_tokens):,}",
-                _gap(r.mean_gap), _gap(r.sum_gap)), None if i is None else f"#doc-{i}-{start}-{end}")
+    return Row(
+        (
+            str(int(r.rank)),
+            visible_whitespace(r.text, 90),
+            r.doc_id,
+            f"{start}–{end}",
+            f"{int(r.n_tokens):,}",
+            _gap(r.mean_gap),
+            _gap(r.sum_gap),
+        ),
+        None if i is None else f"#doc-{i}-{start}-{end}",
+    )
 
 
 def _document_row(r: Any, viewer: ViewerData | None) -> Row:
     i = _anchor(viewer, r.doc_id, None)
-    return Row((str(int(r.rank)), r.doc_id, r.domain, f"{int(r.n_tokens):,}", _gap(r.mean_gap), _gap(r.sum_gap)),
-               None if i is None else f"#doc-{i}")
+    return Row(
+        (str(int(r.rank)), r.doc_id, r.domain, f"{int(r.n_tokens):,}", _gap(r.mean_gap), _gap(r.sum_gap)),
+        None if i is None else f"#doc-{i}",
+    )
 
 
 def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Table]:
@@ -103,17 +125,36 @@ def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Ta
     s = results.summary
     if s is None:
         return []
-    kinds: tuple[tuple[str, pd.DataFrame | None, Callable[[Any, ViewerData | None], Row], str, tuple[str, ...],
-                       tuple[bool, ...]], ...] = (
-        ("tokens", results.top_tokens, _token_row, "Single tokens ranked by their gap; losses in nats.",
-         ("#", "token", "doc", "pos", "domain", f"loss {s.baseline}", f"loss {s.candidate}", "gap"),
-         (True, False, False, True, False, True, True, True)),
-        ("segments", results.top_segments, _segment_row,
-         "Contiguous runs of tokens ranked by their summed gap; positions are [start, end).",
-         ("#", "text", "doc", "positions", "tokens", "mean gap", "sum gap"),
-         (True, False, False, True, True, True, True)),
-        ("documents", results.top_documents, _document_row, "Whole documents ranked by their summed gap.",
-         ("#", "doc", "domain", "tokens", "mean gap", "sum gap"), (True, False, False, True, True, True)),
+    kinds: tuple[
+        tuple[
+            str, pd.DataFrame | None, Callable[[Any, ViewerData | None], Row], str, tuple[str, ...], tuple[bool, ...]
+        ],
+        ...,
+    ] = (
+        (
+            "tokens",
+            results.top_tokens,
+            _token_row,
+            "Single tokens ranked by their gap; losses in nats.",
+            ("#", "token", "doc", "pos", "domain", f"loss {s.baseline}", f"loss {s.candidate}", "gap"),
+            (True, False, False, True, False, True, True, True),
+        ),
+        (
+            "segments",
+            results.top_segments,
+            _segment_row,
+            "Contiguous runs of tokens ranked by their summed gap; positions are [start, end).",
+            ("#", "text", "doc", "positions", "tokens", "mean gap", "sum gap"),
+            (True, False, False, True, True, True, True),
+        ),
+        (
+            "documents",
+            results.top_documents,
+            _document_row,
+            "Whole documents ranked by their summed gap.",
+            ("#", "doc", "domain", "tokens", "mean gap", "sum gap"),
+            (True, False, False, True, True, True),
+        ),
     )
     tables = []
     for kind, frame, make_row, caption, columns, numeric in kinds:
@@ -121,8 +162,16 @@ def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Ta
             continue
         for direction, verb in _DIRECTIONS:
             ranked = frame[frame["direction"] == direction].sort_values("rank").head(top)
-            tables.append(Table(f"{kind}-{verb}", f"{kind.capitalize()} where {s.candidate} {verb} most", caption,
-                                columns, numeric, tuple(make_row(r, viewer) for r in ranked.itertuples(index=False))))
+            tables.append(
+                Table(
+                    f"{kind}-{verb}",
+                    f"{kind.capitalize()} where {s.candidate} {verb} most",
+                    caption,
+                    columns,
+                    numeric,
+                    tuple(make_row(r, viewer) for r in ranked.itertuples(index=False)),
+                )
+            )
     return tables
 
 
@@ -142,7 +191,9 @@ class ContrastRow:
     note: str
 
 
-def contrast_rows(results: Results, families: tuple[str, ...] = ("word_class", "existential_there", "brackets", "repetition")) -> list[ContrastRow]:
+def contrast_rows(
+    results: Results, families: tuple[str, ...] = ("word_class", "existential_there", "brackets", "repetition")
+) -> list[ContrastRow]:
     """The study's contrasts (and any --by grouping's) for the report's table."""
     frame = results.contrasts
     if frame is None or frame.empty:
@@ -172,9 +223,22 @@ def _viewer_payload(viewer: ViewerData) -> dict[str, object]:
         "vocab": viewer.vocab,
         "masks": [{"name": m, "condition": PRESETS[m]} for m in names],
         "docs": [
-            {"doc_id": d.doc_id, "domain": d.domain, "n_positions": d.n_positions, "pos_start": d.pos_start,
-             "pos_end": d.pos_end, "pos": d.pos, "pre": d.pre, "text": d.text, "lb": d.loss_baseline,
-             "lc": d.loss_candidate, "cat": d.categorical, "num": d.numeric, "masks": d.masks, "cuts": d.boundaries}
+            {
+                "doc_id": d.doc_id,
+                "domain": d.domain,
+                "n_positions": d.n_positions,
+                "pos_start": d.pos_start,
+                "pos_end": d.pos_end,
+                "pos": d.pos,
+                "pre": d.pre,
+                "text": d.text,
+                "lb": d.loss_baseline,
+                "lc": d.loss_candidate,
+                "cat": d.categorical,
+                "num": d.numeric,
+                "masks": d.masks,
+                "cuts": d.boundaries,
+            }
             for d in viewer.docs
         ],
     }
@@ -197,9 +261,19 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_report(*, title: str, run_label: str, results: Results, overview: RunOverview, figures: list[SvgFigure],
-                  viewer: ViewerData | None, top: int, omitted: list[str], notes: tuple[str, ...] = (),
-                  pages: Sequence[tuple[str, str, bool]] = ()) -> str:
+def render_report(
+    *,
+    title: str,
+    run_label: str,
+    results: Results,
+    overview: RunOverview,
+    figures: list[SvgFigure],
+    viewer: ViewerData | None,
+    top: int,
+    omitted: list[str],
+    notes: tuple[str, ...] = (),
+    pages: Sequence[tuple[str, str, bool]] = (),
+) -> str:
     """One complete page; every value passes through autoescape except the figures' SVG and the viewer's JSON,
     which `script_json` has made safe for a script element. `pages`: (file, label, is this page) of every page of
     the report, for its navigation (shown when there are several)."""

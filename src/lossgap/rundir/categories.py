@@ -19,7 +19,16 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["PRESETS", "HEADLINE", "DEFAULT_MASKS", "REPEAT_LEN_BINS", "repeat_len_bin_sql", "Mask", "resolve_mask", "check_masks"]
+__all__ = [
+    "PRESETS",
+    "HEADLINE",
+    "DEFAULT_MASKS",
+    "REPEAT_LEN_BINS",
+    "repeat_len_bin_sql",
+    "Mask",
+    "resolve_mask",
+    "check_masks",
+]
 
 # repeat_len counts the longest earlier-seen n-gram ending at the token; 1 means only the token itself was
 # seen before (true of most function words in any long document), so "repeated" starts at a repeated bigram.
@@ -52,7 +61,9 @@ def repeat_len_bin_sql(column: str = "repeat_len") -> str:
     >>> repeat_len_bin_sql("r")
     "CASE WHEN r IS NULL THEN NULL WHEN r <= 0 THEN '0' WHEN r <= 1 THEN '1' WHEN r <= 2 THEN '2' WHEN r <= 3 THEN '3' WHEN r <= 7 THEN '4-7' WHEN r <= 15 THEN '8-15' ELSE '16+' END"
     """
-    cases = " ".join(f"WHEN {column} <= {high} THEN '{label}'" for _, high, label in REPEAT_LEN_BINS if high is not None)
+    cases = " ".join(
+        f"WHEN {column} <= {high} THEN '{label}'" for _, high, label in REPEAT_LEN_BINS if high is not None
+    )
     return f"CASE WHEN {column} IS NULL THEN NULL {cases} ELSE '{REPEAT_LEN_BINS[-1][2]}' END"
 
 

@@ -106,4 +106,3 @@ def widest(policies: Iterable[ContextPolicy | None]) -> ContextPolicy | None:
         if best is None or (policy.max_length, policy.guaranteed_context) > (best.max_length, best.guaranteed_context):
             best = policy
     return best
-

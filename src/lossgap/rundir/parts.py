@@ -99,9 +99,13 @@ class ScoreParts:
         try:
             con.register("expected", expected)
             if files:
-                con.execute(f"CREATE VIEW parts AS SELECT doc_id, pos, loss FROM read_parquet({files!r}, union_by_name = true)")
+                con.execute(
+                    f"CREATE VIEW parts AS SELECT doc_id, pos, loss FROM read_parquet({files!r}, union_by_name = true)"
+                )
             else:
-                con.execute("CREATE VIEW parts AS SELECT NULL::VARCHAR doc_id, NULL::INTEGER pos, NULL::FLOAT loss WHERE false")
+                con.execute(
+                    "CREATE VIEW parts AS SELECT NULL::VARCHAR doc_id, NULL::INTEGER pos, NULL::FLOAT loss WHERE false"
+                )
             found = con.execute(
                 """
                 SELECT e.doc_id, e.n_expected, coalesce(p.n, 0), coalesce(p.n_pos, 0)

@@ -17,8 +17,18 @@ import pandas as pd
 from lossgap.errors import SchemaError
 from lossgap.rundir.names import default_result_name
 
-__all__ = ["Column", "ResultsTable", "RESULTS", "HeadlineRow", "ResultRecord", "Summary", "default_result_name",
-           "file_kind", "table_to_csv", "table_from_csv"]
+__all__ = [
+    "Column",
+    "ResultsTable",
+    "RESULTS",
+    "HeadlineRow",
+    "ResultRecord",
+    "Summary",
+    "default_result_name",
+    "file_kind",
+    "table_to_csv",
+    "table_from_csv",
+]
 
 Kind = Literal["text", "int", "float"]
 

@@ -147,7 +147,11 @@ class RunDir:
 
     def tokens_path(self, tokenizer: str = "") -> Path:
         """tokens.parquet for the run's first tokenizer (key ""), tokenizers/KEY/tokens.parquet for another."""
-        return self._table_path("tokens") if not tokenizer else self.path / "tokenizers" / validate_name(tokenizer) / "tokens.parquet"
+        return (
+            self._table_path("tokens")
+            if not tokenizer
+            else self.path / "tokenizers" / validate_name(tokenizer) / "tokens.parquet"
+        )
 
     def unit(self, unit: str) -> RunDir:
         """The unit run units/UNIT/ (words or bytes as its tokens), reading this run's corpus."""
@@ -512,7 +516,11 @@ class RunDir:
         # all computed first, then written as one set: an error on the way leaves the old results
         write_texts_atomic(folder, texts)
         for stale in folder.iterdir():  # files an earlier write of the same question had and this one has not
-            if stale.is_file() and stale.name not in texts and (stale.name in RESULTS or stale.name in (SUMMARY, REGRESSION)):
+            if (
+                stale.is_file()
+                and stale.name not in texts
+                and (stale.name in RESULTS or stale.name in (SUMMARY, REGRESSION))
+            ):
                 stale.unlink()
         return folder
 

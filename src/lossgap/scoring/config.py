@@ -103,4 +103,3 @@ class ScoreConfig:
         if self.batch_tokens is not None:
             return self.batch_tokens
         return 2048 if device_type == "cpu" else 16384
-

@@ -37,7 +37,9 @@ CU_SEQLENS = "cu_seq_lens_q"
 CU_SEQLENS_CPU = "lossgap_cu_seqlens_cpu"
 
 
-def _segments(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, kwargs: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _segments(
+    hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, kwargs: dict
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """int64 segment bounds of the flattened batch (device, and host when known)."""
     cu = kwargs.get(CU_SEQLENS)
     if cu is None:  # a left-padded batch: each row is [pads | tokens]
@@ -122,11 +124,15 @@ def use_fast_gated_deltanet(model: torch.nn.Module, *, check: bool = True) -> bo
         first = mixers[0]
         error = _agrees(first, first.forward, types.MethodType(fast_gated_deltanet_forward, first))
         if not error <= 0.05:
-            log.warning("fla's fused Gated DeltaNet differs from transformers' by %.3g (relative); keeping transformers'", error)
+            log.warning(
+                "fla's fused Gated DeltaNet differs from transformers' by %.3g (relative); keeping transformers'", error
+            )
             for mixer in mixers:
                 del mixer.lossgap_qkv_weight, mixer.lossgap_ab_weight, mixer.lossgap_conv_weight
             return False
-        log.info("Gated DeltaNet layers through fla's fused kernels (checked against transformers': %.2g relative)", error)
+        log.info(
+            "Gated DeltaNet layers through fla's fused kernels (checked against transformers': %.2g relative)", error
+        )
     for mixer in mixers:
         mixer.forward = types.MethodType(fast_gated_deltanet_forward, mixer)
     return True

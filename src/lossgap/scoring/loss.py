@@ -80,7 +80,9 @@ class CausalLMHead:
             yield
             return
         n = len(layers)
-        handles = [layer.register_forward_hook(lambda *_, i=i: report((i + 1) / (n + 1))) for i, layer in enumerate(layers)]
+        handles = [
+            layer.register_forward_hook(lambda *_, i=i: report((i + 1) / (n + 1))) for i, layer in enumerate(layers)
+        ]
         try:
             yield
         finally:

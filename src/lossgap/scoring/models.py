@@ -20,8 +20,16 @@ from lossgap.scoring.config import ScoreConfig
 from lossgap.scoring.hybrid import use_fast_gated_deltanet
 from lossgap.scoring.source import ModelSource
 
-__all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "load_model", "packing_possible", "model_context_limit",
-           "software_versions", "use_fast_kernels"]
+__all__ = [
+    "resolve_device",
+    "resolve_dtype",
+    "load_tokenizer",
+    "load_model",
+    "packing_possible",
+    "model_context_limit",
+    "software_versions",
+    "use_fast_kernels",
+]
 
 log = logging.getLogger(__name__)
 

@@ -108,7 +108,10 @@ def _split_by_document(tokens: pa.Table) -> list[np.ndarray]:
 
 
 def _windows_to_score(
-    token_ids: list[np.ndarray], doc_ids: list[str], docs: np.ndarray, context: ContextPolicy,
+    token_ids: list[np.ndarray],
+    doc_ids: list[str],
+    docs: np.ndarray,
+    context: ContextPolicy,
     done: dict[str, list[tuple[int, int]]],
 ) -> list[Window]:
     """The windows of `docs` whose scored tokens are not already in a part file."""
@@ -168,7 +171,9 @@ def _score_windows(
 
 def _tokenizer_key(tokenizer, vocab: str, taken: set[str]) -> str:  # type: ignore[no-untyped-def]
     """The key of a tokenizer new to the run: its name's last part and the start of its vocabulary's hash."""
-    base = re.sub(r"[^A-Za-z0-9._+=-]+", "-", str(getattr(tokenizer, "name_or_path", "") or "").rstrip("/").split("/")[-1])
+    base = re.sub(
+        r"[^A-Za-z0-9._+=-]+", "-", str(getattr(tokenizer, "name_or_path", "") or "").rstrip("/").split("/")[-1]
+    )
     key = f"{base.strip('-.') or 'tokenizer'}-{vocab[:8]}"
     return key if key not in taken else f"{key}-{len(taken)}"
 
@@ -313,8 +318,10 @@ def run_score(
     if compiled:
         head.compile()  # lazy: the layers compile in the first batches
         clock.lap("compile")
-        say(f"scoring {name}, compiled (the first batches compile the layers: ~40 s for a 7B on a machine's first "
-            f"run, a few seconds once cached; --no-compile to skip)")
+        say(
+            f"scoring {name}, compiled (the first batches compile the layers: ~40 s for a 7B on a machine's first "
+            f"run, a few seconds once cached; --no-compile to skip)"
+        )
     else:
         say(f"scoring {name}")
     try:

@@ -18,8 +18,14 @@ import pyarrow as pa
 from lossgap.errors import ConfigError, TokenizerMismatchError
 from lossgap.rundir import TOKENS_SCHEMA
 
-__all__ = ["PrefixPolicy", "prefix_policy", "tokenize_documents", "tokens_fingerprint", "vocab_fingerprint",
-           "check_same_tokens"]
+__all__ = [
+    "PrefixPolicy",
+    "prefix_policy",
+    "tokenize_documents",
+    "tokens_fingerprint",
+    "vocab_fingerprint",
+    "check_same_tokens",
+]
 
 _ENCODE_BATCH = 256
 

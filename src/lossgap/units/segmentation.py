@@ -27,7 +27,7 @@ WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|\w+|[^\w\s]")
 
 SEGMENTATION = {
     "word": "numbers with separators, runs of word characters (\\w+) and single other non-space characters; white "
-            "space joins the next word",
+    "space joins the next word",
     "byte": "the bytes of the text's UTF-8 encoding",
 }
 
