@@ -31,7 +31,9 @@ def _lossgap(*argv: str) -> None:
 
 def test_matched_experiment_smoke(tmp_path: Path) -> None:
     data, run, ckpt, logs = tmp_path / "data", tmp_path / "run", tmp_path / "ckpt", tmp_path / "logs"
-    _python(str(HERE / "prepare.py"), "--out", str(data), "--source", "example", "--vocab", "400", "--eval-chars", "3000")
+    _python(
+        str(HERE / "prepare.py"), "--out", str(data), "--source", "example", "--vocab", "400", "--eval-chars", "3000"
+    )
     manifest = json.loads((data / "MANIFEST.json").read_text())
     held = {json.loads(line)["doc_id"] for line in (data / "eval/corpus.jsonl").read_text().splitlines()}
     assert held and manifest["train_tokens"] > 100_000
@@ -96,18 +98,28 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
 
     # the probes (docs/experiments/matched.md, "Probes"): a probe run scored by the same checkpoints, then analysed
     probes = tmp_path / "probes"
-    _lossgap("probes", "--run", str(probes), "--docs", "2", "--level", "copy=4,16")
+    _lossgap("probes", "--run", str(probes), "--docs", "2", "--copy-level", "4", "--copy-level", "16")
     _lossgap("tokenize", str(data / "tokenizer"), "--run", str(probes))
     _lossgap("annotate", "--run", str(probes))
     _python(str(HERE / "score.py"), "--ckpt", str(ckpt), "--run", str(probes), "--device", "cpu")
-    _python(str(HERE / "analyze_probes.py"), "--runs", str(probes), "--out", str(logs), "--figures", str(tmp_path / "figures"))
+    _python(
+        str(HERE / "analyze_probes.py"),
+        "--runs",
+        str(probes),
+        "--out",
+        str(logs),
+        "--figures",
+        str(tmp_path / "figures"),
+    )
     assert (tmp_path / "figures/matched-probes.png").is_file() and (probes / "report/index.html").is_file()
     pairs = pd.read_csv(logs / "probes-probes.csv")
     assert set(pairs["value"]) >= {"copy|4", "copy|16", "recall|4", "tracking|1", "pronoun|0", "brackets|1"}
     assert len(pairs) == 3 * pairs["value"].nunique()  # every pair of the three series
     check = pd.read_csv(logs / "probes-copy-probes.csv").set_index(["model", "probe", "level"])
     levels = [("copy", 4), ("copy", 16), *(("copy_distance", lv) for lv in (0, 4, 16, 64))]  # the default levels
-    assert sorted(check.index) == sorted((f"{a}@step23", *k) for a in ("transformer", "hybrid", "recurrent") for k in levels)
+    assert sorted(check.index) == sorted(
+        (f"{a}@step23", *k) for a in ("transformer", "hybrid", "recurrent") for k in levels
+    )
     # brute force: a token's first visible character places it in the first copy (its first token left out) or not;
     # a token of white space alone has none
     rd = RunDir(probes)

@@ -29,7 +29,9 @@ SMALL = ProbesConfig(docs=3, levels={"copy": (4, 32), "recall": (3, 12), "tracki
 
 def test_generation_is_deterministic_and_each_document_independent_of_the_others():
     first = generate_probes(SMALL)
-    assert [(i, p, d.text, d.marks) for i, p, d in first] == [(i, p, d.text, d.marks) for i, p, d in generate_probes(SMALL)]
+    assert [(i, p, d.text, d.marks) for i, p, d in first] == [
+        (i, p, d.text, d.marks) for i, p, d in generate_probes(SMALL)
+    ]
     alone = generate_probes(ProbesConfig(probes=("recall",), docs=3, levels={"recall": (12,)}))
     want = {i: d.text for i, p, d in first if p == "recall" and d.level == 12}
     assert {i: d.text for i, _, d in alone} == want
@@ -55,8 +57,8 @@ def _brackets_by_hand(text: str) -> list[tuple[int, int, int, int, int]]:
 def test_every_mark_points_at_what_it_should():
     for _doc_id, probe, doc in generate_probes(SMALL):
         text = doc.text
-        target = [text[m.start:m.end] for m in doc.marks]
-        source = [text[m.src_start:m.src_end] for m in doc.marks]
+        target = [text[m.start : m.end] for m in doc.marks]
+        source = [text[m.src_start : m.src_end] for m in doc.marks]
         if probe == "copy":
             (m,) = doc.marks
             assert target == source and len(target[0].split()) == doc.level and m.skip_first and m.src_end < m.start
@@ -79,7 +81,9 @@ def test_every_mark_points_at_what_it_should():
                 where[obj] = box
             answers = re.findall(r"The (\w+) is in the (\w+)\.", text.split("\nNow:")[1])
             assert [t.strip() for t in target] == [box for _, box in answers]
-            assert all(where[obj] == box for obj, box in answers) and all(s.endswith(f" {t.strip()}.") for t, s in zip(target, source, strict=True))
+            assert all(where[obj] == box for obj, box in answers) and all(
+                s.endswith(f" {t.strip()}.") for t, s in zip(target, source, strict=True)
+            )
         elif probe == "pronoun":
             stated = dict(re.findall(r"(\w+) uses (\w+/\w+)\.", text))
             possessive = {"she/her": "her", "he/him": "his", "they/them": "their"}
@@ -128,7 +132,10 @@ def test_marks_on_a_hand_made_tokenization():
 @pytest.fixture(scope="module")
 def tokenizers(tmp_path_factory):
     root = tmp_path_factory.mktemp("probe-tokenizers")
-    return {"bpe-400": train_tokenizer(root / "a", TEXTS), "bpe-300-bos": train_tokenizer(root / "b", TEXTS, 300, add_bos=True)}
+    return {
+        "bpe-400": train_tokenizer(root / "a", TEXTS),
+        "bpe-300-bos": train_tokenizer(root / "b", TEXTS, 300, add_bos=True),
+    }
 
 
 @pytest.mark.parametrize("which", ["bpe-400", "bpe-300-bos"])
@@ -160,8 +167,8 @@ def test_marked_tokens_are_the_targets_under_real_tokenizers(tokenizers, tmp_pat
         assert set(marked.pos) == want, doc_id
         assert set(toks[toks.probe_source].pos) == want_source, doc_id
         # the marked tokens spell the targets (less a copy's first word piece)
-        spelled = "".join(text[t.char_start:t.char_end] for t in marked.itertuples())
-        assert all(text[m.char_start:m.char_end].strip()[-2:] in spelled for m in doc_marks.itertuples())
+        spelled = "".join(text[t.char_start : t.char_end] for t in marked.itertuples())
+        assert all(text[m.char_start : m.char_end].strip()[-2:] in spelled for m in doc_marks.itertuples())
 
 
 def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_log_vocabulary(tokenizers, tmp_path):
@@ -226,7 +233,7 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
 def test_bad_options_are_clear_errors():
     with pytest.raises(ConfigError, match="unknown probe"):
         ProbesConfig(probes=("copy", "sorting"))
-    with pytest.raises(ConfigError, match="--levels copy"):
+    with pytest.raises(ConfigError, match="--copy-level: give integers"):
         ProbesConfig(levels={"copy": (0,)})
     with pytest.raises(ConfigError, match="--docs"):
         ProbesConfig(docs=0)
@@ -239,11 +246,18 @@ def test_the_command_writes_the_corpus_and_marks_and_refuses_bad_levels(tmp_path
 
     run = tmp_path / "run"
     result = CliRunner().invoke(app, ["probes", "--run", str(run), "--probe", "copy", "--probe", "brackets",
-                                      "--level", "copy=4,8", "--level", "brackets=3", "--docs", "2"])  # fmt: skip
+                                      "--copy-level", "4", "--copy-level", "8", "--brackets-level", "3", "--docs", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "6 documents (copy 4, brackets 2)" in " ".join(result.output.split())
     rd = RunDir(run)
     assert rd.manifest().corpus.domains == {"probe-brackets": 2, "probe-copy": 4}
     assert set(rd.read("probes").column("probe").to_pylist()) == {"copy", "brackets"}
-    bad = CliRunner().invoke(app, ["probes", "--run", str(tmp_path / "other"), "--level", "copy=four"])
-    assert bad.exit_code == 2 and "--level copy=four" in bad.output and not (tmp_path / "other").exists()
+    assert sorted(set(rd.read("probes").to_pandas().query("probe == 'copy'")["level"])) == [4, 8]
+    other = tmp_path / "other"
+    for argv, message in ((["--copy-level", "four"], "Invalid value for '--copy-level'"),
+                          (["--copy-level", "0"], "--copy-level: give integers >= 1"),
+                          (["--copy-level", "8", "--copy-level", "8"], "--copy-level given twice with the same level"),
+                          (["--probe", "copy", "--recall-level", "4"], "the recall probe is not among the --probe given")):  # fmt: skip
+        bad = CliRunner().invoke(app, ["probes", "--run", str(other), *argv])
+        assert bad.exit_code == 2 and message in " ".join(bad.output.split()), bad.output
+        assert not other.exists()

@@ -40,7 +40,8 @@ class ProbesConfig:
         for probe, levels in self.levels.items():
             smallest = 1 if probe in ("copy", "recall", "brackets") else 0
             if not levels or any(not isinstance(v, int) or v < smallest for v in levels):
-                raise ConfigError(f"--levels {probe}: give integers >= {smallest}, e.g. {probe}=4,16")
+                flag = f"--{probe.replace('_', '-')}-level"
+                raise ConfigError(f"{flag}: give integers >= {smallest}, e.g. {flag} 4 {flag} 16")
 
     def levels_of(self, probe: str) -> tuple[int, ...]:
         return tuple(self.levels.get(probe, _DEFAULT_LEVELS[probe]))
