@@ -48,17 +48,22 @@ def test_smollm2_against_a_model_with_another_tokenizer_per_word(llama_model, tm
 
     # each model's words carry exactly its tokens' total loss, document by document
     for name in ("tiny", "smollm2"):
-        tokens = rd.read_scores(name).to_pandas().groupby("doc_id")["loss"].apply(lambda x: x.to_numpy(np.float64).sum())
+        tokens = (
+            rd.read_scores(name).to_pandas().groupby("doc_id")["loss"].apply(lambda x: x.to_numpy(np.float64).sum())
+        )
         units = pq.read_table(words.scores_path(name)).to_pandas().groupby("doc_id")["loss"].apply(
             lambda x: x.to_numpy(np.float64).sum())  # fmt: skip
         np.testing.assert_allclose(units.sort_index().to_numpy(), tokens.sort_index().to_numpy(), rtol=1e-6)
     # a pretrained model beats a random one on English words by a wide margin, and in bits per byte
     assert summary.mean_gap > 3.0 and summary.n_tokens == words.read_scores("tiny").num_rows
-    record = words.manifest().models["smollm2"].requested
-    assert 0.3 < record["bits_per_byte"] < 2.0  # a 135M model on plain text: about 1 bit per byte
+    made = words.manifest().models["smollm2"].units  # typed: how the word scores were made from the token scores
+    assert made is not None and made.unit == "word" and made.incomplete == 0
+    assert made.source.n_tokens == rd.manifest().models["smollm2"].n_tokens and made.source.tokenizer != ""
+    assert 0.3 < made.bits_per_byte < 2.0  # a 135M model on plain text: about 1 bit per byte
     n_bytes = sum(len(t.encode()) for t in texts)
-    assert record["n_bytes"] == n_bytes
-    assert record["bits_per_byte"] == pytest.approx(record["unit_loss_sum"] / math.log(2) / n_bytes)
+    assert made.n_bytes == n_bytes
+    assert made.bits_per_byte == pytest.approx(made.unit_loss_sum / math.log(2) / n_bytes)
+    assert made.unit_loss_sum == pytest.approx(made.token_loss_sum, rel=1e-6)  # loss is conserved
 
     _ok("report", "--run", str(run))  # auto: the run has no token-level results, so the word unit's
     html = words.report_index.read_text()

@@ -4,6 +4,7 @@ token-level gaps, word-level categories)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from lossgap.analysis import CompareConfig, run_compare
 from lossgap.errors import ConfigError
-from lossgap.rundir import RunDir
+from lossgap.rundir import RunDir, to_json
 from lossgap.scoring import ScoreConfig, run_score
 from lossgap.units import build_units, char_to_byte, resolve_unit, segment, unit_losses
 from tests.conftest import TEXTS, score
@@ -41,7 +42,9 @@ def test_attribution_hand_worked():
     # units: "Hi" [0,2) "  (" [2,5) "there" [5,10) ")" [10,11) "!" [11,12) " é " [12,16)
     ends = segment("Hi  (there)! é ", "word").byte_end
     # tokens: "Hi" 1 nat; "  (th" [2,7) 5 nats (1 a byte); "ere)! é " [7,16) 9 nats; a zero-width token 0.5
-    loss, complete = unit_losses(ends, np.array([0, 2, 7, 16]), np.array([2, 7, 16, 16]), np.array([1.0, 5.0, 9.0, 0.5]))
+    loss, complete = unit_losses(
+        ends, np.array([0, 2, 7, 16]), np.array([2, 7, 16, 16]), np.array([1.0, 5.0, 9.0, 0.5])
+    )
     np.testing.assert_allclose(loss, [1.0, 3.0, 2.0 + 3.0, 1.0, 1.0, 4.0 + 0.5], rtol=0, atol=1e-12)
     assert complete.all()
     # the first token unscored (a model without a prefix token): "Hi" is not covered
@@ -151,9 +154,13 @@ def test_word_level_categories_agree_with_hand_made_cases(two_tokenizer_run):
     units = unit_run.read("tokens").to_pandas()
     frame = units.merge(features, on=["doc_id", "pos"])
     texts = dict(zip(*(unit_run.read("corpus").column(c).to_pylist() for c in ("doc_id", "text")), strict=True))
-    frame["word"] = [texts[d][a:b].strip() for d, a, b in zip(frame.doc_id, frame.char_start, frame.char_end, strict=True)]
+    frame["word"] = [
+        texts[d][a:b].strip() for d, a, b in zip(frame.doc_id, frame.char_start, frame.char_end, strict=True)
+    ]
     code = frame[frame.doc_id == "doc1"].set_index("pos")  # def add(a, b):\n    return (a + b)\n\nprint(add(1, 2))
-    assert code.loc[3, "word"] == "(" and code.loc[3, "bracket_side"] == "open" and code.loc[3, "bracket_kind"] == "round"
+    assert (
+        code.loc[3, "word"] == "(" and code.loc[3, "bracket_side"] == "open" and code.loc[3, "bracket_kind"] == "round"
+    )
     assert code.loc[7, "word"] == ")" and code.loc[7, "bracket_side"] == "close"
     prose = frame[frame.doc_id == "doc0"].set_index("pos")  # The cat sat on the mat. The cat sat on the mat again, …
     assert prose.loc[2, "word"] == "cat" and prose.loc[2, "word_class"] == "content"
@@ -168,7 +175,9 @@ def test_word_level_categories_agree_with_hand_made_cases(two_tokenizer_run):
 
 def test_compare_chooses_words_when_tokenizers_differ_and_refuses_tokens(two_tokenizer_run):
     rd = two_tokenizer_run
-    with pytest.raises(ConfigError, match=r"c \(tokens in .*tokenizers/.*\): scored with another tokenizer.*--unit word"):
+    with pytest.raises(
+        ConfigError, match=r"c \(tokens in .*tokenizers/.*\): scored with another tokenizer.*--unit word"
+    ):
         run_compare(rd, CompareConfig(baseline="a", candidate="c"))
     assert resolve_unit(rd, "auto", ["a", "b"]) == rd
     unit_run = resolve_unit(rd, "auto", ["a", "c"])
@@ -176,8 +185,10 @@ def test_compare_chooses_words_when_tokenizers_differ_and_refuses_tokens(two_tok
     result = run_compare(unit_run, CompareConfig(baseline="a", candidate="c", bootstrap=50))
     levels = unit_run.read_results("categories.csv")
     assert levels is not None and len(levels) and result.summary.baseline == "a"
-    overall = pq.read_table(unit_run.scores_path("a")).column("loss").to_numpy().astype(np.float64).mean() - \
-        pq.read_table(unit_run.scores_path("c")).column("loss").to_numpy().astype(np.float64).mean()
+    overall = (
+        pq.read_table(unit_run.scores_path("a")).column("loss").to_numpy().astype(np.float64).mean()
+        - pq.read_table(unit_run.scores_path("c")).column("loss").to_numpy().astype(np.float64).mean()
+    )
     assert result.summary.mean_gap == pytest.approx(overall, rel=1e-5)
 
 
@@ -190,7 +201,29 @@ def test_unit_scores_are_rebuilt_when_a_models_scores_change(two_tokenizer_run, 
     run_score(rd, ScoreConfig(model=str(other), name="a", overwrite=True))
     _, done = build_units(rd, "word", ["a"])
     assert done[0].rebuilt
-    assert done[0].unit_loss_sum == pytest.approx(float(rd.read_scores("a").column("loss").to_numpy().astype(np.float64).sum()), rel=1e-6)
+    assert done[0].unit_loss_sum == pytest.approx(
+        float(rd.read_scores("a").column("loss").to_numpy().astype(np.float64).sum()), rel=1e-6
+    )
+
+
+def test_a_unit_run_written_before_its_record_was_typed_is_read_and_kept(two_tokenizer_run):
+    """Unit runs of earlier versions kept how their scores were made in the untyped `requested` dict: it is read
+    as the same typed record, and an unchanged source is still not rebuilt."""
+    rd = two_tokenizer_run
+    unit_run, done = build_units(rd, "word", ["a"])
+    record = unit_run.manifest().models["a"]
+    made = record.units
+    assert made is not None and made.unit == "word" and made.unit_loss_sum == pytest.approx(done[0].unit_loss_sum)
+    old_style = {"unit": "word", "source": to_json(made.source), "incomplete": made.incomplete,
+                 "token_loss_sum": made.token_loss_sum, "unit_loss_sum": made.unit_loss_sum, "n_bytes": made.n_bytes,
+                 "bits_per_byte": made.bits_per_byte}  # fmt: skip
+    legacy = dataclasses.replace(record, requested=old_style, units=None)
+    assert legacy.unit_scoring() == made
+    unit_run.record_model("a", legacy)
+    _, again = build_units(rd, "word", ["a"])
+    assert not again[0].rebuilt and again[0].unit_loss_sum == pytest.approx(made.unit_loss_sum)
+    # a record of a token scoring has none
+    assert rd.manifest().models["a"].unit_scoring() is None
 
 
 def test_a_pipeline_with_two_tokenizers_compares_and_reports_per_word(tmp_path, llama_model, corpus_file_module):
@@ -251,7 +284,9 @@ def test_checkpoint_curves_of_two_tokenizers_per_word_and_compare_per_byte(tmp_p
     with pytest.raises(ConfigError, match="--unit word"):
         run_curves(rd, CurvesConfig(series=(Series(label="x"), Series(label="y"))))
     words = resolve_unit(rd, "auto", names)
-    result = run_curves(words, CurvesConfig(series=(Series(label="x"), Series(label="y")), masks=("all",), bootstrap=20))
+    result = run_curves(
+        words, CurvesConfig(series=(Series(label="x"), Series(label="y")), masks=("all",), bootstrap=20)
+    )
     curves = result.curves.set_index("name")
     for name in names:
         want = words.read_scores(name).column("loss").to_numpy().astype(np.float64).mean()

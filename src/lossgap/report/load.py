@@ -179,7 +179,7 @@ def read_overview(run: RunDir, summary: Summary | None, domains: tuple[DomainCou
             stride=None if record is None else record.context.stride,
             n_tokens=None if record is None else record.n_tokens,
             mean_loss=None if record is None else record.mean_loss,
-            bits_per_byte=None if record is None else record.requested.get("bits_per_byte"),
+            bits_per_byte=None if record is None or record.unit_scoring() is None else record.unit_scoring().bits_per_byte,
             tokenizer="" if record is None or manifest.unit is None else _tokens_of(record),
         ))  # fmt: skip
     corpus = manifest.corpus
@@ -195,5 +195,6 @@ def read_overview(run: RunDir, summary: Summary | None, domains: tuple[DomainCou
 
 def _tokens_of(record: ModelRecord) -> str:
     """Where a unit run's model has its own tokens, in words."""
-    key = record.requested.get("source", {}).get("tokenizer", "")
+    made = record.unit_scoring()
+    key = "" if made is None else made.source.tokenizer
     return "the run's tokens" if not key else f"tokenizer {key}"

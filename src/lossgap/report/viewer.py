@@ -36,8 +36,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Feature columns the viewer can filter on, in the order its menu lists them (after the mask presets).
-CATEGORICAL_FEATURES = ("bracket_side", "bracket_kind", "repeat_len_bin", "word_class", "upos", "tag",
-                        "word_piece", "code_class", "domain_type")
+CATEGORICAL_FEATURES = (
+    "bracket_side",
+    "bracket_kind",
+    "repeat_len_bin",
+    "word_class",
+    "upos",
+    "tag",
+    "word_piece",
+    "code_class",
+    "domain_type",
+)
 _NUMERIC_FEATURES = ("repeat_len", "repeat_dist", "log_freq")
 _MASKS = tuple(m for m in PRESETS if m != "all")
 
@@ -87,8 +96,9 @@ def _ranked_places(results: Results, top_rows: int) -> list[tuple[str, int | Non
     """(doc_id, focus pos) of the rows the report's tables show, rank by rank across the three tables:
     rank 1 of segments (wins, loses), of tokens, of documents, then rank 2, and so on."""
     rows: list[tuple[int, int, int, str, int | None]] = []
-    for order, (frame, pos_column) in enumerate(((results.top_segments, "pos_start"), (results.top_tokens, "pos"),
-                                                 (results.top_documents, None))):
+    for order, (frame, pos_column) in enumerate(
+        ((results.top_segments, "pos_start"), (results.top_tokens, "pos"), (results.top_documents, None))
+    ):
         if frame is None:
             continue
         for r in frame[frame["rank"] <= top_rows].itertuples(index=False):
@@ -97,8 +107,9 @@ def _ranked_places(results: Results, top_rows: int) -> list[tuple[str, int | Non
     return [(doc_id, pos) for *_, doc_id, pos in sorted(rows, key=lambda row: row[:3])]
 
 
-def choose_documents(results: Results, config: ReportConfig, corpus_ids: list[str],
-                     known: set[str] | None = None) -> list[tuple[str, int | None]]:
+def choose_documents(
+    results: Results, config: ReportConfig, corpus_ids: list[str], known: set[str] | None = None
+) -> list[tuple[str, int | None]]:
     """Documents for the viewer with the position to centre on: the user's, then those the tables' rows name.
 
     Falls back to `corpus_ids` when no top tables exist. Only documents in `known` (when given) count; at most
@@ -129,7 +140,9 @@ def _window(n_positions: int, focus: int | None, width: int) -> tuple[int, int]:
     return start, start + width
 
 
-def split_text(text: str, char_start: list[int], char_end: list[int], *, from_start: bool) -> tuple[list[str], list[str]]:
+def split_text(
+    text: str, char_start: list[int], char_end: list[int], *, from_start: bool
+) -> tuple[list[str], list[str]]:
     """Each token's own text and the uncovered text before it, so that pre+text concatenated is the window.
 
     Tokens whose span overlaps an earlier token's (byte pieces of one character) get the characters not yet
@@ -144,7 +157,7 @@ def split_text(text: str, char_start: list[int], char_end: list[int], *, from_st
             own.append("")
             continue
         pre.append(text[shown:start] if start > shown else "")
-        own.append(text[max(start, shown):end] if end > shown else "")
+        own.append(text[max(start, shown) : end] if end > shown else "")
         shown = max(shown, end)
     return pre, own
 
@@ -169,8 +182,9 @@ def _chosen(view: str) -> str:
     return f"SELECT * FROM {view} WHERE doc_id IN (SELECT doc_id FROM windows)"
 
 
-def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataFrame, baseline: str,
-                  candidate: str) -> pd.DataFrame:
+def _query_tokens(
+    con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataFrame, baseline: str, candidate: str
+) -> pd.DataFrame:
     """Tokens, both losses, the features and the preset masks of the positions inside `windows`."""
     try:
         con.register("windows", windows)
@@ -180,7 +194,9 @@ def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataF
         for alias, name, role in (("sb", baseline, "baseline"), ("sc", candidate, "candidate")):
             if run.has_scores(name):
                 run.view(con, f"scores/{name}", f"{alias}_all")
-                joins.append(f"LEFT JOIN ({_chosen(f'{alias}_all')}) {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos")
+                joins.append(
+                    f"LEFT JOIN ({_chosen(f'{alias}_all')}) {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos"
+                )
                 selects.append(f"{alias}.loss AS loss_{role}")
             else:
                 selects.append(f"NULL::FLOAT AS loss_{role}")
@@ -188,15 +204,19 @@ def _query_tokens(con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataF
             present = set(run.columns("features"))
             run.view(con, "features", "f_all")
             joins.append(f"LEFT JOIN ({_chosen('f_all')}) f ON f.doc_id = t.doc_id AND f.pos = t.pos")
-            selects += [f'f."{c}"' for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES) if c in present and c != "repeat_len_bin"]
+            selects += [
+                f'f."{c}"'
+                for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES)
+                if c in present and c != "repeat_len_bin"
+            ]
             if "repeat_len" in present:
                 selects.append(f"{repeat_len_bin_sql('f.repeat_len')} AS repeat_len_bin")
             selects += [f"CASE WHEN f.pos IS NULL THEN NULL ELSE coalesce(CAST(({PRESETS[m]}) AS BOOLEAN), false) END AS \"mask:{m}\""
                         for m in _MASKS]  # fmt: skip
         query = f"""
-            SELECT {', '.join(selects)}
-            FROM windows w JOIN ({_chosen('tokens')}) t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
-            {' '.join(joins)}
+            SELECT {", ".join(selects)}
+            FROM windows w JOIN ({_chosen("tokens")}) t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
+            {" ".join(joins)}
             ORDER BY t.doc_id, t.pos
         """
         return con.execute(query).df()
@@ -212,21 +232,29 @@ def _sql_list(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) ->
 
 
 def _none_if_nan(values: pd.Series, digits: int) -> list[float | None]:
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits)
-            for v in values.tolist()]
+    return [
+        None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits)
+        for v in values.tolist()
+    ]
 
 
-def _documents(con: duckdb.DuckDBPyConnection, run: RunDir, results: Results,
-               config: ReportConfig) -> tuple[list[tuple[str, int | None]], dict[str, str], dict[str, int]]:
+def _documents(
+    con: duckdb.DuckDBPyConnection, run: RunDir, results: Results, config: ReportConfig
+) -> tuple[list[tuple[str, int | None]], dict[str, str], dict[str, int]]:
     """The chosen (doc_id, focus) pairs, their domains and their token counts (BOS included)."""
     run.view(con, "corpus", "corpus")
     run.view(con, "tokens", "tokens")
     named = _named_documents(results, config)
     if not named:
-        named = [r[0] for r in _sql_list(con, "SELECT doc_id FROM corpus ORDER BY doc_id LIMIT ?", [config.viewer_docs])]
+        named = [
+            r[0] for r in _sql_list(con, "SELECT doc_id FROM corpus ORDER BY doc_id LIMIT ?", [config.viewer_docs])
+        ]
     domains = dict(_sql_list(con, "SELECT doc_id, domain FROM corpus WHERE list_contains(?, doc_id)", [named]))
-    sizes = dict(_sql_list(
-        con, "SELECT doc_id, max(pos) + 1 FROM tokens WHERE list_contains(?, doc_id) GROUP BY doc_id", [named]))
+    sizes = dict(
+        _sql_list(
+            con, "SELECT doc_id, max(pos) + 1 FROM tokens WHERE list_contains(?, doc_id) GROUP BY doc_id", [named]
+        )
+    )
     for doc_id in config.extra_docs:
         if doc_id not in domains or doc_id not in sizes:
             log.warning("viewer: document %r is not in the corpus or has no tokens; left out", doc_id)
@@ -238,10 +266,14 @@ def _documents(con: duckdb.DuckDBPyConnection, run: RunDir, results: Results,
 def _texts(con: duckdb.DuckDBPyConnection, run: RunDir, spans: pd.DataFrame) -> dict[str, tuple[int, str]]:
     """For each (doc_id, char_from, char_to): (char_from, that slice of the document's text), cut by DuckDB."""
     con.register("spans", spans)
-    rows = _sql_list(con, """
+    rows = _sql_list(
+        con,
+        """
         SELECT c.doc_id, s.char_from, substring(c.text, s.char_from + 1, s.char_to - s.char_from)
         FROM corpus c JOIN spans s ON c.doc_id = s.doc_id
-    """, [])
+    """,
+        [],
+    )
     return {doc_id: (int(first), text) for doc_id, first, text in rows}
 
 
@@ -256,12 +288,23 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
         if not picks:
             return None
         bounds = {d: _window(sizes[d], p, config.viewer_tokens) for d, p in picks}
-        windows = pd.DataFrame({"doc_id": list(bounds), "pos_start": [b[0] for b in bounds.values()],
-                                "pos_end": [b[1] for b in bounds.values()]})
+        windows = pd.DataFrame(
+            {
+                "doc_id": list(bounds),
+                "pos_start": [b[0] for b in bounds.values()],
+                "pos_end": [b[1] for b in bounds.values()],
+            }
+        )
         rows = _query_tokens(con, run, windows, baseline, candidate)
-        spans = rows[rows["char_start"] >= 0].groupby("doc_id").agg(char_from=("char_start", "min"),
-                                                                     char_to=("char_end", "max")).reset_index()
-        spans["char_from"] = [0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"], strict=True)]
+        spans = (
+            rows[rows["char_start"] >= 0]
+            .groupby("doc_id")
+            .agg(char_from=("char_start", "min"), char_to=("char_end", "max"))
+            .reset_index()
+        )
+        spans["char_from"] = [
+            0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"], strict=True)
+        ]
         texts = _texts(con, run, spans)
     finally:
         con.close()
@@ -271,8 +314,18 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
     if "repeat_len_bin" in vocab:
         present = set(vocab["repeat_len_bin"])
         vocab["repeat_len_bin"] = [label for _, _, label in REPEAT_LEN_BINS if label in present]
-    docs = [_viewer_doc(doc_id, domains[doc_id], sizes[doc_id], bounds[doc_id], rows[rows["doc_id"] == doc_id],
-                        texts.get(doc_id, (0, "")), vocab) for doc_id, _ in picks]
+    docs = [
+        _viewer_doc(
+            doc_id,
+            domains[doc_id],
+            sizes[doc_id],
+            bounds[doc_id],
+            rows[rows["doc_id"] == doc_id],
+            texts.get(doc_id, (0, "")),
+            vocab,
+        )
+        for doc_id, _ in picks
+    ]
     if run.manifest().unit is not None:
         starts = _model_token_starts(run, [baseline, candidate], [doc_id for doc_id, _ in picks])
         docs = [dataclasses.replace(d, boundaries={name: _unit_cuts(rows[rows["doc_id"] == d.doc_id], d, found.get(d.doc_id))
@@ -290,7 +343,8 @@ def _model_token_starts(run: RunDir, names: list[str], doc_ids: list[str]) -> di
     models = run.manifest().models
     found: dict[str, dict[str, np.ndarray]] = {}
     for name in names:
-        key = models[name].requested.get("source", {}).get("tokenizer", "") if name in models else ""
+        made = models[name].unit_scoring() if name in models else None
+        key = "" if made is None else made.source.tokenizer
         if not parent.tokens_path(key).is_file():
             continue
         table = parent.read_tokens(key, ["doc_id", "char_start"], docs=doc_ids).to_pandas()
@@ -311,8 +365,15 @@ def _unit_cuts(part: pd.DataFrame, doc: ViewerDoc, starts: np.ndarray | None) ->
     return cuts
 
 
-def _viewer_doc(doc_id: str, domain: str, n_positions: int, bounds: tuple[int, int], part: pd.DataFrame,
-                text: tuple[int, str], vocab: dict[str, list[str]]) -> ViewerDoc:
+def _viewer_doc(
+    doc_id: str,
+    domain: str,
+    n_positions: int,
+    bounds: tuple[int, int],
+    part: pd.DataFrame,
+    text: tuple[int, str],
+    vocab: dict[str, list[str]],
+) -> ViewerDoc:
     """One document's window: token texts from the slice `text` = (offset of its first character, slice)."""
     offset, piece = text
     starts = [s - offset if s >= 0 else s for s in part["char_start"].tolist()]
@@ -325,8 +386,14 @@ def _viewer_doc(doc_id: str, domain: str, n_positions: int, bounds: tuple[int, i
     masks = {m: [int(bool(v)) if not pd.isna(v) else 0 for v in part[f"mask:{m}"].tolist()] for m in _MASKS
              if f"mask:{m}" in part}  # fmt: skip
     return ViewerDoc(
-        doc_id=doc_id, domain=domain, n_positions=n_positions, pos_start=bounds[0], pos_end=bounds[1],
-        pos=[int(p) for p in part["pos"]], pre=pre, text=own,
+        doc_id=doc_id,
+        domain=domain,
+        n_positions=n_positions,
+        pos_start=bounds[0],
+        pos_end=bounds[1],
+        pos=[int(p) for p in part["pos"]],
+        pre=pre,
+        text=own,
         loss_baseline=_none_if_nan(part["loss_baseline"], 4),
         loss_candidate=_none_if_nan(part["loss_candidate"], 4),
         categorical=categorical,
@@ -341,7 +408,12 @@ def script_json(value: object) -> str:
     No sequence in the output can close the script element or start a comment, whatever the document text.
     """
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text

@@ -20,7 +20,7 @@ _WHERE = {
     "from_json": "jsonable", "to_json": "jsonable",
     "CorpusRecord": "manifest", "FeaturesRecord": "manifest", "Manifest": "manifest", "ModelContext": "manifest",
     "ModelRecord": "manifest", "PipelineRecord": "manifest", "StageRecord": "manifest", "TokenizerRecord": "manifest",
-    "UnitRecord": "manifest",
+    "UnitRecord": "manifest", "UnitScoring": "manifest", "UnitSource": "manifest",
     "validate_name": "names",
     "ScoreParts": "parts",
     "RESULTS": "results", "ResultRecord": "results", "default_result_name": "names", "file_kind": "results", "Column": "results", "HeadlineRow": "results", "ResultsTable": "results", "Summary": "results",
@@ -45,6 +45,8 @@ __all__ = [
     "Mask",
     "ModelContext",
     "ModelRecord",
+    "UnitScoring",
+    "UnitSource",
     "PRESETS",
     "PROBES_SCHEMA",
     "PipelineRecord",
@@ -105,6 +107,8 @@ if TYPE_CHECKING:
         StageRecord,
         TokenizerRecord,
         UnitRecord,
+        UnitScoring,
+        UnitSource,
     )
     from lossgap.rundir.names import validate_name
     from lossgap.rundir.parts import ScoreParts

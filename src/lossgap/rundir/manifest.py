@@ -19,6 +19,8 @@ __all__ = [
     "TokenizerRecord",
     "UnitRecord",
     "ModelContext",
+    "UnitSource",
+    "UnitScoring",
     "ModelRecord",
     "FeaturesRecord",
     "StageRecord",
@@ -69,6 +71,30 @@ class ModelContext:
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnitSource:
+    """The token scoring a unit run's scores were attributed from (its record in the parent run, when attributed):
+    a different one makes the unit scores stale."""
+
+    time: str
+    n_tokens: int
+    mean_loss: float
+    tokenizer: str  # the source's tokenization key in the parent run ("" is the run's tokens.parquet)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitScoring:
+    """How a unit run's scores of one model were made from its token scores (units.build)."""
+
+    unit: str  # "word" or "byte"
+    source: UnitSource
+    incomplete: int  # units not covered by the model's scored tokens, left out
+    token_loss_sum: float  # the attributed tokens' loss, nats
+    unit_loss_sum: float  # the units' loss, nats (equal to token_loss_sum but for rounding: loss is conserved)
+    n_bytes: int  # UTF-8 bytes of the scored units
+    bits_per_byte: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelRecord:
     """One scoring: the model, how it ran, the context it saw, and the scores' size and mean."""
 
@@ -93,6 +119,17 @@ class ModelRecord:
     # wall-clock seconds of each step of the call that finished the scores: tokenize, load, kernels, check, compile,
     # score, merge (a resumed call's score covers only what it scored itself)
     seconds: dict[str, float] = field(default_factory=dict)
+    units: UnitScoring | None = None  # a unit run's scores: how they were made from the model's token scores
+
+    def unit_scoring(self) -> UnitScoring | None:
+        """`units`, or for a unit run written before it was typed, the same read from `requested`."""
+        if self.units is not None or "source" not in self.requested:
+            return self.units
+        old = self.requested
+        return UnitScoring(unit=old.get("unit", ""), source=from_json(UnitSource, old["source"], "requested.source"),
+                           incomplete=int(old.get("incomplete", 0)), token_loss_sum=float(old.get("token_loss_sum", 0.0)),
+                           unit_loss_sum=float(old.get("unit_loss_sum", 0.0)), n_bytes=int(old.get("n_bytes", 0)),
+                           bits_per_byte=float(old.get("bits_per_byte", float("nan"))))  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,6 +38,8 @@ from lossgap.rundir import (
     RunDir,
     TokenizerRecord,
     UnitRecord,
+    UnitScoring,
+    UnitSource,
     document_runs,
 )
 from lossgap.units.attribution import ATTRIBUTION, unit_losses
@@ -101,7 +103,9 @@ def _model_units(run: RunDir, name: str, record: ModelRecord, doc_ids: list[str]
     scores = run.read_scores(name)
     token_rows = _doc_bounds(tokens.column("doc_id"))
     score_rows = _doc_bounds(scores.column("doc_id"))
-    pos, char_start, char_end = (tokens.column(c).to_numpy().astype(np.int64) for c in ("pos", "char_start", "char_end"))
+    pos, char_start, char_end = (
+        tokens.column(c).to_numpy().astype(np.int64) for c in ("pos", "char_start", "char_end")
+    )
     score_pos = scores.column("pos").to_numpy().astype(np.int64)
     score_loss = scores.column("loss").to_numpy().astype(np.float64)
     out_doc, out_pos, out_loss = [], [], []
@@ -136,7 +140,9 @@ def _model_units(run: RunDir, name: str, record: ModelRecord, doc_ids: list[str]
     return table, n_incomplete, token_sum, n_bytes
 
 
-def build_units(run: RunDir, unit: str, names: Sequence[str], *, annotate: object | None = None) -> tuple[RunDir, list[UnitScores]]:
+def build_units(
+    run: RunDir, unit: str, names: Sequence[str], *, annotate: object | None = None
+) -> tuple[RunDir, list[UnitScores]]:
     """Bring units/UNIT/ of `run` up to date for the models `names`: the units (once per corpus), each model's
     unit scores (again when its scores changed) and the features (once per units; `annotate` an
     AnnotateConfig, default the parent's options without a counts file, which counts token ids). Returns the
@@ -176,13 +182,15 @@ def build_units(run: RunDir, unit: str, names: Sequence[str], *, annotate: objec
     recorded = unit_run.manifest().models
     for name in names:
         source = manifest.models[name]
-        stamp = {"unit": unit, "source": {"time": source.time, "n_tokens": source.n_tokens, "mean_loss": source.mean_loss,
-                                          "tokenizer": source.tokenizer}}  # fmt: skip
+        stamp = UnitSource(
+            time=source.time, n_tokens=source.n_tokens, mean_loss=source.mean_loss, tokenizer=source.tokenizer
+        )
         previous = recorded.get(name)
-        if previous is not None and unit_run.has_scores(name) and previous.requested.get("source") == stamp["source"]:
-            info = previous.requested
-            done.append(UnitScores(name, previous.n_tokens, int(info.get("incomplete", 0)), float(info.get("token_loss_sum", 0.0)),
-                                   float(info.get("unit_loss_sum", 0.0)), False))  # fmt: skip
+        made = None if previous is None else previous.unit_scoring()
+        if made is not None and unit_run.has_scores(name) and made.unit == unit and made.source == stamp:
+            done.append(
+                UnitScores(name, previous.n_tokens, made.incomplete, made.token_loss_sum, made.unit_loss_sum, False)
+            )
             continue
         table, n_incomplete, token_sum, n_bytes = _model_units(run, name, source, doc_ids, texts, byte_ends)
         unit_sum = float(np.asarray(table.column("loss"), np.float64).sum()) if table.num_rows else 0.0
@@ -190,18 +198,26 @@ def build_units(run: RunDir, unit: str, names: Sequence[str], *, annotate: objec
         loss = table.column("loss").to_numpy().astype(np.float64) if table.num_rows else np.zeros(0)
         unit_run.record_model(name, dataclasses.replace(
             source, n_tokens=table.num_rows, mean_loss=float(loss.mean()) if loss.size else float("nan"), tokenizer="",
-            requested={**stamp, "incomplete": n_incomplete, "token_loss_sum": token_sum, "unit_loss_sum": unit_sum,
-                       "n_bytes": n_bytes, "bits_per_byte": unit_sum / math.log(2) / n_bytes if n_bytes else float("nan")},
+            requested={"unit": unit},
+            units=UnitScoring(unit=unit, source=stamp, incomplete=n_incomplete, token_loss_sum=token_sum,
+                              unit_loss_sum=unit_sum, n_bytes=n_bytes,
+                              bits_per_byte=unit_sum / math.log(2) / n_bytes if n_bytes else float("nan")),
         ))  # fmt: skip
         if n_incomplete:
-            log.warning("%s: %d %ss are not covered by %s's scored tokens and are left out", unit, n_incomplete, unit, name)
+            log.warning(
+                "%s: %d %ss are not covered by %s's scored tokens and are left out", unit, n_incomplete, unit, name
+            )
         done.append(UnitScores(name, table.num_rows, n_incomplete, token_sum, unit_sum, True))
 
     stale = unit_run.manifest().features is None or not unit_run.has("features")
     if stale:
         if annotate is None:
             parent = manifest.features
-            options = {} if parent is None else {k: v for k, v in parent.config.items() if k in ("spacy_model", "prose_domains", "workers")}
+            options = (
+                {}
+                if parent is None
+                else {k: v for k, v in parent.config.items() if k in ("spacy_model", "prose_domains", "workers")}
+            )
             if "prose_domains" in options:
                 options["prose_domains"] = frozenset(options["prose_domains"])
             annotate = AnnotateConfig(**options)
