@@ -4,6 +4,7 @@ compare an induction oracle scores near zero on copy marks while a uniform model
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -228,6 +229,16 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
         assert [line.get_label() for line in dashed] == ["uniform, first copy", "oracle, first copy"]
         assert list(dashed[1].get_ydata()) == pytest.approx([sources.loc[v, "mean_loss_candidate"] for v in levels])
     assert not [line for line in figure.axes[2].lines if line.get_linestyle() == "--"]  # recall: no first copy
+    # the report takes which probes are copies, and what their levels count, from the run's probe record
+    record = run.manifest().probes
+    assert record.copy_probes == ("copy", "copy_distance") and figure.axes[0].get_xlabel() == "words in the string"
+    run._update(lambda m: m.replace(probes=dataclasses.replace(record, copy_probes=("copy",))))
+    figure = next(d for d in draw_figures(read_results(run)) if d.key == "probes").figure
+    assert [len([x for x in ax.lines if x.get_linestyle() == "--"]) for ax in figure.axes[:2]] == [2, 0]
+    # a probe run made before the record existed is drawn as its probes were then
+    run._update(lambda m: m.replace(probes=None))
+    figure = next(d for d in draw_figures(read_results(run)) if d.key == "probes").figure
+    assert [len([x for x in ax.lines if x.get_linestyle() == "--"]) for ax in figure.axes[:3]] == [2, 2, 0]
 
 
 def test_bad_options_are_clear_errors():
@@ -252,6 +263,9 @@ def test_the_command_writes_the_corpus_and_marks_and_refuses_bad_levels(tmp_path
     rd = RunDir(run)
     assert rd.manifest().corpus.domains == {"probe-brackets": 2, "probe-copy": 4}
     assert set(rd.read("probes").column("probe").to_pylist()) == {"copy", "brackets"}
+    record = rd.manifest().probes  # the probe run's record: probes, levels, documents, seed
+    assert record.probes == ("copy", "brackets") and record.levels == {"copy": (4, 8), "brackets": (3,)}
+    assert (record.docs, record.seed, record.level_meaning["brackets"]) == (2, 0, "nesting depth")
     assert sorted(set(rd.read("probes").to_pandas().query("probe == 'copy'")["level"])) == [4, 8]
     other = tmp_path / "other"
     for argv, message in ((["--copy-level", "four"], "Invalid value for '--copy-level'"),

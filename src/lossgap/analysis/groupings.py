@@ -12,7 +12,7 @@ import numpy as np
 
 from lossgap.analysis.join import JOINED, quote_ident
 from lossgap.errors import ConfigError
-from lossgap.rundir.categories import REPEAT_LEN_BINS, repeat_len_bin_sql
+from lossgap.rundir.categories import PROBE_GROUPING, PROBE_SOURCE_GROUPING, REPEAT_LEN_BINS, repeat_len_bin_sql
 
 __all__ = [
     "Grouping",
@@ -26,8 +26,6 @@ __all__ = [
 ]
 
 DECILES = tuple(str(d) for d in range(1, 11))
-PROBE_GROUPING = "probe+probe_level"  # categories.csv rows of a probe run: marked tokens by probe and difficulty
-PROBE_SOURCE_GROUPING = "probe_source+probe_level"  # the same for the marks' sources (a copy's first copy)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lossgap.errors import ConfigError
+from lossgap.rundir.manifest import COPY_PROBES
 
 __all__ = ["COPY_PROBES", "PROBE_NAMES", "ProbesConfig"]
 
@@ -12,7 +13,6 @@ __all__ = ["COPY_PROBES", "PROBE_NAMES", "ProbesConfig"]
 PROBE_NAMES = ("copy", "recall", "tracking", "pronoun", "brackets", "copy_distance")
 _DEFAULT_LEVELS = {"copy": (4, 16, 64, 256), "recall": (4, 16, 64), "tracking": (1, 4, 16), "pronoun": (0, 4, 16),
                    "brackets": (2, 4, 8), "copy_distance": (0, 4, 16, 64)}  # fmt: skip
-COPY_PROBES = ("copy", "copy_distance")  # probes whose marks are a second copy of their source
 
 
 @dataclass(frozen=True, kw_only=True)

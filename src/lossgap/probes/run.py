@@ -13,7 +13,7 @@ from lossgap.corpus.run import store_corpus
 from lossgap.corpus.table import RawDoc, build_corpus
 from lossgap.probes.config import PROBE_NAMES, ProbesConfig
 from lossgap.probes.generate import PROBES, ProbeDoc
-from lossgap.rundir import PROBES_SCHEMA, RunDir, as_rundir
+from lossgap.rundir import COPY_PROBES, PROBE_LEVELS, PROBES_SCHEMA, ProbesRecord, RunDir, as_rundir
 
 __all__ = ["ProbesResult", "generate_probes", "run_probes"]
 
@@ -55,5 +55,8 @@ def run_probes(run_dir: Path | str | RunDir, config: ProbesConfig) -> ProbesResu
     }, schema=PROBES_SCHEMA)  # fmt: skip
     store_corpus(run, corpus, CorpusConfig())  # refuses a run already scored on another corpus
     run.write("probes", marks)
+    run.record_probes(ProbesRecord(probes=config.probes, levels={p: config.levels_of(p) for p in config.probes},
+                                   docs=config.docs, seed=config.seed, copy_probes=COPY_PROBES,
+                                   level_meaning={p: PROBE_LEVELS[p] for p in config.probes}))  # fmt: skip
     per_probe = {p: sum(1 for _, q, _ in docs if q == p) for p in config.probes}
     return ProbesResult(n_docs=corpus.n_docs, n_marks=marks.num_rows, per_probe=per_probe)

@@ -19,9 +19,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
-from lossgap.probes.config import COPY_PROBES
 from lossgap.report.load import Results
+from lossgap.rundir.categories import PROBE_GROUPING, PROBE_SOURCE_GROUPING
 
 __all__ = ["Drawn", "SvgFigure", "draw_figures", "build_figures", "split_values", "contrast_label"]
 
@@ -395,6 +394,8 @@ def _probes_figure(results: Results) -> Drawn | None:
         sources = split_values(sources, ["probe", "level"])
         sources["level"] = sources["level"].astype(int)
     probes = list(dict.fromkeys(frame["probe"]))
+    record = results.probes
+    copies = () if record is None else record.copy_probes
     fig, axes = _panels(len(probes))
     s = results.summary
     for ax, probe in zip(axes.flat, probes, strict=False):  # a grid can hold more panels than probes
@@ -404,7 +405,7 @@ def _probes_figure(results: Results) -> Drawn | None:
             ("mean_loss_candidate", s.candidate, WINS),
         ):
             ax.plot(part["level"], part[column], color=colour, marker="o", markersize=3, linewidth=1.3, label=name)
-            if probe in COPY_PROBES and sources is not None:  # the first copy: what the second costs without copying
+            if probe in copies and sources is not None:  # the first copy: what the second costs without copying
                 first = sources[sources["probe"] == probe].sort_values("level")
                 ax.plot(first["level"], first[column], color=colour, linestyle="--", linewidth=1.0,
                         label=f"{name}, first copy")  # fmt: skip
@@ -414,25 +415,20 @@ def _probes_figure(results: Results) -> Drawn | None:
         ax.set_xticks(levels, [str(int(v)) for v in levels])
         ax.minorticks_off()
         ax.set_title(f"{probe}  (n={_n(part['n_tokens'].sum())})", loc="left")
-        ax.set_xlabel(_PROBE_LEVELS.get(probe, "level"))
+        ax.set_xlabel("level" if record is None else record.level_meaning.get(probe, "level"))
     _finish_panels(fig, axes, "mean loss on marked tokens (nats)")
     return Drawn("probes", "Probes: loss on the marked tokens by difficulty",
                  "Mean loss (nats, lower is better) of each model on the tokens each probe marks (the copied string after "
                  "its first token, the recalled value, the tracked container, the possessive pronoun, each closing "
                  "bracket), at each difficulty; n in each title is the number of marked tokens. Where a line rises with "
                  "difficulty and the other stays low, one model's mechanism breaks and the other's does not "
-                 "(docs/probes.md). " + (_FIRST_COPY if sources is not None and set(COPY_PROBES) & set(probes) else "")
+                 "(docs/probes.md). " + (_FIRST_COPY if sources is not None and set(copies) & set(probes) else "")
                  + f"The gap per level, with intervals, is in categories.csv (feature {PROBE_GROUPING}; the sources: "
                  f"{PROBE_SOURCE_GROUPING}).", fig)  # fmt: skip
 
 
 _FIRST_COPY = ("Dashed, in the copy panels: the same model's loss on the first copy of the string, which cannot be "
                "copied; a model that copies stays far below it, one that does not lies on it. ")  # fmt: skip
-
-
-_PROBE_LEVELS = {"copy": "words in the string", "recall": "key-value pairs", "tracking": "moves",
-                 "pronoun": "filler sentences", "brackets": "nesting depth",
-                 "copy_distance": "filler sentences between the copies"}  # fmt: skip
 
 
 def _panels(n: int, width: float = 2.6, height: float = 2.3) -> tuple[Figure, np.ndarray]:

@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from lossgap.errors import RunDirError
-from lossgap.rundir import ModelRecord, ResultRecord, RunDir, Summary, UnitRecord, file_kind
+from lossgap.rundir import PROBE_LEVELS, ModelRecord, ProbesRecord, ResultRecord, RunDir, Summary, UnitRecord, file_kind
 
 __all__ = ["DomainCount", "ModelInfo", "Results", "RunOverview", "read_overview", "read_pages", "read_results"]
 
@@ -36,6 +36,7 @@ class Results:
     top_segments: pd.DataFrame | None
     top_documents: pd.DataFrame | None
     regression: str | None
+    probes: ProbesRecord | None = None  # a probe run's record: which probes are copies, what their levels count
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,17 @@ def read_results(run: RunDir, record: ResultRecord | None = None) -> Results:
         top_segments=table("top_segments.csv"),
         top_documents=table("top_documents.csv"),
         regression=run.read_regression(record.name) if compare else None,
+        probes=_probes_of(run),
     )
+
+
+def _probes_of(run: RunDir) -> ProbesRecord | None:
+    """The run's probe record; a probe run made before the record existed (marks in probes.parquet, no record) gets
+    the one its probes had then."""
+    record = run.manifest().probes
+    if record is None and run.has("probes"):
+        return ProbesRecord(probes=tuple(PROBE_LEVELS), levels={}, docs=0, seed=0)
+    return record
 
 
 def read_pages(run: RunDir) -> list[Results]:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
+    "PROBE_GROUPING",
+    "PROBE_SOURCE_GROUPING",
     "PRESETS",
     "HEADLINE",
     "DEFAULT_MASKS",
@@ -29,6 +31,11 @@ __all__ = [
     "resolve_mask",
     "check_masks",
 ]
+
+# The names under which compare's categories.csv holds a probe run's marked tokens by probe and difficulty, and the
+# same for the marks' sources (a copy probe's first copy; only copy probes have sources)
+PROBE_GROUPING = "probe+probe_level"
+PROBE_SOURCE_GROUPING = "probe_source+probe_level"
 
 # repeat_len counts the longest earlier-seen n-gram ending at the token; 1 means only the token itself was
 # seen before (true of most function words in any long document), so "repeated" starts at a repeated bigram.

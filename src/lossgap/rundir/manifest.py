@@ -18,6 +18,9 @@ __all__ = [
     "CorpusRecord",
     "TokenizerRecord",
     "UnitRecord",
+    "ProbesRecord",
+    "COPY_PROBES",
+    "PROBE_LEVELS",
     "ModelContext",
     "UnitSource",
     "UnitScoring",
@@ -174,6 +177,26 @@ class PipelineRecord:
     inputs: dict[str, tuple[int, ...]]
 
 
+# Probes whose marks are a second copy of their source (probe_source marks the first copy), and what each probe's
+# level counts. A probe run records both (ProbesRecord); runs made before it have these.
+COPY_PROBES = ("copy", "copy_distance")
+PROBE_LEVELS = {"copy": "words in the string", "recall": "key-value pairs", "tracking": "moves",
+                "pronoun": "filler sentences", "brackets": "nesting depth",
+                "copy_distance": "filler sentences between the copies"}  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbesRecord:
+    """A probe run (`lossgap probes`): which probes at which levels, and what the report needs to draw them."""
+
+    probes: tuple[str, ...]
+    levels: dict[str, tuple[int, ...]]
+    docs: int  # documents per probe and level
+    seed: int
+    copy_probes: tuple[str, ...] = COPY_PROBES  # their first copy is drawn beside the second
+    level_meaning: dict[str, str] = field(default_factory=lambda: dict(PROBE_LEVELS))  # the axis label of each
+
+
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
     """Everything run.json records. An empty run has an empty manifest."""
@@ -184,6 +207,7 @@ class Manifest:
     models: dict[str, ModelRecord] = field(default_factory=dict)
     unit: UnitRecord | None = None  # set in a unit run (units/UNIT/): its tokens are words or bytes
     features: FeaturesRecord | None = None
+    probes: ProbesRecord | None = None  # set in a probe run
     stages: dict[str, StageRecord] = field(default_factory=dict)
     pipeline: dict[str, PipelineRecord] = field(default_factory=dict)
 

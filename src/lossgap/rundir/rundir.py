@@ -43,6 +43,7 @@ from lossgap.rundir.manifest import (
     Manifest,
     ModelRecord,
     PipelineRecord,
+    ProbesRecord,
     StageRecord,
     TokenizerRecord,
     UnitRecord,
