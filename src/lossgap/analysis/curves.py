@@ -71,7 +71,7 @@ def _flags(con: duckdb.DuckDBPyConnection, masks: list[Mask]) -> None:
 
 def _checkpoint_sums(con: duckdb.DuckDBPyConnection, run: RunDir, name: str, n_masks: int) -> pd.DataFrame:
     """Per document: loss sum and token count within each mask (m0…) and over every token (all)."""
-    run.view(con, f"scores/{name}", "checkpoint")
+    run.view_scores(con, name, "checkpoint")
     # coalesce: a document with no token in a mask has a sum of 0 there (SQL's NULL would make its complement NaN)
     sums = ", ".join(f"coalesce(sum(s.loss) FILTER (WHERE f.m{i}), 0) AS s{i}, count(*) FILTER (WHERE f.m{i}) AS n{i}"
                      for i in range(n_masks))  # fmt: skip
@@ -211,7 +211,7 @@ def compute_curves(con: duckdb.DuckDBPyConnection, run: RunDir, config: CurvesCo
         # Only the tokens every checkpoint scored are compared: a checkpoint scored on fewer tokens would
         # otherwise look better or worse for reasons unrelated to training.
         for name in names:
-            run.view(con, f"scores/{name}", "checkpoint")
+            run.view_scores(con, name, "checkpoint")
             con.execute(
                 "DELETE FROM flags f WHERE NOT EXISTS (SELECT 1 FROM checkpoint s WHERE s.doc_id = f.doc_id AND s.pos = f.pos)"
             )

@@ -91,7 +91,7 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     run.require_run_tokens([*baselines, *candidates])
     names = [(f"b{i}", n) for i, n in enumerate(baselines)] + [(f"c{j}", n) for j, n in enumerate(candidates)]
     for key, name in names:
-        run.view(con, f"scores/{name}", f"scores_{key}")
+        run.view_scores(con, name, f"scores_{key}")
     run.view(con, "features", "features")
     features = [c for c in run.columns("features") if c not in ("doc_id", "pos")]
     carried = ", ".join(f"f.{quote_ident(c)}" for c in features)

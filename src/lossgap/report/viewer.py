@@ -193,7 +193,7 @@ def _query_tokens(
         joins = []
         for alias, name, role in (("sb", baseline, "baseline"), ("sc", candidate, "candidate")):
             if run.has_scores(name):
-                run.view(con, f"scores/{name}", f"{alias}_all")
+                run.view_scores(con, name, f"{alias}_all")
                 joins.append(
                     f"LEFT JOIN ({_chosen(f'{alias}_all')}) {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos"
                 )

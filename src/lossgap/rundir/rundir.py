@@ -368,16 +368,19 @@ class RunDir:
         return ScoreParts(self.scores_dir / f".{validate_name(name)}.parts", self.scores_path(name), name)
 
     # -- DuckDB -------------------------------------------------------------------------------------------
-    def view(self, con: duckdb.DuckDBPyConnection, source: str, view: str) -> None:
-        """Create the DuckDB view `view` of a table (corpus, tokens, features) or of `scores/NAME`, queried in
-        place from its Parquet file (checked against its schema first)."""
-        if source.startswith("scores/"):
-            name = source.removeprefix("scores/")
-            path, schema = self._require_scores(name), SCORES_SCHEMA
-        elif source in _SCHEMAS:
-            path, schema = self._require(source), _SCHEMAS[source]  # type: ignore[arg-type]
-        else:
-            raise KeyError(source)
+    def view(self, con: duckdb.DuckDBPyConnection, table: Table, view: str) -> None:
+        """Create the DuckDB view `view` of a table (corpus, tokens, features, probes), queried in place from its
+        Parquet file (checked against its schema first)."""
+        if table not in _SCHEMAS:
+            raise KeyError(table)
+        self._create_view(con, self._require(table), _SCHEMAS[table], view)
+
+    def view_scores(self, con: duckdb.DuckDBPyConnection, name: str, view: str) -> None:
+        """Create the DuckDB view `view` of the scores of `name`, queried in place (schema checked first)."""
+        self._create_view(con, self._require_scores(name), SCORES_SCHEMA, view)
+
+    @staticmethod
+    def _create_view(con: duckdb.DuckDBPyConnection, path: Path, schema: pa.Schema, view: str) -> None:
         check_schema(pq.read_schema(path), schema, path, cast=False)
         con.read_parquet(str(path)).create_view(view, replace=True)
 
@@ -423,6 +426,9 @@ class RunDir:
 
     def record_features(self, record: FeaturesRecord) -> None:
         self._update(lambda m: m.replace(features=record))
+
+    def record_probes(self, record: ProbesRecord) -> None:
+        self._update(lambda m: m.replace(probes=record))
 
     def record_stage(self, stage: str, config: object, time: str) -> None:
         """What an analysis or report stage ran with (`config` a dataclass)."""
