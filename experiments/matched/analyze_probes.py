@@ -13,6 +13,9 @@ the series of the trio it holds (a run may hold two of them):
   loss on the tokens of the first copy (the marks' sources) and on the marked tokens of the second (both without
   their first token), from the same categories.csv. A model that copies predicts the second copy far better than
   the first; equal losses mean it does not copy at all;
+- the marks scored as answers, --out/probes-answers-RUN.csv (`lossgap.probes.answers`): per final checkpoint,
+  probe and level, the loss per answer (its tokens summed) with an interval over documents, its first token, the
+  per-token mean and chance per answer;
 - copying by distance, --out/probes-distance-RUN.csv: per final checkpoint, copy probe, level and bin of
   `probe_distance` (tokens back to the first token of the first copy), the mean loss on the marked tokens;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
@@ -32,6 +35,7 @@ from analyze import PAIRS, SERIES, final_step
 from score import lossgap  # this folder's step 3: `lossgap` commands in-process
 
 from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
+from lossgap.probes.answers import answer_losses, answer_table
 from lossgap.probes.config import COPY_PROBES
 from lossgap.rundir import RunDir
 
@@ -122,6 +126,8 @@ def main() -> None:
         check["model"] = pd.Categorical(check["model"], finals, ordered=True)
         check.sort_values(["model", "probe", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
         copy_by_distance(rd, finals).to_csv(args.out / f"probes-distance-{run.name}.csv", index=False)
+        answers = answer_table(answer_losses(rd, finals))
+        answers.to_csv(args.out / f"probes-answers-{run.name}.csv", index=False, float_format="%.6g")
         if len(rd.scored_names()) > len(series):  # a series of checkpoints: curves of each probe's marks, the report
             probes = dict.fromkeys(rd.read("probes", ["probe"]).column("probe").to_pylist())
             masks = [a for p in probes for a in ("--mask", f"probe = '{p}' AND probe_mark")]

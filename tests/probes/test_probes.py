@@ -9,6 +9,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -18,6 +19,7 @@ from lossgap.features import AnnotateConfig, run_annotate
 from lossgap.features.probes import annotate_probes
 from lossgap.features.records import Chunk, DocumentTokens, Resources
 from lossgap.probes import PROBE_NAMES, ProbesConfig, generate_probes, run_probes
+from lossgap.probes.answers import answer_losses, answer_table
 from lossgap.probes.generate import COPY_DISTANCE_WORDS
 from lossgap.rundir import RunDir
 from lossgap.scoring import ScoreConfig, run_tokenize
@@ -239,6 +241,50 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
     run._update(lambda m: m.replace(probes=None))
     figure = next(d for d in draw_figures(read_results(run)) if d.key == "probes").figure
     assert [len([x for x in ax.lines if x.get_linestyle() == "--"]) for ax in figure.axes[:3]] == [2, 2, 0]
+
+
+def test_marks_scored_as_answers_sum_their_tokens_against_a_brute_force_and_chance(tokenizers, tmp_path):
+    run = RunDir(tmp_path / "run")
+    run_probes(run, ProbesConfig(probes=("tracking", "pronoun", "recall", "copy"), docs=3,
+                                 levels={"tracking": (2,), "pronoun": (1,), "recall": (6,), "copy": (8,)}))  # fmt: skip
+    run_tokenize(run, ScoreConfig(model=str(tokenizers["bpe-400"])))
+    run_annotate(run, AnnotateConfig(workers=1))
+    tokens = run.read("tokens").to_pandas()
+    scored = tokens[tokens.pos > 0]
+    run.write_scores("m", pa.table({"doc_id": scored.doc_id.tolist(), "pos": scored.pos.to_numpy(np.int32),
+                                    "loss": (0.25 + 0.01 * scored.pos.to_numpy() % 0.7).astype(np.float32)}))  # fmt: skip
+    answers = answer_losses(run, ["m"])
+    # by hand: per mark, the scored tokens whose first visible character lies in the target (less a copy's first)
+    texts = dict(zip(*run.read("corpus", ["doc_id", "text"]).to_pydict().values(), strict=True))
+    loss = {
+        (d, p): np.float64(np.float32(0.25 + 0.01 * p % 0.7)) for d, p in zip(scored.doc_id, scored.pos, strict=True)
+    }
+    expected = []
+    for doc_id, doc_marks in run.read("probes").to_pandas().groupby("doc_id", sort=False):
+        toks = tokens[(tokens.doc_id == doc_id) & (tokens.pos > 0)].sort_values("pos")
+        text = texts[doc_id]
+        for k, m in enumerate(doc_marks.itertuples()):
+            inside = [t.pos for t in toks.itertuples()
+                      if (f := next((c for c in range(t.char_start, t.char_end) if not text[c].isspace()), None)) is not None
+                      and m.char_start <= f < m.char_end]  # fmt: skip
+            inside = inside[1:] if m.skip_first else inside
+            expected.append(
+                (doc_id, k, m.probe, len(inside), sum(loss[doc_id, p] for p in inside), loss[doc_id, inside[0]])
+            )
+    got = answers.sort_values(["doc_id", "mark"])[["doc_id", "mark", "probe", "n_tokens", "loss_sum", "first_loss"]]
+    want = pd.DataFrame(expected, columns=got.columns).sort_values(["doc_id", "mark"])
+    assert got["n_tokens"].tolist() == want["n_tokens"].tolist() and len(got) == 3 * (3 + 3 + 6 + 1)
+    np.testing.assert_allclose(got["loss_sum"], want["loss_sum"], rtol=1e-9)
+    np.testing.assert_allclose(got["first_loss"], want["first_loss"], rtol=1e-9)
+    table = answer_table(answers).set_index("probe")
+    assert table.loc["tracking", "chance"] == pytest.approx(math.log(4))
+    assert table.loc["pronoun", "chance"] == pytest.approx(math.log(3))
+    assert table.loc["recall", "chance"] == pytest.approx(math.log(6)) and np.isnan(table.loc["copy", "chance"])
+    for probe, part in want.assign(probe=want["probe"]).groupby("probe"):
+        row = table.loc[probe]
+        assert row["per_answer"] == pytest.approx(part["loss_sum"].mean()) and row["n_answers"] == len(part)
+        assert row["per_token"] == pytest.approx(part["loss_sum"].sum() / part["n_tokens"].sum())
+        assert row["n_docs"] == 3 and row["ci_low"] <= row["per_answer"] <= row["ci_high"]
 
 
 def test_bad_options_are_clear_errors():
