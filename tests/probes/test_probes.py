@@ -27,7 +27,7 @@ from tests.conftest import TEXTS
 from tests.tiny_models import train_tokenizer
 
 SMALL = ProbesConfig(docs=3, levels={"copy": (4, 32), "recall": (3, 12), "tracking": (2, 8), "pronoun": (0, 3),
-                                     "brackets": (2, 5), "copy_distance": (0, 12)})  # fmt: skip
+                                     "brackets": (2, 5), "copy_distance": (0, 12), "tracking_swap": (2, 8)})  # fmt: skip
 
 
 def test_generation_is_deterministic_and_each_document_independent_of_the_others():
@@ -40,7 +40,7 @@ def test_generation_is_deterministic_and_each_document_independent_of_the_others
     assert {i: d.text for i, _, d in alone} == want
     other_seed = generate_probes(ProbesConfig(docs=3, seed=1, levels=SMALL.levels))
     assert [d.text for _, _, d in other_seed] != [d.text for _, _, d in first]
-    assert {p for _, p, _ in first} == set(PROBE_NAMES) and len(first) == 6 * 2 * 3
+    assert {p for _, p, _ in first} == set(PROBE_NAMES) and len(first) == 7 * 2 * 3
 
 
 def _brackets_by_hand(text: str) -> list[tuple[int, int, int, int, int]]:
@@ -87,6 +87,23 @@ def test_every_mark_points_at_what_it_should():
             assert all(where[obj] == box for obj, box in answers) and all(
                 s.endswith(f" {t.strip()}.") for t, s in zip(target, source, strict=True)
             )
+        elif probe == "tracking_swap":  # replay by hand, swaps moving every object in either container
+            where, changed = {}, {}
+            for sentence in re.findall(r"[^.]+\.", text.split("\nNow:")[0]):
+                sentence = sentence.strip()
+                if placed := re.fullmatch(r"The (\w+) is in the (\w+)\.", sentence):
+                    where[placed[1]], changed[placed[1]] = placed[2], sentence
+                elif moved := re.fullmatch(r"Move the (\w+) to the (\w+)\.", sentence):
+                    where[moved[1]], changed[moved[1]] = moved[2], sentence
+                else:
+                    a, b = re.fullmatch(r"Swap the (\w+) and the (\w+)\.", sentence).groups()
+                    assert {where[o] for o in where} & {a, b}  # every swap moves something
+                    for obj in [o for o in where if where[o] in (a, b)]:
+                        where[obj], changed[obj] = (b if where[obj] == a else a), sentence
+            answers = re.findall(r"The (\w+) is in the (\w+)\.", text.split("\nNow:")[1])
+            assert [t.strip() for t in target] == [box for _, box in answers]
+            assert all(where[obj] == box for obj, box in answers)
+            assert [changed[obj] for obj, _ in answers] == source
         elif probe == "pronoun":
             stated = dict(re.findall(r"(\w+) uses (\w+/\w+)\.", text))
             possessive = {"she/her": "her", "he/him": "his", "they/them": "their"}
@@ -99,6 +116,23 @@ def test_every_mark_points_at_what_it_should():
             pairs = _brackets_by_hand(text)
             got = sorted((m.start, m.end, m.src_start, m.src_end, m.level) for m in doc.marks)
             assert got == sorted(pairs) and max(m.level for m in doc.marks) == doc.level
+
+
+def test_tracking_with_swaps_defeats_looking_up_the_objects_last_mention():
+    """In `tracking`, the sentence that last names an object always says where it is; with swaps it often does
+    not, so a model must compose the story's changes (the chance of a guess among four containers is 1 in 4)."""
+    rates = {}
+    for probe in ("tracking", "tracking_swap"):
+        right = total = 0
+        for _, _, doc in generate_probes(ProbesConfig(probes=(probe,), docs=60, levels={probe: (16,)})):
+            story = doc.text.split("\nNow:")[0]
+            for m in doc.marks:
+                obj = re.search(r"The (\w+) is in the$", doc.text[: m.start])[1]
+                last = [s for s in re.findall(r"[^.]+\.", story) if re.search(rf"\b{obj}\b", s)][-1]
+                right += re.search(r"the (\w+)\.$", last)[1] == doc.text[m.start : m.end].strip()
+                total += 1
+        rates[probe] = right / total
+    assert rates["tracking"] == 1.0 and rates["tracking_swap"] < 0.5
 
 
 def _doc(text: str, spans: list[tuple[int, int]]) -> DocumentTokens:

@@ -112,7 +112,7 @@ def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
     columns = {row[0] for row in con.execute(f"DESCRIBE {JOINED}").fetchall()}
     if {"probe", "probe_mark", "probe_level"} <= columns:  # a probe run: the marked tokens by probe and difficulty
         found = con.execute(f"SELECT DISTINCT probe, probe_level FROM {JOINED} WHERE probe_mark").fetchall()
-        known = ("copy", "copy_distance", "recall", "tracking", "pronoun", "brackets")
+        known = ("copy", "copy_distance", "recall", "tracking", "tracking_swap", "pronoun", "brackets")
         found.sort(key=lambda r: (known.index(r[0]) if r[0] in known else len(known), str(r[0]), r[1]))
         order = tuple(f"{p}|{lvl}" for p, lvl in found)
         groupings.append(Grouping(name=PROBE_GROUPING, expr="CASE WHEN probe_mark THEN probe || '|' || probe_level END",

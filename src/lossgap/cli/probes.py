@@ -44,6 +44,7 @@ def probes(
     copy_distance_level: Annotated[
         list[int] | None, _level_option("copy_distance", "filler sentences between the copies")
     ] = None,
+    tracking_swap_level: Annotated[list[int] | None, _level_option("tracking_swap", "moves and swaps")] = None,
     docs: Annotated[
         int | None, typer.Option(help=with_default("Documents per probe and level", ProbesConfig, "docs"))
     ] = None,
@@ -55,7 +56,7 @@ def probes(
     from lossgap.probes import run_probes
 
     given_levels = dict(zip(PROBE_NAMES, (copy_level, recall_level, tracking_level, pronoun_level, brackets_level,
-                                          copy_distance_level), strict=True))  # fmt: skip
+                                          copy_distance_level, tracking_swap_level), strict=True))  # fmt: skip
     levels = {name: tuple(values) for name, values in given_levels.items() if values}
     for name, values in levels.items():
         flag = f"--{name.replace('_', '-')}-level"

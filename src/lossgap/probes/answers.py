@@ -21,9 +21,10 @@ from lossgap.rundir import RunDir, as_rundir
 __all__ = ["CHANCE", "answer_losses", "answer_table", "chance"]
 
 # What guessing costs per answer (nats), where the generator fixes the choices: the container among the four the
-# document names, the possessive among the three stated, the value among the level's key-value pairs. Copies and
+# document names (tracking, tracking_swap), the possessive among the three stated, the value among the level's key-value pairs. Copies and
 # brackets have no such choice set.
-CHANCE = {"tracking": lambda level: math.log(4), "pronoun": lambda level: math.log(3),
+CHANCE = {"tracking": lambda level: math.log(4), "tracking_swap": lambda level: math.log(4),
+          "pronoun": lambda level: math.log(3),
           "recall": lambda level: math.log(level) if level > 1 else 0.0}  # fmt: skip
 
 

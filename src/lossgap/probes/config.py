@@ -10,9 +10,9 @@ from lossgap.rundir.manifest import COPY_PROBES
 __all__ = ["COPY_PROBES", "PROBE_NAMES", "ProbesConfig"]
 
 # appended to, never reordered: a probe's index seeds its documents
-PROBE_NAMES = ("copy", "recall", "tracking", "pronoun", "brackets", "copy_distance")
+PROBE_NAMES = ("copy", "recall", "tracking", "pronoun", "brackets", "copy_distance", "tracking_swap")
 _DEFAULT_LEVELS = {"copy": (4, 16, 64, 256), "recall": (4, 16, 64), "tracking": (1, 4, 16), "pronoun": (0, 4, 16),
-                   "brackets": (2, 4, 8), "copy_distance": (0, 4, 16, 64)}  # fmt: skip
+                   "brackets": (2, 4, 8), "copy_distance": (0, 4, 16, 64), "tracking_swap": (1, 4, 16)}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

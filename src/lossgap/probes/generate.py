@@ -165,6 +165,47 @@ def tracking_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
     return doc
 
 
+def tracking_swap_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
+    """Tracking that needs composition: besides moves, swaps of two containers' contents ("Swap the jar and the
+    box."), which move objects without naming them, so that looking up the object's last mention is often wrong.
+    The source of an answer is the sentence that last changed where its object is (a move, a swap or its
+    placement). Each step is a swap with probability one half, and always a swap of two containers one of which
+    holds an object, so that every swap moves something."""
+    doc = ProbeDoc(level)
+    objects = [OBJECTS[i] for i in rng.permutation(len(OBJECTS))[:3]]
+    containers = [CONTAINERS[i] for i in rng.permutation(len(CONTAINERS))[:4]]
+    where, changed = {}, {}
+    for obj in objects:
+        where[obj] = containers[rng.integers(len(containers))]
+        changed[obj] = doc.add(f"The {obj} is in the {where[obj]}.")
+        doc.add(" ")
+    for _ in range(level):
+        if rng.random() < 0.5:
+            held = sorted({where[o] for o in objects}, key=containers.index)
+            a = held[rng.integers(len(held))]
+            b = [c for c in containers if c != a][rng.integers(len(containers) - 1)]
+            span = doc.add(f"Swap the {a} and the {b}.")
+            for obj in objects:
+                if where[obj] in (a, b):
+                    where[obj] = b if where[obj] == a else a
+                    changed[obj] = span
+        else:
+            obj = objects[rng.integers(len(objects))]
+            to = [c for c in containers if c != where[obj]][rng.integers(len(containers) - 1)]
+            where[obj] = to
+            changed[obj] = doc.add(f"Move the {obj} to the {to}.")
+        doc.add(" ")
+    doc.add("\nNow:")
+    for i in rng.permutation(len(objects)):
+        obj = objects[i]
+        doc.add(f" The {obj} is in the")
+        target = doc.add(f" {where[obj]}")
+        doc.add(".")
+        doc.marks.append(Mark(*target, *changed[obj], level))
+    doc.add("\n")
+    return doc
+
+
 def pronoun_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
     doc = ProbeDoc(level)
     people = [NAMES[i] for i in rng.permutation(len(NAMES))[:3]]
@@ -226,4 +267,5 @@ PROBES: dict[str, Callable[[np.random.Generator, int], ProbeDoc]] = {
     "tracking": tracking_probe,
     "pronoun": pronoun_probe,
     "brackets": brackets_probe,
+    "tracking_swap": tracking_swap_probe,
 }

@@ -182,7 +182,7 @@ class PipelineRecord:
 COPY_PROBES = ("copy", "copy_distance")
 PROBE_LEVELS = {"copy": "words in the string", "recall": "key-value pairs", "tracking": "moves",
                 "pronoun": "filler sentences", "brackets": "nesting depth",
-                "copy_distance": "filler sentences between the copies"}  # fmt: skip
+                "copy_distance": "filler sentences between the copies", "tracking_swap": "moves and swaps"}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
