@@ -19,9 +19,9 @@ the series of the trio it holds (a run may hold two of them):
 - copying by distance, --out/probes-distance-RUN.csv: per final checkpoint, copy probe, level and bin of
   `probe_distance` (tokens back to the first token of the first copy), the mean loss on the marked tokens;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
-  tokens), --out/STEM-curves.csv and STEM-curves_diff.csv, and the report (STEM: the run's name less "-run");
+  tokens), the run's result `curves` (RUN/results/curves/, committed with the run), and the report;
 - the report's probe figure of the final transformer against the final recurrent model,
-  --figures/matched-STEM.png (probes-run gives matched-probes.png).
+  --figures/matched-STEM.png (STEM: the run's name less "-run"; probes-run gives matched-probes.png).
 """
 
 from __future__ import annotations
@@ -133,8 +133,6 @@ def main() -> None:
             masks = [a for p in probes for a in ("--mask", f"probe = '{p}' AND probe_mark")]
             named = [a for s in series for a in ("--series", s)]
             lossgap("curves", "--run", str(run), *named, *masks, "--reference", "transformer", "--name", "curves")
-            for name in ("curves.csv", "curves_diff.csv"):
-                (args.out / f"{stem}-{name}").write_bytes(rd.result_file(name, "curves").read_bytes())
             lossgap("report", "--run", str(run))
         figures = read_results(rd, rd.result("compare", "final-recurrent-vs-transformer"))
         for drawn in draw_figures(figures):  # the probes of transformer vs recurrent
