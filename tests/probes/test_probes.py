@@ -279,8 +279,9 @@ def test_an_induction_oracle_scores_near_zero_on_copy_marks_and_a_uniform_model_
 
 def test_marks_scored_as_answers_sum_their_tokens_against_a_brute_force_and_chance(tokenizers, tmp_path):
     run = RunDir(tmp_path / "run")
-    run_probes(run, ProbesConfig(probes=("tracking", "pronoun", "recall", "copy"), docs=3,
-                                 levels={"tracking": (2,), "pronoun": (1,), "recall": (6,), "copy": (8,)}))  # fmt: skip
+    run_probes(run, ProbesConfig(probes=("tracking", "pronoun", "recall", "copy", "tracking_swap"), docs=3,
+                                 levels={"tracking": (2,), "pronoun": (1,), "recall": (6,), "copy": (8,),
+                                         "tracking_swap": (12,)}))  # fmt: skip
     run_tokenize(run, ScoreConfig(model=str(tokenizers["bpe-400"])))
     run_annotate(run, AnnotateConfig(workers=1))
     tokens = run.read("tokens").to_pandas()
@@ -307,7 +308,7 @@ def test_marks_scored_as_answers_sum_their_tokens_against_a_brute_force_and_chan
             )
     got = answers.sort_values(["doc_id", "mark"])[["doc_id", "mark", "probe", "n_tokens", "loss_sum", "first_loss"]]
     want = pd.DataFrame(expected, columns=got.columns).sort_values(["doc_id", "mark"])
-    assert got["n_tokens"].tolist() == want["n_tokens"].tolist() and len(got) == 3 * (3 + 3 + 6 + 1)
+    assert got["n_tokens"].tolist() == want["n_tokens"].tolist() and len(got) == 3 * (3 + 3 + 6 + 1 + 3)
     np.testing.assert_allclose(got["loss_sum"], want["loss_sum"], rtol=1e-9)
     np.testing.assert_allclose(got["first_loss"], want["first_loss"], rtol=1e-9)
     table = answer_table(answers).set_index("probe")
@@ -319,6 +320,22 @@ def test_marks_scored_as_answers_sum_their_tokens_against_a_brute_force_and_chan
         assert row["per_answer"] == pytest.approx(part["loss_sum"].mean()) and row["n_answers"] == len(part)
         assert row["per_token"] == pytest.approx(part["loss_sum"].sum() / part["n_tokens"].sum())
         assert row["n_docs"] == 3 and row["ci_low"] <= row["per_answer"] <= row["ci_high"]
+    # the last-mention heuristic, replayed by hand: always right in tracking, often wrong with swaps
+    right = []
+    for doc_id, doc_marks in run.read("probes").to_pandas().query("probe == 'tracking_swap'").groupby("doc_id"):
+        story = texts[doc_id].split("\nNow:")[0]
+        for m in doc_marks.itertuples():
+            obj = texts[doc_id][: m.char_start].split()[-4]  # "... The OBJ is in the"
+            last = [x for x in story.split(". ") if f" {obj} " in f" {x} "][-1]
+            right.append(last.rstrip(".").split()[-1] == texts[doc_id][m.char_start : m.char_end].strip())
+    r = sum(right) / len(right)
+    assert table.loc["tracking", "heuristic_right"] == 1.0 and table.loc["tracking", "heuristic_loss"] == 0.0
+    assert table.loc["tracking_swap", "heuristic_right"] == pytest.approx(r) and r < 1
+    k = 4
+    assert table.loc["tracking_swap", "heuristic_loss"] == pytest.approx(
+        -(r * math.log(r) if r else 0) - (1 - r) * math.log((1 - r) / (k - 1))
+    )
+    assert np.isnan(table.loc["copy", "heuristic_right"]) and np.isnan(table.loc["recall", "heuristic_loss"])
 
 
 def test_bad_options_are_clear_errors():

@@ -4,12 +4,17 @@ means hide that: a two-token container at 0.9 nats a token costs 1.8 nats as an 
 guessing among four containers.
 
 `answer_losses` gives each mark's tokens summed (and its first token alone) for each scoring; `answer_table`
-averages them per probe and level with an interval over documents, next to the per-token mean and chance.
+averages them per probe and level with an interval over documents, next to the per-token mean, chance, and, for
+the tracking probes, a heuristic that does not track: the container of the last sentence that names the object
+(`last_mention`). Its baseline in nats is the loss of a guesser that puts the heuristic's measured accuracy r on
+its pick and spreads the rest over the other k - 1 choices, -r log r - (1 - r) log((1 - r) / (k - 1)): a model
+must beat it to show more than the lookup.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +23,7 @@ from scipy import stats
 
 from lossgap.rundir import RunDir, as_rundir
 
-__all__ = ["CHANCE", "answer_losses", "answer_table", "chance"]
+__all__ = ["CHANCE", "answer_losses", "answer_table", "chance", "heuristic_loss", "last_mention"]
 
 # What guessing costs per answer (nats), where the generator fixes the choices: the container among the four the
 # document names (tracking, tracking_swap), the possessive among the three stated, the value among the level's key-value pairs. Copies and
@@ -32,6 +37,34 @@ def chance(probe: str, level: int) -> float:
     """The loss of a uniform guess among the answer's choices (NaN where the probe has no choice set)."""
     rule = CHANCE.get(probe)
     return float("nan") if rule is None else float(rule(level))
+
+
+CHOICES = {"tracking": 4, "tracking_swap": 4}  # the containers a tracking document names
+
+
+def last_mention(text: str, start: int) -> str | None:
+    """The heuristic answer to the tracking question that ends at `start` ("... The coin is in the"): the container
+    of the last sentence before "Now:" that names the object; None if the text is not a tracking question."""
+    asked = re.search(r"The (\w+) is in the$", text[:start])
+    if asked is None or "\nNow:" not in text[:start]:
+        return None
+    story = text[:start].split("\nNow:")[0]
+    naming = [s for s in re.findall(r"[^.]+\.", story) if re.search(rf"\b{asked[1]}\b", s)]
+    found = re.search(r"the (\w+)\.$", naming[-1].strip()) if naming else None
+    return None if found is None else found[1]
+
+
+def heuristic_loss(right: float, choices: int) -> float:
+    """The loss (nats per answer) of a guesser right with probability `right` on its pick and uniform over the
+    other choices: -r log r - (1 - r) log((1 - r) / (k - 1)) (log k at r = 1 / k, 0 at r = 1).
+
+    >>> round(heuristic_loss(0.25, 4), 4) == round(math.log(4), 4), heuristic_loss(1.0, 4)
+    (True, 0.0)
+    """
+    r = min(max(right, 0.0), 1.0)
+    picked = r * math.log(r) if r > 0 else 0.0
+    others = (1 - r) * math.log((1 - r) / (choices - 1)) if r < 1 else 0.0
+    return 0.0 - picked - others
 
 
 def answer_losses(run: RunDir | str, names: Sequence[str]) -> pd.DataFrame:
@@ -54,20 +87,35 @@ def answer_losses(run: RunDir | str, names: Sequence[str]) -> pd.DataFrame:
     pairs = tokens.merge(marks, on="doc_id", suffixes=("", "_mark"))
     pairs = pairs[(pairs["char_start_mark"] <= pairs["first_char"]) & (pairs["first_char"] < pairs["char_end_mark"])]
     pairs = pairs[["doc_id", "pos", "mark", "probe", "level"]]
+    # the last-mention heuristic where the probe has one: right or not, per mark
+    heuristic = {}
+    for m in marks[marks["probe"].isin(list(CHOICES))].itertuples():
+        text = texts[m.doc_id]
+        heuristic[m.doc_id, m.mark] = last_mention(text, m.char_start) == text[m.char_start : m.char_end].strip()
     frames = []
     for name in names:
         scores = run.read_scores(name, ["doc_id", "pos", "loss"]).to_pandas()
         scored = pairs.merge(scores, on=["doc_id", "pos"]).sort_values(["doc_id", "mark", "pos"])
         scored["loss"] = scored["loss"].astype(np.float64)
         grouped = scored.groupby(["doc_id", "mark", "probe", "level"], sort=False)["loss"]
-        frames.append(grouped.agg(n_tokens="size", loss_sum="sum", first_loss="first").reset_index().assign(name=name))
+        frame = grouped.agg(n_tokens="size", loss_sum="sum", first_loss="first").reset_index().assign(name=name)
+        frame["heuristic_right"] = [heuristic.get(k, np.nan) for k in zip(frame["doc_id"], frame["mark"], strict=True)]
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def _heuristic(part: pd.DataFrame, probe: str) -> dict[str, float]:
+    right = part["heuristic_right"].astype(float) if "heuristic_right" in part else pd.Series(dtype=float)
+    if probe not in CHOICES or right.isna().all():
+        return {"heuristic_right": math.nan, "heuristic_loss": math.nan}
+    share = float(right.mean())
+    return {"heuristic_right": share, "heuristic_loss": heuristic_loss(share, CHOICES[probe])}
 
 
 def answer_table(answers: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per scoring, probe and level: answers, documents, tokens per answer, the per-token mean, the mean loss per
-    answer with a t interval over documents (each document's mean answer one unit), the first token's mean, and
-    chance per answer."""
+    answer with a t interval over documents (each document's mean answer one unit), the first token's mean, chance
+    per answer, and for tracking the last-mention heuristic's share right and its baseline loss per answer."""
     rows = []
     for (name, probe, level), part in answers.groupby(["name", "probe", "level"], sort=False):
         per_doc = part.groupby("doc_id")["loss_sum"].mean().to_numpy(np.float64)
@@ -82,7 +130,8 @@ def answer_table(answers: pd.DataFrame, confidence: float = 0.95) -> pd.DataFram
                      "tokens_per_answer": float(part["n_tokens"].mean()),
                      "per_token": float(part["loss_sum"].sum() / part["n_tokens"].sum()),
                      "per_answer": mean, "ci_low": mean - half, "ci_high": mean + half,
-                     "first_token": float(part["first_loss"].mean()), "chance": chance(probe, int(level))})  # fmt: skip
+                     "first_token": float(part["first_loss"].mean()), "chance": chance(probe, int(level)),
+                     **_heuristic(part, probe)})  # fmt: skip
     table = pd.DataFrame(rows)
     order = {n: i for i, n in enumerate(dict.fromkeys(table["name"]))}  # scorings as given, then probe and level
     table = table.sort_values(["probe", "level"]).sort_values("name", key=lambda s: s.map(order), kind="stable")
