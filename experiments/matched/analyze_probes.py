@@ -51,11 +51,9 @@ def copy_check(categories: pd.DataFrame, baseline: str, candidate: str) -> pd.Da
     without their first token."""
     rows = []
     for grouping, which in ((PROBE_SOURCE_GROUPING, "first"), (PROBE_GROUPING, "second")):
-        part = categories[
-            (categories["feature"] == grouping) & categories["value"].str.split("|").str[0].isin(COPY_PROBES)
-        ]
+        part = categories[(categories["feature"] == grouping) & categories["level_1"].isin(COPY_PROBES)]
         for side, model in (("baseline", baseline), ("candidate", candidate)):
-            rows += [{"model": model, "probe": r.value.split("|")[0], "level": int(r.value.split("|")[1]),
+            rows += [{"model": model, "probe": r.level_1, "level": int(r.level_2),
                       "which": which, "n": r.n_tokens, "loss": getattr(r, f"mean_loss_{side}")}
                      for r in part.itertuples()]  # fmt: skip
     wide = pd.DataFrame(rows).pivot_table(index=["model", "probe", "level"], columns="which", values=["n", "loss"])

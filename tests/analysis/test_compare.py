@@ -139,6 +139,32 @@ def test_compare_user_groupings_cross_columns_and_take_a_reference(tmp_path: Pat
                                & (result.contrasts["scale"] == "nats")]  # fmt: skip
     assert set(by_upos["reference"]) == {"VERB"}
     assert by_upos.set_index("level").loc["NOUN", "estimate"] == pytest.approx(0.5 - 1.0)
+    # each crossed level is also its own columns, and a single grouping's level is its level_1
+    crossed = result.categories[result.categories["feature"] == "domain+upos"]
+    assert sorted(zip(crossed["level_1"], crossed["level_2"], strict=True)) == [
+        ("books", "DET"), ("books", "NOUN"), ("python", "ADP"), ("python", "VERB")]  # fmt: skip
+    single = result.categories[result.categories["feature"] == "upos"]
+    assert (single["level_1"] == single["value"]).all() and (single["level_2"] == "").all()
+
+
+def test_crossed_levels_are_columns_even_when_a_value_holds_the_separator(tmp_path: Path) -> None:
+    """A domain named `web|forum` crossed with upos: the joined value cannot be split back, its columns can; a
+    categories.csv written before the columns existed is read with them filled from its values."""
+    tokens = TOKENS.assign(domain=TOKENS["domain"].replace({"books": "web|forum"}))
+    run = write_run(tmp_path, tokens.drop(columns=["base", "cand"]),
+                    {"base": tokens[["doc_id", "pos"]].assign(loss=tokens["base"]),
+                     "cand": tokens[["doc_id", "pos"]].assign(loss=tokens["cand"])})  # fmt: skip
+    run_compare(
+        run, CompareConfig(baseline="base", candidate="cand", by=(("domain", "upos"),), default_groupings=False)
+    )
+    crossed = run.read_results("categories.csv").query("feature == 'domain+upos'")
+    assert set(zip(crossed["level_1"], crossed["level_2"], strict=True)) == {
+        ("web|forum", "NOUN"), ("web|forum", "DET"), ("python", "VERB"), ("python", "ADP")}  # fmt: skip
+    path = run.result_file("categories.csv")
+    older = pd.read_csv(path).drop(columns=["level_1", "level_2", "level_3"])
+    older[~older["value"].str.startswith("web")].to_csv(path, index=False)
+    again = run.read_results("categories.csv").query("feature == 'domain+upos'")
+    assert set(zip(again["level_1"], again["level_2"], strict=True)) == {("python", "VERB"), ("python", "ADP")}
 
 
 def test_compare_notes_models_that_saw_different_contexts(tmp_path: Path) -> None:

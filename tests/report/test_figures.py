@@ -133,12 +133,13 @@ def test_importing_lossgap_and_drawing_leaves_the_matplotlib_backend_alone(tmp_p
     assert proc.returncode == 0, proc.stderr
 
 
-def test_split_values_splits_combined_categories():
-    frame = pd.DataFrame({"feature": ["domain+bracket_side"] * 2, "value": ["python|close", "books|open"]})
+def test_split_values_names_the_level_columns_of_combined_categories():
+    frame = pd.DataFrame({"feature": ["domain+bracket_side"] * 2, "value": ["web|forum|close", "books|open"],
+                          "level_1": ["web|forum", "books"], "level_2": ["close", "open"], "level_3": ["", ""]})  # fmt: skip
     out = split_values(frame, ["domain", "side"])
-    assert out["domain"].tolist() == ["python", "books"] and out["side"].tolist() == ["close", "open"]
+    assert out["domain"].tolist() == ["web|forum", "books"] and out["side"].tolist() == ["close", "open"]
     with pytest.raises(ValueError, match="2 parts"):
-        split_values(pd.DataFrame({"feature": ["x"], "value": ["nopipe"]}), ["a", "b"])
+        split_values(pd.DataFrame({"feature": ["x"], "value": ["x"], "level_1": ["x"], "level_2": [""]}), ["a", "b"])
 
 
 def test_labels_from_data_are_plain_escaped_text(synthetic_run):

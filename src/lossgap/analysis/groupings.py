@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 DECILES = tuple(str(d) for d in range(1, 11))
+MAX_CROSSED = 3  # categories.csv has a column per crossed level: level_1, level_2, level_3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,15 @@ class Grouping:
     expr: str
     order: tuple[str, ...] | None = None  # natural order of the levels (bins); None: most tokens first
     columns: tuple[str, ...] = ()  # the feature columns it reads (a regression control on them is dropped)
+    # a crossed grouping's parts: one SQL expression per crossed column, whose values are the level's own columns
+    # (level_1, level_2, … of categories.csv); empty for a grouping of one column
+    parts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.parts) > MAX_CROSSED:
+            raise ConfigError(
+                f"grouping {self.name}: at most {MAX_CROSSED} columns can be crossed, got {len(self.parts)}"
+            )
 
 
 def column_grouping(columns: Sequence[str], available: Sequence[str]) -> Grouping:
@@ -45,8 +55,9 @@ def column_grouping(columns: Sequence[str], available: Sequence[str]) -> Groupin
         raise ConfigError(
             f"--by {'+'.join(columns)}: unknown feature column(s) {', '.join(unknown)}; available: {', '.join(available)}"
         )
-    expr = " || '|' || ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in columns)
-    return Grouping(name="+".join(columns), expr=expr, columns=tuple(columns))
+    parts = tuple(f"CAST({quote_ident(c)} AS VARCHAR)" for c in columns)
+    return Grouping(name="+".join(columns), expr=" || '|' || ".join(parts), columns=tuple(columns),
+                    parts=parts if len(parts) > 1 else ())  # fmt: skip
 
 
 def quantile_thresholds(con: duckdb.DuckDBPyConnection, column: str, bins: int) -> list[float]:
@@ -92,7 +103,7 @@ def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
         Grouping(name="upos", expr="upos", columns=("upos",)),
         Grouping(name="tag", expr="tag", columns=("tag",)),
         Grouping(name="bracket_kind+bracket_side", expr=f"{bracket}bracket_kind || '|' || bracket_side END",
-                 columns=("bracket_kind", "bracket_side")),
+                 columns=("bracket_kind", "bracket_side"), parts=("bracket_kind", "bracket_side")),
         Grouping(name="repeat_len_bin", expr=repeat_len_bin_sql(), order=tuple(b[2] for b in REPEAT_LEN_BINS),
                  columns=("repeat_len",)),
     ]  # fmt: skip
@@ -103,11 +114,12 @@ def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
     groupings += [
         Grouping(name="domain", expr="domain", columns=("domain",)),
         Grouping(name="domain_type", expr="domain_type", order=("prose", "code", "markup"), columns=("domain_type",)),
-        Grouping(name="domain+word_class", expr="domain || '|' || word_class", columns=("domain", "word_class")),
+        Grouping(name="domain+word_class", expr="domain || '|' || word_class", columns=("domain", "word_class"),
+                 parts=("domain", "word_class")),
         Grouping(name="domain_type+bracket_side", expr=f"{bracket}domain_type || '|' || bracket_side END",
-                 columns=("domain_type", "bracket_side")),
+                 columns=("domain_type", "bracket_side"), parts=("domain_type", "bracket_side")),
         Grouping(name="domain+bracket_side", expr=f"{bracket}domain || '|' || bracket_side END",
-                 columns=("domain", "bracket_side")),
+                 columns=("domain", "bracket_side"), parts=("domain", "bracket_side")),
     ]  # fmt: skip
     columns = {row[0] for row in con.execute(f"DESCRIBE {JOINED}").fetchall()}
     if {"probe", "probe_mark", "probe_level"} <= columns:  # a probe run: the marked tokens by probe and difficulty
@@ -116,8 +128,9 @@ def default_groupings(con: duckdb.DuckDBPyConnection) -> list[Grouping]:
         found.sort(key=lambda r: (known.index(r[0]) if r[0] in known else len(known), str(r[0]), r[1]))
         order = tuple(f"{p}|{lvl}" for p, lvl in found)
         groupings.append(Grouping(name=PROBE_GROUPING, expr="CASE WHEN probe_mark THEN probe || '|' || probe_level END",
-                                  order=order, columns=("probe", "probe_level")))  # fmt: skip
+                                  order=order, columns=("probe", "probe_level"), parts=("probe", "probe_level")))  # fmt: skip
         if "probe_source" in columns:  # annotated since the column exists
             groupings.append(Grouping(name=PROBE_SOURCE_GROUPING, columns=("probe", "probe_level"), order=order,
+                                      parts=("probe", "probe_level"),
                                       expr="CASE WHEN probe_source AND NOT probe_mark THEN probe || '|' || probe_level END"))  # fmt: skip
     return groupings

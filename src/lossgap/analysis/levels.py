@@ -25,8 +25,10 @@ __all__ = [
     "relative_estimates",
     "shares_of_gap",
     "LEVEL_COLUMNS",
+    "PART_COLUMNS",
 ]
 
+PART_COLUMNS = ("level_1", "level_2", "level_3")  # a crossed level's parts (categories.csv), see Grouping.parts
 LEVEL_COLUMNS = ["n_tokens", "n_docs", "n_eff_docs", "mean_loss_baseline", "mean_loss_candidate", "mean_gap",
                  "ci_low", "ci_high", "p", "mean_rel_gap", "rel_ci_low", "rel_ci_high", "share_of_gap", "share_ci_low",
                  "share_ci_high", "share_of_tokens", "macro_mean_gap", "macro_ci_low", "macro_ci_high", "note"]  # fmt: skip
@@ -52,16 +54,23 @@ def macro_means(doc_means: np.ndarray, level: np.ndarray, n_levels: int, spec: I
 
 def document_sums(con: duckdb.DuckDBPyConnection, groupings: Sequence[Grouping], where: str = "TRUE") -> pd.DataFrame:
     """Long table per (grouping, level, document): group (index into `groupings`), level, doc_idx, n_tokens,
-    sum_gap, sum_baseline, sum_candidate."""
-    parts = [
+    sum_gap, sum_baseline, sum_candidate, and a crossed grouping's parts of the level (level_1 … level_3, each
+    crossed column's own value; NULL beyond its parts)."""
+
+    def part(g: Grouping, i: int) -> str:
+        return f"CAST(({g.parts[i]}) AS VARCHAR)" if i < len(g.parts) else "CAST(NULL AS VARCHAR)"
+
+    selects = [
         f"""SELECT {k} AS "group", level, doc_idx, count(*) AS n_tokens, sum(gap) AS sum_gap,
-                   sum(loss_baseline) AS sum_baseline, sum(loss_candidate) AS sum_candidate
-            FROM (SELECT doc_idx, gap, loss_baseline, loss_candidate, CAST(({g.expr}) AS VARCHAR) AS level
+                   sum(loss_baseline) AS sum_baseline, sum(loss_candidate) AS sum_candidate,
+                   {", ".join(f"any_value({c}) AS {c}" for c in PART_COLUMNS)}
+            FROM (SELECT doc_idx, gap, loss_baseline, loss_candidate, CAST(({g.expr}) AS VARCHAR) AS level,
+                         {", ".join(f"{part(g, i)} AS {c}" for i, c in enumerate(PART_COLUMNS))}
                   FROM {JOINED} WHERE {where})
             WHERE level IS NOT NULL GROUP BY level, doc_idx"""
         for k, g in enumerate(groupings)
     ]
-    return con.execute(" UNION ALL ".join(parts)).df()
+    return con.execute(" UNION ALL ".join(selects)).df()
 
 
 def level_sums(rows: pd.DataFrame, n_docs: int, order: Sequence[str] | None = None, value: str = "sum_gap",
@@ -149,8 +158,13 @@ def level_table(sums: pd.DataFrame, groupings: Sequence[Grouping], n_docs: int, 
         base = np.bincount(level, weights=rows["sum_baseline"].to_numpy(), minlength=ls.n_levels) / tokens
         cand = np.bincount(level, weights=rows["sum_candidate"].to_numpy(), minlength=ls.n_levels) / tokens
         macro, macro_low, macro_high = macro_means(ls.s / ls.n, ls.level, ls.n_levels, spec)
+        if grouping.parts:  # each level's own parts, as the query gave them (a value may itself hold '|')
+            first = rows.drop_duplicates("level").set_index("level")
+            parts = {c: ["" if pd.isna(first.at[v, c]) else first.at[v, c] for v in ls.names] for c in PART_COLUMNS}
+        else:  # as the file holds them: no part is ""
+            parts = {PART_COLUMNS[0]: list(ls.names), **{c: [""] * ls.n_levels for c in PART_COLUMNS[1:]}}
         frames.append(pd.DataFrame({
-            "feature": grouping.name, "value": list(ls.names), "n_tokens": got.n_tokens, "n_docs": got.n_docs,
+            "feature": grouping.name, "value": list(ls.names), **parts, "n_tokens": got.n_tokens, "n_docs": got.n_docs,
             "n_eff_docs": got.n_eff_docs, "mean_loss_baseline": base, "mean_loss_candidate": cand,
             "mean_gap": got.estimate, "ci_low": got.ci_low, "ci_high": got.ci_high, "p": got.p,
             "mean_rel_gap": rel.estimate, "rel_ci_low": np.where(withheld, np.nan, rel.ci_low),
@@ -159,5 +173,5 @@ def level_table(sums: pd.DataFrame, groupings: Sequence[Grouping], n_docs: int, 
             "share_of_tokens": tokens / all_tokens,
             "macro_mean_gap": macro, "macro_ci_low": macro_low, "macro_ci_high": macro_high, "note": got.note,
         }))  # fmt: skip
-    columns = ["feature", "value", *LEVEL_COLUMNS]
+    columns = ["feature", "value", *PART_COLUMNS, *LEVEL_COLUMNS]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)

@@ -129,14 +129,11 @@ def _category(results: Results, feature: str) -> pd.DataFrame | None:
 
 
 def split_values(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Split a combined category's `value` (e.g. `python|close`) into one column per name."""
-    parts = frame["value"].str.split("|", n=len(names) - 1, expand=True)
-    if parts.shape[1] != len(names):
-        raise ValueError(f"values of {frame['feature'].iloc[0]!r} do not have {len(names)} parts joined by '|'")
-    out = frame.copy()
-    for i, name in enumerate(names):
-        out[name] = parts[i]
-    return out
+    """Name a crossed category's levels: its level_1, level_2, … columns (e.g. `python`, `close`) as `names`."""
+    columns = [f"level_{i + 1}" for i in range(len(names))]
+    if frame[columns].eq("").any().any():
+        raise ValueError(f"levels of {frame['feature'].iloc[0]!r} do not have {len(names)} parts")
+    return frame.assign(**{name: frame[column] for name, column in zip(names, columns, strict=True)})
 
 
 def _gap_label(results: Results) -> str:

@@ -69,7 +69,7 @@ RESULTS: dict[str, ResultsTable] = {
     t.filename: t
     for t in (
         _table("categories.csv", "compare",
-               f"feature:t value:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f q:f "
+               f"feature:t value:t level_1:t level_2:t level_3:t {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f q:f "
                "mean_rel_gap:f rel_ci_low:f rel_ci_high:f share_of_gap:f share_ci_low:f share_ci_high:f "
                f"share_of_tokens:f macro_mean_gap:f macro_ci_low:f macro_ci_high:f {_SEEDS} note:t"),
         _table("contrasts.csv", "compare",
@@ -211,6 +211,18 @@ def table_to_csv(table: ResultsTable, frame: pd.DataFrame) -> str:
     return frame[table.names].to_csv(index=False, float_format="%.10g")
 
 
+def _with_level_parts(frame: pd.DataFrame) -> pd.DataFrame:
+    """categories.csv written before its levels had columns: a crossed grouping's (feature `a+b`) value `x|y` is
+    split into level_1, level_2, … here, once, for every reader; a single grouping's value is its level_1."""
+    parts = {c: [] for c in ("level_1", "level_2", "level_3")}
+    for feature, value in zip(frame["feature"].astype(str), frame["value"].astype(str), strict=True):
+        n = feature.count("+") + 1
+        pieces = value.split("|", n - 1) if n > 1 else [value]
+        for i, column in enumerate(parts):
+            parts[column].append(pieces[i] if i < len(pieces) else "")
+    return frame.assign(**parts)
+
+
 def table_from_csv(table: ResultsTable, text: str, where: str) -> pd.DataFrame:
     """A results CSV with its contract columns typed; SchemaError naming `where` and the column otherwise."""
     text_columns = [c.name for c in table.columns if c.kind == "text"]
@@ -220,6 +232,8 @@ def table_from_csv(table: ResultsTable, text: str, where: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SchemaError(f"{where}: not a readable CSV ({exc}); rerun the stage that wrote it") from exc
     frame = frame.assign(**{c: v for c, v in ADDED_COLUMNS.items() if c in table.names and c not in frame.columns})
+    if "level_1" in table.names and "level_1" not in frame.columns and "value" in frame.columns:
+        frame = _with_level_parts(frame)
     missing = [c for c in table.names if c not in frame.columns]
     if missing:
         raise SchemaError(f"{where}: missing column(s) {', '.join(missing)}; rerun `lossgap {table.stage}`")
