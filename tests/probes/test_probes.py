@@ -320,6 +320,11 @@ def test_marks_scored_as_answers_sum_their_tokens_against_a_brute_force_and_chan
         assert row["per_answer"] == pytest.approx(part["loss_sum"].mean()) and row["n_answers"] == len(part)
         assert row["per_token"] == pytest.approx(part["loss_sum"].sum() / part["n_tokens"].sum())
         assert row["n_docs"] == 3 and row["ci_low"] <= row["per_answer"] <= row["ci_high"]
+    # three answers in every tracking document: the clustered interval is the t interval over document means
+    doc_means = want[want["probe"] == "tracking"].groupby("doc_id")["loss_sum"].mean().to_numpy()
+    half = 4.302652729911275 * doc_means.std(ddof=1) / math.sqrt(3)  # t(0.975, 2 df)
+    row = table.loc["tracking"]
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((row["per_answer"] - half, row["per_answer"] + half))
     # the last-mention heuristic, replayed by hand: always right in tracking, often wrong with swaps
     right = []
     for doc_id, doc_marks in run.read("probes").to_pandas().query("probe == 'tracking_swap'").groupby("doc_id"):

@@ -4,7 +4,7 @@ means hide that: a two-token container at 0.9 nats a token costs 1.8 nats as an 
 guessing among four containers.
 
 `answer_losses` gives each mark's tokens summed (and its first token alone) for each scoring; `answer_table`
-averages them per probe and level with an interval over documents, next to the per-token mean, chance, and, for
+averages them per probe and level with an interval clustered by document, next to the per-token mean, chance, and, for
 the tracking probes, a heuristic that does not track: the container of the last sentence that names the object
 (`last_mention`). Its baseline in nats is the loss of a guesser that puts the heuristic's measured accuracy r on
 its pick and spreads the rest over the other k - 1 choices, -r log r - (1 - r) log((1 - r) / (k - 1)): a model
@@ -26,8 +26,8 @@ from lossgap.rundir import RunDir, as_rundir
 __all__ = ["CHANCE", "answer_losses", "answer_table", "chance", "heuristic_loss", "last_mention"]
 
 # What guessing costs per answer (nats), where the generator fixes the choices: the container among the four the
-# document names (tracking, tracking_swap), the possessive among the three stated, the value among the level's key-value pairs. Copies and
-# brackets have no such choice set.
+# document names (tracking, tracking_swap), the possessive among the three stated, the value among the level's
+# key-value pairs. Copies and brackets have no such choice set.
 CHANCE = {"tracking": lambda level: math.log(4), "tracking_swap": lambda level: math.log(4),
           "pronoun": lambda level: math.log(3),
           "recall": lambda level: math.log(level) if level > 1 else 0.0}  # fmt: skip
@@ -114,18 +114,17 @@ def _heuristic(part: pd.DataFrame, probe: str) -> dict[str, float]:
 
 def answer_table(answers: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per scoring, probe and level: answers, documents, tokens per answer, the per-token mean, the mean loss per
-    answer with a t interval over documents (each document's mean answer one unit), the first token's mean, chance
+    answer with a t interval clustered by document (G - 1 degrees of freedom), the first token's mean, chance
     per answer, and for tracking the last-mention heuristic's share right and its baseline loss per answer."""
     rows = []
     for (name, probe, level), part in answers.groupby(["name", "probe", "level"], sort=False):
-        per_doc = part.groupby("doc_id")["loss_sum"].mean().to_numpy(np.float64)
-        g = len(per_doc)
-        mean = float(part["loss_sum"].mean())
-        half = (
-            float(stats.t.ppf(1 - (1 - confidence) / 2, g - 1) * per_doc.std(ddof=1) / math.sqrt(g))
-            if g > 1
-            else math.nan
-        )
+        by_doc = part.groupby("doc_id")["loss_sum"]
+        sums, counts = by_doc.sum().to_numpy(np.float64), by_doc.size().to_numpy(np.float64)
+        g, mean = len(sums), float(part["loss_sum"].mean())
+        # the mean over answers, its standard error clustered by document (a ratio's linearization, CR1)
+        z = sums - mean * counts
+        se = math.sqrt(g / (g - 1) * float((z**2).sum())) / counts.sum() if g > 1 else math.nan
+        half = float(stats.t.ppf(1 - (1 - confidence) / 2, g - 1)) * se if g > 1 else math.nan
         rows.append({"name": name, "probe": probe, "level": int(level), "n_answers": len(part), "n_docs": g,
                      "tokens_per_answer": float(part["n_tokens"].mean()),
                      "per_token": float(part["loss_sum"].sum() / part["n_tokens"].sum()),
