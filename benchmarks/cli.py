@@ -221,14 +221,16 @@ def main() -> None:
         name = f"{variant}-{i}"
         seconds, output = lossgap("score", str(model_dir), "--run", str(run), "--name", name,
                                   *VARIANTS[variant.removesuffix("-cold")], env={**env, **caches})  # fmt: skip
-        record = json.loads((run / "run.json").read_text())["models"][name]
+        from lossgap.rundir import RunDir
+
+        record = RunDir(run).manifest().models[name]
         row = {"variant": variant, "options": VARIANTS[variant.removesuffix("-cold")], "cold_caches": cold,
-               "process_s": seconds, "steps_s": record.get("seconds", {}), "n_tokens": record["n_tokens"],
+               "process_s": seconds, "steps_s": dict(record.seconds), "n_tokens": record.n_tokens,
                "autotuning_events": len(re.findall(r"Triton autotuning for function", output)),
                "log": [line for line in output.splitlines() if "autotuning" not in line.lower()][-12:]}  # fmt: skip
         score_s = row["steps_s"].get("score")
-        row["tokens_per_s_scoring"] = record["n_tokens"] / score_s if score_s else None
-        row["tokens_per_s_process"] = record["n_tokens"] / seconds
+        row["tokens_per_s_scoring"] = record.n_tokens / score_s if score_s else None
+        row["tokens_per_s_process"] = record.n_tokens / seconds
         result["cli"].append(row)
         print(f"lossgap score {variant}: process {seconds:.1f} s, steps {row['steps_s']}, "
               f"{row['tokens_per_s_scoring'] or 0:,.0f} tokens/s scoring, autotuning events {row['autotuning_events']}",

@@ -67,12 +67,13 @@ def copy_by_distance(rd: RunDir, names: list[str]) -> pd.DataFrame:
     """Per model of `names`, copy probe, level and bin [distance_from, distance_to) of probe_distance: the marked
     tokens, the documents they lie in and their mean loss."""
     con = duckdb.connect()
-    con.register("f", rd.read("features", ["doc_id", "pos", "probe", "probe_mark", "probe_level", "probe_distance"]))
     parts = []
     for name in names:
-        con.register("s", rd.read_scores(name, ["doc_id", "pos", "loss"]))
-        marked = con.execute("SELECT doc_id, probe, probe_level AS level, probe_distance, loss FROM f JOIN s "
-                             "USING (doc_id, pos) WHERE probe_mark AND list_contains(?, probe)", [list(COPY_PROBES)]).df()  # fmt: skip
+        rd.token_view(
+            con, "m", scores={"loss": name}, features=("probe", "probe_mark", "probe_level", "probe_distance")
+        )
+        marked = con.execute("SELECT doc_id, probe, probe_level AS level, probe_distance, loss FROM m "
+                             "WHERE probe_mark AND list_contains(?, probe)", [list(COPY_PROBES)]).df()  # fmt: skip
         bins = pd.cut(marked["probe_distance"], DISTANCE_BINS, right=False)
         table = marked.groupby(["probe", "level", bins], observed=True).agg(
             n=("loss", "size"), n_docs=("doc_id", "nunique"), loss=("loss", "mean")).reset_index()  # fmt: skip

@@ -255,3 +255,57 @@ def test_named_results_are_kept_apart_replaced_by_the_same_question_and_listed(t
     with pytest.raises(ConfigError, match="needs a result's name"):
         run.remove_result("")
     assert run.results_dir.is_dir()
+
+
+def test_the_token_view_joins_tokens_scores_and_features_as_a_brute_force_merge(tmp_path) -> None:
+    """RunDir.token_view, the one query of tokens x scores x features: inner where no tokens are asked for, every
+    token with the others left-joined where they are, and a document filter applied before the joins."""
+    import duckdb
+
+    from lossgap.rundir import FEATURE_COLUMNS_ALL, SCORES_SCHEMA
+
+    run = RunDir(tmp_path / "run")
+    keys = pd.DataFrame({"doc_id": ["a", "a", "a", "b", "b", "c"], "pos": [0, 1, 2, 0, 1, 0]})
+    tokens = keys.assign(token_id=[5, 6, 7, 5, 8, 5], char_start=[-1, 0, 2, -1, 0, -1], char_end=[-1, 2, 4, -1, 3, -1])
+    run.write_tokens("", pa.Table.from_pandas(tokens, schema=TOKENS_SCHEMA, preserve_index=False))
+    scored = {
+        "x": keys.iloc[[1, 2, 4]].assign(loss=[1.0, 2.0, 3.0]),
+        "y": keys.iloc[[1, 4, 5]].assign(loss=[4.0, 5.0, 6.0]),
+    }
+    for name, frame in scored.items():
+        run.write_scores(name, pa.Table.from_pandas(frame, schema=SCORES_SCHEMA, preserve_index=False))
+    features = _rows(FEATURES_SCHEMA, 4).to_pandas()
+    features[["doc_id", "pos"]] = keys.iloc[[1, 2, 4, 5]].to_numpy()
+    features["pos"] = features["pos"].astype("int32")
+    with run.features_writer() as writer:
+        writer.write(pa.Table.from_pandas(features, schema=FEATURES_SCHEMA, preserve_index=False))
+    con = duckdb.connect()
+    columns = ["word_class", "domain"]
+
+    def brute(how: str, with_tokens: bool, docs: list[str] | None = None) -> pd.DataFrame:
+        frame = tokens[["doc_id", "pos", "char_start"]] if with_tokens else None
+        for column, name in (("lx", "x"), ("ly", "y")):
+            part = scored[name].rename(columns={"loss": column})
+            frame = part if frame is None else frame.merge(part, on=["doc_id", "pos"], how=how)
+        frame = frame.merge(features[["doc_id", "pos", *columns]], on=["doc_id", "pos"], how=how)
+        if docs is not None:
+            frame = frame[frame["doc_id"].isin(docs)]
+        return frame.sort_values(["doc_id", "pos"]).reset_index(drop=True)
+
+    def got(sql: str) -> pd.DataFrame:
+        return con.execute(sql).df().sort_values(["doc_id", "pos"]).reset_index(drop=True)
+
+    run.token_view(con, "v_inner", scores={"lx": "x", "ly": "y"}, features=columns)
+    pd.testing.assert_frame_equal(got("SELECT * FROM v_inner"), brute("inner", False), check_dtype=False)
+    run.token_view(con, "v_every", tokens=("char_start",), scores={"lx": "x", "ly": "y"}, features=columns)
+    left = got("SELECT * FROM v_every")
+    pd.testing.assert_frame_equal(left.drop(columns="has_features"), brute("left", True), check_dtype=False)
+    assert left["has_features"].tolist() == [False, True, True, False, True, True]
+    run.token_view(con, "v_some", tokens=("char_start",), scores={"lx": "x", "ly": "y"}, features=columns,
+                   docs="SELECT 'b' UNION SELECT 'nowhere'")  # fmt: skip
+    pd.testing.assert_frame_equal(got("SELECT * FROM v_some").drop(columns="has_features"), brute("left", True, ["b"]),
+                                  check_dtype=False)  # fmt: skip
+    run.token_view(con, "all_features", scores={"lx": "x"}, features=FEATURE_COLUMNS_ALL)
+    assert set(con.execute("SELECT * FROM all_features LIMIT 0").df().columns) == {"lx", *FEATURES_SCHEMA.names}
+    with pytest.raises(ValueError, match="tokens or at least one scoring"):
+        run.token_view(con, "nothing", features=columns)

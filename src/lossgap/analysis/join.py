@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from lossgap.errors import ConfigError, RunDirError
-from lossgap.rundir import RunDir, as_rundir
+from lossgap.rundir import FEATURE_COLUMNS_ALL, RunDir, as_rundir
 
 __all__ = [
     "JOINED",
@@ -90,36 +90,32 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
         raise ConfigError(f"--baseline and --candidate are both {both[0]!r}: compare two different scorings")
     run.require_run_tokens([*baselines, *candidates])
     names = [(f"b{i}", n) for i, n in enumerate(baselines)] + [(f"c{j}", n) for j, n in enumerate(candidates)]
-    for key, name in names:
-        run.view_scores(con, name, f"scores_{key}")
-    run.view(con, "features", "features")
+    # the positions every scoring has (documents are numbered over them), then the same with the features
+    run.token_view(con, "pair", scores=dict(names))
+    run.token_view(con, "scored", scores=dict(names), features=FEATURE_COLUMNS_ALL)
     features = [c for c in run.columns("features") if c not in ("doc_id", "pos")]
-    carried = ", ".join(f"f.{quote_ident(c)}" for c in features)
-    joins = " ".join(f"JOIN scores_{key} {key} USING (doc_id, pos)" for key, _ in names[1:])
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE pair AS
-            SELECT b0.doc_id, b0.pos, {", ".join(f"CAST({key}.loss AS DOUBLE) AS {key}" for key, _ in names)}
-            FROM scores_b0 b0 {joins}"""
-    )
+    carried = ", ".join(f"s.{quote_ident(c)}" for c in features)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE documents AS
-           SELECT doc_id, CAST(row_number() OVER (ORDER BY doc_id) - 1 AS INTEGER) AS doc_idx
-           FROM (SELECT DISTINCT doc_id FROM pair)"""
+           SELECT doc_id, CAST(row_number() OVER (ORDER BY doc_id) - 1 AS INTEGER) AS doc_idx, n_pair
+           FROM (SELECT doc_id, count(*) AS n_pair FROM pair GROUP BY doc_id)"""
     )
-    mean = lambda keys: f"({' + '.join(f'p.{k}' for k in keys)}) / {len(keys)}"  # noqa: E731
+    loss = lambda key: f"CAST(s.{key} AS DOUBLE)"  # noqa: E731  widened before any arithmetic
+    mean = lambda keys: f"({' + '.join(loss(k) for k in keys)}) / {len(keys)}"  # noqa: E731
     base, cand = mean([f"b{i}" for i in range(len(baselines))]), mean([f"c{j}" for j in range(len(candidates))])
-    seeds = "".join(f", p.{key} AS {SEED_PREFIX}{key}" for key, _ in names) if len(names) > 2 else ""
+    seeds = "".join(f", {loss(key)} AS {SEED_PREFIX}{key}" for key, _ in names) if len(names) > 2 else ""
     con.execute(
         f"""CREATE OR REPLACE TABLE {JOINED} AS
-            SELECT d.doc_idx, p.doc_id, p.pos, {base} AS loss_baseline, {cand} AS loss_candidate,
+            SELECT d.doc_idx, s.doc_id, s.pos, {base} AS loss_baseline, {cand} AS loss_candidate,
                    {base} - {cand} AS gap{seeds}, {carried}
-            FROM pair p JOIN features f USING (doc_id, pos) JOIN documents d USING (doc_id)"""
+            FROM scored s JOIN documents d USING (doc_id)"""
     )
+    run.view_scores(con, baselines[0], "scores_b0")
+    run.view_scores(con, candidates[0], "scores_c0")
     n_base, n_cand, n_pair, n_joined = con.execute(
         f"""SELECT (SELECT count(*) FROM scores_b0), (SELECT count(*) FROM scores_c0),
-                   (SELECT count(*) FROM pair), (SELECT count(*) FROM {JOINED})"""
+                   (SELECT sum(n_pair) FROM documents), (SELECT count(*) FROM {JOINED})"""
     ).fetchall()[0]  # type: ignore[misc]
-    con.execute("DROP TABLE pair")
     missing = MissingTokens(
         baseline_only=n_base - n_pair, candidate_only=n_cand - n_pair, no_features=n_pair - n_joined
     )

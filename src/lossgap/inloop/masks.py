@@ -99,7 +99,7 @@ def export_masks(run: Any, masks: tuple[str, ...] = DEFAULT_MASKS, align: Align 
     over the features, checked first), aligned as `align` says."""
     import duckdb
 
-    from lossgap.rundir import as_rundir, check_masks, resolve_mask
+    from lossgap.rundir import FEATURE_COLUMNS_ALL, as_rundir, check_masks, resolve_mask
 
     if align not in ("token", "input"):
         raise ConfigError(f"--align {align!r}: choose token or input")
@@ -111,13 +111,11 @@ def export_masks(run: Any, masks: tuple[str, ...] = DEFAULT_MASKS, align: Align 
         run.view(con, "features", "features")
         counts = check_masks(con, resolved, "features", drop_empty=tuple(masks) == DEFAULT_MASKS)
         resolved = [m for m in resolved if m.name in counts]
-        run.view(con, "tokens", "tokens")
+        run.token_view(con, "joined", tokens=(), features=FEATURE_COLUMNS_ALL)  # every token, features where annotated
         flags = ", ".join(
-            f"coalesce(CAST(({m.condition}) AS BOOLEAN), false) AND t.pos > 0 AS m{i}" for i, m in enumerate(resolved)
+            f"coalesce(CAST(({m.condition}) AS BOOLEAN), false) AND pos > 0 AS m{i}" for i, m in enumerate(resolved)
         )
-        table = con.execute(
-            f"""SELECT t.doc_id, t.pos, {flags} FROM tokens t LEFT JOIN features f USING (doc_id, pos)"""
-        ).df()
+        table = con.execute(f"SELECT doc_id, pos, {flags} FROM joined").df()
     finally:
         con.close()
     # back to the token table's own order (documents as scored, positions ascending)

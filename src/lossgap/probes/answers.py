@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Sequence
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -74,9 +75,14 @@ def answer_losses(run: RunDir | str, names: Sequence[str]) -> pd.DataFrame:
     run = as_rundir(run)
     marks = run.read("probes", ["doc_id", "probe", "level", "char_start", "char_end"]).to_pandas()
     marks["mark"] = marks.groupby("doc_id").cumcount()
-    tokens = run.read_tokens(columns=["doc_id", "pos", "char_start", "char_end"]).to_pandas()
-    marked = run.read("features", ["doc_id", "pos", "probe_mark"]).to_pandas()
-    tokens = tokens.merge(marked[marked["probe_mark"].fillna(False)][["doc_id", "pos"]], on=["doc_id", "pos"])
+    columns = {f"loss{k}": name for k, name in enumerate(names)}
+    con = duckdb.connect()
+    try:  # the marked tokens with their characters and every scoring's loss
+        run.token_view(con, "marked", tokens=("char_start", "char_end"), scores=columns, features=("probe_mark",))
+        tokens = con.execute(f"SELECT doc_id, pos, char_start, char_end, {', '.join(columns)} FROM marked "
+                             "WHERE probe_mark").df()  # fmt: skip
+    finally:
+        con.close()
     texts = dict(zip(*run.read("corpus", ["doc_id", "text"]).to_pydict().values(), strict=True))
     # each marked token's first visible character, then the mark whose span holds it
     first = []
@@ -86,16 +92,15 @@ def answer_losses(run: RunDir | str, names: Sequence[str]) -> pd.DataFrame:
     tokens["first_char"] = np.asarray(first, np.int64)
     pairs = tokens.merge(marks, on="doc_id", suffixes=("", "_mark"))
     pairs = pairs[(pairs["char_start_mark"] <= pairs["first_char"]) & (pairs["first_char"] < pairs["char_end_mark"])]
-    pairs = pairs[["doc_id", "pos", "mark", "probe", "level"]]
+    pairs = pairs[["doc_id", "pos", "mark", "probe", "level", *columns]]
     # the last-mention heuristic where the probe has one: right or not, per mark
     heuristic = {}
     for m in marks[marks["probe"].isin(list(CHOICES))].itertuples():
         text = texts[m.doc_id]
         heuristic[m.doc_id, m.mark] = last_mention(text, m.char_start) == text[m.char_start : m.char_end].strip()
     frames = []
-    for name in names:
-        scores = run.read_scores(name, ["doc_id", "pos", "loss"]).to_pandas()
-        scored = pairs.merge(scores, on=["doc_id", "pos"]).sort_values(["doc_id", "mark", "pos"])
+    for column, name in columns.items():
+        scored = pairs[pairs[column].notna()].rename(columns={column: "loss"}).sort_values(["doc_id", "mark", "pos"])
         scored["loss"] = scored["loss"].astype(np.float64)
         grouped = scored.groupby(["doc_id", "mark", "probe", "level"], sort=False)["loss"]
         frame = grouped.agg(n_tokens="size", loss_sum="sum", first_loss="first").reset_index().assign(name=name)

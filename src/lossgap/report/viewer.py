@@ -20,7 +20,7 @@ import pandas as pd
 from lossgap.errors import RunDirError
 from lossgap.report.config import ReportConfig
 from lossgap.report.load import Results
-from lossgap.rundir import PRESETS, REPEAT_LEN_BINS, RunDir, repeat_len_bin_sql
+from lossgap.rundir import FEATURE_COLUMNS_ALL, PRESETS, REPEAT_LEN_BINS, RunDir, repeat_len_bin_sql
 
 __all__ = [
     "CATEGORICAL_FEATURES",
@@ -175,48 +175,31 @@ def color_scale(gaps: np.ndarray) -> float:
     raise AssertionError("unreachable: 10 × 10^floor(log10 q) >= q")
 
 
-def _chosen(view: str) -> str:
-    """The rows of `view` in the viewer's documents: filtered while the table streams past, so that every join
-    after it holds a few documents, not the run (a join straight onto the run's features built a hash table of
-    every token: 14 GiB at 100M tokens)."""
-    return f"SELECT * FROM {view} WHERE doc_id IN (SELECT doc_id FROM windows)"
-
-
 def _query_tokens(
     con: duckdb.DuckDBPyConnection, run: RunDir, windows: pd.DataFrame, baseline: str, candidate: str
 ) -> pd.DataFrame:
-    """Tokens, both losses, the features and the preset masks of the positions inside `windows`."""
+    """Tokens, both losses, the features and the preset masks of the positions inside `windows`: the run's token
+    query restricted to the windows' documents while each table streams past (a join straight onto the run's
+    features built a hash table of every token: 14 GiB at 100M tokens)."""
     try:
         con.register("windows", windows)
-        run.view(con, "tokens", "tokens")
+        roles = {f"loss_{role}": name for role, name in (("baseline", baseline), ("candidate", candidate))}
+        present = set(run.columns("features")) if run.has("features") else set()
+        carried = [c for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES) if c in present and c != "repeat_len_bin"]
+        run.token_view(con, "vt", tokens=("char_start", "char_end"),
+                       scores={c: n for c, n in roles.items() if run.has_scores(n)},
+                       features=FEATURE_COLUMNS_ALL if present else (), docs="SELECT doc_id FROM windows")  # fmt: skip
         selects = ["t.doc_id", "t.pos", "t.char_start", "t.char_end"]
-        joins = []
-        for alias, name, role in (("sb", baseline, "baseline"), ("sc", candidate, "candidate")):
-            if run.has_scores(name):
-                run.view_scores(con, name, f"{alias}_all")
-                joins.append(
-                    f"LEFT JOIN ({_chosen(f'{alias}_all')}) {alias} ON {alias}.doc_id = t.doc_id AND {alias}.pos = t.pos"
-                )
-                selects.append(f"{alias}.loss AS loss_{role}")
-            else:
-                selects.append(f"NULL::FLOAT AS loss_{role}")
-        if run.has("features"):
-            present = set(run.columns("features"))
-            run.view(con, "features", "f_all")
-            joins.append(f"LEFT JOIN ({_chosen('f_all')}) f ON f.doc_id = t.doc_id AND f.pos = t.pos")
-            selects += [
-                f'f."{c}"'
-                for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES)
-                if c in present and c != "repeat_len_bin"
-            ]
+        selects += [f"t.{c}" if run.has_scores(n) else f"NULL::FLOAT AS {c}" for c, n in roles.items()]
+        if present:  # the masks' conditions read any feature column
+            selects += [f't."{c}"' for c in carried]
             if "repeat_len" in present:
-                selects.append(f"{repeat_len_bin_sql('f.repeat_len')} AS repeat_len_bin")
-            selects += [f"CASE WHEN f.pos IS NULL THEN NULL ELSE coalesce(CAST(({PRESETS[m]}) AS BOOLEAN), false) END AS \"mask:{m}\""
-                        for m in _MASKS]  # fmt: skip
+                selects.append(f"{repeat_len_bin_sql('t.repeat_len')} AS repeat_len_bin")
+            selects += [f"CASE WHEN NOT t.has_features THEN NULL ELSE coalesce(CAST(({PRESETS[m]}) AS BOOLEAN), false) "
+                        f'END AS "mask:{m}"' for m in _MASKS]  # fmt: skip
         query = f"""
             SELECT {", ".join(selects)}
-            FROM windows w JOIN ({_chosen("tokens")}) t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
-            {" ".join(joins)}
+            FROM windows w JOIN vt t ON t.doc_id = w.doc_id AND t.pos >= w.pos_start AND t.pos < w.pos_end
             ORDER BY t.doc_id, t.pos
         """
         return con.execute(query).df()

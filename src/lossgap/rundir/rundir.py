@@ -24,7 +24,7 @@ import contextlib
 import fcntl
 import json
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -78,6 +78,7 @@ if TYPE_CHECKING:
 __all__ = ["RunDir", "FeaturesWriter", "Table", "as_rundir"]
 
 Table = Literal["corpus", "tokens", "features", "probes"]
+FEATURE_COLUMNS_ALL = ("*",)  # RunDir.token_view(features=...): every feature column the run has
 _SCHEMAS = {"corpus": CORPUS_SCHEMA, "tokens": TOKENS_SCHEMA, "features": FEATURES_SCHEMA, "probes": PROBES_SCHEMA}
 _HINTS = {
     "corpus": "run `lossgap corpus SOURCE --run DIR` first, or give `lossgap score` a --corpus",
@@ -378,6 +379,54 @@ class RunDir:
     def view_scores(self, con: duckdb.DuckDBPyConnection, name: str, view: str) -> None:
         """Create the DuckDB view `view` of the scores of `name`, queried in place (schema checked first)."""
         self._create_view(con, self._require_scores(name), SCORES_SCHEMA, view)
+
+    def token_view(self, con: duckdb.DuckDBPyConnection, view: str, *, tokens: Sequence[str] | None = None,
+                   scores: Mapping[str, str] | None = None, features: Sequence[str] = (),
+                   docs: str | None = None) -> None:  # fmt: skip
+        """The one query of a run's tokens: create the DuckDB view `view`, one row per position (doc_id, pos) with
+        the columns asked for, every table read in place with its schema checked.
+
+        - `scores`: {column: scored NAME}, each scoring's loss (float32) as `column`;
+        - `features`: feature columns to carry (`FEATURE_COLUMNS_ALL` for every one);
+        - `tokens`: columns of tokens.parquet to carry. With `tokens` given the view holds every token of the run
+          and scores and features are left-joined (NULL where a position has none; `has_features` says which
+          positions have a features row); without, it holds the positions that every scoring asked for and (if
+          any are asked for) the features have;
+        - `docs`: a SQL query giving the doc_ids to keep: each table is filtered as it streams, before any join, so
+          that a view of a few documents never builds a hash table of the whole run.
+
+        The positions and their order are not sorted; ORDER BY doc_id, pos where it matters."""
+        scores = dict(scores or {})
+        if tokens is None and not scores:
+            raise ValueError("token_view needs tokens or at least one scoring")
+        every = self.columns("features") if features == FEATURE_COLUMNS_ALL else list(features)
+        every = [c for c in every if c not in ("doc_id", "pos")]
+
+        def source(name: str, path: Path, schema: pa.Schema) -> str:
+            check_schema(pq.read_schema(path), schema, path, cast=False)
+            con.read_parquet(str(path)).create_view(f"{view}__{name}", replace=True)
+            where = f" WHERE doc_id IN ({docs})" if docs else ""
+            return f'(SELECT * FROM "{view}__{name}"{where})'
+
+        parts = []  # (alias, relation)
+        if tokens is not None:
+            parts.append(("t", source("tokens", self._require("tokens"), TOKENS_SCHEMA)))
+        for k, name in enumerate(scores.values()):
+            parts.append((f"s{k}", source(f"s{k}", self._require_scores(name), SCORES_SCHEMA)))
+        if every:
+            parts.append(("f", source("features", self._require("features"), FEATURES_SCHEMA)))
+        first = parts[0][0]
+        kind = "LEFT JOIN" if tokens is not None else "JOIN"
+        joins = " ".join(f"{kind} {rel} {alias} ON {alias}.doc_id = {first}.doc_id AND {alias}.pos = {first}.pos"
+                         for alias, rel in parts[1:])  # fmt: skip
+        selects = [f"{first}.doc_id", f"{first}.pos"]
+        selects += [f't."{c}"' for c in (tokens or ()) if c not in ("doc_id", "pos")]
+        selects += [f's{k}.loss AS "{column}"' for k, column in enumerate(scores)]
+        selects += [f'f."{c}"' for c in every]
+        if tokens is not None and every:  # left-joined: which positions have a features row at all
+            selects.append("f.pos IS NOT NULL AS has_features")
+        columns = ", ".join(selects)
+        con.execute(f'CREATE OR REPLACE VIEW "{view}" AS SELECT {columns} FROM {parts[0][1]} {first} {joins}')
 
     @staticmethod
     def _create_view(con: duckdb.DuckDBPyConnection, path: Path, schema: pa.Schema, view: str) -> None:
