@@ -139,29 +139,48 @@ def recall_probe(rng: np.random.Generator, level: int, queries: int = 8) -> Prob
     return doc
 
 
-def tracking_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
-    doc = ProbeDoc(level)
+def _place(rng: np.random.Generator, doc: ProbeDoc) -> tuple[list[str], list[str], dict[str, str], dict]:
+    """A tracking story's start: three objects, each placed in one of four containers. Returns the objects, the
+    containers, where each object is and the span of the sentence that last put it there."""
     objects = [OBJECTS[i] for i in rng.permutation(len(OBJECTS))[:3]]
     containers = [CONTAINERS[i] for i in rng.permutation(len(CONTAINERS))[:4]]
-    where, said = {}, {}
+    where, changed = {}, {}
     for obj in objects:
         where[obj] = containers[rng.integers(len(containers))]
-        said[obj] = doc.add(f"The {obj} is in the {where[obj]}.")
+        changed[obj] = doc.add(f"The {obj} is in the {where[obj]}.")
         doc.add(" ")
-    for _ in range(level):
-        obj = objects[rng.integers(len(objects))]
-        to = [c for c in containers if c != where[obj]][rng.integers(len(containers) - 1)]
-        where[obj] = to
-        said[obj] = doc.add(f"Move the {obj} to the {to}.")
-        doc.add(" ")
+    return objects, containers, where, changed
+
+
+def _move(rng: np.random.Generator, doc: ProbeDoc, objects: list[str], containers: list[str], where: dict[str, str],
+          changed: dict) -> None:  # fmt: skip
+    """One step: a random object to another container, named in the sentence."""
+    obj = objects[rng.integers(len(objects))]
+    to = [c for c in containers if c != where[obj]][rng.integers(len(containers) - 1)]
+    where[obj] = to
+    changed[obj] = doc.add(f"Move the {obj} to the {to}.")
+
+
+def _ask(rng: np.random.Generator, doc: ProbeDoc, objects: list[str], where: dict[str, str], changed: dict) -> None:
+    """The questions, objects in random order: each answered container is a mark whose source is the sentence
+    that last changed where the object is."""
     doc.add("\nNow:")
     for i in rng.permutation(len(objects)):
         obj = objects[i]
         doc.add(f" The {obj} is in the")
         target = doc.add(f" {where[obj]}")
         doc.add(".")
-        doc.marks.append(Mark(*target, *said[obj], level))
+        doc.marks.append(Mark(*target, *changed[obj], doc.level))
     doc.add("\n")
+
+
+def tracking_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
+    doc = ProbeDoc(level)
+    objects, containers, where, changed = _place(rng, doc)
+    for _ in range(level):
+        _move(rng, doc, objects, containers, where, changed)
+        doc.add(" ")
+    _ask(rng, doc, objects, where, changed)
     return doc
 
 
@@ -172,13 +191,7 @@ def tracking_swap_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
     placement). Each step is a swap with probability one half, and always a swap of two containers one of which
     holds an object, so that every swap moves something."""
     doc = ProbeDoc(level)
-    objects = [OBJECTS[i] for i in rng.permutation(len(OBJECTS))[:3]]
-    containers = [CONTAINERS[i] for i in rng.permutation(len(CONTAINERS))[:4]]
-    where, changed = {}, {}
-    for obj in objects:
-        where[obj] = containers[rng.integers(len(containers))]
-        changed[obj] = doc.add(f"The {obj} is in the {where[obj]}.")
-        doc.add(" ")
+    objects, containers, where, changed = _place(rng, doc)
     for _ in range(level):
         if rng.random() < 0.5:
             held = sorted({where[o] for o in objects}, key=containers.index)
@@ -190,19 +203,9 @@ def tracking_swap_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
                     where[obj] = b if where[obj] == a else a
                     changed[obj] = span
         else:
-            obj = objects[rng.integers(len(objects))]
-            to = [c for c in containers if c != where[obj]][rng.integers(len(containers) - 1)]
-            where[obj] = to
-            changed[obj] = doc.add(f"Move the {obj} to the {to}.")
+            _move(rng, doc, objects, containers, where, changed)
         doc.add(" ")
-    doc.add("\nNow:")
-    for i in rng.permutation(len(objects)):
-        obj = objects[i]
-        doc.add(f" The {obj} is in the")
-        target = doc.add(f" {where[obj]}")
-        doc.add(".")
-        doc.marks.append(Mark(*target, *changed[obj], level))
-    doc.add("\n")
+    _ask(rng, doc, objects, where, changed)
     return doc
 
 
