@@ -1,4 +1,4 @@
-"""Wall time and peak memory of `compare`, `curves` and `report` on a synthetic run of N tokens (10M, 100M).
+"""Wall time and peak memory of `compare`, `discover`, `curves` and `report` on a synthetic run of N tokens (10M, 100M).
 
 The run is built in pieces of documents (memory bounded while building too): documents of about 1,000 tokens
 whose text is " lorem" per token (so offsets are arithmetic and the report's viewer has text to show), random
@@ -113,6 +113,11 @@ stage, run = sys.argv[1], sys.argv[2]
 if stage == "compare":
     from lossgap.analysis import CompareConfig, run_compare
     run_compare(run, CompareConfig(baseline="m@1", candidate="m@2"))
+elif stage.startswith("discover"):  # discover, or discover3: slices of up to three conditions
+    from lossgap.analysis.config import DiscoverConfig
+    from lossgap.analysis.discover import run_discover
+    run_discover(run, DiscoverConfig(baseline="m@1", candidate="m@2", max_conditions=3 if stage == "discover3" else 2,
+                                     name=stage))
 elif stage == "curves":
     from lossgap.analysis import CurvesConfig, run_curves
     from lossgap.analysis.config import Series
@@ -127,7 +132,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=10_000_000)
     parser.add_argument("--run", type=Path, default=None, help="default: /tmp/lossgap-bench-analysis-N")
-    parser.add_argument("--stages", nargs="+", default=["compare", "curves", "report"])
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        default=["compare", "curves", "report"],
+        help="compare, discover (slices of up to 2 conditions), discover3 (up to 3), curves, report",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     path = args.run or Path(f"/tmp/lossgap-bench-analysis-{args.tokens}")

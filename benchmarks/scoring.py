@@ -42,18 +42,22 @@ from lossgap.rundir import Window
 from lossgap.scoring.attention import use_varlen_attention
 from lossgap.scoring.batches import plan_batches, plan_packed_batches
 from lossgap.scoring.hybrid import use_fast_gated_deltanet
-from lossgap.scoring.loss import CausalLMHead, batch_losses
+from lossgap.scoring.loss import CausalLMHead, TokenStats, batch_scores
 from lossgap.scoring.models import packing_possible
 
 VOCAB = 100278  # Olmo 3's tokenizer (dolma2)
-# (label, attention, compiled trunk, packed, float32 head): the naive path, then lossgap's with transformers' SDPA
-# attention, with its varlen attention on padded rows, packed (what `lossgap score` uses on CUDA), then the
-# compiled ones (compiling changes the model's layers for good, so they come last): padded, packed, and packed
-# with `--float32-head`.
-PATHS = [("naive", "sdpa", False, False, False), ("lossgap, SDPA attention", "sdpa", False, False, False),
-         ("lossgap padded", "varlen", False, False, False), ("lossgap packed", "varlen", False, True, False),
-         ("lossgap padded --compile", "varlen", True, False, False), ("lossgap packed --compile", "varlen", True, True, False),
-         ("lossgap packed --compile --float32-head", "varlen", True, True, True)]  # fmt: skip
+# (label, attention, compiled trunk, packed, float32 head, per-token stats): the naive path, then lossgap's with
+# transformers' SDPA attention, with its varlen attention on padded rows, packed (what `lossgap score` uses on
+# CUDA), then the compiled ones (compiling changes the model's layers for good, so they come last): padded, packed,
+# packed with `--float32-head`, and packed recording entropy and rank (`lossgap score`'s default) and the top 16.
+LOSS, STATS, TOP16 = TokenStats(), TokenStats(distribution=True), TokenStats(distribution=True, top_k=16)
+PATHS = [("naive", "sdpa", False, False, False, LOSS), ("lossgap, SDPA attention", "sdpa", False, False, False, LOSS),
+         ("lossgap padded", "varlen", False, False, False, LOSS), ("lossgap packed", "varlen", False, True, False, LOSS),
+         ("lossgap padded --compile", "varlen", True, False, False, LOSS),
+         ("lossgap packed --compile", "varlen", True, True, False, LOSS),
+         ("lossgap packed --compile --float32-head", "varlen", True, True, True, LOSS),
+         ("lossgap packed --compile +entropy,rank", "varlen", True, True, False, STATS),
+         ("lossgap packed --compile +entropy,rank,top-16", "varlen", True, True, False, TOP16)]  # fmt: skip
 
 
 def matmul_rate() -> float:
@@ -121,17 +125,22 @@ def naive(model, docs: list[np.ndarray], batch_tokens: int) -> list[np.ndarray]:
 
 
 def fast(
-    head: CausalLMHead, docs: list[np.ndarray], batch_tokens: int, round_to: int = 1, device: str = "cuda"
+    head: CausalLMHead,
+    docs: list[np.ndarray],
+    batch_tokens: int,
+    round_to: int = 1,
+    device: str = "cuda",
+    stats: TokenStats = LOSS,
 ) -> list[np.ndarray]:
+    """Each document's losses, scored as `lossgap score` does (with `stats` computed beside them and dropped)."""
     windows = [Window(k, 0, len(d), 1) for k, d in enumerate(docs)]
     out: list[np.ndarray | None] = [None] * len(docs)
     plan = plan_packed_batches if head.packed else plan_batches
     for batch in plan(windows, batch_tokens):
         width = -(-batch.width // round_to) * round_to
-        for w, losses in zip(
-            batch.windows, batch_losses(head, docs, batch.windows, width, 1024, torch.device(device)), strict=True
-        ):
-            out[w.doc] = losses
+        scores = batch_scores(head, docs, batch.windows, width, 1024, torch.device(device), stats=stats)
+        for w, got in zip(batch.windows, scores, strict=True):
+            out[w.doc] = got["loss"]
     return out  # type: ignore[return-value]
 
 
@@ -304,7 +313,7 @@ def main() -> None:
         workloads = (("fixed 4096", fixed), ("length mix", mix))
         mixers = [m for m in model.modules() if type(m).__name__ == "OlmoHybridGatedDeltaNet"]
         original = {id(m): m.forward for m in mixers}
-        for label, attention, compiled, packed, float32_head in [p for p in PATHS if p[0] in args.paths]:
+        for label, attention, compiled, packed, float32_head, stats in [p for p in PATHS if p[0] in args.paths]:
             for m in mixers:  # transformers' own Gated DeltaNet unless the path packs
                 m.forward = original[id(m)]
                 for name in ("lossgap_qkv_weight", "lossgap_ab_weight", "lossgap_conv_weight"):
@@ -326,13 +335,14 @@ def main() -> None:
                     continue
             if compiled:
                 head.compile()  # compiled once; each workload's warm-up pass then compiles its shape classes
+                # (a new head each path: the stats paths recompile only the head's function, the layers are cached)
             for workload, docs in workloads:
                 if label == "naive":
                     row, out = timed(lambda d, m=model: naive(m, d, args.batch_tokens), docs, n_params, rate,
                                      model=arch, workload=workload, path=label)  # fmt: skip
                 else:
-                    row, out = timed(lambda d, h=head: fast(h, d, args.batch_tokens), docs, n_params, rate,
-                                     model=arch, workload=workload, path=label)  # fmt: skip
+                    row, out = timed(lambda d, h=head, st=stats: fast(h, d, args.batch_tokens, stats=st), docs,
+                                     n_params, rate, model=arch, workload=workload, path=label)  # fmt: skip
                 losses[workload, label] = np.concatenate(out)
                 rows.append(row)
                 print(f"  {workload:11s} {label:28s} {row.tokens_per_s:9,.0f} tok/s  MFU {row.mfu:5.1%}  "

@@ -152,3 +152,29 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
             bins = by_distance.get_group((name, *key))
             assert bins["n"].sum() == len(second[key])
             assert abs((bins["n"] * bins["loss"]).sum() / bins["n"].sum() - sum(second[key]) / len(second[key])) < 1e-5
+
+
+def test_repeat_stream_passes_are_document_permutations() -> None:
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    from train import repeat_stream
+
+    eos = 0
+    stream = np.array([5, 6, 0, 7, 0, 8, 9, 10, 0, 11, 12], dtype=np.uint16)  # the last document lacks its eos
+    docs = [(5, 6, 0), (7, 0), (8, 9, 10, 0), (11, 12)]
+    assert repeat_stream(stream, 1, eos, seed=3) is stream
+    out = repeat_stream(stream, 4, eos, seed=3)
+    assert len(out) == 4 * len(stream) and (out[: len(stream)] == stream).all()
+    orders = set()
+    for k in range(1, 4):
+        rest = out[k * len(stream) : (k + 1) * len(stream)].tolist()
+        found = []  # split back into the documents by brute force: each must be one of `docs`, each once
+        while rest:
+            doc = next(d for d in docs if tuple(rest[: len(d)]) == d and d not in found)
+            found.append(doc)
+            rest = rest[len(doc) :]
+        assert sorted(found) == sorted(docs)
+        orders.add(tuple(found))
+    assert len(orders) > 1  # later passes are reordered, not copies of one order
+    assert (repeat_stream(stream, 4, eos, seed=3) == out).all()  # seeded

@@ -30,6 +30,7 @@ from lossgap.rundir import (
     TokenizerRecord,
     file_kind,
 )
+from lossgap.rundir.results import ADDED_COLUMNS
 
 
 def _rows(schema: pa.Schema, n: int = 3) -> pa.Table:
@@ -109,8 +110,8 @@ def test_scores_read_validated_and_parts_merge_in_corpus_order(tmp_path) -> None
     run = RunDir(tmp_path / "run")
     parts = run.score_parts("m")
     parts.prepare({"model": "x"}, overwrite=False)
-    parts.write(0, [("b", 1, np.array([1.0, 2.0], np.float32))])
-    parts.write(1, [("a", 1, np.array([3.0], np.float32))])
+    parts.write(0, [("b", 1, {"loss": np.array([1.0, 2.0], np.float32)})])
+    parts.write(1, [("a", 1, {"loss": np.array([3.0], np.float32)})])
     assert parts.done_pieces() == {"a": [(1, 1)], "b": [(1, 2)]} and parts.done_tokens() == 3
     n_tokens, mean_loss = parts.merge(["a", "b"], np.array([1, 2]))
     assert (n_tokens, mean_loss) == (3, 2.0)
@@ -123,10 +124,34 @@ def test_scores_read_validated_and_parts_merge_in_corpus_order(tmp_path) -> None
         run.scores_path("../escape")
 
 
+def test_parts_carry_entropy_rank_and_top_k_into_the_scores(tmp_path) -> None:
+    run = RunDir(tmp_path / "run")
+    parts = run.score_parts("m")
+    parts.prepare({"model": "x"}, overwrite=False)
+
+    def top(rows: int) -> np.ndarray:
+        return np.arange(2 * rows).reshape(rows, 2)
+
+    def piece(n: int, lo: float) -> dict[str, np.ndarray]:
+        return {"loss": np.full(n, lo, np.float32), "entropy": np.full(n, lo + 1, np.float32),
+                "rank": np.arange(1, n + 1), "topk_ids": top(n), "topk_logprobs": -top(n).astype(np.float32)}  # fmt: skip
+
+    parts.write(0, [("b", 1, piece(2, 1.0))])
+    parts.write(1, [("a", 1, piece(1, 3.0))])
+    columns = ("entropy", "rank", "topk_ids", "topk_logprobs")
+    assert parts.merge(["a", "b"], np.array([1, 2]), columns) == (3, 5 / 3)
+    got = run.read_scores("m")
+    assert got.schema.field("rank").type == pa.int32() and got.schema.field("entropy").type == pa.float32()
+    assert got.to_pydict() == {"doc_id": ["a", "b", "b"], "pos": [1, 1, 2], "loss": [3.0, 1.0, 1.0],
+                               "entropy": [4.0, 2.0, 2.0], "rank": [1, 1, 2], "topk_ids": [[0, 1], [0, 1], [2, 3]],
+                               "topk_logprobs": [[0.0, -1.0], [0.0, -1.0], [-2.0, -3.0]]}  # fmt: skip
+
+
 def test_parts_record_pieces_and_read_whole_document_parts_of_older_versions(tmp_path) -> None:
     parts = RunDir(tmp_path / "run").score_parts("m")
     parts.prepare({"model": "x"}, overwrite=False)
-    parts.write(0, [("a", 4, np.array([4.0, 5.0], np.float32)), ("a", 1, np.array([1.0, 2.0, 3.0], np.float32))])
+    parts.write(0, [("a", 4, {"loss": np.array([4.0, 5.0], np.float32)}),
+                    ("a", 1, {"loss": np.array([1.0, 2.0, 3.0], np.float32)})])  # fmt: skip
     # a part as lossgap wrote them before pieces: whole documents, no piece column
     pq.write_table(pa.table({"doc_id": ["b", "b"], "pos": pa.array([1, 2], pa.int32()),
                              "loss": pa.array([6.0, 7.0], pa.float32())}), parts.folder / "part-r0000-old.parquet")  # fmt: skip
@@ -177,8 +202,9 @@ def test_every_results_table_round_trips_and_is_checked(tmp_path, name) -> None:
             assert back[column.name].tolist() == ["NA", "1"]
         else:
             np.testing.assert_array_equal(back[column.name].to_numpy(float), np.array(values[column.kind], float))
-    with pytest.raises(SchemaError, match=rf"results/{name}: the writer gave no column\(s\) {table.names[-1]}"):
-        run.write_results(record, {name: frame.drop(columns=[table.names[-1]])})
+    required = [c for c in table.names if c not in ADDED_COLUMNS][-1]  # columns added later may be left out
+    with pytest.raises(SchemaError, match=rf"results/{name}: the writer gave no column\(s\) {required}"):
+        run.write_results(record, {name: frame.drop(columns=[required])})
     path = run.result_file(name)
     path.write_text(frame.drop(columns=[table.names[0]]).to_csv(index=False))
     with pytest.raises(SchemaError, match=rf"{name}: missing column\(s\) {table.names[0]}"):

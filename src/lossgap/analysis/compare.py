@@ -18,9 +18,10 @@ import pandas as pd
 
 from lossgap.analysis.config import CompareConfig
 from lossgap.analysis.contrasts import adjust_p, contrast_tables, default_factors, user_factor
+from lossgap.analysis.distribution import DISTRIBUTION_COLUMNS, DIVERGENCE_COLUMNS, distribution_table
 from lossgap.analysis.estimate import Contrast, benjamini_hochberg, estimate
 from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
-from lossgap.analysis.join import JOINED, SEED_PREFIX, MissingTokens, connect, join_pair
+from lossgap.analysis.join import JOINED, SEED_PREFIX, MissingTokens, connect, frame_table, join_pair
 from lossgap.analysis.levels import document_sums, level_sums, level_table, macro_means
 from lossgap.analysis.regression import Fit
 from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
@@ -53,6 +54,7 @@ class CompareResult:
     top_segments: pd.DataFrame
     top_documents: pd.DataFrame
     regression: str
+    distribution: pd.DataFrame | None = None  # entropy, top-1 and divergence per category, where scoring recorded them
 
     @property
     def n_tokens(self) -> int:
@@ -67,7 +69,8 @@ class CompareResult:
         return {"categories.csv": self.categories, "contrasts.csv": self.contrasts,
                 "sensitivity.csv": self.sensitivity, "marginal_means.csv": self.marginal_means,
                 "repeat_curve.csv": self.repeat_curve, "top_tokens.csv": self.top_tokens,
-                "top_segments.csv": self.top_segments, "top_documents.csv": self.top_documents}  # fmt: skip
+                "top_segments.csv": self.top_segments, "top_documents.csv": self.top_documents,
+                **({} if self.distribution is None or self.distribution.empty else {"distribution.csv": self.distribution})}  # fmt: skip
 
 
 def _headline(con: duckdb.DuckDBPyConnection, n_docs: int, config: CompareConfig) -> tuple[HeadlineRow, ...]:
@@ -230,7 +233,8 @@ def _compute(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: 
              notes: tuple[str, ...] = (), log_freq_source: str = "", top: bool = True) -> CompareResult:  # fmt: skip
     """`compute_compare` of one gap (the seeds' mean, or one seed's); `top=False` leaves the top tables empty."""
     columns = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()]
-    features = [c for c in columns if c not in ("doc_idx", "doc_id", "pos", "loss_baseline", "loss_candidate", "gap")
+    features = [c for c in columns if c not in ("doc_idx", "doc_id", "pos", "loss_baseline", "loss_candidate", "gap",
+                                                 *DISTRIBUTION_COLUMNS, *DIVERGENCE_COLUMNS)
                 and not c.startswith(SEED_PREFIX)]  # fmt: skip
     user = [column_grouping(cols, features) for cols in config.by]
     references = dict(config.references)
@@ -249,8 +253,8 @@ def _compute(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: 
 
     defaults = default_groupings(con) if config.default_groupings else []
     known = {g.name for g in defaults}
-    categories = defaults + [g for g in user if g.name not in known]
-    groupings = [*categories, *repeat_groupings()]
+    category_groupings = defaults + [g for g in user if g.name not in known]
+    groupings = [*category_groupings, *repeat_groupings()]
     totals = con.execute(f"SELECT doc_idx, sum(gap) AS s, count(*) AS n FROM {JOINED} GROUP BY doc_idx").df()
     doc_total = np.zeros(n_docs)
     doc_total[totals["doc_idx"].to_numpy(np.int64)] = totals["s"].to_numpy(np.float64)
@@ -292,6 +296,7 @@ def _compute(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: 
         top_segments=top_segments(con, config.top_k, config.segment_tokens) if top else pd.DataFrame(),
         top_documents=top_documents(con, config.top_k, config.top_min_doc_tokens) if top else pd.DataFrame(),
         regression=_describe(contrasts.fits, config),
+        distribution=distribution_table(con, category_groupings, n_docs, config) if top else None,
     )
 
 
@@ -299,21 +304,8 @@ def compare_frame(tokens: pd.DataFrame, config: CompareConfig) -> CompareResult:
     """`compare` on a table of tokens (a notebook's `token_frame`, filtered or not): columns doc_idx (or
     doc_id), pos, gap (or loss_baseline and loss_candidate) and the feature columns. Given the gap alone, the
     summary's mean losses are NaN."""
-    frame = tokens.copy()
-    if "gap" not in frame and not {"loss_baseline", "loss_candidate"} <= set(frame.columns):
-        raise ConfigError("compare_frame needs a gap column, or loss_baseline and loss_candidate to make one")
-    if "doc_idx" not in frame and "doc_id" not in frame:
-        raise ConfigError("compare_frame needs doc_id (or doc_idx): intervals treat documents as the units")
-    if "doc_idx" not in frame:
-        frame["doc_idx"] = pd.factorize(frame["doc_id"], sort=True)[0]
-    if "gap" not in frame:
-        frame["gap"] = frame["loss_baseline"] - frame["loss_candidate"]
-    for column in ("doc_id", "loss_baseline", "loss_candidate"):
-        if column not in frame:
-            frame[column] = frame["doc_idx"].astype(str) if column == "doc_id" else np.nan
     with connect() as con:
-        con.register("frame", frame)
-        con.execute(f"CREATE TABLE {JOINED} AS SELECT * FROM frame")
+        frame_table(con, tokens, "compare_frame")
         return compute_compare(con, config)
 
 

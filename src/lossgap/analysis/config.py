@@ -18,7 +18,10 @@ __all__ = [
     "DEFAULT_MASKS",
     "Interval",
     "IntervalSpec",
+    "PairSpec",
     "CompareConfig",
+    "Criterion",
+    "DiscoverConfig",
     "Series",
     "CurvesConfig",
     "step_of",
@@ -64,34 +67,17 @@ class IntervalSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CompareConfig(IntervalSpec):
-    """Options of `lossgap compare`.
-
-    by: extra groupings, each a tuple of feature columns (one column, or several crossed).
-    references: (grouping, level) pairs naming the reference level of a grouping's contrasts (default: its
-        most frequent level). A grouping is named by its columns joined with '+', e.g. `domain+upos`.
-    controls: what the regression holds fixed (CONTROLS); `control_bins`: quantile bins of log_freq and log_pos.
-    primary: families of contrasts declared before looking (e.g. word_class, brackets): contrasts.csv's
-        `p_primary` adjusts their p-values together (Holm), the claims a study rests on.
-    baseline_replicates, candidate_replicates: more seeds of each side (models trained alike, other seeds): the
-        comparison is then of the sides' mean losses, with intervals over documents and seeds
-        (analysis.replicates); the CLI's repeated --baseline / --candidate fill them.
-    """
+class PairSpec(IntervalSpec):
+    """The two sides of a comparison (compare, discover): a baseline and a candidate scoring, each with more seeds
+    (models trained alike, other seeds) in `*_replicates`; the CLI's repeated --baseline / --candidate fill them.
+    With replicates, estimates are of the sides' mean losses with intervals over documents and seeds
+    (analysis.replicates)."""
 
     baseline: str
     candidate: str
     baseline_replicates: tuple[str, ...] = ()
     candidate_replicates: tuple[str, ...] = ()
-    by: tuple[tuple[str, ...], ...] = ()
-    references: tuple[tuple[str, str], ...] = ()
-    default_groupings: bool = True
-    controls: tuple[str, ...] = CONTROLS
-    control_bins: int = 20
-    top_k: int = 50
-    segment_tokens: int = 32
-    top_min_doc_tokens: int = 50
-    primary: tuple[str, ...] = ()
-    name: str | None = None  # the result's name (results/NAME/); default BASELINE-vs-CANDIDATE
+    name: str | None = None  # the result's name (results/NAME/); each kind has its default
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -108,6 +94,43 @@ class CompareConfig(IntervalSpec):
         both = sorted(set(self.baselines) & set(self.candidates))
         if both:
             raise ConfigError(f"--baseline and --candidate are both {both[0]!r}: compare two different scorings")
+
+    @property
+    def baselines(self) -> tuple[str, ...]:
+        """Every seed of the baseline side (one name without replicates)."""
+        return (self.baseline, *self.baseline_replicates)
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """Every seed of the candidate side (one name without replicates)."""
+        return (self.candidate, *self.candidate_replicates)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareConfig(PairSpec):
+    """Options of `lossgap compare`.
+
+    by: extra groupings, each a tuple of feature columns (one column, or several crossed).
+    references: (grouping, level) pairs naming the reference level of a grouping's contrasts (default: its
+        most frequent level). A grouping is named by its columns joined with '+', e.g. `domain+upos`.
+    controls: what the regression holds fixed (CONTROLS); `control_bins`: quantile bins of log_freq and log_pos.
+    primary: families of contrasts declared before looking (e.g. word_class, brackets): contrasts.csv's
+        `p_primary` adjusts their p-values together (Holm), the claims a study rests on.
+    Seeds: PairSpec. name: default BASELINE-vs-CANDIDATE.
+    """
+
+    by: tuple[tuple[str, ...], ...] = ()
+    references: tuple[tuple[str, str], ...] = ()
+    default_groupings: bool = True
+    controls: tuple[str, ...] = CONTROLS
+    control_bins: int = 20
+    top_k: int = 50
+    segment_tokens: int = 32
+    top_min_doc_tokens: int = 50
+    primary: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if len(set(self.primary)) != len(self.primary) or not all(isinstance(f, str) and f for f in self.primary):
             raise ConfigError(f"--primary: give each family of contrasts once, got {list(self.primary)}")
         for columns in self.by:
@@ -126,19 +149,59 @@ class CompareConfig(IntervalSpec):
             raise ConfigError("no groupings: give --by COLUMN or keep the default groupings")
 
     @property
-    def baselines(self) -> tuple[str, ...]:
-        """Every seed of the baseline side (one name without replicates)."""
-        return (self.baseline, *self.baseline_replicates)
-
-    @property
-    def candidates(self) -> tuple[str, ...]:
-        """Every seed of the candidate side (one name without replicates)."""
-        return (self.candidate, *self.candidate_replicates)
-
-    @property
     def result_name(self) -> str:
         """results/NAME/ of this comparison: --name, else BASELINE-vs-CANDIDATE (each side's seeds joined by +)."""
         return self.name or default_result_name("compare", baseline="+".join(self.baselines),
+                                                candidate="+".join(self.candidates))  # fmt: skip
+
+
+Criterion = Literal["t", "excess"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscoverConfig(PairSpec):
+    """Options of `lossgap discover` (analysis.discover): search slices, conjunctions of at most
+    `max_conditions` feature values, on a random half of the documents; estimate the `top_k` on the other half.
+
+    features: the columns searched (default: every column of DISCOVER_FEATURES the run has); numeric ones are cut
+        into `bins` quantile bins of the search half (repeat_len into compare's bins).
+    criterion: `t` (default): the slice's gap minus the rest's over its document-clustered standard error;
+        `excess`: that difference times the slice's share of the tokens (nats per token of the whole gap it moves).
+    min_tokens: tokens a slice needs in the search half; min_cut: a conjunction must leave out at least this share of
+        each of its parents' tokens, and score beyond each parent, to count (else the parent says it already).
+    split_seed: which documents make the search half; examples: tokens shown per slice.
+    Seeds: PairSpec. name: default discover-BASELINE-vs-CANDIDATE.
+    """
+
+    features: tuple[str, ...] = ()
+    bins: int = 5
+    max_conditions: int = 2
+    top_k: int = 10
+    criterion: Criterion = "t"
+    min_tokens: int = 200
+    min_cut: float = 0.1
+    split_seed: int = 0
+    examples: int = 3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(set(self.features)) != len(self.features):
+            raise ConfigError(f"--feature given twice: {', '.join(self.features)}")
+        _positive("bins", self.bins, 2)
+        _positive("top_k", self.top_k)
+        _positive("min_tokens", self.min_tokens, 2)
+        _positive("examples", self.examples, 0)
+        if self.max_conditions not in (1, 2, 3):
+            raise ConfigError(f"--max-conditions must be 1, 2 or 3, got {self.max_conditions!r}")
+        if self.criterion not in get_args(Criterion):
+            raise ConfigError(f"--criterion {self.criterion!r}: choose one of {', '.join(get_args(Criterion))}")
+        if not 0 <= self.min_cut < 1:
+            raise ConfigError(f"--min-cut must be in [0, 1), got {self.min_cut}")
+
+    @property
+    def result_name(self) -> str:
+        """results/NAME/ of this search: --name, else discover-BASELINE-vs-CANDIDATE."""
+        return self.name or default_result_name("discover", baseline="+".join(self.baselines),
                                                 candidate="+".join(self.candidates))  # fmt: skip
 
 

@@ -60,13 +60,14 @@ def column_grouping(columns: Sequence[str], available: Sequence[str]) -> Groupin
                     parts=parts if len(parts) > 1 else ())  # fmt: skip
 
 
-def quantile_thresholds(con: duckdb.DuckDBPyConnection, column: str, bins: int) -> list[float]:
-    """The inner quantiles (1/bins … (bins-1)/bins) of a numeric column over the compared tokens (ties repeat).
+def quantile_thresholds(con: duckdb.DuckDBPyConnection, column: str, bins: int, source: str = JOINED) -> list[float]:
+    """The inner quantiles (1/bins … (bins-1)/bins) of a numeric column over the compared tokens (those of the table
+    `source`; ties repeat).
 
     Exact, as DuckDB's quantile_cont (linear between order statistics), but from the column's distinct values and
     their counts: memory grows with the distinct values (one per token id and count), not with the tokens."""
     found = con.execute(
-        f"SELECT CAST({quote_ident(column)} AS DOUBLE) AS v, count(*) AS n FROM {JOINED} "
+        f"SELECT CAST({quote_ident(column)} AS DOUBLE) AS v, count(*) AS n FROM {source} "
         f"WHERE {quote_ident(column)} IS NOT NULL AND isfinite(CAST({quote_ident(column)} AS DOUBLE)) GROUP BY v ORDER BY v"
     ).fetchnumpy()
     values, counts = np.asarray(found["v"], np.float64), np.asarray(found["n"], np.int64)

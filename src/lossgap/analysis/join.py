@@ -27,6 +27,7 @@ __all__ = [
     "MissingTokens",
     "connect",
     "join_pair",
+    "frame_table",
     "token_frame",
     "quote_ident",
     "quote_literal",
@@ -79,6 +80,9 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     """Create table `joined`: the tokens both scorings and the features have (see the module docstring).
 
     `doc_idx` numbers the documents in doc_id order; losses are widened to float64 before any arithmetic.
+    Where each side is one scoring that recorded them, `joined` also has each model's entropy and top-1 hit
+    (entropy_baseline, top1_baseline, …) and, where both kept their top k, the divergence between the models
+    (analysis.distribution).
     A side given as several names (seed replicates) gets the mean of their losses, and `joined` keeps each
     seed's loss in `_seed_b0`, `_seed_b1`, … and `_seed_c0`, … (tokens every scoring of both sides has).
     Returns the counts of tokens that could not be joined (against the first name of each side).
@@ -91,8 +95,13 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     run.require_run_tokens([*baselines, *candidates])
     names = [(f"b{i}", n) for i, n in enumerate(baselines)] + [(f"c{j}", n) for j, n in enumerate(candidates)]
     # the positions every scoring has (documents are numbered over them), then the same with the features
+    stats = _shared_stats(run, baselines, candidates)
+    asked: dict[str, str | tuple[str, str]] = dict(names)
+    if stats:  # one scoring a side, both with entropy and rank
+        for key, name in names:
+            asked |= {f"{key}_entropy": (name, "entropy"), f"{key}_rank": (name, "rank")}
     run.token_view(con, "pair", scores=dict(names))
-    run.token_view(con, "scored", scores=dict(names), features=FEATURE_COLUMNS_ALL)
+    run.token_view(con, "scored", scores=asked, features=FEATURE_COLUMNS_ALL)
     features = [c for c in run.columns("features") if c not in ("doc_id", "pos")]
     carried = ", ".join(f"s.{quote_ident(c)}" for c in features)
     con.execute(
@@ -104,11 +113,23 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     mean = lambda keys: f"({' + '.join(loss(k) for k in keys)}) / {len(keys)}"  # noqa: E731
     base, cand = mean([f"b{i}" for i in range(len(baselines))]), mean([f"c{j}" for j in range(len(candidates))])
     seeds = "".join(f", {loss(key)} AS {SEED_PREFIX}{key}" for key, _ in names) if len(names) > 2 else ""
+    extra, join = "", ""
+    if stats:
+        extra = (", CAST(s.b0_entropy AS DOUBLE) AS entropy_baseline, CAST(s.c0_entropy AS DOUBLE) AS entropy_candidate, "
+                 "CAST(s.b0_rank = 1 AS DOUBLE) AS top1_baseline, CAST(s.c0_rank = 1 AS DOUBLE) AS top1_candidate")  # fmt: skip
+    if "topk" in stats:
+        from lossgap.analysis.distribution import add_divergence
+
+        run.token_view(con, "topk", scores={"ids_b": (baselines[0], "topk_ids"), "logp_b": (baselines[0], "topk_logprobs"),
+                                             "ids_c": (candidates[0], "topk_ids"), "logp_c": (candidates[0], "topk_logprobs")})  # fmt: skip
+        add_divergence(con, "topk")
+        extra += ", v.divergence, v.divergence_max"
+        join = "LEFT JOIN divergence v ON v.doc_id = s.doc_id AND v.pos = s.pos"
     con.execute(
         f"""CREATE OR REPLACE TABLE {JOINED} AS
             SELECT d.doc_idx, s.doc_id, s.pos, {base} AS loss_baseline, {cand} AS loss_candidate,
-                   {base} - {cand} AS gap{seeds}, {carried}
-            FROM scored s JOIN documents d USING (doc_id)"""
+                   {base} - {cand} AS gap{seeds}{extra}, {carried}
+            FROM scored s JOIN documents d USING (doc_id) {join}"""
     )
     run.view_scores(con, baselines[0], "scores_b0")
     run.view_scores(con, candidates[0], "scores_c0")
@@ -130,6 +151,48 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
             missing.baseline_only, baselines[0], missing.candidate_only, candidates[0], missing.no_features,
         )  # fmt: skip
     return missing
+
+
+def _shared_stats(run: RunDir, baselines: tuple[str, ...], candidates: tuple[str, ...]) -> set[str]:
+    """What both sides recorded beyond the loss: {"distribution"} when each side is one scoring with entropy and rank,
+    plus "topk" when both kept the same number of top tokens. Seed replicates get neither (their intervals would
+    not cover the seeds' variance of these figures)."""
+    if len(baselines) > 1 or len(candidates) > 1:
+        return set()
+    have = [set(run.score_columns(n)) for n in (baselines[0], candidates[0])]
+    if not all({"entropy", "rank"} <= h for h in have):
+        return set()
+    out = {"distribution"}
+    if all({"topk_ids", "topk_logprobs"} <= h for h in have):
+        widths = {
+            run.manifest().models[n].top_k if n in run.manifest().models else 0 for n in (baselines[0], candidates[0])
+        }
+        if len(widths) == 1:
+            out.add("topk")
+    return out
+
+
+def frame_table(con: duckdb.DuckDBPyConnection, tokens: pd.DataFrame, caller: str) -> None:
+    """Create table `joined` from a table of tokens (a notebook's `token_frame`, filtered or not): doc_idx (or
+    doc_id), pos, gap (or loss_baseline and loss_candidate) and the feature columns; missing losses are NaN, missing
+    positions count from 1 in each document. `caller` names the function in errors."""
+    frame = tokens.copy()
+    if "gap" not in frame and not {"loss_baseline", "loss_candidate"} <= set(frame.columns):
+        raise ConfigError(f"{caller} needs a gap column, or loss_baseline and loss_candidate to make one")
+    if "doc_idx" not in frame and "doc_id" not in frame:
+        raise ConfigError(f"{caller} needs doc_id (or doc_idx): intervals treat documents as the units")
+    if "doc_idx" not in frame:
+        frame["doc_idx"] = pd.factorize(frame["doc_id"], sort=True)[0]
+    if "gap" not in frame:
+        frame["gap"] = frame["loss_baseline"] - frame["loss_candidate"]
+    for column in ("doc_id", "loss_baseline", "loss_candidate"):
+        if column not in frame:
+            frame[column] = frame["doc_idx"].astype(str) if column == "doc_id" else float("nan")
+    if "pos" not in frame:
+        frame["pos"] = frame.groupby("doc_idx").cumcount() + 1
+    con.register("frame", frame)
+    con.execute(f"CREATE TABLE {JOINED} AS SELECT * FROM frame")
+    con.unregister("frame")
 
 
 def token_frame(run: RunDir | Path | str, *, baseline: str, candidate: str) -> pd.DataFrame:

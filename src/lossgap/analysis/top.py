@@ -34,9 +34,20 @@ def _both_directions(
 
 
 def top_tokens(con: duckdb.DuckDBPyConnection, k: int) -> pd.DataFrame:
-    """The k tokens with the largest gap each way."""
-    source = f"(SELECT doc_idx, doc_id, pos, domain, token_text, loss_baseline, loss_candidate, gap FROM {JOINED})"
-    return _both_directions(con, source, "gap", "doc_idx, pos", k, RESULTS["top_tokens.csv"].names)
+    """The k tokens with the largest gap each way; where the divergence between the models is known, also the k
+    where they disagree most (direction `most_divergent`, by divergence)."""
+    has = "divergence" in {r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()}
+    divergence = "divergence" if has else "CAST(NULL AS DOUBLE) AS divergence"
+    source = f"(SELECT doc_idx, doc_id, pos, domain, token_text, loss_baseline, loss_candidate, gap, {divergence} FROM {JOINED})"
+    table = _both_directions(con, source, "gap", "doc_idx, pos", k, RESULTS["top_tokens.csv"].names)
+    if not has:
+        return table
+    disagree = con.execute(
+        f"""SELECT 'most_divergent' AS direction, CAST(row_number() OVER (ORDER BY divergence DESC, doc_idx, pos) AS INTEGER)
+                   AS rank, *
+            FROM (SELECT * FROM {source} WHERE divergence IS NOT NULL ORDER BY divergence DESC, doc_idx, pos LIMIT {int(k)})"""
+    ).df()[RESULTS["top_tokens.csv"].names]
+    return pd.concat([table, disagree], ignore_index=True)
 
 
 def top_segments(con: duckdb.DuckDBPyConnection, k: int, segment_tokens: int) -> pd.DataFrame:

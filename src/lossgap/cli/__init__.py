@@ -19,13 +19,13 @@ import typer
 from typer.core import TyperCommand
 from typer.models import ArgumentInfo, OptionInfo
 
-from lossgap.cli import annotate, compare, corpus, curves, masks, pipeline, probes, report, score
+from lossgap.cli import annotate, compare, corpus, curves, discover, masks, pipeline, probes, report, score
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="lossgap",
-    help="Compare causal language models token by token: corpus (or probes), score, annotate, compare, curves, report.",
+    help="Compare causal language models token by token: corpus (or probes), score, annotate, compare, discover, curves, report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -66,6 +66,7 @@ for _command, _epilog in (
     (score.tokenize, score.TOKENIZE_EPILOG),
     (annotate.annotate, annotate.EPILOG),
     (compare.compare, compare.EPILOG),
+    (discover.discover, discover.EPILOG),
     (curves.curves, curves.EPILOG),
     (report.report, report.EPILOG),
     (masks.masks, masks.EPILOG),

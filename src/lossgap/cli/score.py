@@ -98,6 +98,25 @@ def score(
             help="Compute the output head's logits in float32 (bf16/fp16 models round them otherwise; see docs/scoring.md).",
         ),
     ] = False,
+    distribution: Annotated[
+        bool,
+        typer.Option(
+            "--distribution/--no-distribution",
+            help="Record each token's entropy (nats, of the next-token distribution) and the true token's rank "
+            "beside its loss (default: on).",
+        ),
+    ] = True,
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default(
+                "Record the K most likely next tokens with their log-probabilities (0: none), so that two models "
+                "sharing a tokenizer can be compared by divergence later",
+                ScoreConfig,
+                "top_k",
+            )
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Rescore NAME even if it is complete with other settings.")
     ] = False,
@@ -108,8 +127,9 @@ def score(
     config = ScoreConfig(
         model=model,
         **given(name=name, revision=revision, dtype=dtype, device=device, max_length=max_length, stride=stride,
-                batch_tokens=batch_tokens, flush_seconds=flush_seconds),
+                batch_tokens=batch_tokens, flush_seconds=flush_seconds, top_k=top_k),
         compile=compile,
+        distribution=distribution,
         float32_head=float32_head,
         overwrite=overwrite,
     )  # fmt: skip

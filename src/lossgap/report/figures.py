@@ -428,6 +428,28 @@ _FIRST_COPY = ("Dashed, in the copy panels: the same model's loss on the first c
                "copied; a model that copies stays far below it, one that does not lies on it. ")  # fmt: skip
 
 
+def _slices_figure(results: Results) -> Drawn | None:
+    """A slice search's selected slices: held-out gap minus the rest's, with intervals."""
+    frame, search = results.slices, results.discover
+    if frame is None or frame.empty or search is None:
+        return None
+    fig = Figure(figsize=(7.2, 0.9 + 0.3 * len(frame)))
+    ax = fig.subplots()
+    labels = [f"{c}  (n={_n(n)})" for c, n in zip(frame["conditions"], frame["n_tokens"], strict=True)]
+    _forest(ax, labels, frame["diff"].to_numpy(float), frame["diff_ci_low"].to_numpy(float),
+            frame["diff_ci_high"].to_numpy(float))  # fmt: skip
+    ax.set_ylim(-0.7, len(frame) - 0.3)
+    ax.set_xlabel(f"slice − rest: gap (nats) = loss({search.baseline}) − loss({search.candidate})")
+    fig.tight_layout()
+    pct = round(100 * search.confidence)
+    return Drawn("slices", "Slices found: their gap minus the rest's, on the held-out half",
+                 f"Each slice selected on the search half ({search.n_docs_search:,} documents), its mean gap minus that "
+                 f"of every other token, estimated on the other {search.n_docs_held:,} documents with {pct}% intervals "
+                 f"({'CR2, clustered by document' if search.interval == 'cr2' else 'bootstrap over documents'}); right "
+                 f"of zero, {search.candidate}'s lead is larger on the slice than elsewhere. Blue/red when the interval "
+                 "lies wholly right/left of zero.", fig)  # fmt: skip
+
+
 def _panels(n: int, width: float = 2.6, height: float = 2.3) -> tuple[Figure, np.ndarray]:
     cols = min(3, n)
     rows = -(-n // cols)
@@ -556,6 +578,7 @@ def _training_figure(results: Results) -> Drawn | None:
 
 
 _MAKERS: tuple[Callable[[Results], Drawn | None], ...] = (
+    _slices_figure,
     _contrasts_figure,
     _pos_figure,
     _bracket_figure,

@@ -176,6 +176,50 @@ def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Ta
 
 
 @dataclass(frozen=True)
+class SliceRow:
+    """One slice of a search (`discover`) as the report's table shows it: held-out figures, its example tokens."""
+
+    rank: int
+    conditions: str
+    n_tokens: int
+    n_eff_docs: float
+    mean_gap: tuple[float, float, float]  # estimate, ci_low, ci_high (held-out half)
+    diff: tuple[float, float, float]  # slice − rest
+    relative: tuple[float, float, float]  # mean gap relative to the baseline's loss on the slice
+    share: tuple[float, float, float]  # share of the held-out half's total gap
+    share_of_tokens: float
+    p_holm: float
+    search_t: float
+    search_tokens: int
+    examples: tuple[tuple[str, str | None], ...]  # (token text with its gap, link into the viewer)
+    note: str
+
+
+def slice_rows(results: Results, viewer: ViewerData | None) -> list[SliceRow]:
+    """The selected slices of a search with their example tokens, linked to the viewer where it shows them."""
+    if results.slices is None:
+        return []
+    examples = results.slice_examples if results.slice_examples is not None else pd.DataFrame(columns=["rank"])
+    rows = []
+    for r in results.slices.itertuples(index=False):
+        shown = []
+        for e in examples[examples["rank"] == r.rank].sort_values("example").itertuples(index=False):
+            i = _anchor(viewer, e.doc_id, int(e.pos))
+            shown.append((f"{visible_whitespace(e.token_text, 24)} ({_gap(e.gap)})",
+                          None if i is None else f"#doc-{i}-{int(e.pos)}"))  # fmt: skip
+        triple = lambda a, b, c, r=r: (getattr(r, a), getattr(r, b), getattr(r, c))  # noqa: E731
+        rows.append(SliceRow(rank=int(r.rank), conditions=r.conditions,
+                             n_tokens=0 if pd.isna(r.n_tokens) else int(r.n_tokens), n_eff_docs=r.n_eff_docs,
+                             mean_gap=triple("mean_gap", "ci_low", "ci_high"),
+                             diff=triple("diff", "diff_ci_low", "diff_ci_high"),
+                             relative=triple("mean_rel_gap", "rel_ci_low", "rel_ci_high"),
+                             share=triple("share_of_gap", "share_ci_low", "share_ci_high"),
+                             share_of_tokens=r.share_of_tokens, p_holm=r.diff_p_holm, search_t=r.search_t,
+                             search_tokens=int(r.search_n_tokens), examples=tuple(shown), note=r.note))  # fmt: skip
+    return rows
+
+
+@dataclass(frozen=True)
 class ContrastRow:
     """One contrast as the report's table shows it: in words, raw and adjusted side by side."""
 
@@ -289,13 +333,19 @@ def render_report(
         overview=overview,
         figures=figures,
         tables=top_tables(results, viewer, top),
+        slices=slice_rows(results, viewer),
+        search=results.discover,
         contrasts=contrast_rows(results),
         primary=results.contrasts is not None and bool(results.contrasts["p_primary"].notna().any()),
         regression=results.regression,
         viewer=viewer,
         viewer_json=None if viewer is None else script_json(_viewer_payload(viewer)),
         omitted=omitted,
-        caveats=(*notes, *(() if results.summary is None else results.summary.notes)),
+        caveats=(
+            *notes,
+            *(() if results.summary is None else results.summary.notes),
+            *(() if results.discover is None else results.discover.notes),
+        ),
         wins_color=WINS,
         loses_color=LOSES,
     )

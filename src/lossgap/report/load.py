@@ -12,7 +12,17 @@ import duckdb
 import pandas as pd
 
 from lossgap.errors import RunDirError
-from lossgap.rundir import PROBE_LEVELS, ModelRecord, ProbesRecord, ResultRecord, RunDir, Summary, UnitRecord, file_kind
+from lossgap.rundir import (
+    PROBE_LEVELS,
+    DiscoverSummary,
+    ModelRecord,
+    ProbesRecord,
+    ResultRecord,
+    RunDir,
+    Summary,
+    UnitRecord,
+    file_kind,
+)
 
 __all__ = ["DomainCount", "ModelInfo", "Results", "RunOverview", "read_overview", "read_pages", "read_results"]
 
@@ -37,6 +47,19 @@ class Results:
     top_documents: pd.DataFrame | None
     regression: str | None
     probes: ProbesRecord | None = None  # a probe run's record: which probes are copies, what their levels count
+    # a slice search (`discover`): how it ran, the slices selected and example tokens of each
+    discover: DiscoverSummary | None = None
+    slices: pd.DataFrame | None = None
+    slice_examples: pd.DataFrame | None = None
+
+    @property
+    def pair(self) -> tuple[str, str] | None:
+        """(baseline, candidate) of the models this page compares, or None (a page of curves)."""
+        if self.summary is not None:
+            return self.summary.baseline, self.summary.candidate
+        if self.discover is not None:
+            return self.discover.baseline, self.discover.candidate
+        return None
 
 
 @dataclass(frozen=True)
@@ -100,6 +123,9 @@ def read_results(run: RunDir, record: ResultRecord | None = None) -> Results:
         top_documents=table("top_documents.csv"),
         regression=run.read_regression(record.name) if compare else None,
         probes=_probes_of(run),
+        discover=run.read_discover_summary(record.name) if record.kind == "discover" else None,
+        slices=table("slices.csv"),
+        slice_examples=table("slice_examples.csv"),
     )
 
 
@@ -131,8 +157,9 @@ def _records(run: RunDir) -> list[ResultRecord]:
 
 def _firsts(records: list[ResultRecord]) -> list[ResultRecord]:
     """The first result of each kind (records come by kind, then name): what the first page shows."""
-    return [next(r for r in records if r.kind == kind) for kind in ("compare", "curves", "training")
-            if any(r.kind == kind for r in records)]  # fmt: skip
+    firsts = [next(r for r in records if r.kind == kind) for kind in ("compare", "curves", "training")
+              if any(r.kind == kind for r in records)]  # fmt: skip
+    return firsts or records[:1]  # a run of slice searches only: the first is the first page
 
 
 def _first_page(run: RunDir, records: list[ResultRecord]) -> Results:

@@ -109,7 +109,7 @@ def run_report(run_dir: Path | str | RunDir, config: ReportConfig | None = None)
         figures = [replace(f, key=prefix + f.key) for f in build_figures(results)]
         viewer = load_viewer(run, results, config)
         omitted = omitted_sections(results, first=first)
-        if viewer is None and results.summary is not None:
+        if viewer is None and results.pair is not None:
             omitted.append("token viewer: the run has no corpus or tokens, or no documents to show")
         title = config.title or f"lossgap: {results.record.label}"
         files[file] = render_report(title=title, run_label=str(run.path), results=results,

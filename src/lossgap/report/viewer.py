@@ -104,6 +104,9 @@ def _ranked_places(results: Results, top_rows: int) -> list[tuple[str, int | Non
         for r in frame[frame["rank"] <= top_rows].itertuples(index=False):
             pos = None if pos_column is None else int(getattr(r, pos_column))
             rows.append((int(r.rank), order, 0 if r.direction == "candidate_wins" else 1, str(r.doc_id), pos))
+    if results.slice_examples is not None:  # a slice search: each slice's example tokens, slice by slice
+        for r in results.slice_examples[results.slice_examples["rank"] <= top_rows].itertuples(index=False):
+            rows.append((int(r.rank), 3, int(r.example), str(r.doc_id), int(r.pos)))
     return [(doc_id, pos) for *_, doc_id, pos in sorted(rows, key=lambda row: row[:3])]
 
 
@@ -262,9 +265,9 @@ def _texts(con: duckdb.DuckDBPyConnection, run: RunDir, spans: pd.DataFrame) -> 
 
 def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerData | None:
     """The viewer's documents and tokens, or None when the run has no corpus or tokens to show."""
-    if results.summary is None or config.viewer_docs == 0 or not run.has("corpus") or not run.has("tokens"):
+    if results.pair is None or config.viewer_docs == 0 or not run.has("corpus") or not run.has("tokens"):
         return None  # a result of curves has no pair of models to show
-    baseline, candidate = results.summary.baseline, results.summary.candidate
+    baseline, candidate = results.pair
     con = duckdb.connect()
     try:
         picks, domains, sizes = _documents(con, run, results, config)

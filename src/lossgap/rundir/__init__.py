@@ -24,7 +24,7 @@ _WHERE = {
     "UnitScoring": "manifest", "UnitSource": "manifest",
     "validate_name": "names",
     "ScoreParts": "parts",
-    "RESULTS": "results", "ResultRecord": "results", "default_result_name": "names", "file_kind": "results", "Column": "results", "HeadlineRow": "results", "ResultsTable": "results", "Summary": "results",
+    "RESULTS": "results", "ResultRecord": "results", "default_result_name": "names", "file_kind": "results", "Column": "results", "HeadlineRow": "results", "ResultsTable": "results", "Summary": "results", "DiscoverSummary": "results",
     "FeaturesWriter": "rundir", "RunDir": "rundir", "as_rundir": "rundir", "FEATURE_COLUMNS_ALL": "rundir",
     "CORPUS_SCHEMA": "schemas", "FEATURES_SCHEMA": "schemas", "SCORES_SCHEMA": "schemas", "TOKENS_SCHEMA": "schemas",
     "PROBES_SCHEMA": "schemas",
@@ -37,6 +37,7 @@ __all__ = [
     "Column",
     "ContextPolicy",
     "CorpusRecord",
+    "DiscoverSummary",
     "FEATURES_SCHEMA",
     "FEATURE_COLUMNS_ALL",
     "FeaturesRecord",
@@ -124,7 +125,7 @@ if TYPE_CHECKING:
     )
     from lossgap.rundir.names import validate_name
     from lossgap.rundir.parts import ScoreParts
-    from lossgap.rundir.results import RESULTS, Column, HeadlineRow, ResultsTable, Summary
+    from lossgap.rundir.results import RESULTS, Column, DiscoverSummary, HeadlineRow, ResultsTable, Summary
     from lossgap.rundir.rundir import FEATURE_COLUMNS_ALL, FeaturesWriter, RunDir
     from lossgap.rundir.schemas import (
         CORPUS_SCHEMA,

@@ -123,6 +123,9 @@ class ModelRecord:
     # score, merge (a resumed call's score covers only what it scored itself)
     seconds: dict[str, float] = field(default_factory=dict)
     units: UnitScoring | None = None  # a unit run's scores: how they were made from the model's token scores
+    # the scores file's columns beyond the loss (entropy, rank; topk_ids, topk_logprobs of `top_k` tokens)
+    stats: tuple[str, ...] = ()
+    top_k: int = 0
 
     def unit_scoring(self) -> UnitScoring | None:
         """`units`, or for a unit run written before it was typed, the same read from `requested`."""

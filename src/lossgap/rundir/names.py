@@ -25,14 +25,17 @@ def validate_name(name: str) -> str:
 
 
 def default_result_name(kind: str, *, baseline: str = "", candidate: str = "", series: tuple[str, ...] = ()) -> str:
-    """The name a result gets unless one is given: `BASELINE-vs-CANDIDATE`, `curves-SERIES-…`, `training`
+    """The name a result gets unless one is given: `BASELINE-vs-CANDIDATE`, `discover-BASELINE-vs-CANDIDATE`, `curves-SERIES-…`,
+    `training`
     (cut to 200 characters; two results whose names collide that way are told apart with --name).
 
     >>> default_result_name("compare", baseline="transformer", candidate="hybrid")
     'transformer-vs-hybrid'
     """
     if kind == "compare":
-        return f"{baseline}-vs-{candidate}"[:200]  # a name is at most 200 characters
+        return f"{baseline}-vs-{candidate}"[:200]
+    if kind == "discover":
+        return f"discover-{baseline}-vs-{candidate}"[:200]  # a name is at most 200 characters
     if kind == "curves":
         return "-".join(("curves", *series))[:200]
     return "training"

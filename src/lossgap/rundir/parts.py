@@ -70,22 +70,30 @@ class ScoreParts:
         """How many scored positions the part files hold."""
         return sum(pq.read_metadata(part).num_rows for part in self._files())
 
-    def write(self, rank: int, pieces: Sequence[tuple[str, int, np.ndarray]]) -> None:
-        """One part file of pieces (doc_id, first position, losses of positions first .. first+len-1): the
-        scored tokens of context windows, or whole documents (first position 1)."""
-        doc_col = pa.array([d for d, _, losses in pieces for _ in range(len(losses))], pa.string())
-        pos = np.concatenate([np.arange(first, first + len(losses), dtype=np.int32) for _, first, losses in pieces])
-        piece = np.concatenate([np.full(len(losses), first, np.int32) for _, first, losses in pieces])
-        loss = np.concatenate([losses for _, _, losses in pieces]).astype(np.float32)
-        table = pa.table({"doc_id": doc_col, "pos": pos, "loss": loss, "piece": piece})
+    def write(self, rank: int, pieces: Sequence[tuple[str, int, dict[str, np.ndarray]]]) -> None:
+        """One part file of pieces (doc_id, first position, {column: values of positions first .. first+len-1}):
+        the scored tokens of context windows, or whole documents (first position 1). Every piece has "loss" and
+        the same other columns (entropy, rank; topk_ids and topk_logprobs as [tokens, k] arrays)."""
+        size = [len(values["loss"]) for _, _, values in pieces]
+        doc_col = pa.array([d for (d, _, _), n in zip(pieces, size, strict=True) for _ in range(n)], pa.string())
+        pos = np.concatenate(
+            [np.arange(first, first + n, dtype=np.int32) for (_, first, _), n in zip(pieces, size, strict=True)]
+        )
+        piece = np.concatenate([np.full(n, first, np.int32) for (_, first, _), n in zip(pieces, size, strict=True)])
+        columns: dict[str, Any] = {"doc_id": doc_col, "pos": pos}
+        for key in pieces[0][2]:
+            values = np.concatenate([v[key] for _, _, v in pieces])
+            columns[key] = _column(key, values)
+        table = pa.table({**columns, "piece": piece})
         with atomic_path(self.folder / f"part-r{rank:04d}-{uuid.uuid4().hex}.parquet") as tmp:
             pq.write_table(table, tmp)
 
-    def merge(self, doc_ids: list[str], n_expected: np.ndarray) -> tuple[int, float]:
+    def merge(self, doc_ids: list[str], n_expected: np.ndarray, columns: Sequence[str] = ()) -> tuple[int, float]:
         """Write scores/NAME.parquet from the parts, in corpus order, after checking every token is there once.
 
-        `n_expected[i]` is the number of scored positions of document `doc_ids[i]`. Returns the token count and
-        mean loss. The merge runs in DuckDB, out of core.
+        `n_expected[i]` is the number of scored positions of document `doc_ids[i]`; `columns` the parts' columns
+        beyond the loss (TokenStats.columns), carried into the scores file. Returns the token count and mean loss.
+        The merge runs in DuckDB, out of core.
         """
         expected = pa.table(
             {
@@ -100,7 +108,8 @@ class ScoreParts:
             con.register("expected", expected)
             if files:
                 con.execute(
-                    f"CREATE VIEW parts AS SELECT doc_id, pos, loss FROM read_parquet({files!r}, union_by_name = true)"
+                    f"CREATE VIEW parts AS SELECT doc_id, pos, loss{''.join(', ' + c for c in columns)} "
+                    f"FROM read_parquet({files!r}, union_by_name = true)"
                 )
             else:
                 con.execute(
@@ -125,7 +134,7 @@ class ScoreParts:
             with atomic_path(self.scores_path) as tmp:
                 con.execute(
                     f"""
-                    COPY (SELECT p.doc_id, p.pos::INTEGER AS pos, p.loss::FLOAT AS loss
+                    COPY (SELECT p.doc_id, p.pos::INTEGER AS pos, p.loss::FLOAT AS loss{"".join(", p." + c for c in columns)}
                           FROM parts p JOIN expected e USING (doc_id) ORDER BY e.doc_index, p.pos)
                     TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)
                     """
@@ -137,3 +146,11 @@ class ScoreParts:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _column(key: str, values: np.ndarray) -> pa.Array:
+    """A part file's column: float32 losses and entropies, int32 ranks, and [tokens, k] arrays as fixed-size lists."""
+    if values.ndim == 2:
+        flat = values.astype(np.int32 if key == "topk_ids" else np.float32).reshape(-1)
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat), values.shape[1])
+    return pa.array(values.astype(np.int32 if key == "rank" else np.float32))

@@ -22,6 +22,7 @@ __all__ = [
     "ResultsTable",
     "RESULTS",
     "HeadlineRow",
+    "DiscoverSummary",
     "ResultRecord",
     "Summary",
     "default_result_name",
@@ -44,7 +45,7 @@ class ResultsTable:
     """One CSV file of results/: its name, the stage that writes it, its columns in order."""
 
     filename: str
-    stage: Literal["compare", "curves", "training"]
+    stage: Literal["compare", "curves", "training", "discover"]
     columns: tuple[Column, ...]
 
     @property
@@ -52,7 +53,7 @@ class ResultsTable:
         return [c.name for c in self.columns]
 
 
-def _table(filename: str, stage: Literal["compare", "curves", "training"], spec: str) -> ResultsTable:
+def _table(filename: str, stage: Literal["compare", "curves", "training", "discover"], spec: str) -> ResultsTable:
     """`spec` lists `name:kind` pairs separated by spaces (kind t, i or f)."""
     kinds: dict[str, Kind] = {"t": "text", "i": "int", "f": "float"}
     return ResultsTable(filename, stage, tuple(Column(n, kinds[k]) for n, k in (c.split(":") for c in spec.split())))
@@ -62,7 +63,7 @@ _INTERVAL = "ci_low:f ci_high:f"
 _SEEDS = "seed_sd:f n_replicates:i"  # seed replicates (analysis.replicates)
 # Columns added after runs were written with the table: an older file without them reads with these values,
 # and a writer that leaves them out writes them (one seed pair: no seed spread).
-ADDED_COLUMNS: dict[str, float] = {"seed_sd": float("nan"), "n_replicates": 1}
+ADDED_COLUMNS: dict[str, float] = {"seed_sd": float("nan"), "n_replicates": 1, "divergence": float("nan")}
 _SUPPORT = "n_tokens:i n_docs:i n_eff_docs:f"
 _CONTRAST = "family:t contrast:t level:t reference:t scope:t"
 RESULTS: dict[str, ResultsTable] = {
@@ -80,7 +81,14 @@ RESULTS: dict[str, ResultsTable] = {
                f"factor:t level:t population:t estimate:f {_INTERVAL} p:f q:f {_SUPPORT} {_SEEDS} note:t"),
         _table("repeat_curve.csv", "compare", f"kind:t bin:t bin_order:i {_SUPPORT} mean_gap:f {_INTERVAL} {_SEEDS} note:t"),
         _table("top_tokens.csv", "compare",
-               "direction:t rank:i doc_id:t pos:i domain:t token_text:t loss_baseline:f loss_candidate:f gap:f"),
+               "direction:t rank:i doc_id:t pos:i domain:t token_text:t loss_baseline:f loss_candidate:f gap:f "
+               "divergence:f"),
+        # beyond the true token (analysis.distribution): entropy, top-1 accuracy and divergence per category
+        _table("distribution.csv", "compare",
+               "feature:t value:t level_1:t level_2:t level_3:t n_tokens:i n_eff_docs:f entropy_baseline:f "
+               "entropy_candidate:f entropy_gap:f entropy_gap_ci_low:f entropy_gap_ci_high:f top1_baseline:f "
+               "top1_candidate:f top1_diff:f top1_diff_ci_low:f top1_diff_ci_high:f divergence:f divergence_ci_low:f "
+               "divergence_ci_high:f divergence_max:f note:t"),
         _table("top_segments.csv", "compare",
                "direction:t rank:i doc_id:t pos_start:i pos_end:i n_tokens:i mean_gap:f sum_gap:f text:t"),
         _table("top_documents.csv", "compare", "direction:t rank:i doc_id:t domain:t n_tokens:i mean_gap:f sum_gap:f"),
@@ -92,6 +100,16 @@ RESULTS: dict[str, ResultsTable] = {
         # the in-loop evaluator's log (lossgap.inloop.write_training_curves): branch is the main-run step an
         # annealing branch left from, empty on the main run
         _table("training.csv", "training", "series:t step:i branch:i mask:t mean_loss:f"),
+        # `discover` (analysis.discover): the selected slices, search-half figures (search_*) then the held-out half's
+        _table("slices.csv", "discover",
+               "rank:i slice:t conditions:t n_conditions:i feature_1:t value_1:t feature_2:t value_2:t feature_3:t "
+               "value_3:t search_n_tokens:i search_n_eff_docs:f search_mean_gap:f search_diff:f search_t:f "
+               f"search_score:f {_SUPPORT} mean_loss_baseline:f mean_loss_candidate:f mean_gap:f {_INTERVAL} p:f "
+               "mean_rel_gap:f rel_ci_low:f rel_ci_high:f share_of_gap:f share_ci_low:f share_ci_high:f "
+               "share_of_tokens:f diff:f diff_ci_low:f diff_ci_high:f diff_p:f diff_p_holm:f rel_diff:f "
+               f"rel_diff_ci_low:f rel_diff_ci_high:f {_SEEDS} sql:t note:t"),
+        _table("slice_examples.csv", "discover",
+               "rank:i slice:t example:i doc_id:t pos:i domain:t token_text:t loss_baseline:f loss_candidate:f gap:f"),
     )
 }  # fmt: skip
 
@@ -151,9 +169,41 @@ class Summary:
     n_replicates: int = 1  # (baseline seed, candidate seed) pairs averaged
 
 
-ResultKind = Literal["compare", "curves", "training"]
+ResultKind = Literal["compare", "curves", "training", "discover"]
 RECORD = "result.json"  # each named result's record, in results/NAME/
 SUMMARY = "summary.json"
+DISCOVER_SUMMARY = "discover.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscoverSummary:
+    """discover.json: how a slice search ran (analysis.discover): what it searched, on which half, what it kept."""
+
+    baseline: str
+    candidate: str
+    baselines: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    max_conditions: int = 2
+    criterion: str = "t"
+    bins: int = 5
+    min_tokens: int = 200
+    min_cut: float = 0.1
+    split_seed: int = 0
+    n_docs_search: int = 0
+    n_tokens_search: int = 0
+    n_docs_held: int = 0
+    n_tokens_held: int = 0
+    mean_gap_held: float = float("nan")
+    n_scored: int = 0  # slices with enough tokens, scored on the search half
+    n_eligible: int = 0  # of those, with enough effective documents
+    n_selected: int = 0
+    interval: str = "cr2"
+    confidence: float = 0.95
+    notes: tuple[str, ...] = ()
+    time: str = ""
+
+
 REGRESSION = "regression.txt"
 
 
@@ -177,9 +227,10 @@ class ResultRecord:
     @property
     def label(self) -> str:
         """The result in words: "B vs A" for a comparison (with its seeds counted), its series otherwise."""
-        if self.kind == "compare":
+        if self.kind in ("compare", "discover"):
             seeds = lambda names, first: f"{first} (+{len(names) - 1} seeds)" if len(names) > 1 else first  # noqa: E731
-            return f"{seeds(self.candidates, self.candidate)} vs {seeds(self.baselines, self.baseline)}"
+            pair = f"{seeds(self.candidates, self.candidate)} vs {seeds(self.baselines, self.baseline)}"
+            return pair if self.kind == "compare" else f"slices found: {pair}"
         what = "checkpoint curves" if self.kind == "curves" else "training curves"
         return f"{what}: {', '.join(self.series)}" if self.series else what
 
@@ -193,6 +244,8 @@ def file_kind(filename: str) -> ResultKind:
     """The kind of result a results file belongs to."""
     if filename in (SUMMARY, REGRESSION):
         return "compare"
+    if filename == DISCOVER_SUMMARY:
+        return "discover"
     if filename not in RESULTS:
         raise SchemaError(f"results/{filename}: not a results file lossgap knows ({', '.join(sorted(RESULTS))})")
     stage = RESULTS[filename].stage

@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -51,10 +51,12 @@ from lossgap.rundir.manifest import (
 from lossgap.rundir.names import validate_name
 from lossgap.rundir.parts import ScoreParts
 from lossgap.rundir.results import (
+    DISCOVER_SUMMARY,
     RECORD,
     REGRESSION,
     RESULTS,
     SUMMARY,
+    DiscoverSummary,
     ResultKind,
     ResultRecord,
     Summary,
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
 __all__ = ["RunDir", "FeaturesWriter", "Table", "as_rundir"]
 
 Table = Literal["corpus", "tokens", "features", "probes"]
+T = TypeVar("T")
 FEATURE_COLUMNS_ALL = ("*",)  # RunDir.token_view(features=...): every feature column the run has
 _SCHEMAS = {"corpus": CORPUS_SCHEMA, "tokens": TOKENS_SCHEMA, "features": FEATURES_SCHEMA, "probes": PROBES_SCHEMA}
 _HINTS = {
@@ -89,6 +92,7 @@ _HINTS = {
 _RESULT_HINTS = {
     "compare": "run `lossgap compare --run {run} --baseline NAME --candidate NAME` first",
     "curves": "run `lossgap curves --run {run} --series NAME` first",
+    "discover": "run `lossgap discover --run {run} --baseline NAME --candidate NAME` first",
     "training": "write the in-loop evaluator's logs first (lossgap.inloop.write_training_curves)",
 }
 
@@ -334,6 +338,11 @@ class RunDir:
     def has_scores(self, name: str) -> bool:
         return self.scores_path(name).is_file()
 
+    def score_columns(self, name: str) -> tuple[str, ...]:
+        """The columns of scores/NAME.parquet beyond doc_id, pos and loss (entropy, rank, topk_ids, topk_logprobs
+        where scoring recorded them; none in older runs)."""
+        return tuple(c for c in pq.read_schema(self._require_scores(name)).names if c not in ("doc_id", "pos", "loss"))
+
     def _require_scores(self, name: str) -> Path:
         path = self.scores_path(name)
         if not path.is_file():
@@ -381,12 +390,13 @@ class RunDir:
         self._create_view(con, self._require_scores(name), SCORES_SCHEMA, view)
 
     def token_view(self, con: duckdb.DuckDBPyConnection, view: str, *, tokens: Sequence[str] | None = None,
-                   scores: Mapping[str, str] | None = None, features: Sequence[str] = (),
+                   scores: Mapping[str, str | tuple[str, str]] | None = None, features: Sequence[str] = (),
                    docs: str | None = None) -> None:  # fmt: skip
         """The one query of a run's tokens: create the DuckDB view `view`, one row per position (doc_id, pos) with
         the columns asked for, every table read in place with its schema checked.
 
-        - `scores`: {column: scored NAME}, each scoring's loss (float32) as `column`;
+        - `scores`: {column: scored NAME}, each scoring's loss (float32) as `column`, or {column: (NAME, COLUMN)}
+          another column of its scores file (entropy, rank, topk_ids, topk_logprobs: `score_columns`);
         - `features`: feature columns to carry (`FEATURE_COLUMNS_ALL` for every one);
         - `tokens`: columns of tokens.parquet to carry. With `tokens` given the view holds every token of the run
           and scores and features are left-joined (NULL where a position has none; `has_features` says which
@@ -411,7 +421,9 @@ class RunDir:
         parts = []  # (alias, relation)
         if tokens is not None:
             parts.append(("t", source("tokens", self._require("tokens"), TOKENS_SCHEMA)))
-        for k, name in enumerate(scores.values()):
+        asked = {column: (value, "loss") if isinstance(value, str) else value for column, value in scores.items()}
+        names = list(dict.fromkeys(name for name, _ in asked.values()))
+        for k, name in enumerate(names):
             parts.append((f"s{k}", source(f"s{k}", self._require_scores(name), SCORES_SCHEMA)))
         if every:
             parts.append(("f", source("features", self._require("features"), FEATURES_SCHEMA)))
@@ -421,7 +433,7 @@ class RunDir:
                          for alias, rel in parts[1:])  # fmt: skip
         selects = [f"{first}.doc_id", f"{first}.pos"]
         selects += [f't."{c}"' for c in (tokens or ()) if c not in ("doc_id", "pos")]
-        selects += [f's{k}.loss AS "{column}"' for k, column in enumerate(scores)]
+        selects += [f's{names.index(name)}."{part}" AS "{column}"' for column, (name, part) in asked.items()]
         selects += [f'f."{c}"' for c in every]
         if tokens is not None and every:  # left-joined: which positions have a features row at all
             selects.append("f.pos IS NOT NULL AS has_features")
@@ -506,7 +518,7 @@ class RunDir:
                 except json.JSONDecodeError as exc:
                     raise SchemaError(f"{path} is not valid JSON: {exc}") from exc
         found += self._unnamed_results()
-        order = {"compare": 0, "curves": 1, "training": 2}
+        order = {"compare": 0, "discover": 1, "curves": 2, "training": 3}
         return sorted(found, key=lambda r: (order[r.kind], r.name))
 
     def _unnamed_results(self) -> list[ResultRecord]:
@@ -549,10 +561,10 @@ class RunDir:
         result of the file's kind."""
         return self.result_dir(self.result(file_kind(filename), result).name) / filename
 
-    def write_results(self, record: ResultRecord, tables: dict[str, pd.DataFrame], *, summary: Summary | None = None,
-                      regression: str | None = None) -> Path:  # fmt: skip
-        """Write one named result: each CSV through its `RESULTS` entry, summary.json, the regression's text and
-        its record, as one set into results/NAME/. The same question asked again (same kind and models)
+    def write_results(self, record: ResultRecord, tables: dict[str, pd.DataFrame], *,
+                      summary: Summary | DiscoverSummary | None = None, regression: str | None = None) -> Path:  # fmt: skip
+        """Write one named result: each CSV through its `RESULTS` entry, summary.json (a search's discover.json),
+        the regression's text and its record, as one set into results/NAME/. The same question asked again (same kind and models)
         replaces that result; a name that holds another result is a ConfigError."""
         folder = self.result_dir(record.name) if record.name else None
         if folder is None:
@@ -565,7 +577,7 @@ class RunDir:
                                   f"remove that folder to replace it")  # fmt: skip
         texts = {RESULTS[name].filename: table_to_csv(RESULTS[name], frame) for name, frame in tables.items()}
         if summary is not None:
-            texts[SUMMARY] = json_text(to_json(summary))
+            texts[DISCOVER_SUMMARY if isinstance(summary, DiscoverSummary) else SUMMARY] = json_text(to_json(summary))
         if regression is not None:
             texts[REGRESSION] = regression
         texts[RECORD] = json_text(to_json(record))
@@ -575,7 +587,7 @@ class RunDir:
             if (
                 stale.is_file()
                 and stale.name not in texts
-                and (stale.name in RESULTS or stale.name in (SUMMARY, REGRESSION))
+                and (stale.name in RESULTS or stale.name in (SUMMARY, REGRESSION, DISCOVER_SUMMARY))
             ):
                 stale.unlink()
         return folder
@@ -605,13 +617,20 @@ class RunDir:
     def read_summary(self, result: str | None = None) -> Summary:
         """summary.json of the named comparison, or of the run's one comparison."""
         path = self.results_dir / SUMMARY if result == "" else self.result_file(SUMMARY, result)
+        return self._read_record(path, Summary, "compare")
+
+    def read_discover_summary(self, result: str | None = None) -> DiscoverSummary:
+        """discover.json of the named slice search, or of the run's one search."""
+        return self._read_record(self.result_file(DISCOVER_SUMMARY, result), DiscoverSummary, "discover")
+
+    def _read_record(self, path: Path, cls: type[T], kind: ResultKind) -> T:
         if not path.is_file():
-            raise RunDirError(f"{path} does not exist: {_RESULT_HINTS['compare'].format(run=self.path)}")
+            raise RunDirError(f"{path} does not exist: {_RESULT_HINTS[kind].format(run=self.path)}")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise SchemaError(f"{path} is not valid JSON: {exc}") from exc
-        return from_json(Summary, data, str(path))
+        return from_json(cls, data, str(path))
 
     def has_summary(self) -> bool:
         """Whether the run holds at least one comparison."""

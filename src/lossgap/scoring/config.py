@@ -62,6 +62,10 @@ class ScoreConfig:
     # The head's matrix product in float32 instead of the model's dtype. In bf16 the logits are rounded before the
     # float32 log-softmax: per-token losses move by ~0.01 nats (unbiased). Costs a float32 copy of the head.
     float32_head: bool = False
+    # per token beside the loss, from the same logits: the entropy of the next-token distribution and the true
+    # token's rank (`distribution`), and the `top_k` most likely tokens with their log-probabilities (0: none)
+    distribution: bool = True
+    top_k: int = 0
     overwrite: bool = False
     trust_remote_code: bool = False
 
@@ -80,6 +84,8 @@ class ScoreConfig:
         for option in ("batch_tokens", "loss_chunk_tokens", "flush_tokens"):
             if getattr(self, option) is not None and getattr(self, option) < 1:
                 raise ConfigError(f"--{option.replace('_', '-')} {getattr(self, option)}: must be positive")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or not 0 <= self.top_k <= 1000:
+            raise ConfigError(f"--top-k {self.top_k}: give 0 (none) to 1000 tokens")
         if not self.flush_seconds > 0:
             raise ConfigError(f"--flush-seconds {self.flush_seconds}: must be positive")
         if self.name is not None:

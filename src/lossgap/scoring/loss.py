@@ -7,13 +7,16 @@ its own (`cu_seq_lens_q`) with positions restarting at 0, so no padding is compu
 
 The vocabulary projection is applied only to the positions whose next token is scored, `chunk` rows at a
 time, so the float32 logits of a whole batch ([tokens × vocabulary], 1.6 GB for 4096 tokens of a 100k
-vocabulary) never exist at once.
+vocabulary) never exist at once. From the same logits, beside each token's loss, `batch_scores` can give the
+entropy of the model's next-token distribution and the true token's rank (`distribution`), and the `top_k` most
+likely next tokens with their log-probabilities: `TokenStats`.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,7 +25,24 @@ from lossgap.errors import ConfigError
 from lossgap.rundir import Window
 from lossgap.scoring.hybrid import CU_SEQLENS, CU_SEQLENS_CPU
 
-__all__ = ["CausalLMHead", "batch_losses"]
+__all__ = ["CausalLMHead", "TokenStats", "batch_losses", "batch_scores"]
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """What is computed per scored token beside its loss: `distribution` adds `entropy` (nats, of the model's
+    next-token distribution) and `rank` (1 + the number of tokens given a strictly higher logit than the true one);
+    `top_k` > 0 adds `topk_ids` and `topk_logprobs` ([tokens, top_k], most likely first)."""
+
+    distribution: bool = False
+    top_k: int = 0
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The scores file's columns beyond the loss."""
+        return (("entropy", "rank") if self.distribution else ()) + (
+            ("topk_ids", "topk_logprobs") if self.top_k else ()
+        )
 
 
 class CausalLMHead:
@@ -56,7 +76,7 @@ class CausalLMHead:
         same recompile limit and, past it, run eager.
         """
         torch._dynamo.reset()
-        self.token_losses = torch.compile(self.token_losses, dynamic=True)  # one kernel after the head's GEMM
+        self.token_stats = torch.compile(self.token_stats, dynamic=True)  # a few kernels after the head's GEMM
         layers = getattr(self.trunk, "layers", None)
         if layers is None:
             self.trunk = torch.compile(self.trunk, dynamic=True)
@@ -101,10 +121,28 @@ class CausalLMHead:
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits
 
+    def token_stats(self, hidden: torch.Tensor, targets: torch.Tensor, distribution: bool = False,
+                    top_k: int = 0) -> dict[str, torch.Tensor]:  # fmt: skip
+        """float32 −log p(target) (`loss`) of hidden states [rows, hidden] and target ids [rows], and the TokenStats
+        asked for, from the same float32 logits."""
+        logits = self.logits(hidden)
+        norm = torch.logsumexp(logits, dim=-1)
+        true = logits.gather(1, targets[:, None])
+        out = {"loss": norm - true.squeeze(1)}
+        if distribution:
+            logp = logits - norm[:, None]
+            p = torch.exp(logp)
+            out["entropy"] = -torch.where(p > 0, p * logp, torch.zeros_like(p)).sum(dim=-1)
+            out["rank"] = (logits > true).sum(dim=-1, dtype=torch.int32) + 1
+        if top_k:
+            values, ids = torch.topk(logits, top_k, dim=-1)
+            out["topk_ids"] = ids.to(torch.int32)
+            out["topk_logprobs"] = values - norm[:, None]
+        return out
+
     def token_losses(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """float32 −log p(target) of hidden states [rows, hidden] and target ids [rows]."""
-        logits = self.logits(hidden)
-        return torch.logsumexp(logits, dim=-1) - logits.gather(1, targets[:, None]).squeeze(1)
+        return self.token_stats(hidden, targets)["loss"]
 
     def check_against_full_forward(self, input_ids: torch.Tensor) -> None:
         """Refuse a model whose logits are not head(trunk(x)) (e.g. an unknown logit transform)."""
@@ -147,7 +185,6 @@ def _packed(token_ids: Sequence[np.ndarray], windows: Sequence[Window], device: 
     return to(ids), to(positions), segments, bounds[:-1]
 
 
-@torch.inference_mode()
 def batch_losses(
     head: CausalLMHead,
     token_ids: Sequence[np.ndarray],
@@ -157,7 +194,23 @@ def batch_losses(
     device: torch.device,
     progress: Callable[[int], None] | None = None,
 ) -> list[np.ndarray]:
-    """For each window, float32 losses (nats) of its tokens [score_from, end), in order.
+    """For each window, float32 losses (nats) of its tokens [score_from, end), in order (`batch_scores`' losses)."""
+    return [w["loss"] for w in batch_scores(head, token_ids, windows, width, chunk, device, progress)]
+
+
+@torch.inference_mode()
+def batch_scores(
+    head: CausalLMHead,
+    token_ids: Sequence[np.ndarray],
+    windows: Sequence[Window],
+    width: int,
+    chunk: int,
+    device: torch.device,
+    progress: Callable[[int], None] | None = None,
+    stats: TokenStats = TokenStats(),
+) -> list[dict[str, np.ndarray]]:
+    """For each window, its tokens' [score_from, end) float32 losses (nats) as "loss", in order, and the `stats`
+    asked for under their names (TokenStats).
 
     `width` is the padded layout's row width (the longest window); the packed layout (`head.packed`) ignores it.
     `progress(tokens)`, on a CPU, is told after each decoder layer the share of the batch's scored tokens done.
@@ -165,17 +218,18 @@ def batch_losses(
     n_scored = sum(w.end - w.score_from for w in windows)
     report = None if progress is None or device.type != "cpu" else (lambda share: progress(int(share * n_scored)))
     with head.layer_progress(report):
-        return _batch_losses(head, token_ids, windows, width, chunk, device)
+        return _batch_scores(head, token_ids, windows, width, chunk, device, stats)
 
 
-def _batch_losses(
+def _batch_scores(
     head: CausalLMHead,
     token_ids: Sequence[np.ndarray],
     windows: Sequence[Window],
     width: int,
     chunk: int,
     device: torch.device,
-) -> list[np.ndarray]:
+    stats: TokenStats,
+) -> list[dict[str, np.ndarray]]:
     if head.packed:
         ids, positions, segments, offsets = _packed(token_ids, windows, device)
         hidden = head.trunk(input_ids=ids, position_ids=positions, use_cache=False, **segments).last_hidden_state
@@ -198,9 +252,11 @@ def _batch_losses(
     col_idx = torch.from_numpy(np.concatenate(cols)).to(device)
     targets = ids[row_idx, col_idx]  # [M]
     selected = hidden[row_idx, col_idx - 1]  # [M, H]
-    losses = torch.empty(len(targets), dtype=torch.float32, device=device)
+    pieces: dict[str, list[torch.Tensor]] = {}
     for lo in range(0, len(targets), chunk):  # float32 logits of `chunk` rows at a time
-        losses[lo : lo + chunk] = head.token_losses(selected[lo : lo + chunk], targets[lo : lo + chunk])
-    out = losses.cpu().numpy()
+        got = head.token_stats(selected[lo : lo + chunk], targets[lo : lo + chunk], stats.distribution, stats.top_k)
+        for key, value in got.items():
+            pieces.setdefault(key, []).append(value)
     splits = np.cumsum([w.end - w.score_from for w in windows])[:-1]
-    return np.split(out, splits)
+    columns = {key: np.split(torch.cat(values).cpu().numpy(), splits) for key, values in pieces.items()}
+    return [{key: columns[key][i] for key in columns} for i in range(len(windows))]

@@ -37,7 +37,7 @@ from lossgap.rundir import (
 from lossgap.scoring.batches import plan_batches, plan_packed_batches
 from lossgap.scoring.config import ScoreConfig
 from lossgap.scoring.distributed import init_ranks, shard_documents
-from lossgap.scoring.loss import CausalLMHead, batch_losses
+from lossgap.scoring.loss import CausalLMHead, TokenStats, batch_scores
 from lossgap.scoring.models import (
     load_model,
     load_tokenizer,
@@ -100,6 +100,10 @@ def _requested_settings(config: ScoreConfig) -> dict[str, Any]:
     return {k: getattr(config, k) for k in ("model", "revision", "dtype", "max_length", "stride", "float32_head")}
 
 
+def _stats(config: ScoreConfig) -> TokenStats:
+    return TokenStats(distribution=config.distribution, top_k=config.top_k)
+
+
 def _split_by_document(tokens: pa.Table) -> list[np.ndarray]:
     """Token ids of each document, in corpus order (every document starts with its prefix token at pos 0)."""
     ids = tokens.column("token_id").to_numpy().astype(np.int64)
@@ -145,12 +149,13 @@ def _score_windows(
     try:
         plan = plan_packed_batches if head.packed else plan_batches
         for batch in plan(windows, config.resolved_batch_tokens(device.type)):
-            out = batch_losses(head, token_ids, batch.windows, batch.width, config.loss_chunk_tokens, device,
-                               progress=None if progress is None else lambda rows, before=done_tokens: progress(before + rows, total))  # fmt: skip
-            for w, window_losses in zip(batch.windows, out, strict=True):
-                finished.append((doc_ids[w.doc], w.score_from, window_losses))
-                finished_tokens += len(window_losses)
-                done_tokens += len(window_losses)
+            out = batch_scores(head, token_ids, batch.windows, batch.width, config.loss_chunk_tokens, device,
+                               progress=None if progress is None else lambda rows, before=done_tokens: progress(before + rows, total),
+                               stats=_stats(config))  # fmt: skip
+            for w, window_scores in zip(batch.windows, out, strict=True):
+                finished.append((doc_ids[w.doc], w.score_from, window_scores))
+                finished_tokens += len(window_scores["loss"])
+                done_tokens += len(window_scores["loss"])
             due = finished_tokens >= config.flush_tokens or time.monotonic() - last_flush >= config.flush_seconds
             if finished and due:
                 # handed over before writing, so that an interruption during the write never writes them twice
@@ -299,7 +304,8 @@ def run_score(
     manifest = rd.manifest()
     tokenizer_record = manifest.tokenizers.get(tokenizer_key) if tokenizer_key else manifest.tokenizer
     settings = {**requested, "resolved_max_length": max_length, "resolved_stride": stride,
-                "tokens": None if tokenizer_record is None else tokenizer_record.fingerprint}  # fmt: skip
+                "tokens": None if tokenizer_record is None else tokenizer_record.fingerprint,
+                "stats": list(_stats(config).columns), "top_k": config.top_k}  # fmt: skip
 
     parts = rd.score_parts(name)
     if ranks.is_main:
@@ -343,7 +349,7 @@ def run_score(
         n_expected = np.array([max(len(t) - 1, 0) for t in token_ids], dtype=np.int64)
         say(f"merging the scores of {name}")
         try:  # the parts stay until the model is recorded, so an interrupted merge is redone by the same call
-            n_tokens, mean_loss = parts.merge(doc_ids, n_expected)
+            n_tokens, mean_loss = parts.merge(doc_ids, n_expected, _stats(config).columns)
         except KeyboardInterrupt:
             raise ScoringInterrupted(name, parts.folder, n_scored, n_scored) from None
         clock.lap("merge")
@@ -368,6 +374,8 @@ def run_score(
             time=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             tokenizer=tokenizer_key,
             seconds=seconds,
+            stats=_stats(config).columns,
+            top_k=config.top_k,
         ))  # fmt: skip
         parts.remove()
     ranks.barrier()
