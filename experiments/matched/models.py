@@ -30,6 +30,9 @@ class Size:
 
 SIZES = {
     "small": Size(hidden=768, layers=12, heads=12, mlp=3072, context=1024),
+    "mini": Size(
+        hidden=512, layers=8, heads=8, mlp=2048, context=1024
+    ),  # the copying-regime run: more steps a GPU-minute
     "tiny": Size(hidden=64, layers=4, heads=4, mlp=128, context=128),  # CPU smoke test
 }
 ROPE_THETA = 10_000.0

@@ -48,6 +48,23 @@ def batches(stream: np.ndarray, batch: int, context: int, start_step: int):  # t
         step += 1
 
 
+def repeat_stream(stream: np.ndarray, passes: int, eos: int, seed: int) -> np.ndarray:
+    """The stream `passes` times over: the first pass as it is, each later one with its documents (runs ending in
+    the end-of-text token `eos`) in a new order drawn from `seed`."""
+    if passes <= 1:
+        return stream
+    ends = np.flatnonzero(stream == eos) + 1
+    if not ends.size or ends[-1] != len(stream):  # a tail without its end-of-text token stays a document
+        ends = np.append(ends, len(stream))
+    starts = np.concatenate([[0], ends[:-1]])
+    rng = np.random.default_rng(seed)
+    out = [stream]
+    for _ in range(passes - 1):
+        order = rng.permutation(len(starts))
+        out.append(np.concatenate([stream[starts[i] : ends[i]] for i in order]))
+    return np.concatenate(out)
+
+
 def peak_flops(device: torch.device) -> float:
     """Measured bf16 matrix rate (the MFU denominator), or NaN on the CPU."""
     if device.type != "cuda":
@@ -175,14 +192,16 @@ def main() -> None:
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--passes", type=int, default=1,
+                        help="passes over the training stream (each after the first in a new document order)")  # fmt: skip
     args = parser.parse_args()
 
     from transformers import AutoTokenizer
 
     from lossgap.inloop import Evaluator
 
-    stream = read_stream(args.data)
     tokenizer = AutoTokenizer.from_pretrained(args.data / "tokenizer")
+    stream = repeat_stream(read_stream(args.data), args.passes, tokenizer.eos_token_id, args.seed)
     evaluator = None if args.masks is None else Evaluator.from_file(args.masks, max_length=SIZES[args.size].context)
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
