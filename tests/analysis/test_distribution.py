@@ -10,6 +10,7 @@ import torch
 from lossgap.analysis import CompareConfig, run_compare
 from lossgap.analysis.distribution import LN2, truncated_js
 from lossgap.features import AnnotateConfig, run_annotate
+from lossgap.report import run_report
 from lossgap.rundir import RunDir
 from lossgap.scoring import ScoreConfig, run_score
 from tests.analysis.hand_run import write_hand_run
@@ -101,6 +102,11 @@ def test_compare_reports_entropy_top1_and_divergence_of_two_tiny_models(tokenize
     divergent = result.top_tokens[result.top_tokens["direction"] == "most_divergent"]
     assert len(divergent) and divergent["divergence"].is_monotonic_decreasing
     assert rd.read_results("distribution.csv") is not None
+    # the report: the figure, the table of disagreements, and each viewer token's rank, entropy and top predictions
+    report = run_report(rd)
+    assert "distribution" in report.figures
+    page = (rd.report_dir / "index.html").read_text()
+    assert "Tokens where the two models" in page and '"ent":{"b":' in page and '"top":{"b":[[[' in page
 
 
 def test_older_scores_without_entropy_compare_as_before(tmp_path) -> None:

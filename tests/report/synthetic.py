@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -221,6 +222,9 @@ def make_run(
     run.scores_dir.mkdir(parents=True, exist_ok=True)
     for name, col in ((BASELINE, "loss_baseline"), (CANDIDATE, "loss_candidate")):
         table = scored[["doc_id", "pos", col]].rename(columns={col: "loss"}).astype({"pos": "int32", "loss": "float32"})
+        # what scoring records beside the loss (made up here from it): entropy, and the true token's rank
+        table = table.assign(entropy=(table["loss"] / 2 + 0.25).astype("float32"),
+                             rank=(1 + np.floor(table["loss"])).astype("int32"))  # fmt: skip
         pq.write_table(pa.Table.from_pandas(table, preserve_index=False), run.scores_path(name))
     feats = frame.drop(columns=["token_id", "char_start", "char_end", "loss_baseline", "loss_candidate"])
     feats["repeat_dist"] = feats["repeat_dist"].astype("Int32")

@@ -103,7 +103,17 @@ def test_report_loads_offline_without_errors_and_shows_every_figure(page, shots)
     )
     assert [f for f, _ in figures] == [
         f"fig-{k}"
-        for k in ("contrasts", "word-class", "brackets", "repeats", "domains", "shares", "curves", "curves-diff")
+        for k in (
+            "contrasts",
+            "distribution",
+            "word-class",
+            "brackets",
+            "repeats",
+            "domains",
+            "shares",
+            "curves",
+            "curves-diff",
+        )
     ]
     assert all(height > 100 for _, height in figures)
     assert page.eval_on_selector("#doc-text", "e => getComputedStyle(e).whiteSpace") == "pre-wrap"  # CSS loaded
@@ -124,6 +134,8 @@ def test_tooltip_shows_both_losses_and_probabilities_of_the_hovered_token(page, 
         p = math.exp(-loss)
         assert f"{loss:.4f}" in text and (f"{p:.4f}" if p >= 0.001 else f"{p:.1e}".replace("e-0", "e-")) in text
     assert f"+{row.loss_baseline - row.loss_candidate:.4f}" in text
+    assert "rank" in text and "entropy" in text  # what scoring recorded beside the loss
+    assert f"{row.loss_baseline / 2 + 0.25:.3f}" in text and f"{row.loss_candidate / 2 + 0.25:.3f}" in text
     assert BASELINE in text and CANDIDATE in text and "close" in text and "round" in text
     page.locator("#viewer").screenshot(path=str(shots / "viewer-tooltip.png"))
     page.mouse.move(5, 5)
@@ -205,7 +217,7 @@ def test_report_without_viewer_or_curves_loads_without_errors(browser, tmp_path)
     page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(path.as_uri())
-    assert page.locator("figure.plot").count() == 6 and page.locator("#viewer").count() == 0
+    assert page.locator("figure.plot").count() == 7 and page.locator("#viewer").count() == 0
     assert "lossgap curves" in page.inner_text("aside.omitted")
     page.close()
     assert problems == []

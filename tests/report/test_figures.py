@@ -12,7 +12,7 @@ from lossgap.report.load import read_results
 from .synthetic import make_run
 
 SVG = "{http://www.w3.org/2000/svg}"
-ALL = ["contrasts", "word-class", "brackets", "repeats", "domains", "shares", "curves", "curves-diff"]
+ALL = ["contrasts", "distribution", "word-class", "brackets", "repeats", "domains", "shares", "curves", "curves-diff"]
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,7 @@ def test_points_without_interval_are_grey_and_have_no_whiskers(tmp_path):
         ("contrasts.csv", {"contrasts"}),
         ("repeat_curve.csv", {"repeats"}),
         ("categories.csv", {"word-class", "brackets", "domains", "shares"}),
+        ("distribution.csv", {"distribution"}),
     ],
 )
 def test_figure_left_out_when_its_table_is_absent(synthetic_run, missing, gone):

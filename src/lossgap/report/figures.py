@@ -428,6 +428,39 @@ _FIRST_COPY = ("Dashed, in the copy panels: the same model's loss on the first c
                "copied; a model that copies stays far below it, one that does not lies on it. ")  # fmt: skip
 
 
+def _distribution_figure(results: Results) -> Drawn | None:
+    """Beyond the true token: per part of speech (else word class), the entropy gap and the top-1 difference."""
+    table = results.distribution
+    if table is None or table.empty or results.summary is None:
+        return None
+    feature = "upos" if (table["feature"] == "upos").any() else "word_class"
+    frame = pd.concat([table[table["feature"] == "all"], table[table["feature"] == feature]], ignore_index=True)
+    if len(frame) < 2:
+        return None
+    s = results.summary
+    has_div = frame["divergence"].notna().any()
+    fig = Figure(figsize=(10.5 if has_div else 7.4, 0.9 + 0.28 * len(frame)))
+    axes = fig.subplots(1, 3 if has_div else 2, sharey=True)
+    labels = [f"{v}  (n={_n(n)})" for v, n in zip(frame["value"], frame["n_tokens"], strict=True)]
+    panels = [("entropy_gap", f"entropy({s.baseline}) − entropy({s.candidate}), nats"),
+              ("top1_diff", f"top-1({s.candidate}) − top-1({s.baseline})")]  # fmt: skip
+    if has_div:
+        panels.append(("divergence", "Jensen–Shannon divergence (top-k), nats"))
+    for k, (ax, (column, xlabel)) in enumerate(zip(axes, panels, strict=True)):
+        _forest(ax, labels if k == 0 else [], frame[column].to_numpy(float), frame[f"{column}_ci_low"].to_numpy(float),
+                frame[f"{column}_ci_high"].to_numpy(float))  # fmt: skip
+        ax.set_ylim(-0.7, len(frame) - 0.3)
+        ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return Drawn("distribution", "Beyond the true token: uncertainty, accuracy and disagreement",
+                 f"Per {'part of speech' if feature == 'upos' else 'word class'} (and all tokens): the mean entropy "
+                 f"of {s.baseline}'s next-token distribution minus {s.candidate}'s (right of zero: {s.candidate} is "
+                 f"more certain); the share of tokens {s.candidate} ranks first minus {s.baseline}'s (right of zero: "
+                 f"{s.candidate} is more often right)" + ("; and the mean Jensen–Shannon divergence between the two "
+                 "models' distributions, computed on their top-k tokens (a lower estimate; distribution.csv gives its "
+                 "upper bound)" if has_div else "") + ". " + _intervals(results), fig)  # fmt: skip
+
+
 def _slices_figure(results: Results) -> Drawn | None:
     """A slice search's selected slices: held-out gap minus the rest's, with intervals."""
     frame, search = results.slices, results.discover
@@ -580,6 +613,7 @@ def _training_figure(results: Results) -> Drawn | None:
 _MAKERS: tuple[Callable[[Results], Drawn | None], ...] = (
     _slices_figure,
     _contrasts_figure,
+    _distribution_figure,
     _pos_figure,
     _bracket_figure,
     _repeat_figure,

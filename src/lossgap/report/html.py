@@ -172,6 +172,16 @@ def top_tables(results: Results, viewer: ViewerData | None, top: int) -> list[Ta
                     tuple(make_row(r, viewer) for r in ranked.itertuples(index=False)),
                 )
             )
+    if results.top_tokens is not None and (results.top_tokens["direction"] == "most_divergent").any():
+        ranked = results.top_tokens[results.top_tokens["direction"] == "most_divergent"].sort_values("rank").head(top)
+        tables.append(Table("tokens-divergent", "Tokens where the two models' predictions differ most",
+                            "Single tokens ranked by the Jensen–Shannon divergence between the models' next-token "
+                            "distributions (from their top-k tokens; nats, at most ln 2 = 0.693), whatever the true "
+                            "token's loss.",
+                            ("#", "token", "doc", "pos", "domain", f"loss {s.baseline}", f"loss {s.candidate}", "gap",
+                             "divergence"), (True, False, False, True, False, True, True, True, True),
+                            tuple(Row((*_token_row(r, viewer).cells, _loss(r.divergence)), _token_row(r, viewer).href)
+                                  for r in ranked.itertuples(index=False))))  # fmt: skip
     return tables
 
 
@@ -282,6 +292,9 @@ def _viewer_payload(viewer: ViewerData) -> dict[str, object]:
                 "num": d.numeric,
                 "masks": d.masks,
                 "cuts": d.boundaries,
+                "ent": d.entropy,
+                "rank": d.rank,
+                "top": d.top,
             }
             for d in viewer.docs
         ],

@@ -46,6 +46,7 @@ class Results:
     top_segments: pd.DataFrame | None
     top_documents: pd.DataFrame | None
     regression: str | None
+    distribution: pd.DataFrame | None = None  # entropy, top-1 and divergence per category (scores that recorded them)
     probes: ProbesRecord | None = None  # a probe run's record: which probes are copies, what their levels count
     # a slice search (`discover`): how it ran, the slices selected and example tokens of each
     discover: DiscoverSummary | None = None
@@ -122,6 +123,7 @@ def read_results(run: RunDir, record: ResultRecord | None = None) -> Results:
         top_segments=table("top_segments.csv"),
         top_documents=table("top_documents.csv"),
         regression=run.read_regression(record.name) if compare else None,
+        distribution=table("distribution.csv"),
         probes=_probes_of(run),
         discover=run.read_discover_summary(record.name) if record.kind == "discover" else None,
         slices=table("slices.csv"),

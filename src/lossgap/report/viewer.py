@@ -48,6 +48,7 @@ CATEGORICAL_FEATURES = (
     "domain_type",
 )
 _NUMERIC_FEATURES = ("repeat_len", "repeat_dist", "log_freq")
+TOP_SHOWN = 5  # top predictions a token's tooltip lists per model
 _MASKS = tuple(m for m in PRESETS if m != "all")
 
 
@@ -71,6 +72,11 @@ class ViewerDoc:
     # in a unit run: model -> for each unit, where that model's own tokens start within pre[i] + text[i]
     # (offsets in characters, i.e. code points)
     boundaries: dict[str, list[list[int]]] = field(default_factory=dict)
+    # what scoring recorded beyond the loss, per role ("b", "c"): entropy (nats), rank of the true token, and the
+    # top predictions as [[text, log-probability], …] (at most TOP_SHOWN)
+    entropy: dict[str, list[float | None]] = field(default_factory=dict)
+    rank: dict[str, list[int | None]] = field(default_factory=dict)
+    top: dict[str, list[list[list[object]]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,13 +193,19 @@ def _query_tokens(
     try:
         con.register("windows", windows)
         roles = {f"loss_{role}": name for role, name in (("baseline", baseline), ("candidate", candidate))}
+        stats: dict[str, tuple[str, str]] = {}
+        for key, name in (("b", baseline), ("c", candidate)):
+            have = run.score_columns(name) if run.has_scores(name) else ()
+            stats |= {f"{column}_{key}": (name, column) for column in ("entropy", "rank", "topk_ids", "topk_logprobs")
+                      if column in have}  # fmt: skip
         present = set(run.columns("features")) if run.has("features") else set()
         carried = [c for c in (*CATEGORICAL_FEATURES, *_NUMERIC_FEATURES) if c in present and c != "repeat_len_bin"]
         run.token_view(con, "vt", tokens=("char_start", "char_end"),
-                       scores={c: n for c, n in roles.items() if run.has_scores(n)},
+                       scores={**{c: n for c, n in roles.items() if run.has_scores(n)}, **stats},
                        features=FEATURE_COLUMNS_ALL if present else (), docs="SELECT doc_id FROM windows")  # fmt: skip
         selects = ["t.doc_id", "t.pos", "t.char_start", "t.char_end"]
         selects += [f"t.{c}" if run.has_scores(n) else f"NULL::FLOAT AS {c}" for c, n in roles.items()]
+        selects += [f"t.{c}" for c in stats]
         if present:  # the masks' conditions read any feature column
             selects += [f't."{c}"' for c in carried]
             if "repeat_len" in present:
@@ -208,6 +220,23 @@ def _query_tokens(
         return con.execute(query).df()
     except duckdb.Error as exc:
         raise RunDirError(f"{run.path}: cannot read the viewer's tokens ({exc})") from exc
+
+
+def _id_texts(con: duckdb.DuckDBPyConnection, run: RunDir, ids: set[int]) -> dict[int, str]:
+    """The text of each token id, cut from one place where it occurs in the run's corpus (the run's own tokens: no
+    tokenizer needed); ids that never occur are left out (the tooltip shows them as #ID)."""
+    if not ids:
+        return {}
+    con.register("wanted_ids", pd.DataFrame({"token_id": sorted(ids)}))
+    rows = _sql_list(con, """
+        WITH one AS (SELECT token_id, arg_min(doc_id, doc_id) AS doc_id, arg_min(char_start, doc_id) AS char_start,
+                            arg_min(char_end, doc_id) AS char_end
+                     FROM tokens WHERE token_id IN (SELECT token_id FROM wanted_ids) AND char_start >= 0
+                     GROUP BY token_id)
+        SELECT o.token_id, substring(c.text, o.char_start + 1, o.char_end - o.char_start)
+        FROM one o JOIN corpus c USING (doc_id)""", [])  # fmt: skip
+    con.unregister("wanted_ids")
+    return {int(i): str(t) for i, t in rows}
 
 
 def _sql_list(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> list[tuple]:
@@ -292,6 +321,9 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
             0 if bounds[d][0] <= 1 else int(c) for d, c in zip(spans["doc_id"], spans["char_from"], strict=True)
         ]
         texts = _texts(con, run, spans)
+        wanted = {int(i) for c in ("topk_ids_b", "topk_ids_c") if c in rows for ids in rows[c].dropna()
+                  for i in list(ids)[:TOP_SHOWN]}  # fmt: skip
+        id_texts = _id_texts(con, run, wanted)
     finally:
         con.close()
     # no empty values in the filter menu: null and "" (spaCy's empty tag) are no category
@@ -309,6 +341,7 @@ def load_viewer(run: RunDir, results: Results, config: ReportConfig) -> ViewerDa
             rows[rows["doc_id"] == doc_id],
             texts.get(doc_id, (0, "")),
             vocab,
+            id_texts,
         )
         for doc_id, _ in picks
     ]
@@ -359,8 +392,10 @@ def _viewer_doc(
     part: pd.DataFrame,
     text: tuple[int, str],
     vocab: dict[str, list[str]],
+    id_texts: dict[int, str],
 ) -> ViewerDoc:
-    """One document's window: token texts from the slice `text` = (offset of its first character, slice)."""
+    """One document's window: token texts from the slice `text` = (offset of its first character, slice); top
+    predictions' texts from `id_texts`."""
     offset, piece = text
     starts = [s - offset if s >= 0 else s for s in part["char_start"].tolist()]
     ends = [e - offset if e >= 0 else e for e in part["char_end"].tolist()]
@@ -385,7 +420,27 @@ def _viewer_doc(
         categorical=categorical,
         numeric={c: _none_if_nan(part[c].astype(float), 3) for c in _NUMERIC_FEATURES if c in part},
         masks=masks,
+        entropy={k: _none_if_nan(part[f"entropy_{k}"].astype(float), 3) for k in "bc" if f"entropy_{k}" in part},
+        rank={k: [None if pd.isna(r) else int(r) for r in part[f"rank_{k}"]] for k in "bc" if f"rank_{k}" in part},
+        top={
+            k: [
+                _top_shown(ids, logp, id_texts)
+                for ids, logp in zip(part[f"topk_ids_{k}"], part[f"topk_logprobs_{k}"], strict=True)
+            ]
+            for k in "bc"
+            if f"topk_ids_{k}" in part
+        },  # fmt: skip
     )
+
+
+def _top_shown(ids: object, logp: object, id_texts: dict[int, str]) -> list[list[object]]:
+    """A token's top predictions as [[text, log-probability], …]: at most TOP_SHOWN, an unknown id as #ID."""
+    if ids is None or (isinstance(ids, float) and math.isnan(ids)):
+        return []
+    return [
+        [id_texts.get(int(i), f"#{int(i)}"), round(float(lp), 3)]
+        for i, lp in zip(list(ids)[:TOP_SHOWN], list(logp)[:TOP_SHOWN], strict=True)
+    ]
 
 
 def script_json(value: object) -> str:

@@ -134,13 +134,22 @@
     var t = el("table", "tt-losses");
     var lb = doc.lb[i], lc = doc.lc[i], g = gapOf(doc, i);
     var head = el("tr");
-    ["", "loss (nats)", "p = exp(\u2212loss)"].forEach(function (h) { head.appendChild(el("td", "k", h)); });
+    var ent = doc.ent || {}, rank = doc.rank || {}, top = doc.top || {};
+    var extra = Object.keys(ent).length > 0;
+    ["", "loss (nats)", "p = exp(\u2212loss)"].concat(extra ? ["rank", "entropy"] : []).forEach(function (h) {
+      head.appendChild(el("td", "k", h));
+    });
     t.appendChild(head);
-    [[data.baseline + " (baseline)", lb], [data.candidate + " (candidate)", lc]].forEach(function (m) {
+    [[data.baseline + " (baseline)", lb, "b"], [data.candidate + " (candidate)", lc, "c"]].forEach(function (m) {
       var tr = el("tr");
       tr.appendChild(el("td", "k", m[0]));
       tr.appendChild(el("td", "num", fmt(m[1], 4)));
       tr.appendChild(el("td", "num", prob(m[1])));
+      if (extra) {
+        var r = rank[m[2]] ? rank[m[2]][i] : null, e = ent[m[2]] ? ent[m[2]][i] : null;
+        tr.appendChild(el("td", "num", r === null || r === undefined ? "\u2014" : String(r)));
+        tr.appendChild(el("td", "num", fmt(e, 3)));
+      }
       t.appendChild(tr);
     });
     var gr = el("tr");
@@ -148,6 +157,16 @@
     gr.appendChild(el("td", "num tt-gap " + (g === null ? "" : g > 0 ? "pos" : g < 0 ? "neg" : ""), g === null ? "\u2014" : signed(g)));
     t.appendChild(gr);
     tip.appendChild(t);
+    [["b", data.baseline], ["c", data.candidate]].forEach(function (m) {
+      var list = top[m[0]] ? top[m[0]][i] : null;
+      if (!list || !list.length) { return; }
+      var p = el("div", "tt-top");
+      p.appendChild(el("span", "k", m[1] + " predicted: "));
+      p.appendChild(document.createTextNode(list.map(function (x) {
+        return showable(x[0]) + " " + Math.exp(x[1]).toFixed(3);
+      }).join(" \u00b7 ")));
+      tip.appendChild(p);
+    });
     var f = el("table");
     Object.keys(doc.cat).forEach(function (feature) {
       if (feature === "repeat_len_bin") { return; }
