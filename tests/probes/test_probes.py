@@ -114,8 +114,17 @@ def test_every_mark_points_at_what_it_should():
             assert len(re.findall(r"[.] ", text.split(source[0])[1])) >= doc.level
         else:
             pairs = _brackets_by_hand(text)
-            got = sorted((m.start, m.end, m.src_start, m.src_end, m.level) for m in doc.marks)
+            # a closing tag's mark is its name, within the whole tag; other closers are marked whole
+            whole = sorted(
+                (m.within_start, m.within_end) if m.within_start >= 0 else (m.start, m.end) for m in doc.marks
+            )
+            assert whole == sorted(p[:2] for p in pairs)
+            got = sorted((m.within_start if m.within_start >= 0 else m.start, m.within_end if m.within_start >= 0 else
+                          m.end, m.src_start, m.src_end, m.level) for m in doc.marks)  # fmt: skip
             assert got == sorted(pairs) and max(m.level for m in doc.marks) == doc.level
+            for m in doc.marks:
+                if m.within_start >= 0:
+                    assert text[m.within_start : m.within_end] == f"</{text[m.start : m.end]}>"
 
 
 def test_tracking_with_swaps_defeats_looking_up_the_objects_last_mention():
@@ -152,7 +161,7 @@ def test_marks_on_a_hand_made_tokenization():
     text = "ab cd. ab cd."
     spans = [(0, 2), (2, 4), (4, 6), (6, 9), (9, 12), (12, 13)]
     doc = _doc(text, spans)
-    out = annotate_probes(Chunk(docs=(doc,), lexed=(None,)), _resources([("copy", 2, 7, 12, 0, 5, True)]))
+    out = annotate_probes(Chunk(docs=(doc,), lexed=(None,)), _resources([("copy", 2, 7, 12, 0, 5, True, -1, -1)]))
     assert out["probe"].to_pylist() == ["copy"] * 7
     # " ab" (pos 4) starts the copy and is left out; " cd" (pos 5) is marked, 4 tokens after "ab" (pos 1)
     assert out["probe_mark"].to_pylist() == [False, False, False, False, False, True, False]
@@ -161,9 +170,25 @@ def test_marks_on_a_hand_made_tokenization():
     assert out["probe_source"].to_pylist() == [False, False, True, True, False, False, False]
     assert out["probe_level"].to_pylist() == [None, None, 2, 2, None, 2, None]
     # without skip_first both tokens of the copy are marked, and the whole source; a trailing "." is another token
-    out = annotate_probes(Chunk(docs=(doc,), lexed=(None,)), _resources([("copy", 2, 7, 12, 0, 5, False)]))
+    out = annotate_probes(Chunk(docs=(doc,), lexed=(None,)), _resources([("copy", 2, 7, 12, 0, 5, False, -1, -1)]))
     assert out["probe_mark"].to_pylist() == [False, False, False, False, True, True, False]
     assert out["probe_source"].to_pylist() == [False, True, True, True, False, False, False]
+
+
+def test_a_closing_tag_is_marked_on_its_name_and_no_token_straddling_two_tags_is():
+    text = "<b><i>ko</i></b>"  # </i> at 8-12 (name 10-11), </b> at 12-16 (name 14-15)
+    marks = [("brackets", 2, 10, 11, 3, 6, False, 8, 12), ("brackets", 1, 14, 15, 0, 3, False, 12, 16)]
+
+    def marked(spans: list[tuple[int, int]]) -> list[str]:
+        out = annotate_probes(Chunk(docs=(_doc(text, spans),), lexed=(None,)), _resources(marks))
+        shown = [""] + [text[a:b] for a, b in spans]  # position 0 is the prefix token
+        return [t for t, m in zip(shown, out["probe_mark"].to_pylist(), strict=True) if m]
+
+    # "</", name, ">" apart: the names alone; the token "></" reaching across two tags is not marked
+    assert marked([(0, 3), (3, 6), (6, 8), (8, 10), (10, 11), (11, 14), (14, 15), (15, 16)]) == ["i", "b"]
+    assert marked([(0, 3), (3, 6), (6, 8), (8, 12), (12, 16)]) == ["</i>", "</b>"]  # whole tags: marked whole
+    assert marked([(0, 3), (3, 6), (6, 8), (8, 11), (11, 16)]) == ["</i"]  # "></b>" straddles: left out
+    assert marked([(0, 3), (3, 6), (6, 8), (8, 16)]) == []  # one token for both tags: neither
 
 
 @pytest.fixture(scope="module")
@@ -193,12 +218,18 @@ def test_marked_tokens_are_the_targets_under_real_tokenizers(tokenizers, tmp_pat
         assert (toks.probe == doc_marks.probe.iloc[0]).all()
         want, want_source = set(), set()
         for m in doc_marks.itertuples():
-            # by hand: the tokens whose first non-space character lies in the target, minus the first if asked
-            firsts = [(t.pos, next((c for c in range(t.char_start, t.char_end) if not text[c].isspace()), None))
-                      for t in toks.itertuples() if t.char_start >= 0]  # fmt: skip
-            inside = [p for p, first in firsts if first is not None and m.char_start <= first < m.char_end]
+            # by hand: the tokens whose first non-space character lies in the target, minus the first if asked; for
+            # a closing tag (within_start set) the tokens that overlap its name and lie within the tag
+            visible = [(t.pos, t.char_start, t.char_end, [c for c in range(t.char_start, t.char_end) if not text[c].isspace()])
+                       for t in toks.itertuples() if t.char_start >= 0]  # fmt: skip
+            firsts = [(p, chars[0] if chars else None) for p, _, _, chars in visible]
+            if m.within_start >= 0:
+                inside = [p for p, a, b, chars in visible if chars and chars[0] < m.char_end and chars[-1] >= m.char_start
+                          and a >= m.within_start and b <= m.within_end]  # fmt: skip
+            else:
+                inside = [p for p, first in firsts if first is not None and m.char_start <= first < m.char_end]
             sourced = [p for p, first in firsts if first is not None and m.src_start <= first < m.src_end]
-            assert inside and sourced, (doc_id, m)
+            assert (inside or m.within_start >= 0) and sourced, (doc_id, m)
             want |= set(inside[1:] if m.skip_first else inside)
             want_source |= set(sourced[1:] if m.skip_first else sourced)
         assert set(marked.pos) == want, doc_id

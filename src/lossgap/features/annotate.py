@@ -301,12 +301,13 @@ def _domains(run: RunDir) -> set[str]:
     }
 
 
-def _probe_marks(run: RunDir) -> dict[str, list[tuple[str, int, int, int, int, int, bool]]]:
-    """probes.parquet by document, in file order."""
-    marks: dict[str, list[tuple[str, int, int, int, int, int, bool]]] = {}
+def _probe_marks(run: RunDir) -> dict[str, list[tuple[str, int, int, int, int, int, bool, int, int]]]:
+    """probes.parquet by document, in file order (the columns added later, within_start/end, -1 in older files)."""
+    marks: dict[str, list[tuple[str, int, int, int, int, int, bool, int, int]]] = {}
     table = run.read("probes")
-    columns = [table.column(c).to_pylist() for c in ("probe", "level", "char_start", "char_end", "src_start",
-                                                       "src_end", "skip_first")]  # fmt: skip
+    columns = [table.column(c).to_pylist() if c in table.column_names else [-1] * table.num_rows
+               for c in ("probe", "level", "char_start", "char_end", "src_start", "src_end", "skip_first",
+                         "within_start", "within_end")]  # fmt: skip
     for doc_id, *row in zip(table.column("doc_id").to_pylist(), *columns, strict=True):
         marks.setdefault(doc_id, []).append(tuple(row))  # type: ignore[arg-type]
     return marks

@@ -5,7 +5,9 @@ Reads the run's probes.parquet (character spans; `lossgap.probes.generate` says 
 - `probe`: the probe of the token's document (copy, recall, tracking, pronoun, brackets, copy_distance), null
   elsewhere;
 - `probe_mark`: true for the tokens that test the ability: a token whose first visible character lies in a
-  mark's target span (the first such token left out where the mark says so: a copy's first word);
+  mark's target span (the first such token left out where the mark says so: a copy's first word); for a mark
+  with a container (`within_start`/`within_end`: a closing tag, whose target is its name), a token that overlaps
+  the target and lies wholly within the container;
 - `probe_level`: the mark's difficulty on marked tokens and on its source's tokens (copy: words in the string;
   recall: pairs; tracking: moves; pronoun: filler sentences; brackets: the bracket's nesting depth;
   copy_distance: filler sentences between the copies), null elsewhere;
@@ -41,14 +43,27 @@ def annotate_probes(chunk: Chunk, resources: Resources) -> dict[str, pa.Array]:
         doc_distance = np.full(n, -1, np.int64)
         doc_source = np.zeros(n, bool)
         found = marks.get(doc.doc_id, [])
-        first, _ = doc.visible_span()
-        for _probe, lvl, _start, _end, src_start, src_end, skip_first in found:  # sources first: a mark's level wins
+        first, last = doc.visible_span()
+        for (
+            _probe,
+            lvl,
+            _start,
+            _end,
+            src_start,
+            src_end,
+            skip_first,
+            *_,
+        ) in found:  # sources first: a mark's level wins
             sourced = np.flatnonzero((first >= src_start) & (first < src_end))
             sourced = sourced[1:] if skip_first else sourced
             doc_source[sourced] = True
             doc_level[sourced] = lvl
-        for _probe, lvl, start, end, src_start, _src_end, skip_first in found:
-            inside = np.flatnonzero((first >= start) & (first < end))
+        for _probe, lvl, start, end, src_start, _src_end, skip_first, within_start, within_end in found:
+            if within_start >= 0:  # overlaps the target, lies within the container
+                inside = np.flatnonzero((first >= 0) & (first < end) & (last >= start) & (doc.char_start >= within_start)
+                                        & (doc.char_end <= within_end))  # fmt: skip
+            else:
+                inside = np.flatnonzero((first >= start) & (first < end))
             if skip_first:
                 inside = inside[1:]
             if not inside.size:

@@ -105,4 +105,4 @@ class Resources:
     spacy_batch_size: int = 64
     leave_document_out: bool = False  # counts are the run's own: subtract each document's own occurrences
     # a probe run's marks by document: (probe, level, start, end, src_start, src_end, skip_first); None: no probes
-    probe_marks: dict[str, list[tuple[str, int, int, int, int, int, bool]]] | None = None
+    probe_marks: dict[str, list[tuple[str, int, int, int, int, int, bool, int, int]]] | None = None

@@ -21,8 +21,9 @@ predicted: only after it does the copy become recognisable).
   `level` filler sentences, then each person does something with a possessive. Marked: the possessive, which
   only the stated pronouns decide. Source: the statement of that person's pronouns.
 - brackets: nested brackets of depth `level`, in prose (round, square, curly), code (calls, indexing,
-  dictionaries) or markup (HTML tags) flavour, with words inside. Marked: every closing bracket (a whole closing
-  tag); its level is the nesting depth of that bracket. Source: its opener. Dyck-language matching (Hahn 2020;
+  dictionaries) or markup (HTML tags) flavour, with words inside. Marked: every closing bracket; of a closing tag
+  the name alone (the tokens that overlap it and lie within the tag: `</`, `>` and a token reaching into the next
+  tag are not marked); its level is the nesting depth of that bracket. Source: its opener. Dyck-language matching (Hahn 2020;
   Bhattamishra et al. 2020).
 
 Pseudo-words are syllables drawn at random ("tavo", "kelmi"), so a model's knowledge of English does not help.
@@ -49,6 +50,10 @@ class Mark:
     src_end: int
     level: int
     skip_first: bool = False
+    # a container the marked tokens must lie within, -1 for none (rundir.PROBES_ADDED): a closing tag's mark is
+    # its name (what tests the matching), within the whole tag
+    within_start: int = -1
+    within_end: int = -1
 
 
 @dataclass
@@ -252,8 +257,11 @@ def brackets_probe(rng: np.random.Generator, level: int) -> ProbeDoc:
             doc.add(" ")
             group(depth + 1)
         doc.add(" " + pseudo_word(rng))
-        target = doc.add(closer)
-        doc.marks.append(Mark(*target, *source, depth))
+        start, end = doc.add(closer)
+        if closer.startswith("</"):  # a closing tag: only its name tests which opener it matches
+            doc.marks.append(Mark(start + 2, end - 1, *source, depth, within_start=start, within_end=end))
+        else:
+            doc.marks.append(Mark(start, end, *source, depth))
 
     doc.add({"prose": "Note ", "code": "y = ", "markup": "<p>"}[flavour])
     group(1)

@@ -13,7 +13,7 @@ from lossgap.corpus.run import store_corpus
 from lossgap.corpus.table import RawDoc, build_corpus
 from lossgap.probes.config import PROBE_NAMES, ProbesConfig
 from lossgap.probes.generate import PROBES, ProbeDoc
-from lossgap.rundir import COPY_PROBES, PROBE_LEVELS, PROBES_SCHEMA, ProbesRecord, RunDir, as_rundir
+from lossgap.rundir import COPY_PROBES, PROBE_LEVELS, PROBES_ADDED, PROBES_SCHEMA, ProbesRecord, RunDir, as_rundir
 
 __all__ = ["ProbesResult", "generate_probes", "run_probes"]
 
@@ -52,7 +52,8 @@ def run_probes(run_dir: Path | str | RunDir, config: ProbesConfig) -> ProbesResu
         "char_start": [r[2].start for r in rows], "char_end": [r[2].end for r in rows],
         "src_start": [r[2].src_start for r in rows], "src_end": [r[2].src_end for r in rows],
         "skip_first": [r[2].skip_first for r in rows],
-    }, schema=PROBES_SCHEMA)  # fmt: skip
+        "within_start": [r[2].within_start for r in rows], "within_end": [r[2].within_end for r in rows],
+    }, schema=pa.schema([*PROBES_SCHEMA, *PROBES_ADDED]))  # fmt: skip
     store_corpus(run, corpus, CorpusConfig())  # refuses a run already scored on another corpus
     run.write("probes", marks)
     run.record_probes(ProbesRecord(probes=config.probes, levels={p: config.levels_of(p) for p in config.probes},

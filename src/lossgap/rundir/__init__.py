@@ -27,7 +27,7 @@ _WHERE = {
     "RESULTS": "results", "ResultRecord": "results", "default_result_name": "names", "file_kind": "results", "Column": "results", "HeadlineRow": "results", "ResultsTable": "results", "Summary": "results", "DiscoverSummary": "results",
     "FeaturesWriter": "rundir", "RunDir": "rundir", "as_rundir": "rundir", "FEATURE_COLUMNS_ALL": "rundir",
     "CORPUS_SCHEMA": "schemas", "FEATURES_SCHEMA": "schemas", "SCORES_SCHEMA": "schemas", "TOKENS_SCHEMA": "schemas",
-    "PROBES_SCHEMA": "schemas",
+    "PROBES_SCHEMA": "schemas", "PROBES_ADDED": "schemas",
     "check_schema": "schemas",
 }  # fmt: skip
 
@@ -57,6 +57,7 @@ __all__ = [
     "PROBE_GROUPING",
     "PROBE_SOURCE_GROUPING",
     "PROBES_SCHEMA",
+    "PROBES_ADDED",
     "PipelineRecord",
     "REPEAT_LEN_BINS",
     "RESULTS",
@@ -130,6 +131,7 @@ if TYPE_CHECKING:
     from lossgap.rundir.schemas import (
         CORPUS_SCHEMA,
         FEATURES_SCHEMA,
+        PROBES_ADDED,
         PROBES_SCHEMA,
         SCORES_SCHEMA,
         TOKENS_SCHEMA,

@@ -68,6 +68,7 @@ from lossgap.rundir.results import (
 from lossgap.rundir.schemas import (
     CORPUS_SCHEMA,
     FEATURES_SCHEMA,
+    PROBES_ADDED,
     PROBES_SCHEMA,
     SCORES_SCHEMA,
     TOKENS_SCHEMA,
@@ -242,7 +243,10 @@ class RunDir:
         """Write corpus or tokens (exactly the schema's columns); features go through `features_writer`."""
         if table == "features":
             raise RunDirError("features.parquet is written chunk by chunk: use RunDir.features_writer()")
-        self._write_parquet(self._table_path(table), _SCHEMAS[table], data)
+        schema = _SCHEMAS[table]
+        if table == "probes":  # with the columns added later
+            schema = pa.schema([*schema, *PROBES_ADDED])
+        self._write_parquet(self._table_path(table), schema, data)
 
     @staticmethod
     def _write_parquet(path: Path, schema: pa.Schema, data: pa.Table) -> None:

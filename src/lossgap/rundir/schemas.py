@@ -9,7 +9,15 @@ import pyarrow as pa
 
 from lossgap.errors import SchemaError
 
-__all__ = ["CORPUS_SCHEMA", "TOKENS_SCHEMA", "SCORES_SCHEMA", "FEATURES_SCHEMA", "PROBES_SCHEMA", "check_schema"]
+__all__ = [
+    "CORPUS_SCHEMA",
+    "TOKENS_SCHEMA",
+    "SCORES_SCHEMA",
+    "FEATURES_SCHEMA",
+    "PROBES_SCHEMA",
+    "PROBES_ADDED",
+    "check_schema",
+]
 
 CORPUS_SCHEMA = pa.schema(
     [
@@ -48,6 +56,10 @@ PROBES_SCHEMA = pa.schema(
         ("skip_first", pa.bool_()),  # the target's first token is not marked (a copy's first word)
     ]
 )
+# Columns of probes.parquet added later (older files lack them; readers take -1): where set, a marked token must
+# also lie wholly within [within_start, within_end), and it is marked when it overlaps the target at all (a closing
+# tag: the target is the tag's name, `within` the whole tag, so `</b>` as one token is marked and `></` is not).
+PROBES_ADDED = pa.schema([("within_start", pa.int32()), ("within_end", pa.int32())])
 # The contract's feature columns. Annotators may add more columns; these must be present with these types.
 FEATURES_SCHEMA = pa.schema(
     [
