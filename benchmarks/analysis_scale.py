@@ -94,7 +94,7 @@ def build(path: Path, n_tokens: int, seed: int = 0) -> tuple[int, int]:
                 p.write(
                     0,
                     [
-                        (d, 1, piece[name][a + 1 : b])
+                        (d, 1, {"loss": piece[name][a + 1 : b]})
                         for d, a, b in zip(piece["names"], bounds[:-1], bounds[1:], strict=True)
                     ],
                 )

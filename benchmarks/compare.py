@@ -110,7 +110,7 @@ def build(path: Path, n_tokens: int, seed: int = 0) -> RunDir:
     for name, loss in (("baseline", base), ("candidate", base - gap)):
         parts = run.score_parts(name)  # as scoring writes them: whole documents in parts, merged in order
         parts.prepare({"benchmark": "compare"}, overwrite=True)
-        parts.write(0, [(d, 1, loss[a : a + m]) for d, a, m in zip(ids, starts, lengths, strict=True)])
+        parts.write(0, [(d, 1, {"loss": loss[a : a + m]}) for d, a, m in zip(ids, starts, lengths, strict=True)])
         parts.merge(ids, lengths)
         parts.remove()
     print(f"built {path}: {n:,} tokens in {n_docs:,} documents", flush=True)

@@ -40,9 +40,10 @@ def test_annotate_benchmark_runs_every_annotator() -> None:
 
 def test_analysis_scale_runs_compare_curves_and_report(tmp_path) -> None:
     out = tmp_path / "analysis.json"
-    _run(str(BENCH / "analysis_scale.py"), "--tokens", "20000", "--run", str(tmp_path / "run"), "--out", str(out))
+    _run(str(BENCH / "analysis_scale.py"), "--tokens", "20000", "--run", str(tmp_path / "run"), "--out", str(out),
+         "--stages", "compare", "discover", "curves", "report")  # fmt: skip
     rows = json.loads(out.read_text())["rows"]
-    assert [r["stage"] for r in rows] == ["compare", "curves", "report"]
+    assert [r["stage"] for r in rows] == ["compare", "discover", "curves", "report"]
     assert (tmp_path / "run/report/index.html").is_file()
 
 
@@ -54,6 +55,14 @@ def test_compare_benchmark_runs(tmp_path) -> None:
 def test_report_scale_runs(tmp_path) -> None:
     out = _run(str(BENCH / "report_scale.py"), str(tmp_path / "run"), "--docs", "30", "--tokens-per-doc", "20")
     assert "report in" in out and (tmp_path / "run/report/index.html").is_file()
+
+
+def test_discover_coverage_benchmark_runs(tmp_path) -> None:
+    out = tmp_path / "discover.json"
+    _run(str(BENCH / "discover_coverage.py"), "--replicates", "2", "--regime", "null-40docs", "--regime",
+         "planted-40docs", "--out", str(out))  # fmt: skip
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["name"] for r in rows] == ["null-40docs", "planted-40docs"] and rows[0]["intervals"] > 0
 
 
 @pytest.mark.parametrize("script", ["interval_coverage.py", "adjusted_coverage.py"])

@@ -30,6 +30,9 @@ PAIRS = (("hybrid", "recurrent"), ("transformer", "recurrent"), ("transformer", 
 CURVES = ("curves-ref-hybrid", "curves")  # against the hybrid, against the transformer
 
 
+DISCOVER = "discover-final-hybrid-vs-transformer"
+
+
 def final_step(names: list[str]) -> int:
     return max(int(m.group(1)) for n in names if (m := re.fullmatch(r"\w+@step(\d+)", n)))
 
@@ -57,7 +60,7 @@ def main() -> None:
     from lossgap.analysis import CompareConfig, CurvesConfig, run_compare, run_curves
     from lossgap.analysis.config import Series
 
-    for result in (*CURVES, *(f"final-{c}-vs-{b}" for b, c in PAIRS)):  # this script's own results, made anew
+    for result in (*CURVES, *(f"final-{c}-vs-{b}" for b, c in PAIRS), DISCOVER):  # this script's own, made anew
         rd.remove_result(result)
     names = rd.scored_names()
     series = tuple(Series(label=a, seeds=seeds(names, a)) for a in SERIES)
@@ -68,6 +71,12 @@ def main() -> None:
         sides = [(f"{a}@step{step}", tuple(f"{s}@step{step}" for s in seeds(names, a))) for a in (baseline, candidate)]
         run_compare(rd, CompareConfig(baseline=sides[0][0], baseline_replicates=sides[0][1], candidate=sides[1][0],
                                       candidate_replicates=sides[1][1], name=f"final-{candidate}-vs-{baseline}"))  # fmt: skip
+        if (baseline, candidate) == ("transformer", "hybrid"):  # slices found, not predefined: where the lead lives
+            from lossgap.analysis.config import DiscoverConfig
+            from lossgap.analysis.discover import run_discover
+
+            run_discover(rd, DiscoverConfig(baseline=sides[0][0], baseline_replicates=sides[0][1], candidate=sides[1][0],
+                                            candidate_replicates=sides[1][1], name=DISCOVER))  # fmt: skip
 
     from lossgap.inloop import write_training_curves
 

@@ -63,7 +63,8 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
     assert (run / "report/index.html").is_file()
     pages = sorted(p.name for p in (run / "report").glob("*.html"))  # every comparison and set of curves shown
     assert pages == ["compare-final-recurrent-vs-hybrid.html", "compare-final-recurrent-vs-transformer.html",
-                     "curves-curves-ref-hybrid.html", "index.html"]  # fmt: skip
+                     "curves-curves-ref-hybrid.html", "discover-discover-final-hybrid-vs-transformer.html",
+                     "index.html"]  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "matched-brackets.png", "matched-curves-diff.png", "matched-curves.png", "matched-repeats.png",
         "matched-training.png"]  # fmt: skip
