@@ -9,7 +9,7 @@ from lossgap.pipeline import load_pipeline_config, run_pipeline
 from lossgap.rundir import RunDir
 
 
-def _write(tmp_path, llama_model, corpus_file, compare_extra=""):
+def _write(tmp_path, llama_model, corpus_file, compare_extra="", sections=""):
     path = tmp_path / "pipeline.toml"
     path.write_text(
         f"""
@@ -36,6 +36,7 @@ bootstrap = 50
 
 [report]
 viewer_docs = 2
+{sections}
 """
     )
     return path
@@ -60,6 +61,20 @@ def test_pipeline_runs_every_stage_then_skips_current_ones(tmp_path, llama_model
     _write(tmp_path, llama_model, corpus_file, compare_extra="seed = 7")
     third = run_pipeline(load_pipeline_config(path))
     assert [o.stage for o in third if o.ran] == ["compare", "report"]
+
+
+def test_pipeline_runs_discover_when_asked(tmp_path, llama_model, corpus_file):
+    discover = '[discover]\nbaseline = "short"\ncandidate = "full"\nmin_tokens = 5\nmin_eff_docs = 2\nfeatures = ["domain", "pos"]'
+    path = _write(tmp_path, llama_model, corpus_file, sections=discover)
+    first = run_pipeline(load_pipeline_config(path))
+    assert [o.stage for o in first if o.ran][-2:] == ["discover", "report"]
+    rd = RunDir(tmp_path / "run")
+    assert rd.result("discover").name == "discover-short-vs-full"
+    assert rd.read_discover_summary().features == ("domain", "pos")
+    assert not any(o.ran for o in run_pipeline(load_pipeline_config(path)))
+    _write(tmp_path, llama_model, corpus_file, sections=discover.replace('candidate = "full"', 'candidate = "nope"'))
+    with pytest.raises(ConfigError, match=r"\[discover\] candidate = 'nope' is not a \[\[models\]\] name"):
+        load_pipeline_config(path)
 
 
 def test_pipeline_file_errors_name_the_key(tmp_path, llama_model, corpus_file):

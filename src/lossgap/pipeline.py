@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lossgap.analysis.config import CompareConfig, CurvesConfig, Series
+from lossgap.analysis.config import CompareConfig, CurvesConfig, DiscoverConfig, Series
 from lossgap.corpus.config import CorpusConfig
 from lossgap.errors import ConfigError
 from lossgap.features.config import AnnotateConfig
@@ -56,6 +56,7 @@ class PipelineConfig:
     models: tuple[ScoreConfig, ...] = ()
     annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
     compare: CompareConfig | None = None
+    discover: DiscoverConfig | None = None
     curves: CurvesConfig | None = None
     report: ReportConfig | None = None
     unit: str = "auto"  # compare, curves and report per token, word or byte (`lossgap.units.resolve_unit`)
@@ -69,11 +70,11 @@ class PipelineConfig:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ConfigError(f"[[models]]: the name(s) {duplicates} are used twice; give each model its own `name`")
-        if self.compare is not None:
+        for section, pair in (("compare", self.compare), ("discover", self.discover)):
             for role in ("baseline", "candidate"):
-                if getattr(self.compare, role) not in names:
+                if pair is not None and getattr(pair, role) not in names:
                     raise ConfigError(
-                        f"[compare] {role} = {getattr(self.compare, role)!r} is not a [[models]] name ({names})"
+                        f"[{section}] {role} = {getattr(pair, role)!r} is not a [[models]] name ({names})"
                     )
 
 
@@ -140,7 +141,7 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         """A path relative to the file's folder if it names something there; else as given (a hub id, 'example')."""
         return str((base / value).resolve()) if (base / value).exists() else value
 
-    known = {"run", "unit", "corpus", "models", "annotate", "compare", "curves", "report"}
+    known = {"run", "unit", "corpus", "models", "annotate", "compare", "discover", "curves", "report"}
     if unknown := sorted(set(data) - known):
         raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}")
     if "run" not in data:
@@ -163,6 +164,7 @@ def load_pipeline_config(path: Path) -> PipelineConfig:
         models=tuple(models),
         annotate=_build(AnnotateConfig, "annotate", annotate),
         compare=_compare(data["compare"]) if "compare" in data else None,
+        discover=_build(DiscoverConfig, "discover", data["discover"]) if "discover" in data else None,
         curves=_curves(data["curves"]) if "curves" in data else None,
         report=_build(ReportConfig, "report", data.get("report", {})) if "compare" in data else None,
         **({"unit": data["unit"]} if "unit" in data else {}),
@@ -227,7 +229,8 @@ def run_pipeline(
         lambda: f"{run_annotate(rd, config.annotate).n_tokens:,} tokens", status,
     ))  # fmt: skip
     # the analyses read the run itself (token unit) or its unit run units/UNIT/, brought up to date here
-    analysed = [] if config.compare is None else [config.compare.baseline, config.compare.candidate]
+    analysed = [name for pair in (config.compare, config.discover) if pair is not None
+                for name in (pair.baseline, pair.candidate)]  # fmt: skip
     if config.curves is not None:
         from lossgap.analysis.curves import series_names
 
@@ -241,6 +244,14 @@ def run_pipeline(
         outcomes.append(_stage(
             target, "compare", config.compare, [*pair, "features"], [f"results/{config.compare.result_name}/summary.json"],
             lambda: f"mean gap {run_compare(target, config.compare).summary.mean_gap:+.4f} nats", status,
+        ))  # fmt: skip
+    if config.discover is not None:
+        from lossgap.analysis.discover import run_discover
+
+        pair = [f"scores/{config.discover.baseline}", f"scores/{config.discover.candidate}"]
+        outcomes.append(_stage(
+            target, "discover", config.discover, [*pair, "features"], [f"results/{config.discover.result_name}/slices.csv"],
+            lambda: f"{len(run_discover(target, config.discover).slices)} slices", status,
         ))  # fmt: skip
     if config.curves is not None:
         curve_scores = [f"scores/{n}" for n in target.scored_names()] if target is not rd else scores
