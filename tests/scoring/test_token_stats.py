@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import torch
 
 from lossgap.rundir import RunDir
-from lossgap.scoring import ScoreConfig
+from lossgap.scoring import ScoreConfig, run_score
 from tests.conftest import score
 from tests.scoring.reference import assert_float32_close, load_float64
 
@@ -65,3 +65,13 @@ def test_without_distribution_the_scores_hold_the_loss_alone(llama_model, corpus
     score(rd, ScoreConfig(model=str(llama_model), name="m", distribution=False), corpus_file)
     assert pq.read_schema(rd.scores_path("m")).names == ["doc_id", "pos", "loss"]
     assert rd.manifest().models["m"].stats == ()
+
+
+def test_asking_a_complete_scoring_for_top_k_says_it_needs_overwrite(llama_model, corpus_file, tmp_path, caplog):
+    rd = RunDir(tmp_path / "run")
+    score(rd, ScoreConfig(model=str(llama_model), name="m"), corpus_file)
+    with caplog.at_level("WARNING", logger="lossgap.scoring.run"):
+        again = run_score(rd, ScoreConfig(model=str(llama_model), name="m", top_k=4))
+    assert again.already_complete and "without topk_ids, topk_logprobs; --overwrite" in caplog.text
+    run_score(rd, ScoreConfig(model=str(llama_model), name="m", top_k=4, overwrite=True))
+    assert rd.score_columns("m") == ("entropy", "rank", "topk_ids", "topk_logprobs")

@@ -264,6 +264,10 @@ def run_score(
                 f"({None if previous is None else previous.requested}); pass --overwrite to replace them or choose "
                 f"another --name"
             )
+        lacking = [c for c in _stats(config).columns if c not in rd.score_columns(name)]
+        if lacking and ranks.is_main:
+            log.warning("%s is already complete without %s; --overwrite scores it again to record them", name,
+                        ", ".join(lacking))  # fmt: skip
         return ScoreResult(name, rd.scores_path(name), previous.n_docs, previous.n_tokens, previous.mean_loss, 0, True,
                            ranks.is_main)  # fmt: skip
 
