@@ -21,7 +21,16 @@ from lossgap.analysis.contrasts import adjust_p, contrast_tables, default_factor
 from lossgap.analysis.distribution import DISTRIBUTION_COLUMNS, DIVERGENCE_COLUMNS, distribution_table
 from lossgap.analysis.estimate import Contrast, benjamini_hochberg, estimate
 from lossgap.analysis.groupings import Grouping, column_grouping, default_groupings
-from lossgap.analysis.join import JOINED, SEED_PREFIX, MissingTokens, connect, frame_table, join_pair
+from lossgap.analysis.join import (
+    JOINED,
+    SEED_PREFIX,
+    MissingTokens,
+    connect,
+    frame_table,
+    join_pair,
+    joined_as,
+    seed_gaps,
+)
 from lossgap.analysis.levels import document_sums, level_sums, level_table, macro_means
 from lossgap.analysis.regression import Fit
 from lossgap.analysis.repeat_curve import repeat_curve_table, repeat_groupings
@@ -170,19 +179,9 @@ def _with_seeds(con: duckdb.DuckDBPyConnection, config: CompareConfig, result: C
     """`result` (the seeds' mean) with intervals over documents and seeds: every estimate again with one seed of
     a side against the other side's mean, for each seed of a side that has several."""
     sides: dict[str, list[CompareResult]] = {"b": [], "c": []}
-    con.execute(f"ALTER TABLE {JOINED} RENAME TO joined_seeds")
-    try:
-        for column in seeds:
-            side = column[len(SEED_PREFIX)]
-            if sum(c[len(SEED_PREFIX)] == side for c in seeds) < 2:
-                continue  # one seed on this side: no between-seed variance to estimate
-            replace = (f"{column} AS loss_baseline, {column} - loss_candidate AS gap" if side == "b" else
-                       f"{column} AS loss_candidate, loss_baseline - {column} AS gap")  # fmt: skip
-            con.execute(f"CREATE TABLE {JOINED} AS SELECT * REPLACE ({replace}) FROM joined_seeds")
+    for side, replace in seed_gaps(con):
+        with joined_as(con, f"SELECT * REPLACE ({replace}) FROM joined_seeds", keep="joined_seeds"):
             sides[side].append(_compute(con, config, top=False))
-            con.execute(f"DROP TABLE {JOINED}")
-    finally:
-        con.execute(f"ALTER TABLE joined_seeds RENAME TO {JOINED}")
     tables = combine_tables(result.tables(), [r.tables() for r in sides["b"]], [r.tables() for r in sides["c"]],
                             config.confidence)  # fmt: skip
     adjust_p(tables["contrasts.csv"], config.primary)

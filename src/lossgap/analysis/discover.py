@@ -45,14 +45,17 @@ from lossgap.analysis.join import (
     connect,
     frame_table,
     join_pair,
+    joined_as,
     quote_ident,
     quote_literal,
+    seed_gaps,
 )
 from lossgap.analysis.levels import document_sums, level_sums, level_table
 from lossgap.analysis.replicates import combine_tables
 from lossgap.errors import ConfigError
 from lossgap.rundir import DiscoverSummary, ResultRecord, RunDir, as_rundir
 from lossgap.rundir.categories import repeat_len_bin_sql
+from lossgap.rundir.results import RESULTS
 
 __all__ = ["DISCOVER_FEATURES", "DiscoverResult", "compute_discover", "discover_frame", "run_discover"]
 
@@ -293,54 +296,34 @@ def compute_discover(con: duckdb.DuckDBPyConnection, config: DiscoverConfig, *,
     # the held-out half, its documents numbered 0 … G−1, as the table the level functions read
     held_index = pd.DataFrame({"doc_idx": held_docs, "held_idx": np.arange(held_docs.size)})
     con.register("discover_held_index", held_index)
-    con.execute(f"ALTER TABLE {JOINED} RENAME TO discover_all")
-    try:
-        con.execute(f"""CREATE TABLE {JOINED} AS SELECT * REPLACE (h.held_idx AS doc_idx)
-                        FROM discover_all a JOIN discover_held_index h USING (doc_idx)""")
-        seeds = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall() if r[0].startswith(SEED_PREFIX)]
-        groupings = [Grouping(name=n, expr=f"CASE WHEN coalesce({p}, false) THEN 'in' ELSE 'rest' END", order=("in", "rest"))
-                     for n, p in zip(names, predicates, strict=True)]  # fmt: skip
+    groupings = [Grouping(name=n, expr=f"CASE WHEN coalesce({p}, false) THEN 'in' ELSE 'rest' END", order=("in", "rest"))
+                 for n, p in zip(names, predicates, strict=True)]  # fmt: skip
 
-        def held(gap_sql: str | None = None) -> pd.DataFrame:
-            if gap_sql is not None:
-                con.execute(f"ALTER TABLE {JOINED} RENAME TO discover_mean")
-                con.execute(f"CREATE TABLE {JOINED} AS SELECT * REPLACE ({gap_sql}) FROM discover_mean")
-            try:
-                totals = con.execute(
-                    f"SELECT doc_idx, sum(gap) AS s, count(*) AS n FROM {JOINED} GROUP BY doc_idx"
-                ).df()
-                doc_total = np.zeros(held_docs.size)
-                doc_total[totals["doc_idx"].to_numpy(np.int64)] = totals["s"].to_numpy(np.float64)
-                n_tokens = int(totals["n"].sum())
-                return (
-                    _held_table(con, groupings, held_docs.size, config, doc_total, n_tokens)
-                    if groupings
-                    else pd.DataFrame()
-                )
-            finally:
-                if gap_sql is not None:
-                    con.execute(f"DROP TABLE {JOINED}")
-                    con.execute(f"ALTER TABLE discover_mean RENAME TO {JOINED}")
+    def held() -> pd.DataFrame:
+        totals = con.execute(f"SELECT doc_idx, sum(gap) AS s, count(*) AS n FROM {JOINED} GROUP BY doc_idx").df()
+        doc_total = np.zeros(held_docs.size)
+        doc_total[totals["doc_idx"].to_numpy(np.int64)] = totals["s"].to_numpy(np.float64)
+        n_tokens = int(totals["n"].sum())
+        return _held_table(con, groupings, held_docs.size, config, doc_total, n_tokens) if groupings else pd.DataFrame()
 
+    held_half = (
+        "SELECT * REPLACE (h.held_idx AS doc_idx) FROM discover_all a JOIN discover_held_index h USING (doc_idx)"
+    )
+    with joined_as(con, held_half, keep="discover_all"):
         estimates = held()
         n_held, held_gap = con.execute(f"SELECT count(*), avg(gap) FROM {JOINED}").fetchall()[0]
         notes = []
-        if seeds and groupings:  # intervals over documents and seeds, as compare's (analysis.replicates)
+        replacements = seed_gaps(con)
+        if replacements and groupings:  # intervals over documents and seeds, as compare's (analysis.replicates)
             per: dict[str, list[dict[str, pd.DataFrame]]] = {"b": [], "c": []}
-            for column in seeds:
-                side = column[len(SEED_PREFIX)]
-                if sum(c[len(SEED_PREFIX)] == side for c in seeds) < 2:
-                    continue
-                replace = (f"{column} AS loss_baseline, {column} - loss_candidate AS gap" if side == "b" else
-                           f"{column} AS loss_candidate, loss_baseline - {column} AS gap")  # fmt: skip
-                per[side].append({"slices.csv": held(replace)})
+            for side, replace in replacements:
+                with joined_as(con, f"SELECT * REPLACE ({replace}) FROM discover_mean", keep="discover_mean"):
+                    per[side].append({"slices.csv": held()})
             estimates = combine_tables({"slices.csv": estimates}, per["b"], per["c"], config.confidence)["slices.csv"]
+        if len(config.baselines) + len(config.candidates) > 2:
             notes.append(f"seed replicates: {len(config.baselines)} baseline and {len(config.candidates)} candidate "
                          "seeds; the held-out intervals cover seeds and documents (the search used the seeds' mean)")  # fmt: skip
         examples = _examples(con, chosen, names, predicates, config)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {JOINED}")
-        con.execute(f"ALTER TABLE discover_all RENAME TO {JOINED}")
     slices = _slices_table(chosen, names, predicates, estimates)
     n_search = con.execute(f"SELECT count(*) FROM {_SEARCH}").fetchall()[0][0]
     notes.insert(0, f"sample splitting: slices were searched on {search_docs.size} documents ({n_search:,} tokens) and "
@@ -362,8 +345,6 @@ def compute_discover(con: duckdb.DuckDBPyConnection, config: DiscoverConfig, *,
 def _slices_table(
     chosen: pd.DataFrame, names: list[str], predicates: list[str], estimates: pd.DataFrame
 ) -> pd.DataFrame:
-    from lossgap.rundir.results import RESULTS
-
     columns = RESULTS["slices.csv"].names
     if chosen.empty:
         return pd.DataFrame(columns=columns)
@@ -394,13 +375,11 @@ def _slices_table(
 def _examples(con: duckdb.DuckDBPyConnection, chosen: pd.DataFrame, names: list[str], predicates: list[str],
               config: DiscoverConfig) -> pd.DataFrame:  # fmt: skip
     """For each slice, the held-out tokens in it with the largest gap in the direction the search found."""
-    from lossgap.rundir.results import RESULTS
-
     columns = RESULTS["slice_examples.csv"].names
     if chosen.empty or config.examples == 0:
         return pd.DataFrame(columns=columns)
-    has_text = "token_text" in {r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()}
-    has_domain = "domain" in {r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()}
+    present = {r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()}
+    has_text, has_domain = "token_text" in present, "domain" in present
     parts = []
     for rank, (name, predicate, diff) in enumerate(zip(names, predicates, chosen["diff"], strict=True), start=1):
         order = "DESC" if diff >= 0 else "ASC"

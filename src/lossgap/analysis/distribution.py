@@ -26,6 +26,7 @@ from lossgap.analysis.estimate import Contrast, LevelSums, estimate
 from lossgap.analysis.groupings import Grouping
 from lossgap.analysis.join import JOINED
 from lossgap.analysis.levels import PART_COLUMNS
+from lossgap.rundir.results import RESULTS
 
 __all__ = ["DISTRIBUTION_COLUMNS", "DIVERGENCE_COLUMNS", "distribution_table", "truncated_js", "add_divergence"]
 
@@ -104,8 +105,6 @@ def distribution_table(con: duckdb.DuckDBPyConnection, groupings: Sequence[Group
     """distribution.csv: per (grouping, level), and `all`, each model's mean entropy and top-1 accuracy, the entropy
     gap (baseline − candidate) and the top-1 difference (candidate − baseline) with intervals over documents, and
     the mean divergence (with its interval, and the mean upper bound) where both models kept their top k."""
-    from lossgap.rundir.results import RESULTS
-
     present = {r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()}
     values = [(name, sql) for name, sql in _VALUES if all(c in present for c in sql.replace("-", " ").split())]
     if not any(name == "entropy_gap" for name, _ in values):

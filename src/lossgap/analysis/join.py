@@ -28,6 +28,8 @@ __all__ = [
     "connect",
     "join_pair",
     "frame_table",
+    "joined_as",
+    "seed_gaps",
     "token_frame",
     "quote_ident",
     "quote_literal",
@@ -151,6 +153,34 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
             missing.baseline_only, baselines[0], missing.candidate_only, candidates[0], missing.no_features,
         )  # fmt: skip
     return missing
+
+
+@contextmanager
+def joined_as(con: duckdb.DuckDBPyConnection, select: str, keep: str) -> Iterator[None]:
+    """While open, table `joined` is `select` (a query that reads the current `joined` as `keep`); the original is
+    back afterwards, whatever happens: how an analysis reruns itself on another version of the compared tokens (one
+    seed's gap, half of the documents)."""
+    con.execute(f"ALTER TABLE {JOINED} RENAME TO {keep}")
+    try:
+        con.execute(f"CREATE TABLE {JOINED} AS {select}")
+        yield
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {JOINED}")
+        con.execute(f"ALTER TABLE {keep} RENAME TO {JOINED}")
+
+
+def seed_gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(side "b" or "c", SQL replacing the loss and gap columns with that seed's) for each seed column of `joined`
+    on a side with several seeds: the gap of one seed against the other side's mean (analysis.replicates)."""
+    seeds = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall() if r[0].startswith(SEED_PREFIX)]
+    out = []
+    for column in seeds:
+        side = column[len(SEED_PREFIX)]
+        if sum(c[len(SEED_PREFIX)] == side for c in seeds) < 2:
+            continue  # one seed on this side: no between-seed variance to estimate
+        out.append((side, f"{column} AS loss_baseline, {column} - loss_candidate AS gap" if side == "b" else
+                    f"{column} AS loss_candidate, loss_baseline - {column} AS gap"))  # fmt: skip
+    return out
 
 
 def _shared_stats(run: RunDir, baselines: tuple[str, ...], candidates: tuple[str, ...]) -> set[str]:
