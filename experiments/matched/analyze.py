@@ -7,7 +7,9 @@ Runs, through lossgap's own functions, each as a named result of the one run (`R
 the experiment; nothing is copied): the curves of the three series against the transformer (`curves`) and
 against the hybrid (`curves-ref-hybrid`); the comparisons of the final checkpoints (`final-hybrid-vs-transformer`,
 `final-recurrent-vs-hybrid`, `final-recurrent-vs-transformer`: candidate first; the first by name opens the
-report); the in-loop evaluator's logs (`training`); and `lossgap report`, which shows all of them. Seed
+report); where the copying-regime run was scored (transformer-long@stepS, hybrid-long@stepS), its comparison at the
+last step (`long-final-hybrid-vs-transformer`) and curves (`curves-long`); the in-loop evaluator's logs
+(`training`); and `lossgap report`, which shows all of them. Seed
 replicates are found by name: an architecture ARCH scored as ARCH@stepS (seed 0) and ARCH-s1@stepS, ARCH-s2@stepS,
 ... (other seeds, `score.py --suffix=-s1`) is a series of all its seeds, and each comparison pairs every seed of
 one side with every seed of the other (intervals over documents and seeds). Figures for
@@ -31,10 +33,15 @@ CURVES = ("curves-ref-hybrid", "curves")  # against the hybrid, against the tran
 
 
 DISCOVER = "discover-final-hybrid-vs-transformer"
+# The copying-regime run (issue 25): size mini, 40M tokens over the training stream 4 times, seed 0, scored as
+# ARCH-long@stepS; compared at its last step and followed over its checkpoints, against the transformer.
+LONG = ("transformer-long", "hybrid-long")
+LONG_RESULTS = ("long-final-hybrid-vs-transformer", "curves-long")
 
 
-def final_step(names: list[str]) -> int:
-    return max(int(m.group(1)) for n in names if (m := re.fullmatch(r"\w+@step(\d+)", n)))
+def final_step(names: list[str], series: str = r"\w+") -> int:
+    """The last step scored by `series` (a regular expression; by default any name without a dash: seed 0)."""
+    return max(int(m.group(1)) for n in names if (m := re.fullmatch(rf"{series}@step(\d+)", n)))
 
 
 def seeds(names: list[str], arch: str) -> tuple[str, ...]:
@@ -60,7 +67,8 @@ def main() -> None:
     from lossgap.analysis import CompareConfig, CurvesConfig, run_compare, run_curves
     from lossgap.analysis.config import Series
 
-    for result in (*CURVES, *(f"final-{c}-vs-{b}" for b, c in PAIRS), DISCOVER):  # this script's own, made anew
+    finals = tuple(f"final-{c}-vs-{b}" for b, c in PAIRS)
+    for result in (*CURVES, *finals, DISCOVER, *LONG_RESULTS):  # this script's own, made anew
         rd.remove_result(result)
     names = rd.scored_names()
     series = tuple(Series(label=a, seeds=seeds(names, a)) for a in SERIES)
@@ -77,6 +85,13 @@ def main() -> None:
 
             run_discover(rd, DiscoverConfig(baseline=sides[0][0], baseline_replicates=sides[0][1], candidate=sides[1][0],
                                             candidate_replicates=sides[1][1], name=DISCOVER))  # fmt: skip
+
+    if all(any(n.startswith(f"{a}@") for n in names) for a in LONG):  # the copying regime, where it was run
+        last = min(final_step(names, re.escape(a)) for a in LONG)
+        run_compare(rd, CompareConfig(baseline=f"{LONG[0]}@step{last}", candidate=f"{LONG[1]}@step{last}",
+                                      name=LONG_RESULTS[0]))  # fmt: skip
+        run_curves(rd, CurvesConfig(series=tuple(Series(label=a) for a in LONG), masks=MASKS, reference=LONG[0],
+                                    name=LONG_RESULTS[1]))  # fmt: skip
 
     from lossgap.inloop import write_training_curves
 

@@ -97,6 +97,17 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
     assert list(errors["arch"]) == ["transformer", "hybrid", "recurrent"] and (errors["abs_max"] == 0).all()
     assert (pd.read_csv(tmp_path / "precision/precision-categories.csv").filter(like="bias").abs().max() == 0).all()
 
+    # the copying-regime run is found by name too (ARCH-long@stepS, score.py --suffix=-long): compared at its last step
+    # and followed over its steps; the same checkpoints scored again give seed 0's comparison exactly
+    _python(str(HERE / "score.py"), "--ckpt", str(ckpt), "--run", str(run), "--device", "cpu", "--suffix=-long")
+    _python(str(HERE / "analyze.py"), "--run", str(run), "--logs", str(logs), "--figures", str(tmp_path / "figures"))
+    long = RunDir(run).read_summary("long-final-hybrid-vs-transformer")
+    assert (long.baseline, long.candidate, long.n_replicates) == ("transformer-long@step23", "hybrid-long@step23", 1)
+    assert abs(long.headline[0].mean_gap - one_seed.headline[0].mean_gap) < 1e-9
+    curves_long = pd.read_csv(run / "results/curves-long/curves.csv")
+    assert set(curves_long["series"]) == {"transformer-long", "hybrid-long"} and set(curves_long["step"]) == {12, 23}
+    assert RunDir(run).read_summary("final-hybrid-vs-transformer").n_replicates == 4  # seeds unchanged by -long
+
     # the probes (docs/experiments/matched.md, "Probes"): a probe run scored by the same checkpoints, then analysed
     probes = tmp_path / "probes"
     _lossgap("probes", "--run", str(probes), "--docs", "2", "--copy-level", "4", "--copy-level", "16")
