@@ -19,9 +19,12 @@ FEATURE_DEFAULTS = {
 
 
 def write_scores(run: RunDir, name: str, scores: pd.DataFrame) -> None:
-    """A scores file as `lossgap score` leaves it (tests write it directly)."""
+    """A scores file as `lossgap score` leaves it (tests write it directly), with entropy and rank where `scores`
+    has them."""
     run.scores_dir.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(scores[["doc_id", "pos", "loss"]], schema=SCORES_SCHEMA, preserve_index=False)
+    stats = [f for f in (pa.field("entropy", pa.float32()), pa.field("rank", pa.int32())) if f.name in scores]
+    schema = pa.schema([*SCORES_SCHEMA, *stats])
+    table = pa.Table.from_pandas(scores[schema.names], schema=schema, preserve_index=False)
     pq.write_table(table, run.scores_path(name))
 
 

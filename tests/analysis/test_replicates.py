@@ -10,7 +10,7 @@ from lossgap.analysis import run_compare
 from lossgap.analysis.config import CompareConfig
 from lossgap.analysis.replicates import SeedSpread
 from lossgap.errors import ConfigError
-from tests.analysis.analysis_runs import planted_tokens, write_run
+from tests.analysis.analysis_runs import planted_tokens, write_run, write_scores
 
 DELTA = (0.0, 0.05, -0.02)  # per-seed offsets of the baseline side's losses (every token)
 EPS = (0.01, -0.03, 0.04)  # and of the candidate side's
@@ -79,6 +79,47 @@ def test_identical_seeds_change_nothing_but_the_names(tmp_path):
     assert (two.summary.ci_low, two.summary.ci_high) == pytest.approx(
         (one.summary.ci_low, one.summary.ci_high), abs=1e-7
     )
+
+
+def test_entropy_and_top1_of_seeds_are_their_mean_with_intervals_over_seeds(tmp_path):
+    """distribution.csv with seed replicates: each side's entropy and top-1 accuracy are the mean over its seeds,
+    and the entropy gap's interval adds the planted seed-to-seed spread to the documents' (rebuilt by hand)."""
+    rng = np.random.default_rng(1)
+    run, scores = _seeded_run(tmp_path)
+    n = len(scores["T-s0"])
+    entropy = rng.gamma(4.0, 0.5, n)  # one token's uncertainty, shared by the seeds of a side, offset per seed
+    shift_b, shift_c = (0.0, 0.3, -0.1), (0.05, -0.2, 0.25)
+    hit_b, hit_c = (0.3, 0.4, 0.5), (0.45, 0.45, 0.6)  # each seed's chance of a right first choice
+    for side, shifts, hits in (("T", shift_b, hit_b), ("H", shift_c, hit_c)):
+        for i, (shift, hit) in enumerate(zip(shifts, hits, strict=True)):
+            rank = np.where(rng.random(n) < hit, 1, rng.integers(2, 50, n))
+            scores[f"{side}-s{i}"] = scores[f"{side}-s{i}"].assign(
+                entropy=(entropy + shift).astype(np.float32), rank=rank
+            )
+            write_scores(run, f"{side}-s{i}", scores[f"{side}-s{i}"])
+    one_pair = run_compare(run, CompareConfig(baseline="T-s0", candidate="H-s0", name="docs-only")).distribution
+    got = run_compare(run, _config()).distribution
+    row, one = got.set_index("feature").loc["all"], one_pair.set_index("feature").loc["all"]
+    # float64 recomputation of the seeds' means
+    mean = lambda side, col: np.mean([scores[f"{side}-s{i}"][col].astype(np.float64) for i in range(3)])  # noqa: E731
+    top1 = lambda side: np.mean([(scores[f"{side}-s{i}"]["rank"] == 1).mean() for i in range(3)])  # noqa: E731
+    assert row.entropy_baseline == pytest.approx(mean("T", "entropy"), abs=1e-6)
+    assert row.entropy_gap == pytest.approx(mean("T", "entropy") - mean("H", "entropy"), abs=1e-6)
+    assert row.top1_diff == pytest.approx(top1("H") - top1("T"), abs=1e-9)
+    assert row.seed_sd == pytest.approx(np.sqrt(np.var(shift_b, ddof=1) + np.var(shift_c, ddof=1)), rel=1e-4)
+    assert row.n_replicates == 9 and np.isnan(row.divergence)
+    # the interval by hand: the documents' variance (one pair's: the shifts move no residual) plus each side's seeds'
+    z = stats.norm.ppf(0.975)
+    se_doc = (one.entropy_gap_ci_high - one.entropy_gap_ci_low) / (2 * z)
+    vb, vc = np.var(shift_b, ddof=1) / 3, np.var(shift_c, ddof=1) / 3
+    df = (se_doc**2 + vb + vc) ** 2 / (vb**2 / 2 + vc**2 / 2)
+    half = stats.t.ppf(0.975, df) * np.sqrt(se_doc**2 + vb + vc)
+    assert (row.entropy_gap_ci_low, row.entropy_gap_ci_high) == pytest.approx(
+        (row.entropy_gap - half, row.entropy_gap + half), abs=1e-5
+    )
+    # the top-1 interval covers seeds too: wider than one pair's, which sees documents only
+    assert row.top1_diff_ci_high - row.top1_diff_ci_low > one.top1_diff_ci_high - one.top1_diff_ci_low
+    assert (run.read_results("distribution.csv", result=_config().result_name)["n_replicates"] == 9).all()
 
 
 def test_one_seed_on_a_side_is_said(tmp_path):

@@ -225,6 +225,7 @@ def _with_seeds(con: duckdb.DuckDBPyConnection, config: CompareConfig, result: C
     return dataclasses.replace(
         result, summary=summary, categories=tables["categories.csv"], contrasts=tables["contrasts.csv"],
         marginal_means=tables["marginal_means.csv"], repeat_curve=tables["repeat_curve.csv"],
+        distribution=tables.get("distribution.csv", result.distribution),
     )  # fmt: skip
 
 
@@ -295,7 +296,7 @@ def _compute(con: duckdb.DuckDBPyConnection, config: CompareConfig, *, missing: 
         top_segments=top_segments(con, config.top_k, config.segment_tokens) if top else pd.DataFrame(),
         top_documents=top_documents(con, config.top_k, config.top_min_doc_tokens) if top else pd.DataFrame(),
         regression=_describe(contrasts.fits, config),
-        distribution=distribution_table(con, category_groupings, n_docs, config) if top else None,
+        distribution=distribution_table(con, category_groupings, n_docs, config),  # per seed too (intervals over seeds)
     )
 
 

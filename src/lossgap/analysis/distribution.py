@@ -26,7 +26,7 @@ from lossgap.analysis.estimate import Contrast, LevelSums, estimate
 from lossgap.analysis.groupings import Grouping
 from lossgap.analysis.join import JOINED
 from lossgap.analysis.levels import PART_COLUMNS
-from lossgap.rundir.results import RESULTS
+from lossgap.rundir.results import ADDED_COLUMNS, RESULTS
 
 __all__ = ["DISTRIBUTION_COLUMNS", "DIVERGENCE_COLUMNS", "distribution_table", "truncated_js", "add_divergence"]
 
@@ -153,5 +153,5 @@ def distribution_table(con: duckdb.DuckDBPyConnection, groupings: Sequence[Group
     table = pd.concat(frames, ignore_index=True)
     for column in RESULTS["distribution.csv"].names:
         if column not in table:
-            table[column] = np.nan
+            table[column] = ADDED_COLUMNS.get(column, np.nan)
     return table[RESULTS["distribution.csv"].names]

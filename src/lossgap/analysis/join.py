@@ -9,6 +9,7 @@ temporary database file, so a run of 100M tokens spills to disk instead of filli
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,6 +76,8 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 SEED_PREFIX = "_seed_"  # per-seed loss columns of `joined` when a side has replicates: _seed_b0, _seed_c1, …
+# and, where every scoring recorded entropy and rank, each seed's entropy and top-1 hit: _seed_b0_entropy, _seed_c1_top1
+SEED_STATS = ("entropy", "top1")
 
 
 def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tuple[str, ...],
@@ -82,11 +85,12 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     """Create table `joined`: the tokens both scorings and the features have (see the module docstring).
 
     `doc_idx` numbers the documents in doc_id order; losses are widened to float64 before any arithmetic.
-    Where each side is one scoring that recorded them, `joined` also has each model's entropy and top-1 hit
-    (entropy_baseline, top1_baseline, …) and, where both kept their top k, the divergence between the models
-    (analysis.distribution).
+    Where every scoring recorded them, `joined` also has each side's entropy and top-1 hit (entropy_baseline,
+    top1_baseline, …: with seed replicates, the mean over the side's seeds) and, where each side is one scoring and
+    both kept their top k, the divergence between the models (analysis.distribution).
     A side given as several names (seed replicates) gets the mean of their losses, and `joined` keeps each
-    seed's loss in `_seed_b0`, `_seed_b1`, … and `_seed_c0`, … (tokens every scoring of both sides has).
+    seed's loss in `_seed_b0`, `_seed_b1`, … and `_seed_c0`, … (tokens every scoring of both sides has), and its
+    entropy and top-1 hit in `_seed_b0_entropy`, `_seed_b0_top1`, ….
     Returns the counts of tokens that could not be joined (against the first name of each side).
     """
     baselines = (baseline,) if isinstance(baseline, str) else tuple(baseline)
@@ -99,7 +103,7 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     # the positions every scoring has (documents are numbered over them), then the same with the features
     stats = _shared_stats(run, baselines, candidates)
     asked: dict[str, str | tuple[str, str]] = dict(names)
-    if stats:  # one scoring a side, both with entropy and rank
+    if stats:  # every scoring with entropy and rank
         for key, name in names:
             asked |= {f"{key}_entropy": (name, "entropy"), f"{key}_rank": (name, "rank")}
     run.token_view(con, "pair", scores=dict(names))
@@ -114,11 +118,19 @@ def join_pair(con: duckdb.DuckDBPyConnection, run: RunDir, *, baseline: str | tu
     loss = lambda key: f"CAST(s.{key} AS DOUBLE)"  # noqa: E731  widened before any arithmetic
     mean = lambda keys: f"({' + '.join(loss(k) for k in keys)}) / {len(keys)}"  # noqa: E731
     base, cand = mean([f"b{i}" for i in range(len(baselines))]), mean([f"c{j}" for j in range(len(candidates))])
-    seeds = "".join(f", {loss(key)} AS {SEED_PREFIX}{key}" for key, _ in names) if len(names) > 2 else ""
+    replicates = len(names) > 2
+    seeds = "".join(f", {loss(key)} AS {SEED_PREFIX}{key}" for key, _ in names) if replicates else ""
     extra, join = "", ""
     if stats:
-        extra = (", CAST(s.b0_entropy AS DOUBLE) AS entropy_baseline, CAST(s.c0_entropy AS DOUBLE) AS entropy_candidate, "
-                 "CAST(s.b0_rank = 1 AS DOUBLE) AS top1_baseline, CAST(s.c0_rank = 1 AS DOUBLE) AS top1_candidate")  # fmt: skip
+        value = {"entropy": "CAST(s.{}_entropy AS DOUBLE)", "top1": "CAST(s.{}_rank = 1 AS DOUBLE)"}  # of a seed key
+        for side in ("baseline", "candidate"):  # each side's mean over its seeds
+            keys = [k for k, _ in names if k[0] == side[0]]
+            for stat in SEED_STATS:
+                extra += f", ({' + '.join(value[stat].format(k) for k in keys)}) / {len(keys)} AS {stat}_{side}"
+        if replicates:
+            extra += "".join(
+                f", {value[stat].format(k)} AS {SEED_PREFIX}{k}_{stat}" for k, _ in names for stat in SEED_STATS
+            )
     if "topk" in stats:
         from lossgap.analysis.distribution import add_divergence
 
@@ -171,29 +183,34 @@ def joined_as(con: duckdb.DuckDBPyConnection, select: str, keep: str) -> Iterato
 
 def seed_gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(side "b" or "c", SQL replacing the loss and gap columns with that seed's) for each seed column of `joined`
-    on a side with several seeds: the gap of one seed against the other side's mean (analysis.replicates)."""
-    seeds = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall() if r[0].startswith(SEED_PREFIX)]
+    on a side with several seeds: the gap of one seed against the other side's mean (analysis.replicates). Where
+    `joined` has each seed's entropy and top-1 hit, that side's are replaced by the seed's too."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {JOINED}").fetchall()]
+    seeds = [c for c in columns if re.fullmatch(rf"{SEED_PREFIX}[bc]\d+", c)]  # the losses
     out = []
     for column in seeds:
         side = column[len(SEED_PREFIX)]
         if sum(c[len(SEED_PREFIX)] == side for c in seeds) < 2:
             continue  # one seed on this side: no between-seed variance to estimate
-        out.append((side, f"{column} AS loss_baseline, {column} - loss_candidate AS gap" if side == "b" else
-                    f"{column} AS loss_candidate, loss_baseline - {column} AS gap"))  # fmt: skip
+        replace = (f"{column} AS loss_baseline, {column} - loss_candidate AS gap" if side == "b" else
+                   f"{column} AS loss_candidate, loss_baseline - {column} AS gap")  # fmt: skip
+        named = "baseline" if side == "b" else "candidate"
+        replace += "".join(
+            f", {column}_{stat} AS {stat}_{named}" for stat in SEED_STATS if f"{column}_{stat}" in columns
+        )
+        out.append((side, replace))
     return out
 
 
 def _shared_stats(run: RunDir, baselines: tuple[str, ...], candidates: tuple[str, ...]) -> set[str]:
-    """What both sides recorded beyond the loss: {"distribution"} when each side is one scoring with entropy and rank,
-    plus "topk" when both kept the same number of top tokens. Seed replicates get neither (their intervals would
-    not cover the seeds' variance of these figures)."""
-    if len(baselines) > 1 or len(candidates) > 1:
-        return set()
-    have = [set(run.score_columns(n)) for n in (baselines[0], candidates[0])]
+    """What both sides recorded beyond the loss: {"distribution"} when every scoring has entropy and rank (seed
+    replicates too: their intervals then cover seeds), plus "topk" when each side is one scoring and both kept the
+    same number of top tokens (the divergence of seed replicates is left out)."""
+    have = [set(run.score_columns(n)) for n in (*baselines, *candidates)]
     if not all({"entropy", "rank"} <= h for h in have):
         return set()
     out = {"distribution"}
-    if all({"topk_ids", "topk_logprobs"} <= h for h in have):
+    if len(have) == 2 and all({"topk_ids", "topk_logprobs"} <= h for h in have):
         widths = {
             run.manifest().models[n].top_k if n in run.manifest().models else 0 for n in (baselines[0], candidates[0])
         }

@@ -41,6 +41,8 @@ TABLE_ESTIMATES: dict[str, tuple[tuple[str, str, str, str | None], ...]] = {
     "contrasts.csv": (("estimate", "ci_low", "ci_high", "p"),),
     "marginal_means.csv": (("estimate", "ci_low", "ci_high", "p"),),
     "repeat_curve.csv": (("mean_gap", "ci_low", "ci_high", None),),
+    "distribution.csv": (("entropy_gap", "entropy_gap_ci_low", "entropy_gap_ci_high", None),
+                         ("top1_diff", "top1_diff_ci_low", "top1_diff_ci_high", None)),
     "slices.csv": (("mean_gap", "ci_low", "ci_high", "p"), ("mean_rel_gap", "rel_ci_low", "rel_ci_high", None),
                    ("share_of_gap", "share_ci_low", "share_ci_high", None), ("diff", "diff_ci_low", "diff_ci_high", "diff_p"),
                    ("rel_diff", "rel_diff_ci_low", "rel_diff_ci_high", None)),

@@ -88,7 +88,7 @@ RESULTS: dict[str, ResultsTable] = {
                "feature:t value:t level_1:t level_2:t level_3:t n_tokens:i n_eff_docs:f entropy_baseline:f "
                "entropy_candidate:f entropy_gap:f entropy_gap_ci_low:f entropy_gap_ci_high:f top1_baseline:f "
                "top1_candidate:f top1_diff:f top1_diff_ci_low:f top1_diff_ci_high:f divergence:f divergence_ci_low:f "
-               "divergence_ci_high:f divergence_max:f note:t"),
+               f"divergence_ci_high:f divergence_max:f {_SEEDS} note:t"),
         _table("top_segments.csv", "compare",
                "direction:t rank:i doc_id:t pos_start:i pos_end:i n_tokens:i mean_gap:f sum_gap:f text:t"),
         _table("top_documents.csv", "compare", "direction:t rank:i doc_id:t domain:t n_tokens:i mean_gap:f sum_gap:f"),
