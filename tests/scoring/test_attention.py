@@ -47,6 +47,25 @@ def test_varlen_batch_matches_float64_full_context(tiny_model, lengths):
         np.testing.assert_allclose(losses, own, rtol=0, atol=2e-6)
 
 
+def test_the_kernel_check_gives_the_layers_no_cache(tiny_model):
+    """Switching to varlen attention runs one small forward pass; a cache in it would reach the decoder layers, and
+    layers already compiled (a second switch, as the benchmark's paths do) would recompile on it, one a layer."""
+    from transformers import AutoModelForCausalLM, Cache
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    model.config.use_cache = True  # as released models have it
+    seen: list[str] = []
+    hook = lambda module, args, kwargs: seen.extend(k for k, v in kwargs.items() if isinstance(v, Cache))  # noqa: E731
+    for layer in model.model.layers:
+        layer.register_forward_pre_hook(hook, with_kwargs=True)
+    with torch.inference_mode():
+        model(input_ids=torch.zeros((1, 2), dtype=torch.long))
+    assert seen, "the hook sees a cache where the model makes one"
+    seen.clear()
+    assert use_varlen_attention(model, kernel=varlen_attention)
+    assert seen == []
+
+
 def test_kernel_without_grouped_heads_gets_them_repeated(monkeypatch):
     """PyTorch 2.11's varlen_attn has no enable_gqa: lossgap repeats key/value heads itself, as transformers does."""
     import torch.nn.attention.varlen as varlen

@@ -138,9 +138,10 @@ def use_varlen_attention(model: torch.nn.Module, kernel: Callable | None = None)
     model.set_attn_implementation(NAME)
     if model.config._attn_implementation != NAME:
         return False
-    try:  # a two-token forward pass finds attention arguments the kernel cannot honour
+    try:  # a two-token forward pass finds attention arguments the kernel cannot honour; without a cache, which
+        # compiled layers would specialise on (one recompile a layer, up to dynamo's limit)
         with torch.inference_mode():
-            model(input_ids=torch.zeros((1, 2), dtype=torch.long, device=weight.device))
+            model(input_ids=torch.zeros((1, 2), dtype=torch.long, device=weight.device), use_cache=False)
     except UnsupportedAttention:
         model.set_attn_implementation(previous)
         return False
