@@ -13,8 +13,8 @@ released models, no download), measures the card's bf16 matrix rate in the same 
   one after another in one row of segments, Olmo Hybrid's Gated DeltaNet on fla's fused forward
   (`scoring.hybrid`), which is what `lossgap score` uses on CUDA; with `--compile`, and with `--float32-head`.
 
-Prints useful tokens/s (padding excluded), MFU (tokens/s × 2 × parameters ÷ measured matrix rate), peak GPU
-memory, and how far the paths' per-token losses differ. Usage (on the GPU machine):
+Prints useful tokens/s (padding excluded), MFU (tokens/s × 2 × parameters ÷ measured matrix rate; `mfu_attention`
+in the JSON also counts attention's two matrix products, as PaLM's MFU does, `attention_flops`), peak GPU memory, and how far the paths' per-token losses differ. Usage (on the GPU machine):
 
     python benchmarks/scoring.py --out results.json
 
@@ -91,6 +91,24 @@ def build(arch: str, device: torch.device | str = "cuda"):
     return model.eval()
 
 
+def attention_flops(config, lengths: list[int]) -> float:  # type: ignore[no-untyped-def]
+    """Forward FLOPs of attention's score and value products (QKᵀ, then the weights times V) over documents of
+    `lengths`: 2 × 2 × heads × head_dim for each (query, key) pair a layer attends, causal and within the layer's
+    sliding window (a query attends min(its position + 1, window) keys). `2 × parameters` a token leaves them out;
+    layers without attention (`linear_attention`) have none."""
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    pairs = 0
+    for kind in config.layer_types:
+        if kind not in ("full_attention", "sliding_attention"):
+            continue
+        window = config.sliding_window if kind == "sliding_attention" else None
+        for n in lengths:
+            w = n if window is None else min(window, n)
+            pairs += w * (w + 1) // 2 + (n - w) * w  # the first w queries see 1..w keys, the rest w each
+    return 4.0 * heads * head_dim * pairs
+
+
 def length_mix(rng: np.random.Generator, total_tokens: int) -> list[int]:
     """Document lengths: log-normal with median ~400 tokens, clipped to [50, 16000]."""
     lengths = []
@@ -154,10 +172,11 @@ class Row:
     warmup_seconds: float
     tokens_per_s: float
     mfu: float
+    mfu_attention: float  # with attention's FLOPs counted (attention_flops)
     peak_gib: float
 
 
-def timed(fn, docs, n_params: float, rate: float, **labels) -> tuple[Row, list[np.ndarray]]:
+def timed(fn, docs, n_params: float, rate: float, attention: float = 0.0, **labels) -> tuple[Row, list[np.ndarray]]:
     t0 = time.perf_counter()
     fn(docs)  # warm-up on the same shapes: kernel compilation and autotuning, amortised over a real corpus
     torch.cuda.synchronize()
@@ -170,6 +189,7 @@ def timed(fn, docs, n_params: float, rate: float, **labels) -> tuple[Row, list[n
     tokens = sum(len(d) for d in docs)
     tps = tokens / seconds
     row = Row(tokens=tokens, seconds=seconds, warmup_seconds=warmup, tokens_per_s=tps, mfu=tps * 2 * n_params / rate,
+              mfu_attention=(tokens * 2 * n_params + attention) / seconds / rate,
               peak_gib=torch.cuda.max_memory_allocated() / 2**30, **labels)  # fmt: skip
     return row, out
 
@@ -337,15 +357,17 @@ def main() -> None:
                 head.compile()  # compiled once; each workload's warm-up pass then compiles its shape classes
                 # (a new head each path: the stats paths recompile only the head's function, the layers are cached)
             for workload, docs in workloads:
+                attention = attention_flops(model.config, [len(d) for d in docs])
                 if label == "naive":
                     row, out = timed(lambda d, m=model: naive(m, d, args.batch_tokens), docs, n_params, rate,
-                                     model=arch, workload=workload, path=label)  # fmt: skip
+                                     attention, model=arch, workload=workload, path=label)  # fmt: skip
                 else:
                     row, out = timed(lambda d, h=head, st=stats: fast(h, d, args.batch_tokens, stats=st), docs,
-                                     n_params, rate, model=arch, workload=workload, path=label)  # fmt: skip
+                                     n_params, rate, attention, model=arch, workload=workload, path=label)  # fmt: skip
                 losses[workload, label] = np.concatenate(out)
                 rows.append(row)
-                print(f"  {workload:11s} {label:28s} {row.tokens_per_s:9,.0f} tok/s  MFU {row.mfu:5.1%}  "
+                print(f"  {workload:11s} {label:28s} {row.tokens_per_s:9,.0f} tok/s  MFU {row.mfu:5.1%} "
+                      f"({row.mfu_attention:5.1%} with attention)  "
                       f"peak {row.peak_gib:5.1f} GiB  ({row.tokens:,} tokens, {row.seconds:.1f} s, warm-up "
                       f"{row.warmup_seconds:.0f} s)", flush=True)  # fmt: skip
         order = [p[0] for p in PATHS]

@@ -70,3 +70,32 @@ def test_coverage_benchmarks_run(tmp_path, script) -> None:
     out = tmp_path / "coverage.json"
     _run(str(BENCH / script), "--corpora", "2", "--regime", "docs8", "--out", str(out))
     assert json.loads(out.read_text())
+
+
+def test_attention_flops_count_every_attended_pair_by_brute_force() -> None:
+    """benchmarks/scoring.py's `mfu_attention`: attention's FLOPs are 4 x heads x head_dim per (query, key) pair a
+    layer attends; the pairs counted one by one from each layer's causal (and sliding-window) mask."""
+    from transformers import Olmo3Config, OlmoHybridConfig
+
+    spec = importlib.util.spec_from_file_location("bench_scoring", BENCH / "scoring.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    lengths = [1, 3, 7, 8, 20]
+    olmo3 = Olmo3Config(hidden_size=64, num_attention_heads=4, num_hidden_layers=4, sliding_window=5,
+                        layer_types=["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"])  # fmt: skip
+    hybrid = OlmoHybridConfig(hidden_size=64, num_attention_heads=4, num_hidden_layers=4,
+                              layer_types=["linear_attention"] * 3 + ["full_attention"])  # fmt: skip
+
+    def brute(config) -> float:  # type: ignore[no-untyped-def]
+        pairs = 0
+        for kind in config.layer_types:
+            if kind == "linear_attention":
+                continue
+            window = config.sliding_window if kind == "sliding_attention" else 10**9
+            pairs += sum(1 for n in lengths for q in range(n) for k in range(n) if 0 <= q - k < window)
+        return 4.0 * 4 * 16 * pairs
+
+    assert bench.attention_flops(olmo3, lengths) == brute(olmo3)
+    assert bench.attention_flops(hybrid, lengths) == brute(hybrid)
+    assert brute(olmo3) > 0 and brute(hybrid) < brute(olmo3)
