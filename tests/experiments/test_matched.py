@@ -104,9 +104,24 @@ def test_matched_experiment_smoke(tmp_path: Path) -> None:
     long = RunDir(run).read_summary("long-final-hybrid-vs-transformer")
     assert (long.baseline, long.candidate, long.n_replicates) == ("transformer-long@step23", "hybrid-long@step23", 1)
     assert abs(long.headline[0].mean_gap - one_seed.headline[0].mean_gap) < 1e-9
+    recurrent = RunDir(run).read_summary("long-final-recurrent-vs-hybrid")  # all three architectures pair up there
+    assert (recurrent.baseline, recurrent.candidate) == ("hybrid-long@step23", "recurrent-long@step23")
     curves_long = pd.read_csv(run / "results/curves-long/curves.csv")
-    assert set(curves_long["series"]) == {"transformer-long", "hybrid-long"} and set(curves_long["step"]) == {12, 23}
+    assert set(curves_long["series"]) == {"transformer-long", "hybrid-long", "recurrent-long"}
+    assert set(curves_long["step"]) == {12, 23}
     assert RunDir(run).read_summary("final-hybrid-vs-transformer").n_replicates == 4  # seeds unchanged by -long
+
+    # the transformer at its own best learning rate (transformer-lr5e4, score.py --suffix=-lr5e4): the same checkpoints
+    # scored again, so against the hybrid's two seeds it gives seed 0's gap, with 1 x 2 replicates
+    _python(str(HERE / "score.py"), "--ckpt", str(ckpt), "--run", str(run), "--device", "cpu", "--suffix=-lr5e4",
+            "--steps", "12", "23")  # fmt: skip
+    _python(str(HERE / "analyze.py"), "--run", str(run), "--logs", str(logs), "--figures", str(tmp_path / "figures"))
+    best = RunDir(run).read_summary("final-hybrid-vs-transformer-lr5e4")
+    assert (best.baseline, best.n_replicates) == ("transformer-lr5e4@step23", 2)
+    assert abs(best.headline[0].mean_gap - one_seed.headline[0].mean_gap) < 1e-9
+    curves_best = pd.read_csv(run / "results/curves-best-rate/curves.csv")
+    assert set(curves_best["series"]) == {"transformer-lr5e4", "hybrid", "recurrent"}
+    assert RunDir(run).read_summary("final-hybrid-vs-transformer").n_replicates == 4  # unchanged by -lr5e4
 
     # the probes (docs/experiments/matched.md, "Probes"): a probe run scored by the same checkpoints, then analysed
     probes = tmp_path / "probes"
