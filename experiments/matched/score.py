@@ -8,7 +8,9 @@ tokenizer; see docs/experiments/matched.md). Each --ckpt/ARCH/ckpt-S (train.py's
 ARCH{SUFFIX}@stepS, S being the main-run step its anneal branched at, so that `lossgap curves --series ARCH`
 (or `ARCH-s1` for a seed's checkpoints, `--suffix -s1`) finds the checkpoints in order. --steps scores only
 those steps; --dtype is passed to `lossgap score` (float32 for the precision reference). Scored names are
-skipped when complete, as `lossgap score` does.
+skipped when complete, as `lossgap score` does. The checkpoints' tokenizer must tokenize the run's corpus as the
+run's tokens record (prepare.py rebuilt from other Debian package versions trains another tokenizer, whose scores
+would join the run as a second tokenization, not comparable token by token): otherwise score.py stops first.
 """
 
 from __future__ import annotations
@@ -30,6 +32,27 @@ def checkpoints(ckpt: Path, suffix: str = "", steps: set[int] | None = None) -> 
         raise SystemExit(f"{ckpt}: no ARCH/ckpt-S folders (train.py's output)"
                          + (f" at steps {sorted(steps)}" if steps else ""))  # fmt: skip
     return found
+
+
+def check_tokenizer(folder: Path, run: Path) -> None:
+    """Stop unless `folder`'s tokenizer gives the run's corpus the tokens of a tokenization the run records."""
+    from transformers import AutoTokenizer
+
+    from lossgap.rundir import RunDir
+    from lossgap.scoring.tokenize import prefix_policy, tokenize_documents, tokens_fingerprint
+
+    rd = RunDir(run)
+    manifest = rd.manifest()
+    known = [r.fingerprint for r in (manifest.tokenizer, *manifest.tokenizers.values()) if r is not None]
+    if not known:
+        return  # the run's first tokenization is made by the first scoring
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    corpus = rd.read("corpus", ["doc_id", "text"])
+    tokens = tokenize_documents(tokenizer, corpus.column("doc_id").to_pylist(), corpus.column("text").to_pylist(),
+                                prefix_policy(tokenizer))  # fmt: skip
+    if tokens_fingerprint(tokens) not in known:
+        raise SystemExit(f"{folder}: its tokenizer tokenizes {run}'s corpus unlike the run's tokens (another "
+                         "tokenizer: was prepare.py run with other Debian package versions? see MANIFEST.json)")  # fmt: skip
 
 
 def lossgap(*argv: str) -> None:
@@ -54,7 +77,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="auto")
     args = parser.parse_args()
 
-    for name, folder in checkpoints(args.ckpt, args.suffix, set(args.steps) if args.steps else None):
+    found = checkpoints(args.ckpt, args.suffix, set(args.steps) if args.steps else None)
+    check_tokenizer(found[0][1], args.run)
+    for name, folder in found:
         lossgap("score", str(folder), "--run", str(args.run), "--name", name, "--device", args.device,
                 "--dtype", args.dtype, *(["--compile"] if args.compile else []))  # fmt: skip
 

@@ -205,3 +205,27 @@ def test_repeat_stream_passes_are_document_permutations() -> None:
         orders.add(tuple(found))
     assert len(orders) > 1  # later passes are reordered, not copies of one order
     assert (repeat_stream(stream, 4, eos, seed=3) == out).all()  # seeded
+
+
+def test_score_refuses_a_checkpoint_with_another_tokenizer(tmp_path: Path) -> None:
+    """score.py stops before scoring when the checkpoints' tokenizer tokenizes the run's corpus otherwise than the
+    run records (prepare.py rebuilt from other package versions): its scores would not be comparable per token."""
+    from tests.tiny_models import train_tokenizer
+
+    sys.path.insert(0, str(HERE))
+    from score import check_tokenizer
+
+    texts = [f"def f{i}(x):\n    return x * {i} + {i % 7}  # line {i}\n" * (1 + i % 3) for i in range(60)]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"doc_id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts[:8])))
+    same = train_tokenizer(tmp_path / "a", texts, vocab_size=300)
+    other = train_tokenizer(tmp_path / "b", texts[::-1][:30], vocab_size=280)
+    run = tmp_path / "run"
+    _lossgap("tokenize", str(same), "--corpus", str(corpus), "--run", str(run))
+    check_tokenizer(same, run)  # the run's own tokenizer passes
+    try:
+        check_tokenizer(other, run)
+    except SystemExit as exc:
+        assert "tokenizes" in str(exc) and "unlike the run's tokens" in str(exc)
+    else:
+        raise AssertionError("another tokenizer was not refused")
