@@ -9,14 +9,14 @@ the series of the trio it holds (a run may hold two of them):
 - `lossgap compare` of the final checkpoints, every pair of series; the `probe+probe_level` rows of each
   categories.csv (both models' loss on the marked tokens, the gap and its interval) go to --out/probes-RUN.csv
   with the pair's names;
-- the copying check, --out/probes-copy-RUN.csv: per model, copy probe (copy, copy_distance) and level, the mean
+- the copying check, --out/probes-copy-RUN.csv (runs with copy probes): per model, copy probe (copy, copy_distance) and level, the mean
   loss on the tokens of the first copy (the marks' sources) and on the marked tokens of the second (both without
   their first token), from the same categories.csv. A model that copies predicts the second copy far better than
   the first; equal losses mean it does not copy at all;
 - the marks scored as answers, --out/probes-answers-RUN.csv (`lossgap.probes.answers`): per final checkpoint,
   probe and level, the loss per answer (its tokens summed) with an interval over documents, its first token, the
   per-token mean and chance per answer;
-- copying by distance, --out/probes-distance-RUN.csv: per final checkpoint, copy probe, level and bin of
+- copying by distance, --out/probes-distance-RUN.csv (runs with copy probes): per final checkpoint, copy probe, level and bin of
   `probe_distance` (tokens back to the first token of the first copy), the mean loss on the marked tokens;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
   tokens), the run's result `curves` (RUN/results/curves/, committed with the run), and the report;
@@ -41,7 +41,7 @@ from lossgap.rundir import RunDir
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-RUNS = tuple(HERE / f"probes-{name}run" for name in ("", "mix-", "mix-copy-", "mix-copy-long-", "distance-"))
+RUNS = tuple(HERE / f"probes-{name}run" for name in ("", "mix-", "mix-copy-", "mix-copy-long-", "distance-", "swap-"))
 DISTANCE_BINS = (0, 64, 128, 256, 512, float("inf"))  # probe_distance bins [from, to) of copying by distance
 
 
@@ -103,6 +103,8 @@ def main() -> None:
         series = [s for s in SERIES if rd.has_scores(f"{s}@step{step}")]
         finals = [f"{s}@step{step}" for s in series]
         stem = run.name.removesuffix("-run")
+        probes = dict.fromkeys(rd.read("probes", ["probe"]).column("probe").to_pylist())
+        copies = any(p in COPY_PROBES for p in probes)  # the copying check and copying by distance need copy marks
         rows, checks = {}, []
         for baseline, candidate in [p for p in PAIRS if set(p) <= set(series)]:
             b, c = f"{baseline}@step{step}", f"{candidate}@step{step}"
@@ -119,16 +121,17 @@ def main() -> None:
             )
             table = rd.read_results("categories.csv", f"final-{candidate}-vs-{baseline}")
             rows[baseline, candidate] = table[table["feature"] == PROBE_GROUPING].assign(baseline=b, candidate=c)
-            checks.append(copy_check(table, b, c))
+            if copies:
+                checks.append(copy_check(table, b, c))
         pd.concat(rows[pair] for pair in PAIRS if pair in rows).to_csv(args.out / f"probes-{run.name}.csv", index=False)
-        check = pd.concat(checks).drop_duplicates(["model", "probe", "level"])  # a model is in up to two pairs
-        check["model"] = pd.Categorical(check["model"], finals, ordered=True)
-        check.sort_values(["model", "probe", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
-        copy_by_distance(rd, finals).to_csv(args.out / f"probes-distance-{run.name}.csv", index=False)
+        if copies:
+            check = pd.concat(checks).drop_duplicates(["model", "probe", "level"])  # a model is in up to two pairs
+            check["model"] = pd.Categorical(check["model"], finals, ordered=True)
+            check.sort_values(["model", "probe", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
+            copy_by_distance(rd, finals).to_csv(args.out / f"probes-distance-{run.name}.csv", index=False)
         answers = answer_table(answer_losses(rd, finals))
         answers.to_csv(args.out / f"probes-answers-{run.name}.csv", index=False, float_format="%.6g")
         if len(rd.scored_names()) > len(series):  # a series of checkpoints: curves of each probe's marks, the report
-            probes = dict.fromkeys(rd.read("probes", ["probe"]).column("probe").to_pylist())
             masks = [a for p in probes for a in ("--mask", f"probe = '{p}' AND probe_mark")]
             named = [a for s in series for a in ("--series", s)]
             lossgap("curves", "--run", str(run), *named, *masks, "--reference", "transformer", "--name", "curves")
