@@ -12,7 +12,9 @@ standard library and installed packages' sources cut to log-normal lengths, 200 
    number of Triton autotuning events it printed. A variant whose name ends in `-cold` gets empty Triton and
    Inductor caches (a user's first run on a machine); the others share the caches the benchmark filled.
 
-Results (JSON) are written after every step, so a call cut short keeps what it measured. Usage (GPU machine):
+Results (JSON) are written after every step, so a call cut short keeps what it measured; a later call with the
+same --work scores afresh (the run left in it is removed, since `lossgap score` would resume it and its rate would
+count tokens it did not score). Usage (GPU machine):
 
     python benchmarks/cli.py --arch olmo-hybrid-7b --tokens 1000000 --work /tmp/cli --out cli-hybrid.json \
         --variants default-cold default compile-cold compile compile-b32k
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -199,6 +202,8 @@ def main() -> None:
         "PYTHONUNBUFFERED": "1",
     }
     run = work / "run"
+    if run.exists():  # an earlier call's run (a variant cut short) would be resumed, not measured: start afresh
+        shutil.rmtree(run)
     result["steps"]["lossgap_corpus_s"], _ = lossgap("corpus", str(corpus), "--run", str(run), env=env)
     result["steps"]["lossgap_tokenize_s"], _ = lossgap("tokenize", str(model_dir), "--run", str(run), env=env)
     save()
