@@ -15,7 +15,9 @@ the series of the trio it holds (a run may hold two of them):
   the first; equal losses mean it does not copy at all;
 - the marks scored as answers, --out/probes-answers-RUN.csv (`lossgap.probes.answers`): per final checkpoint,
   probe and level, the loss per answer (its tokens summed) with an interval over documents, its first token, the
-  per-token mean and chance per answer;
+  per-token mean and chance per answer; and --out/probes-answer-gaps-RUN.csv: for each pair of final checkpoints,
+  probe and level, the two compared answer by answer (`lossgap.probes.answers.answer_gaps`: baseline − candidate
+  per answer, interval over documents);
 - copying by distance, --out/probes-distance-RUN.csv (runs with copy probes): per final checkpoint, copy probe, level and bin of
   `probe_distance` (tokens back to the first token of the first copy), the mean loss on the marked tokens;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
@@ -35,7 +37,7 @@ from analyze import PAIRS, SERIES, final_step
 from score import lossgap  # this folder's step 3: `lossgap` commands in-process
 
 from lossgap.analysis.groupings import PROBE_GROUPING, PROBE_SOURCE_GROUPING
-from lossgap.probes.answers import answer_losses, answer_table
+from lossgap.probes.answers import answer_gaps, answer_losses, answer_table
 from lossgap.probes.config import COPY_PROBES
 from lossgap.rundir import RunDir
 
@@ -129,8 +131,10 @@ def main() -> None:
             check["model"] = pd.Categorical(check["model"], finals, ordered=True)
             check.sort_values(["model", "probe", "level"]).to_csv(args.out / f"probes-copy-{run.name}.csv", index=False)
             copy_by_distance(rd, finals).to_csv(args.out / f"probes-distance-{run.name}.csv", index=False)
-        answers = answer_table(answer_losses(rd, finals))
-        answers.to_csv(args.out / f"probes-answers-{run.name}.csv", index=False, float_format="%.6g")
+        answers = answer_losses(rd, finals)
+        answer_table(answers).to_csv(args.out / f"probes-answers-{run.name}.csv", index=False, float_format="%.6g")
+        gaps = [answer_gaps(answers, f"{b}@step{step}", f"{c}@step{step}") for b, c in PAIRS if {b, c} <= set(series)]
+        pd.concat(gaps).to_csv(args.out / f"probes-answer-gaps-{run.name}.csv", index=False, float_format="%.6g")
         if len(rd.scored_names()) > len(series):  # a series of checkpoints: curves of each probe's marks, the report
             masks = [a for p in probes for a in ("--mask", f"probe = '{p}' AND probe_mark")]
             named = [a for s in series for a in ("--series", s)]

@@ -19,7 +19,7 @@ from lossgap.features import AnnotateConfig, run_annotate
 from lossgap.features.probes import annotate_probes
 from lossgap.features.records import Chunk, DocumentTokens, Resources
 from lossgap.probes import PROBE_NAMES, ProbesConfig, generate_probes, run_probes
-from lossgap.probes.answers import answer_losses, answer_table
+from lossgap.probes.answers import answer_gaps, answer_losses, answer_table, clustered_mean
 from lossgap.probes.generate import COPY_DISTANCE_WORDS
 from lossgap.rundir import RunDir
 from lossgap.scoring import ScoreConfig, run_tokenize
@@ -408,3 +408,55 @@ def test_the_command_writes_the_corpus_and_marks_and_refuses_bad_levels(tmp_path
         bad = CliRunner().invoke(app, ["probes", "--run", str(other), *argv])
         assert bad.exit_code == 2 and message in " ".join(bad.output.split()), bad.output
         assert not other.exists()
+
+
+def _planted_answers(rng: np.random.Generator, effect: float, per_doc: np.ndarray) -> pd.DataFrame:
+    """Two scorings of the same answers: the candidate better by `effect` per answer on average, with a shared
+    document effect in the paired difference (answers of one document move together) and skewed noise."""
+    docs = np.repeat(np.arange(len(per_doc)), per_doc)
+    base = rng.gamma(2.0, 0.5, len(docs))
+    gap = effect + rng.normal(0, 0.3, len(per_doc))[docs] + rng.gamma(1.0, 0.4, len(docs)) - 0.4
+    frame = pd.DataFrame({"doc_id": [f"d{d}" for d in docs], "mark": np.concatenate([np.arange(n) for n in per_doc]),
+                          "probe": "tracking_swap", "level": 4, "n_tokens": 2})  # fmt: skip
+    return pd.concat([frame.assign(loss_sum=base, first_loss=base / 2, name="b"),
+                      frame.assign(loss_sum=base - gap, first_loss=(base - gap) / 2, name="c")], ignore_index=True)  # fmt: skip
+
+
+def test_answer_gaps_pair_answers_against_a_hand_computation():
+    """answer_gaps pairs each answer across the two scorings (rows in any order, an answer scored by one side only
+    left out) and its interval is the t interval over documents' mean differences when documents hold equally many."""
+    rng = np.random.default_rng(3)
+    answers = _planted_answers(rng, 0.2, np.full(4, 3))
+    answers = pd.concat([answers.sample(frac=1, random_state=0),
+                         answers.iloc[[0]].assign(doc_id="lonely", name="b")], ignore_index=True)  # fmt: skip
+    row = answer_gaps(answers, "b", "c").iloc[0]
+    b = answers[(answers["name"] == "b") & (answers["doc_id"] != "lonely")].sort_values(["doc_id", "mark"])
+    c = answers[answers["name"] == "c"].sort_values(["doc_id", "mark"])
+    diff = b["loss_sum"].to_numpy() - c["loss_sum"].to_numpy()
+    assert row["n_answers"] == 12 and row["n_docs"] == 4
+    assert row["gap"] == pytest.approx(diff.mean()) and row["first_token_gap"] == pytest.approx(diff.mean() / 2)
+    assert row["per_answer_baseline"] - row["per_answer_candidate"] == pytest.approx(row["gap"])
+    doc_means = diff.reshape(4, 3).mean(axis=1)
+    half = 3.182446305284263 * doc_means.std(ddof=1) / 2  # t(0.975, 3 df), sqrt(4) documents
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((row["gap"] - half, row["gap"] + half))
+    with pytest.raises(ValueError, match="no answers scored by 'x'"):
+        answer_gaps(answers, "b", "x")
+
+
+@pytest.mark.parametrize(("effect", "n_docs", "balanced", "floor"),
+                         [(0.0, 20, True, 0.92), (0.3, 20, True, 0.92), (0.0, 8, False, 0.90), (0.3, 8, False, 0.90)])  # fmt: skip
+def test_answer_gap_intervals_cover_planted_effects_and_nulls(effect, n_docs, balanced, floor):
+    """Coverage of the per-answer 95% interval (`clustered_mean`, what answer_gaps and answer_table use) over 800
+    simulated paired differences with a document effect and skewed noise: 20 documents of 3 answers (the matched
+    experiment's probe runs), and the hard regime of 8 documents of 1 to 5 answers. Measured with 2,000 runs:
+    94.6% and 93.6% (the few-document regime undercovers a little); the floors leave three standard errors of the
+    800-run estimate."""
+    rng = np.random.default_rng(int(effect * 10) + n_docs)
+    hits = 0
+    for _ in range(800):
+        per_doc = np.full(n_docs, 3) if balanced else rng.integers(1, 6, n_docs)
+        docs = np.repeat(np.arange(n_docs), per_doc)
+        gap = effect + rng.normal(0, 0.3, n_docs)[docs] + rng.gamma(1.0, 0.4, len(docs)) - 0.4
+        _, low, high, _ = clustered_mean(pd.Series(gap), pd.Series(docs))
+        hits += low <= effect <= high
+    assert floor <= hits / 800 <= 0.98

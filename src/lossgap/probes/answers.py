@@ -24,7 +24,16 @@ from scipy import stats
 
 from lossgap.rundir import RunDir, as_rundir
 
-__all__ = ["CHANCE", "answer_losses", "answer_table", "chance", "heuristic_loss", "last_mention"]
+__all__ = [
+    "CHANCE",
+    "answer_gaps",
+    "answer_losses",
+    "answer_table",
+    "chance",
+    "clustered_mean",
+    "heuristic_loss",
+    "last_mention",
+]
 
 # What guessing costs per answer (nats), where the generator fixes the choices: the container among the four the
 # document names (tracking, tracking_swap), the possessive among the three stated, the value among the level's
@@ -117,26 +126,58 @@ def _heuristic(part: pd.DataFrame, probe: str) -> dict[str, float]:
     return {"heuristic_right": share, "heuristic_loss": heuristic_loss(share, CHOICES[probe])}
 
 
+def clustered_mean(values: pd.Series, doc_ids: pd.Series, confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """The mean of `values` (one per answer) with a t interval clustered by document: (mean, low, high, documents).
+    The standard error is a ratio's linearization with the CR1 factor G / (G - 1), on G - 1 degrees of freedom;
+    with equally many answers in every document it is the t interval over the documents' means."""
+    frame = pd.DataFrame({"v": np.asarray(values, np.float64), "doc": np.asarray(doc_ids)})
+    by_doc = frame.groupby("doc")["v"]
+    sums, counts = by_doc.sum().to_numpy(np.float64), by_doc.size().to_numpy(np.float64)
+    g, mean = len(sums), float(frame["v"].mean())
+    if g < 2:
+        return mean, math.nan, math.nan, g
+    z = sums - mean * counts
+    se = math.sqrt(g / (g - 1) * float((z**2).sum())) / counts.sum()
+    half = float(stats.t.ppf(1 - (1 - confidence) / 2, g - 1)) * se
+    return mean, mean - half, mean + half, g
+
+
 def answer_table(answers: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per scoring, probe and level: answers, documents, tokens per answer, the per-token mean, the mean loss per
-    answer with a t interval clustered by document (G - 1 degrees of freedom), the first token's mean, chance
-    per answer, and for tracking the last-mention heuristic's share right and its baseline loss per answer."""
+    answer with a t interval clustered by document (`clustered_mean`), the first token's mean, chance per answer,
+    and for tracking the last-mention heuristic's share right and its baseline loss per answer."""
     rows = []
     for (name, probe, level), part in answers.groupby(["name", "probe", "level"], sort=False):
-        by_doc = part.groupby("doc_id")["loss_sum"]
-        sums, counts = by_doc.sum().to_numpy(np.float64), by_doc.size().to_numpy(np.float64)
-        g, mean = len(sums), float(part["loss_sum"].mean())
-        # the mean over answers, its standard error clustered by document (a ratio's linearization, CR1)
-        z = sums - mean * counts
-        se = math.sqrt(g / (g - 1) * float((z**2).sum())) / counts.sum() if g > 1 else math.nan
-        half = float(stats.t.ppf(1 - (1 - confidence) / 2, g - 1)) * se if g > 1 else math.nan
+        mean, low, high, g = clustered_mean(part["loss_sum"], part["doc_id"], confidence)
         rows.append({"name": name, "probe": probe, "level": int(level), "n_answers": len(part), "n_docs": g,
                      "tokens_per_answer": float(part["n_tokens"].mean()),
                      "per_token": float(part["loss_sum"].sum() / part["n_tokens"].sum()),
-                     "per_answer": mean, "ci_low": mean - half, "ci_high": mean + half,
+                     "per_answer": mean, "ci_low": low, "ci_high": high,
                      "first_token": float(part["first_loss"].mean()), "chance": chance(probe, int(level)),
                      **_heuristic(part, probe)})  # fmt: skip
     table = pd.DataFrame(rows)
     order = {n: i for i, n in enumerate(dict.fromkeys(table["name"]))}  # scorings as given, then probe and level
     table = table.sort_values(["probe", "level"]).sort_values("name", key=lambda s: s.map(order), kind="stable")
     return table.reset_index(drop=True)
+
+
+def answer_gaps(answers: pd.DataFrame, baseline: str, candidate: str, confidence: float = 0.95) -> pd.DataFrame:
+    """Per probe and level, the two scorings compared answer by answer: the mean loss per answer of each, the gap
+    baseline − candidate (positive: the candidate is better, as in `lossgap compare`) with a t interval clustered by
+    document (`clustered_mean` of the paired differences), and the gap on the answers' first tokens. Only answers
+    both scorings scored are paired."""
+    key = ["doc_id", "mark", "probe", "level"]
+    sides = [answers[answers["name"] == n].set_index(key)[["loss_sum", "first_loss"]] for n in (baseline, candidate)]
+    for name, side in zip((baseline, candidate), sides, strict=True):
+        if side.empty:
+            raise ValueError(f"no answers scored by {name!r} (scorings here: {sorted(set(answers['name']))})")
+    paired = sides[0].merge(sides[1], left_index=True, right_index=True, suffixes=("_b", "_c")).reset_index()
+    paired["gap"] = paired["loss_sum_b"] - paired["loss_sum_c"]
+    rows = []
+    for (probe, level), part in paired.groupby(["probe", "level"], sort=True):
+        gap, low, high, g = clustered_mean(part["gap"], part["doc_id"], confidence)
+        rows.append({"baseline": baseline, "candidate": candidate, "probe": probe, "level": int(level),
+                     "n_answers": len(part), "n_docs": g, "per_answer_baseline": float(part["loss_sum_b"].mean()),
+                     "per_answer_candidate": float(part["loss_sum_c"].mean()), "gap": gap, "ci_low": low,
+                     "ci_high": high, "first_token_gap": float((part["first_loss_b"] - part["first_loss_c"]).mean())})  # fmt: skip
+    return pd.DataFrame(rows)
