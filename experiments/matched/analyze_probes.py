@@ -9,17 +9,18 @@ the series of the trio it holds (a run may hold two of them):
 - `lossgap compare` of the final checkpoints, every pair of series; the `probe+probe_level` rows of each
   categories.csv (both models' loss on the marked tokens, the gap and its interval) go to --out/probes-RUN.csv
   with the pair's names;
-- the copying check, --out/probes-copy-RUN.csv (runs with copy probes): per model, copy probe (copy, copy_distance) and level, the mean
-  loss on the tokens of the first copy (the marks' sources) and on the marked tokens of the second (both without
-  their first token), from the same categories.csv. A model that copies predicts the second copy far better than
-  the first; equal losses mean it does not copy at all;
+- the copying check, --out/probes-copy-RUN.csv (runs with copy probes): per model, copy probe (copy,
+  copy_distance) and level, the mean loss on the tokens of the first copy (the marks' sources) and on the marked
+  tokens of the second (both without their first token), from the same categories.csv. A model that copies
+  predicts the second copy far better than the first; equal losses mean it does not copy at all;
 - the marks scored as answers, --out/probes-answers-RUN.csv (`lossgap.probes.answers`): per final checkpoint,
   probe and level, the loss per answer (its tokens summed) with an interval over documents, its first token, the
   per-token mean and chance per answer; and --out/probes-answer-gaps-RUN.csv: for each pair of final checkpoints,
   probe and level, the two compared answer by answer (`lossgap.probes.answers.answer_gaps`: baseline − candidate
   per answer, interval over documents);
-- copying by distance, --out/probes-distance-RUN.csv (runs with copy probes): per final checkpoint, copy probe, level and bin of
-  `probe_distance` (tokens back to the first token of the first copy), the mean loss on the marked tokens;
+- copying by distance, --out/probes-distance-RUN.csv (runs with copy probes): per final checkpoint, copy probe,
+  level and bin of `probe_distance` (tokens back to the first token of the first copy), the mean loss on the
+  marked tokens;
 - where the run holds several checkpoints of each series, `lossgap curves` with one mask per probe (its marked
   tokens), the run's result `curves` (RUN/results/curves/, committed with the run), and the report;
 - the report's probe figure of the final transformer against the final recurrent model,
