@@ -149,8 +149,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1_000_000, help="about how many tokens the corpus has")
     parser.add_argument("--work", type=Path, default=Path("/tmp/lossgap-cli-bench"))
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--variants", nargs="+", default=["default-cold", "default", "compile-cold", "compile", "compile-b32k"],
-                        help=f"score variants, in order: {', '.join(VARIANTS)}, each optionally with -cold")  # fmt: skip
+    parser.add_argument("--variants", nargs="*", default=["default-cold", "default", "compile-cold", "compile", "compile-b32k"],
+                        help=f"score variants, in order: {', '.join(VARIANTS)}, each optionally with -cold (none: the benchmark path only)")  # fmt: skip
     parser.add_argument(
         "--bench",
         nargs="*",
