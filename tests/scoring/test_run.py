@@ -164,6 +164,31 @@ def test_interrupted_run_resumes_without_rescoring(llama_model, corpus_file, tmp
     assert not rd.score_parts("m").folder.exists()
 
 
+def test_a_failed_part_write_stops_the_scoring(llama_model, corpus_file, tmp_path, monkeypatch):
+    """Part files are written on a background thread: a write that fails (a full disk) still ends the command
+    with its own error, and nothing looks complete."""
+    rd = RunDir(tmp_path / "run")
+    calls = []
+
+    def fail(parts, rank, pieces):
+        calls.append(len(pieces))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ScoreParts, "write", fail)
+    with pytest.raises(OSError, match="No space left"):
+        score(rd, ScoreConfig(model=str(llama_model), name="m", batch_tokens=64, flush_tokens=1), corpus_file)
+    assert calls and not rd.has_scores("m") and "m" not in rd.manifest().models
+
+
+def test_each_steps_seconds_are_recorded(llama_model, corpus_file, tmp_path):
+    """run.json keeps each step's seconds; the first batch's are part of the scoring step's."""
+    rd = RunDir(tmp_path / "run")
+    score(rd, ScoreConfig(model=str(llama_model), name="m", batch_tokens=64), corpus_file)
+    seconds = rd.manifest().models["m"].seconds
+    assert {"tokenize", "load", "kernels", "check", "score", "merge", "score_first_batch"} <= seconds.keys()
+    assert 0 < seconds["score_first_batch"] < seconds["score"]
+
+
 def test_an_interrupted_long_document_keeps_its_finished_windows(llama_model, tmp_path, monkeypatch):
     """One document in many windows, interrupted after three batches: the windows scored are kept, the rerun scores
     only the others, and the result equals an uninterrupted run."""

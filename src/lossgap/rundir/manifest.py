@@ -120,7 +120,8 @@ class ModelRecord:
     time: str = ""
     tokenizer: str = ""  # the key of its tokenization: "" is tokens.parquet, others tokenizers/KEY/tokens.parquet
     # wall-clock seconds of each step of the call that finished the scores: tokenize, load, kernels, check, compile,
-    # score, merge (a resumed call's score covers only what it scored itself)
+    # score, merge (a resumed call's score covers only what it scored itself); score_first_batch is the part of
+    # score until the first batch was scored (with --compile, mostly compiling the layers)
     seconds: dict[str, float] = field(default_factory=dict)
     units: UnitScoring | None = None  # a unit run's scores: how they were made from the model's token scores
     # the scores file's columns beyond the loss (entropy, rank; topk_ids, topk_logprobs of `top_k` tokens)

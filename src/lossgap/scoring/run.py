@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,33 @@ def _windows_to_score(
     return [w for d in docs for w in context.windows(len(token_ids[d]), doc=int(d)) if not scored(w)]
 
 
+class _PartWriter:
+    """Part files written on a background thread, one at a time: the GPU scores the next batches meanwhile
+    (a flush of 262k tokens' scores is a tenth of a second or more of Parquet, which the device waited for).
+    `wait` returns once the part in flight is on disk, and raises what its write raised."""
+
+    def __init__(self, parts: ScoreParts, rank: int) -> None:
+        self.parts, self.rank = parts, rank
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lossgap-parts")
+        self.pending: Future | None = None
+
+    def submit(self, pieces: list) -> None:
+        self.wait()  # at most one part in flight: bounded memory, and an interruption loses no more than before
+        self.pending = self.pool.submit(self.parts.write, self.rank, pieces)
+
+    def wait(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the part in flight (also when interrupted while waiting: the pool's shutdown joins it)."""
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 def _score_windows(
     head: CausalLMHead,
     token_ids: list[np.ndarray],
@@ -137,21 +165,25 @@ def _score_windows(
     parts: ScoreParts,
     rank: int,
     progress: Progress | None,
-) -> None:
-    """Score `windows`, writing the finished ones to a part file every `flush_tokens` or `flush_seconds`.
+) -> float:
+    """Score `windows`, writing the finished ones to a part file every `flush_tokens` or `flush_seconds`;
+    returns the seconds until the first batch was scored (with `--compile`, mostly compiling).
 
     On KeyboardInterrupt the windows finished so far are written before it propagates: an interruption loses at
     most the batch in flight.
     """
     total = sum(w.end - w.score_from for w in windows)
     done_tokens, finished, finished_tokens = 0, [], 0
-    last_flush = time.monotonic()
+    start = last_flush = time.monotonic()
+    first_batch_s = 0.0
+    writer = _PartWriter(parts, rank)
     try:
         plan = plan_packed_batches if head.packed else plan_batches
         for batch in plan(windows, config.resolved_batch_tokens(device.type)):
             out = batch_scores(head, token_ids, batch.windows, batch.width, config.loss_chunk_tokens, device,
                                progress=None if progress is None else lambda rows, before=done_tokens: progress(before + rows, total),
                                stats=_stats(config))  # fmt: skip
+            first_batch_s = first_batch_s or time.monotonic() - start  # the scores are on the host: the batch is done
             for w, window_scores in zip(batch.windows, out, strict=True):
                 finished.append((doc_ids[w.doc], w.score_from, window_scores))
                 finished_tokens += len(window_scores["loss"])
@@ -160,18 +192,23 @@ def _score_windows(
             if finished and due:
                 # handed over before writing, so that an interruption during the write never writes them twice
                 batch_pieces, finished, finished_tokens = finished, [], 0
-                parts.write(rank, batch_pieces)
+                writer.submit(batch_pieces)
                 last_flush = time.monotonic()
             if progress is not None:
                 progress(done_tokens, total)
+        if finished:
+            writer.submit(finished)
+            finished = []
     except KeyboardInterrupt:
+        writer.close()  # the part in flight first, then what is finished and not yet handed over
         if finished:
             parts.write(rank, finished)
         raise
-    if finished:
-        parts.write(rank, finished)
+    finally:
+        writer.close()
     if progress is not None:
         progress(total, total)
+    return first_batch_s
 
 
 def _tokenizer_key(tokenizer, vocab: str, taken: set[str]) -> str:  # type: ignore[no-untyped-def]
@@ -335,13 +372,17 @@ def run_score(
     else:
         say(f"scoring {name}")
     try:
-        _score_windows(
+        first_batch_s = _score_windows(
             head, token_ids, doc_ids, windows, config=config, device=device, parts=parts, rank=ranks.rank,
             progress=progress if ranks.is_main else None,
         )  # fmt: skip
     except KeyboardInterrupt:
         raise ScoringInterrupted(name, parts.folder, parts.done_tokens(), n_scored) from None
     clock.lap("score")
+    seconds["score_first_batch"] = round(first_batch_s, 3)  # part of "score"
+    if compiled and windows:
+        log.info("the first batch took %.1f s (compiling the layers; on a machine's first run also autotuning)",
+                 first_batch_s)  # fmt: skip
     n_new = sum(w.end - w.score_from for w in windows)
     if n_new and seconds["score"] > 0:
         log.info("scored %s tokens in %.1f s (%s tokens/s on this process)", f"{n_new:,}", seconds["score"],
