@@ -6,6 +6,7 @@ from lossgap.rundir import Window
 from lossgap.scoring.attention import NAME, row_segments, use_varlen_attention
 from lossgap.scoring.loss import CausalLMHead, batch_losses
 from tests.scoring.reference import full_context_losses, load_float64, varlen_attention
+from tests.tiny_models import save_tiny_model
 
 
 def test_row_segments_of_a_left_padded_batch():
@@ -45,6 +46,33 @@ def test_varlen_batch_matches_float64_full_context(tiny_model, lengths):
     for doc, losses, own in zip(docs, got, sdpa, strict=True):
         np.testing.assert_allclose(losses, full_context_losses(reference, doc), rtol=0, atol=5e-5)
         np.testing.assert_allclose(losses, own, rtol=0, atol=2e-6)
+
+
+def test_a_window_covering_every_segment_runs_as_causal_attention(tmp_path, tokenizer_dir):
+    """Olmo 3's sliding layers ask for their window; where no segment of the batch is longer than it, the kernel
+    gets plain causal attention (the same function), and the losses still equal the float64 reference."""
+    from transformers import AutoModelForCausalLM
+
+    tiny_model = save_tiny_model("olmo3", tmp_path, tokenizer_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    window = model.config.sliding_window
+    asked: list[tuple[int, int]] = []
+
+    def recording(*args, window_size, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(tuple(window_size))
+        return varlen_attention(*args, window_size=window_size, **kwargs)
+
+    assert use_varlen_attention(model, kernel=recording)
+    reference = load_float64(tiny_model)
+    rng = np.random.default_rng(1)
+    for lengths, windowed in (([5, window, 9], False), ([5, window + 1], True)):
+        docs = [rng.integers(3, model.config.vocab_size, n) for n in lengths]
+        windows = [Window(k, 0, len(d), 1) for k, d in enumerate(docs)]
+        asked.clear()
+        got = batch_losses(CausalLMHead(model), docs, windows, max(lengths), 7, torch.device("cpu"))
+        assert asked and ((window - 1, 0) in asked) == windowed and set(asked) <= {(-1, 0), (window - 1, 0)}
+        for doc, losses in zip(docs, got, strict=True):
+            np.testing.assert_allclose(losses, full_context_losses(reference, doc), rtol=0, atol=5e-5)
 
 
 def test_the_kernel_check_gives_the_layers_no_cache(tiny_model):

@@ -105,7 +105,8 @@ def varlen_attention_forward(
     if bounds is None:
         bounds = row_segments(attention_mask, batch, width, query.device)
     flat = [t.transpose(1, 2).reshape(batch * width, t.shape[1], dim) for t in (query, key, value)]
-    window = (-1, 0) if sliding_window is None else (sliding_window - 1, 0)
+    # a window as long as every segment is causal attention: the kernel's causal path, not its local one
+    window = (-1, 0) if sliding_window is None or longest <= sliding_window else (sliding_window - 1, 0)
     out = kernel(
         *flat, bounds, bounds, longest, longest, scale=scaling, window_size=window, enable_gqa=key.shape[1] != heads
     )
