@@ -12,7 +12,8 @@ standard library and installed packages' sources cut to log-normal lengths, 200 
    number of Triton autotuning events it printed. A variant whose name ends in `-cold` gets empty Triton and
    Inductor caches (a user's first run on a machine); the others share the caches the benchmark filled.
 
-Results (JSON) are written after every step, so a call cut short keeps what it measured; a later call with the
+Results (JSON) are written after every step, so a call cut short keeps what it measured, and each variant's whole
+output goes beside it (OUT-NAME.log); a later call with the
 same --work scores afresh (the run left in it is removed, since `lossgap score` would resume it and its rate would
 count tokens it did not score). Usage (GPU machine):
 
@@ -86,8 +87,10 @@ def build_model(arch: str, folder: Path, tokenizer_dir: Path) -> float:
     return seconds
 
 
-def benchmark_path(model_dir: Path, run: Path, compile_: bool) -> dict:
-    """The benchmark's measurement on the run's own tokens: warm-up pass, then a timed pass."""
+def benchmark_path(model_dir: Path, run: Path, compile_: bool, warmup_share: float = 1.0) -> dict:
+    """The benchmark's measurement on the run's own tokens: a warm-up pass (over every document, or an evenly
+    spread `warmup_share` of them: the kernels' autotuning and the compiled graphs depend on the batches'
+    shapes, not on which documents fill them), then a timed pass over every document."""
     import torch
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -116,7 +119,7 @@ def benchmark_path(model_dir: Path, run: Path, compile_: bool) -> dict:
     budget = config.resolved_batch_tokens("cuda")
     rate = matmul_rate()
     t0 = time.perf_counter()
-    fast(head, docs, budget)
+    fast(head, docs[:: max(1, round(1 / warmup_share))], budget)
     torch.cuda.synchronize()
     warmup = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -127,7 +130,7 @@ def benchmark_path(model_dir: Path, run: Path, compile_: bool) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     del model, head
     torch.cuda.empty_cache()
-    return {"compile": compile_, "packed": True, "load_s": load_s, "kernels_s": kernels_s, "batch_tokens": budget, "warmup_s": warmup, "seconds": seconds,
+    return {"compile": compile_, "packed": True, "warmup_share": warmup_share, "load_s": load_s, "kernels_s": kernels_s, "batch_tokens": budget, "warmup_s": warmup, "seconds": seconds,
             "scored_tokens": n_scored, "tokens_per_s": n_scored / seconds,
             "mfu": n_scored / seconds * 2 * n_params / rate, "matmul_flops": rate, "n_params": n_params}  # fmt: skip
 
@@ -151,6 +154,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--variants", nargs="*", default=["default-cold", "default", "compile-cold", "compile", "compile-b32k"],
                         help=f"score variants, in order: {', '.join(VARIANTS)}, each optionally with -cold (none: the benchmark path only)")  # fmt: skip
+    parser.add_argument("--warmup-share", type=float, default=1.0,
+                        help="the benchmark's warm-up pass over this share of the documents (every n-th)")  # fmt: skip
+    parser.add_argument("--reuse-model", action="store_true",
+                        help="keep the model an earlier call saved in --work (same seed, so the same weights)")  # fmt: skip
+    parser.add_argument("--torch-logs", default="", help="TORCH_LOGS for the variants (e.g. recompiles,graph_breaks)")
     parser.add_argument(
         "--bench",
         nargs="*",
@@ -189,7 +197,10 @@ def main() -> None:
     result["corpus"] = {"documents": len(texts), "characters": sum(map(len, texts))}
 
     model_dir = work / args.arch
-    result["steps"]["save_pretrained_s"] = build_model(args.arch, model_dir, tokenizer_dir)
+    if (model_dir / "config.json").is_file() and args.reuse_model:  # an earlier call's, on the same machine
+        result["steps"]["save_pretrained_s"] = None
+    else:
+        result["steps"]["save_pretrained_s"] = build_model(args.arch, model_dir, tokenizer_dir)
     import torch
 
     result["gpu"] = torch.cuda.get_device_name()
@@ -200,6 +211,7 @@ def main() -> None:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
         "TRITON_PRINT_AUTOTUNING": "1",
         "PYTHONUNBUFFERED": "1",
+        **({"TORCH_LOGS": args.torch_logs} if args.torch_logs else {}),
     }
     run = work / "run"
     if run.exists():  # an earlier call's run (a variant cut short) would be resumed, not measured: start afresh
@@ -209,7 +221,7 @@ def main() -> None:
     save()
 
     for kind in args.bench:
-        row = benchmark_path(model_dir, run, kind == "compile")
+        row = benchmark_path(model_dir, run, kind == "compile", args.warmup_share)
         result["bench"].append(row)
         print(f"benchmark path {kind}: {row['tokens_per_s']:,.0f} tokens/s (MFU {row['mfu']:.1%}), "
               f"warm-up {row['warmup_s']:.0f} s", flush=True)  # fmt: skip
@@ -228,6 +240,7 @@ def main() -> None:
                                   *VARIANTS[variant.removesuffix("-cold")], env={**env, **caches})  # fmt: skip
         from lossgap.rundir import RunDir
 
+        args.out.with_name(f"{args.out.stem}-{name}.log").write_text(output)  # the whole log, beside the JSON
         record = RunDir(run).manifest().models[name]
         row = {"variant": variant, "options": VARIANTS[variant.removesuffix("-cold")], "cold_caches": cold,
                "process_s": seconds, "steps_s": dict(record.seconds), "n_tokens": record.n_tokens,

@@ -24,7 +24,7 @@ def _run(*args: str, timeout: int = 600) -> str:
     return proc.stdout
 
 
-@pytest.mark.parametrize("script", ["cli.py", "scoring.py", "gpu_check.py", "annotate_scale.py"])
+@pytest.mark.parametrize("script", ["cli.py", "scoring.py", "profile_scoring.py", "gpu_check.py", "annotate_scale.py"])
 def test_gpu_and_long_benchmarks_import_and_explain_themselves(script) -> None:
     """The GPU benchmarks, and annotate_scale (which annotates the matched experiment's 298k tokens at least once)."""
     assert "usage:" in _run(str(BENCH / script), "--help")
