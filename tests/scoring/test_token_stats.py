@@ -75,3 +75,30 @@ def test_asking_a_complete_scoring_for_top_k_says_it_needs_overwrite(llama_model
     assert again.already_complete and "without topk_ids, topk_logprobs; --overwrite" in caplog.text
     run_score(rd, ScoreConfig(model=str(llama_model), name="m", top_k=4, overwrite=True))
     assert rd.score_columns("m") == ("entropy", "rank", "topk_ids", "topk_logprobs")
+
+
+@torch.no_grad()
+def test_a_head_padded_to_aligned_rows_gives_the_same_scores(tiny_model):
+    """On CUDA the head's weight moves into a zero-padded buffer (rows a multiple of 64, for Hopper's fast matrix
+    kernels): every per-token statistic stays the same, the model's own forward pass too, and no copy is kept."""
+    from transformers import AutoModelForCausalLM
+
+    from lossgap.scoring.loss import CausalLMHead
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    vocab = model.get_output_embeddings().weight.shape[0]
+    x = torch.from_numpy(np.random.default_rng(0).integers(3, vocab, 40))[None]
+    own = model(input_ids=x).logits
+    hidden = getattr(model, model.base_model_prefix)(input_ids=x).last_hidden_state[0, :-1]
+    targets = x[0, 1:]
+    want = CausalLMHead(model, align_vocab=1).token_stats(hidden, targets, True, 5)
+    head = CausalLMHead(model, align_vocab=vocab + 7)  # any multiple that needs padding: 7 rows here
+    assert head.head_padded is not None and head.head_padded.shape[0] == vocab + 7
+    assert head.head.weight.data_ptr() == head.head_padded.data_ptr() and not head.head_padded[vocab:].any()
+    got = head.token_stats(hidden, targets, True, 5)
+    assert got.keys() == want.keys()
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(model(input_ids=x).logits, own, rtol=0, atol=0)  # the model's head reads the same rows
+    head.check_against_full_forward(x)
+    assert CausalLMHead(model).head_padded is None  # on the CPU no alignment by default

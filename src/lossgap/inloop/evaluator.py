@@ -77,7 +77,7 @@ class Evaluator:
         mine = range(len(docs)) if docs_of_rank is None else docs_of_rank
         windows = [w for k in mine for w in policy.windows(len(docs[k]), doc=int(k))]
         device = next(model.parameters()).device
-        head = CausalLMHead(model)
+        head = CausalLMHead(model, align_vocab=1)  # the model is being trained: its head's weight stays as it is
         losses = [np.full(len(d), np.nan, dtype=np.float32) for d in docs]
         was_training = model.training
         model.eval()

@@ -48,7 +48,7 @@ class TokenStats:
 class CausalLMHead:
     """The pieces of a transformers causal LM that scoring needs: the trunk, the head and its logit transform."""
 
-    def __init__(self, model: torch.nn.Module, *, float32_head: bool = False) -> None:
+    def __init__(self, model: torch.nn.Module, *, float32_head: bool = False, align_vocab: int | None = None) -> None:
         self.model = model
         self.trunk = getattr(model, model.base_model_prefix, None)
         self.head = model.get_output_embeddings()
@@ -59,6 +59,22 @@ class CausalLMHead:
         if float32_head and self.head.weight.dtype != torch.float32:
             bias = getattr(self.head, "bias", None)
             self.head_float32 = (self.head.weight.float(), None if bias is None else bias.float())
+        # The head's product writes rows of vocabulary-many logits; where that is no multiple of 8 (Olmo's 100,278)
+        # cuBLAS falls back to an sm80 kernel on Hopper, at a third of the matrix rate (12% of a batch's time for
+        # Olmo 3 7B, benchmarks.md). So the weight moves into a buffer zero-padded to a multiple of `align_vocab`
+        # rows (default: 64 on CUDA, none elsewhere), of which the model's own head stays a view (no second copy);
+        # the padding's logits are cut off before use. Not for a model being trained (the in-loop evaluator).
+        self.head_padded = None
+        if align_vocab is None:
+            align_vocab = 64 if self.head.weight.is_cuda else 1
+        weight = self.head.weight
+        pad = -weight.shape[0] % align_vocab
+        if pad and self.head_float32 is None and getattr(self.head, "bias", None) is None:
+            buffer = torch.zeros(weight.shape[0] + pad, weight.shape[1], dtype=weight.dtype, device=weight.device)
+            buffer[: weight.shape[0]] = weight.detach()
+            weight.data = buffer[: weight.shape[0]]
+            self.head_padded = buffer
+        self.vocab = weight.shape[0]
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.scale = getattr(model.config, "logit_scale", None)
         self.packed = False  # windows packed into one row of segments (set where the attention allows it)
@@ -113,6 +129,8 @@ class CausalLMHead:
         """float32 logits [rows, vocab] of hidden states [rows, hidden]."""
         if self.head_float32 is not None:
             logits = torch.nn.functional.linear(hidden.float(), *self.head_float32)
+        elif self.head_padded is not None:
+            logits = torch.nn.functional.linear(hidden, self.head_padded)[..., : self.vocab].float()
         else:
             logits = self.head(hidden).float()
         if self.scale is not None:
