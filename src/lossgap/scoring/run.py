@@ -367,7 +367,7 @@ def run_score(
         clock.lap("compile")
         say(
             f"scoring {name}, compiled (the first batches compile the layers: ~40 s for a 7B on a machine's first "
-            f"run, a few seconds once cached; --no-compile to skip)"
+            f"run, 4-7 s once cached; --no-compile to skip)"
         )
     else:
         say(f"scoring {name}")
