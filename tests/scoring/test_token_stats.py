@@ -85,7 +85,7 @@ def test_a_head_padded_to_aligned_rows_gives_the_same_scores(tiny_model):
 
     from lossgap.scoring.loss import CausalLMHead
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16).eval()  # 16-bit heads are padded
     vocab = model.get_output_embeddings().weight.shape[0]
     x = torch.from_numpy(np.random.default_rng(0).integers(3, vocab, 40))[None]
     own = model(input_ids=x).logits
@@ -102,3 +102,4 @@ def test_a_head_padded_to_aligned_rows_gives_the_same_scores(tiny_model):
     torch.testing.assert_close(model(input_ids=x).logits, own, rtol=0, atol=0)  # the model's head reads the same rows
     head.check_against_full_forward(x)
     assert CausalLMHead(model).head_padded is None  # on the CPU no alignment by default
+    assert CausalLMHead(model.float(), align_vocab=vocab + 7).head_padded is None  # nor for a float32 head

@@ -65,16 +65,17 @@ class CausalLMHead:
         # rows (default: 64 on CUDA, none elsewhere), of which the model's own head stays a view (no second copy);
         # the padding's logits are cut off before use. Not for a model being trained (the in-loop evaluator).
         self.head_padded = None
+        weight = getattr(self.head, "weight", None)
         if align_vocab is None:
-            align_vocab = 64 if self.head.weight.is_cuda else 1
-        weight = self.head.weight
-        pad = -weight.shape[0] % align_vocab
-        if pad and self.head_float32 is None and getattr(self.head, "bias", None) is None:
-            buffer = torch.zeros(weight.shape[0] + pad, weight.shape[1], dtype=weight.dtype, device=weight.device)
-            buffer[: weight.shape[0]] = weight.detach()
-            weight.data = buffer[: weight.shape[0]]
-            self.head_padded = buffer
-        self.vocab = weight.shape[0]
+            align_vocab = 64 if weight is not None and weight.is_cuda else 1
+        if (weight is not None and weight.dim() == 2 and weight.dtype in (torch.bfloat16, torch.float16)
+                and self.head_float32 is None and getattr(self.head, "bias", None) is None):  # fmt: skip
+            pad = -weight.shape[0] % align_vocab
+            if pad:
+                buffer = torch.zeros(weight.shape[0] + pad, weight.shape[1], dtype=weight.dtype, device=weight.device)
+                buffer[: weight.shape[0]] = weight.detach()
+                weight.data = buffer[: weight.shape[0]]
+                self.head_padded, self.vocab = buffer, weight.shape[0]
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.scale = getattr(model.config, "logit_scale", None)
         self.packed = False  # windows packed into one row of segments (set where the attention allows it)
