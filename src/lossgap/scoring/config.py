@@ -57,7 +57,8 @@ class ScoreConfig:
     flush_seconds: float = 60.0
     # torch.compile each decoder layer and the loss (dynamic shapes). None: on a GPU when the run has at least
     # COMPILE_MIN_TOKENS tokens to score (docs/benchmarks.md: on an H100 Olmo 3 7B scores 1.1M tokens at 25.0k
-    # tokens/s eager and 38.4k compiled; compiling costs ~40 s on a machine's first run, 4–7 s with warm caches: run.json's score_first_batch).
+    # tokens/s eager and 38.4k compiled; compiling costs ~40 s on a machine's first run, 4–7 s with warm caches:
+    # run.json's score_first_batch).
     compile: bool | None = None
     # The head's matrix product in float32 instead of the model's dtype. In bf16 the logits are rounded before the
     # float32 log-softmax: per-token losses move by ~0.01 nats (unbiased). Costs a float32 copy of the head.
