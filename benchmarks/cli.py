@@ -155,7 +155,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=["default-cold", "default", "compile-cold", "compile", "compile-b32k"],
                         help=f"score variants, in order: {', '.join(VARIANTS)}, each optionally with -cold (none: the benchmark path only)")  # fmt: skip
     parser.add_argument("--warmup-share", type=float, default=1.0,
-                        help="the benchmark's warm-up pass over this share of the documents (every n-th)")  # fmt: skip
+                        help="the benchmark's warm-up pass over this share of the documents (every n-th); below 1 "
+                             "Olmo Hybrid's timed pass ran slower than the CLI after it (docs/benchmarks.md, "
+                             "2026-12-07): keep 1 for its reference rate")  # fmt: skip
     parser.add_argument("--reuse-model", action="store_true",
                         help="keep the model an earlier call saved in --work (same seed, so the same weights)")  # fmt: skip
     parser.add_argument("--torch-logs", default="", help="TORCH_LOGS for the variants (e.g. recompiles,graph_breaks)")
