@@ -165,8 +165,8 @@ def test_interrupted_run_resumes_without_rescoring(llama_model, corpus_file, tmp
 
 
 def test_a_failed_part_write_stops_the_scoring(llama_model, corpus_file, tmp_path, monkeypatch):
-    """Part files are written on a background thread: a write that fails (a full disk) still ends the command
-    with its own error, and nothing looks complete."""
+    """A part-file write that fails (a full disk) ends the command with its own error, and nothing looks
+    complete."""
     rd = RunDir(tmp_path / "run")
     calls = []
 

@@ -14,7 +14,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,33 +126,6 @@ def _windows_to_score(
     return [w for d in docs for w in context.windows(len(token_ids[d]), doc=int(d)) if not scored(w)]
 
 
-class _PartWriter:
-    """Part files written on a background thread, one at a time: the GPU scores the next batches meanwhile
-    (a flush of 262k tokens' scores is a tenth of a second or more of Parquet, which the device waited for).
-    `wait` returns once the part in flight is on disk, and raises what its write raised."""
-
-    def __init__(self, parts: ScoreParts, rank: int) -> None:
-        self.parts, self.rank = parts, rank
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lossgap-parts")
-        self.pending: Future | None = None
-
-    def submit(self, pieces: list) -> None:
-        self.wait()  # at most one part in flight: bounded memory, and an interruption loses no more than before
-        self.pending = self.pool.submit(self.parts.write, self.rank, pieces)
-
-    def wait(self) -> None:
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            pending.result()
-
-    def close(self) -> None:
-        """Wait for the part in flight (also when interrupted while waiting: the pool's shutdown joins it)."""
-        try:
-            self.wait()
-        finally:
-            self.pool.shutdown(wait=True)
-
-
 def _score_windows(
     head: CausalLMHead,
     token_ids: list[np.ndarray],
@@ -176,7 +148,6 @@ def _score_windows(
     done_tokens, finished, finished_tokens = 0, [], 0
     start = last_flush = time.monotonic()
     first_batch_s = 0.0
-    writer = _PartWriter(parts, rank)
     try:
         plan = plan_packed_batches if head.packed else plan_batches
         for batch in plan(windows, config.resolved_batch_tokens(device.type)):
@@ -192,20 +163,16 @@ def _score_windows(
             if finished and due:
                 # handed over before writing, so that an interruption during the write never writes them twice
                 batch_pieces, finished, finished_tokens = finished, [], 0
-                writer.submit(batch_pieces)
+                parts.write(rank, batch_pieces)
                 last_flush = time.monotonic()
             if progress is not None:
                 progress(done_tokens, total)
-        if finished:
-            writer.submit(finished)
-            finished = []
     except KeyboardInterrupt:
-        writer.close()  # the part in flight first, then what is finished and not yet handed over
         if finished:
             parts.write(rank, finished)
         raise
-    finally:
-        writer.close()
+    if finished:
+        parts.write(rank, finished)
     if progress is not None:
         progress(total, total)
     return first_batch_s
